@@ -1,0 +1,50 @@
+#pragma once
+// Checkpoints: safetensors files whose tensors are the network's parameters
+// under their PyTorch state_dict names (conv1.weight, ..., fc3.bias), with the
+// config and the training state as JSON strings in __metadata__. A PyTorch
+// user loads one with safetensors.torch.load_file + load_state_dict.
+// docs/CHECKPOINT.md is the format's reference.
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config.h"
+#include "engine/network.h"
+#include "engine/safetensors.h"
+
+namespace cnne {
+
+constexpr const char* kCheckpointFormat = "cnnengine.checkpoint.v1";
+
+struct TrainingState {
+  int64_t epochs_completed = 0;
+  int64_t steps = 0;              // optimizer steps taken
+  uint64_t seed = 0;
+  double last_loss = -1;          // the last printed mean training loss; < 0 if none
+  double test_accuracy = -1;      // percent on the test set after training; < 0 if not measured
+  std::string device;             // where it was trained: "cpu" or "cuda"
+
+  nlohmann::json to_json() const;
+  static TrainingState from_json(const nlohmann::json& j);
+};
+
+// Writes atomically: a crash mid-write leaves the previous file intact.
+void save_checkpoint(const std::string& path, const Config& config, const Network& net,
+                     const TrainingState& state);
+
+struct Checkpoint {
+  Safetensors file;
+  std::optional<Config> config;  // absent in plain state_dict files (e.g. from PyTorch)
+  TrainingState state;
+};
+
+// Reads and validates the file and its metadata; errors name the path.
+Checkpoint read_checkpoint(const std::string& path);
+
+// Copies the checkpoint's tensors into net's parameters (net must be set up).
+// Every parameter must be present as F32 with its shape, and nothing else may
+// be: errors name the path and the tensor.
+void load_weights(const Safetensors& file, const std::string& path, Network& net);
+
+}  // namespace cnne

@@ -1,0 +1,133 @@
+#include "engine/cifar10.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "engine/error.h"
+
+namespace cnne::cifar10 {
+namespace fs = std::filesystem;
+namespace {
+
+bool has_cifar_files(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / "test_batch.bin", ec) ||
+         fs::is_regular_file(dir / "data_batch_1.bin", ec);
+}
+
+// `dir` itself if it holds the files, else its cifar-10-batches-bin/ if that does.
+std::string resolve(const fs::path& dir) {
+  if (has_cifar_files(dir)) return dir.string();
+  if (has_cifar_files(dir / "cifar-10-batches-bin")) return (dir / "cifar-10-batches-bin").string();
+  return "";
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+
+}  // namespace
+
+std::string locate(const std::string& requested) {
+  const std::string how = "; download " + std::string(kDownloadUrl) +
+                          ", extract it (tar xzf) and pass --data DIR or set " + kEnvVar;
+  if (!requested.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(requested, ec))
+      throw DataError("data folder '" + requested + "' does not exist" + how);
+    std::string found = resolve(requested);
+    if (found.empty())
+      throw DataError("data folder '" + requested +
+                      "' holds neither test_batch.bin nor data_batch_1.bin (nor a "
+                      "cifar-10-batches-bin/ folder with them)" + how);
+    return found;
+  }
+  if (const char* env = std::getenv(kEnvVar); env && *env) {
+    std::string found = resolve(env);
+    if (found.empty())
+      throw DataError(std::string(kEnvVar) + "='" + env +
+                      "' holds no CIFAR-10 .bin files (nor a cifar-10-batches-bin/ folder)" + how);
+    return found;
+  }
+  for (const char* candidate : {"data/cifar-10-batches-bin", "cifar-10-batches-bin", "data"}) {
+    std::string found = resolve(candidate);
+    if (!found.empty()) return found;
+  }
+  throw DataError(
+      "CIFAR-10 not found (looked in ./data/cifar-10-batches-bin, ./cifar-10-batches-bin, ./data)" +
+      how);
+}
+
+ImageDataset read_files(const std::vector<std::string>& files, int64_t limit) {
+  ImageDataset set;
+  for (const std::string& file : files) {
+    if (limit > 0 && set.count >= limit) break;
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) throw DataError(file + ": missing CIFAR-10 file");
+    const auto size = static_cast<int64_t>(fs::file_size(file, ec));
+    if (ec) throw DataError(file + ": cannot read its size: " + ec.message());
+    if (size == 0 || size % kRecordBytes != 0)
+      throw DataError(file + ": size " + std::to_string(size) +
+                      " bytes is not a whole number of 3073-byte records (1 label + 3072 "
+                      "pixels); the file is truncated or not CIFAR-10 binary");
+    int64_t records = size / kRecordBytes;
+    if (limit > 0) records = std::min(records, limit - set.count);
+
+    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(file.c_str(), "rb"));
+    if (!f) throw DataError(file + ": cannot open");
+    std::vector<uint8_t> raw(static_cast<size_t>(records * kRecordBytes));
+    if (std::fread(raw.data(), 1, raw.size(), f.get()) != raw.size())
+      throw DataError(file + ": read failed after the size check (file changed while reading?)");
+
+    const int64_t image_bytes = set.image_bytes();
+    set.pixels.resize(static_cast<size_t>((set.count + records) * image_bytes));
+    set.labels.resize(static_cast<size_t>(set.count + records));
+    for (int64_t r = 0; r < records; ++r) {
+      const uint8_t* rec = raw.data() + r * kRecordBytes;
+      if (rec[0] >= kClasses)
+        throw DataError(file + ": record " + std::to_string(r) + " has label " +
+                        std::to_string(rec[0]) + ", expected 0..9");
+      set.labels[static_cast<size_t>(set.count + r)] = rec[0];
+      std::copy(rec + 1, rec + kRecordBytes,
+                set.pixels.begin() + static_cast<ptrdiff_t>((set.count + r) * image_bytes));
+    }
+    set.count += records;
+  }
+  return set;
+}
+
+ImageDataset load_train(const std::string& dir, int64_t limit) {
+  std::vector<std::string> files;
+  for (int i = 1; i <= 5; ++i)
+    files.push_back((fs::path(dir) / ("data_batch_" + std::to_string(i) + ".bin")).string());
+  ImageDataset set = read_files(files, limit);
+  set.class_names = read_class_names(dir);
+  return set;
+}
+
+ImageDataset load_test(const std::string& dir, int64_t limit) {
+  ImageDataset set = read_files({(fs::path(dir) / "test_batch.bin").string()}, limit);
+  set.class_names = read_class_names(dir);
+  return set;
+}
+
+std::vector<std::string> read_class_names(const std::string& dir) {
+  const fs::path path = fs::path(dir) / "batches.meta.txt";
+  std::ifstream in(path);
+  if (!in) return {};
+  std::vector<std::string> names;
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) names.push_back(line);
+  }
+  if (names.size() != kClasses)
+    throw DataError(path.string() + ": expected 10 class names, one per line, found " +
+                    std::to_string(names.size()));
+  return names;
+}
+
+}  // namespace cnne::cifar10

@@ -1,0 +1,34 @@
+#pragma once
+// CIFAR-10 in its original binary format (cifar-10-batches-bin): each file
+// holds records of 1 label byte and 3072 pixel bytes (R plane, G plane, B
+// plane, 32x32 row-major); batches.meta.txt names the classes, one per line.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/dataset.h"
+
+namespace cnne::cifar10 {
+
+constexpr int64_t kRecordBytes = 3073;
+constexpr int64_t kClasses = 10;
+constexpr const char* kDownloadUrl = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+constexpr const char* kEnvVar = "CNNE_DATA";
+
+// The folder holding the .bin files: `requested` if given (a folder that has
+// the files, or one with a cifar-10-batches-bin/ inside), else $CNNE_DATA,
+// else ./data/cifar-10-batches-bin, ./cifar-10-batches-bin, ./data.
+// Throws DataError saying where it looked and how to get the data.
+std::string locate(const std::string& requested);
+
+// Reads records from `files` in order, at most `limit` images (0 = all).
+// Validates every file's size and every label; errors name the file.
+ImageDataset read_files(const std::vector<std::string>& files, int64_t limit);
+
+ImageDataset load_train(const std::string& dir, int64_t limit);  // data_batch_1..5.bin
+ImageDataset load_test(const std::string& dir, int64_t limit);   // test_batch.bin
+
+// The class names of batches.meta.txt in `dir`; empty if the file is absent.
+std::vector<std::string> read_class_names(const std::string& dir);
+
+}  // namespace cnne::cifar10

@@ -1,0 +1,221 @@
+#include "engine/config.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/json_fields.h"
+
+namespace cnne {
+namespace {
+
+void check_positive(const JsonFields& f, const std::string& key, double v) {
+  if (!(v > 0) || !std::isfinite(v)) throw ConfigError(f.error(key, "must be > 0"));
+}
+
+DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
+  DataConfig d;
+  JsonFields f(j, where + ": data");
+  d.dataset = f.get_string("dataset", d.dataset);
+  if (d.dataset != "cifar10")
+    throw ConfigError(f.error("dataset", "is '" + d.dataset + "', expected cifar10"));
+  d.root = f.get_string("root", "");
+  if (f.has("normalize")) {
+    JsonFields n(f.get_raw("normalize"), where + ": data.normalize");
+    d.mean = n.get_numbers("mean", {0.5, 0.5, 0.5});
+    d.std = n.get_numbers("std", {0.5, 0.5, 0.5});
+    n.finish();
+    if (d.mean.size() != 3) throw ConfigError(n.error("mean", "must hold 3 numbers (R, G, B)"));
+    if (d.std.size() != 3) throw ConfigError(n.error("std", "must hold 3 numbers (R, G, B)"));
+    for (double s : d.std)
+      if (!(s > 0) || !std::isfinite(s)) throw ConfigError(n.error("std", "must be > 0"));
+  }
+  d.shuffle = f.get_bool("shuffle", true);
+  d.classes = f.get_strings("classes", {});
+  if (!d.classes.empty() && d.classes.size() != 10)
+    throw ConfigError(f.error("classes", "must name the 10 CIFAR-10 classes, got " +
+                                             std::to_string(d.classes.size())));
+  d.train_limit = f.get_int("train_limit", 0);
+  d.test_limit = f.get_int("test_limit", 0);
+  if (d.train_limit < 0) throw ConfigError(f.error("train_limit", "must be >= 0"));
+  if (d.test_limit < 0) throw ConfigError(f.error("test_limit", "must be >= 0"));
+  f.finish();
+  return d;
+}
+
+OptimizerConfig parse_optimizer(const nlohmann::json& j, const std::string& where) {
+  OptimizerConfig o;
+  JsonFields f(j, where + ": training.optimizer");
+  o.type = f.get_string("type", "sgd");
+  if (o.type != "sgd") throw ConfigError(f.error("type", "is '" + o.type + "', expected sgd"));
+  o.lr = f.get_number("lr");
+  check_positive(f, "lr", o.lr);
+  o.momentum = f.get_number("momentum", 0.0);
+  o.dampening = f.get_number("dampening", 0.0);
+  o.weight_decay = f.get_number("weight_decay", 0.0);
+  o.nesterov = f.get_bool("nesterov", false);
+  f.finish();
+  if (!(o.momentum >= 0 && o.momentum < 1))
+    throw ConfigError(f.error("momentum", "must be in [0, 1)"));
+  if (!(o.dampening >= 0 && o.dampening <= 1))
+    throw ConfigError(f.error("dampening", "must be in [0, 1]"));
+  if (!(o.weight_decay >= 0) || !std::isfinite(o.weight_decay))
+    throw ConfigError(f.error("weight_decay", "must be >= 0"));
+  if (o.nesterov && (o.momentum == 0 || o.dampening != 0))
+    throw ConfigError(f.error("nesterov", "needs momentum > 0 and dampening 0 (as in PyTorch)"));
+  return o;
+}
+
+TrainingConfig parse_training(const nlohmann::json& j, const std::string& where) {
+  TrainingConfig t;
+  JsonFields f(j, where + ": training");
+  t.epochs = f.get_int("epochs", t.epochs);
+  t.batch_size = f.get_int("batch_size", t.batch_size);
+  t.loss = f.get_string("loss", t.loss);
+  if (t.loss != "cross_entropy")
+    throw ConfigError(f.error("loss", "is '" + t.loss + "', expected cross_entropy"));
+  t.optimizer = parse_optimizer(f.get_raw("optimizer"), where);
+  t.log_every = f.get_int("log_every", t.log_every);
+  const int64_t seed = f.get_int("seed", 0);
+  t.checkpoint = f.get_string("checkpoint", t.checkpoint);
+  f.finish();
+  if (t.epochs < 1) throw ConfigError(f.error("epochs", "must be >= 1"));
+  if (t.batch_size < 1 || t.batch_size > 65536)
+    throw ConfigError(f.error("batch_size", "must be in 1..65536"));
+  if (t.log_every < 1) throw ConfigError(f.error("log_every", "must be >= 1"));
+  if (seed < 0) throw ConfigError(f.error("seed", "must be >= 0"));
+  if (t.checkpoint.empty()) throw ConfigError(f.error("checkpoint", "must be a file path"));
+  t.seed = static_cast<uint64_t>(seed);
+  return t;
+}
+
+}  // namespace
+
+SgdHyper OptimizerConfig::hyper() const {
+  SgdHyper h;
+  h.lr = static_cast<float>(lr);
+  h.momentum = static_cast<float>(momentum);
+  h.dampening = static_cast<float>(dampening);
+  h.weight_decay = static_cast<float>(weight_decay);
+  h.nesterov = nesterov;
+  return h;
+}
+
+Config Config::from_json(const nlohmann::json& j, const std::string& where) {
+  Config c;
+  JsonFields f(j, where);
+  c.network = f.get_raw("network");
+  if (!c.network.is_object())
+    throw ConfigError(f.error("network", "must be an object with name, input and layers"));
+  c.data = parse_data(f.has("data") ? f.get_raw("data") : nlohmann::json::object(), where);
+  c.training = parse_training(f.get_raw("training"), where);
+  if (f.has("eval")) {
+    JsonFields e(f.get_raw("eval"), where + ": eval");
+    c.eval.batch_size = e.get_int("batch_size", c.eval.batch_size);
+    e.finish();
+    if (c.eval.batch_size < 1 || c.eval.batch_size > 65536)
+      throw ConfigError(e.error("batch_size", "must be in 1..65536"));
+  }
+  f.allow("comment");
+  f.finish();
+  return c;
+}
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
+  try {
+    return nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const nlohmann::json::parse_error& e) {
+    size_t line = 1, column = 1;
+    for (size_t i = 0; i < e.byte && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    std::string reason = e.what();
+    if (auto at = reason.rfind(": "); at != std::string::npos) reason = reason.substr(at + 2);
+    throw ConfigError(where + ": invalid JSON at line " + std::to_string(line) + ", column " +
+                      std::to_string(column) + ": " + reason);
+  }
+}
+
+Config Config::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open the config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError(path + ": cannot read the config file");
+  return from_json(parse_json_text(text.str(), path), path);
+}
+
+nlohmann::json Config::to_json() const {
+  const OptimizerConfig& s = training.optimizer;
+  nlohmann::json data_json = {{"dataset", data.dataset},
+                              {"normalize", {{"mean", data.mean}, {"std", data.std}}},
+                              {"shuffle", data.shuffle}};
+  if (!data.root.empty()) data_json["root"] = data.root;
+  if (!data.classes.empty()) data_json["classes"] = data.classes;
+  if (data.train_limit) data_json["train_limit"] = data.train_limit;
+  if (data.test_limit) data_json["test_limit"] = data.test_limit;
+  return {{"network", network},
+          {"data", data_json},
+          {"training",
+           {{"epochs", training.epochs},
+            {"batch_size", training.batch_size},
+            {"loss", training.loss},
+            {"optimizer",
+             {{"type", s.type},
+              {"lr", s.lr},
+              {"momentum", s.momentum},
+              {"dampening", s.dampening},
+              {"weight_decay", s.weight_decay},
+              {"nesterov", s.nesterov}}},
+            {"log_every", training.log_every},
+            {"seed", training.seed},
+            {"checkpoint", training.checkpoint}}},
+          {"eval", {{"batch_size", eval.batch_size}}}};
+}
+
+void apply_overrides(Config& c, const Overrides& o) {
+  if (o.data_root) c.data.root = *o.data_root;
+  if (o.epochs) {
+    if (*o.epochs < 1) throw UsageError("--epochs must be >= 1, got " + std::to_string(*o.epochs));
+    c.training.epochs = *o.epochs;
+  }
+  if (o.batch_size) {
+    if (*o.batch_size < 1 || *o.batch_size > 65536)
+      throw UsageError("--batch-size must be in 1..65536, got " + std::to_string(*o.batch_size));
+    c.training.batch_size = *o.batch_size;
+  }
+  if (o.lr) {
+    if (!(*o.lr > 0) || !std::isfinite(*o.lr))
+      throw UsageError("--lr must be a positive number, got " + std::to_string(*o.lr));
+    c.training.optimizer.lr = *o.lr;
+  }
+  if (o.seed) {
+    if (*o.seed < 0) throw UsageError("--seed must be >= 0, got " + std::to_string(*o.seed));
+    c.training.seed = static_cast<uint64_t>(*o.seed);
+  }
+  if (o.log_every) {
+    if (*o.log_every < 1)
+      throw UsageError("--log-every must be >= 1, got " + std::to_string(*o.log_every));
+    c.training.log_every = *o.log_every;
+  }
+  if (o.train_limit) {
+    if (*o.train_limit < 0) throw UsageError("--train-limit must be >= 0");
+    c.data.train_limit = *o.train_limit;
+  }
+  if (o.test_limit) {
+    if (*o.test_limit < 0) throw UsageError("--test-limit must be >= 0");
+    c.data.test_limit = *o.test_limit;
+  }
+  if (o.checkpoint) {
+    if (o.checkpoint->empty()) throw UsageError("--out needs a file path");
+    c.training.checkpoint = *o.checkpoint;
+  }
+}
+
+}  // namespace cnne

@@ -1,0 +1,84 @@
+#pragma once
+// Config: the network and the training recipe from one JSON file
+// (docs/CONFIG.md documents every key). The network object is kept as JSON
+// and validated by Network::from_json; the rest is parsed here, strictly:
+// unknown keys and wrong types are errors that name the key.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/ops.h"
+
+namespace cnne {
+
+struct DataConfig {
+  std::string dataset = "cifar10";
+  std::string root;                            // "" = look in the usual places
+  std::vector<double> mean{0.5, 0.5, 0.5};     // Normalize(mean, std) per channel, on [0, 1]
+  std::vector<double> std{0.5, 0.5, 0.5};
+  bool shuffle = true;
+  std::vector<std::string> classes;            // empty = batches.meta.txt
+  int64_t train_limit = 0;                     // use the first N training images; 0 = all
+  int64_t test_limit = 0;                      // use the first N test images; 0 = all
+};
+
+// Kept in double as written in the config (so it round-trips exactly);
+// hyper() gives the float values the update kernels use.
+struct OptimizerConfig {
+  std::string type = "sgd";
+  double lr = 0.001;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+
+  SgdHyper hyper() const;
+};
+
+struct TrainingConfig {
+  int64_t epochs = 2;
+  int64_t batch_size = 4;
+  std::string loss = "cross_entropy";
+  OptimizerConfig optimizer;
+  int64_t log_every = 2000;  // print the mean loss every N batches
+  uint64_t seed = 0;         // initial weights and shuffling
+  std::string checkpoint = "cnn_model.safetensors";
+};
+
+struct EvalConfig {
+  int64_t batch_size = 100;
+};
+
+struct Config {
+  nlohmann::json network;
+  DataConfig data;
+  TrainingConfig training;
+  EvalConfig eval;
+
+  // `where` names the source (a file) in every error.
+  static Config from_json(const nlohmann::json& j, const std::string& where);
+  // Reads and parses a file; errors name the file (and line/column for bad JSON).
+  static Config load(const std::string& path);
+  // The tutorial's config, compiled into the binary (configs/simplecnn.json).
+  static const char* embedded_default();
+  nlohmann::json to_json() const;
+};
+
+// Command-line overrides of the recipe; each set field replaces the config's.
+struct Overrides {
+  std::optional<std::string> data_root;
+  std::optional<int64_t> epochs, batch_size, seed, log_every, train_limit, test_limit;
+  std::optional<double> lr;
+  std::optional<std::string> checkpoint;
+};
+
+// Applies overrides and re-checks the ranges; throws UsageError naming the flag.
+void apply_overrides(Config& config, const Overrides& o);
+
+// Parses JSON text; errors name `where` and the line and column.
+nlohmann::json parse_json_text(const std::string& text, const std::string& where);
+
+}  // namespace cnne

@@ -1,0 +1,46 @@
+#include "engine/context.h"
+
+#include <cblas.h>
+
+#include "engine/error.h"
+#ifdef CNNE_WITH_CUDA
+#include "cuda/cuda_context.h"
+#else
+namespace cnne::cuda {
+class CudaContext {};  // never constructed without CUDA; complete for unique_ptr
+}  // namespace cnne::cuda
+#endif
+
+namespace cnne {
+
+Context::Context(Device device, int cpu_threads) : device_(device), cpu_threads_(cpu_threads) {
+  if (cpu_threads_ > 0) openblas_set_num_threads(cpu_threads_);
+  if (device_ == Device::CUDA) {
+#ifdef CNNE_WITH_CUDA
+    cuda_ = std::make_unique<cuda::CudaContext>();
+#else
+    throw DeviceError("this cnnengine was built without CUDA; use --device cpu");
+#endif
+  }
+}
+
+Context::~Context() = default;
+
+void Context::reserve_workspace(size_t bytes) {
+  if (bytes <= workspace_.bytes()) return;
+  synchronize();
+  workspace_ = Buffer(device_, bytes);
+}
+
+cuda::CudaContext& Context::cuda() const {
+  if (!cuda_) throw DeviceError("a CUDA operation was asked of a CPU context");
+  return *cuda_;
+}
+
+void Context::synchronize() const {
+#ifdef CNNE_WITH_CUDA
+  if (cuda_) cuda_->synchronize();
+#endif
+}
+
+}  // namespace cnne

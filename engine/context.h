@@ -1,0 +1,45 @@
+#pragma once
+// Context: everything an op needs to run on one device, and no globals.
+// Ops route on context.device() (DESIGN principle 1). On the GPU it owns a
+// cuda::CudaContext (stream, cuDNN and cuBLAS handles, plan cache).
+#include <cstddef>
+#include <memory>
+
+#include "engine/buffer.h"
+#include "engine/device.h"
+
+namespace cnne {
+namespace cuda {
+class CudaContext;
+}
+
+class Context {
+ public:
+  // CPU: `cpu_threads` threads for the CPU kernels and BLAS (0 = leave the default).
+  explicit Context(Device device, int cpu_threads = 1);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  Device device() const { return device_; }
+  int cpu_threads() const { return cpu_threads_; }
+
+  // Scratch memory shared by all layers, sized once at setup to the largest
+  // need; never grown inside a training step.
+  void reserve_workspace(size_t bytes);
+  void* workspace() const { return workspace_.data(); }
+  size_t workspace_bytes() const { return workspace_.bytes(); }
+
+  // The GPU state; throws DeviceError on a CPU context.
+  cuda::CudaContext& cuda() const;
+  // Waits until all queued device work is done (no-op on the CPU).
+  void synchronize() const;
+
+ private:
+  Device device_;
+  int cpu_threads_;
+  Buffer workspace_;
+  std::unique_ptr<cuda::CudaContext> cuda_;
+};
+
+}  // namespace cnne

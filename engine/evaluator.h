@@ -1,0 +1,21 @@
+#pragma once
+// Evaluation on a labelled set: accuracy, per-class accuracy, confusion
+// matrix, mean loss. Batches of eval.batch_size; the network must be set up
+// for that batch size.
+#include "engine/batch_loader.h"
+#include "engine/context.h"
+#include "engine/dataset.h"
+#include "engine/metrics.h"
+#include "engine/network.h"
+
+namespace cnne {
+
+struct Evaluation {
+  ConfusionMatrix confusion{10};
+  double mean_loss = 0;  // mean over images of the cross-entropy
+};
+
+Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data,
+                    const Normalization& norm, int64_t batch_size);
+
+}  // namespace cnne

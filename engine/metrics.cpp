@@ -1,0 +1,86 @@
+#include "engine/metrics.h"
+
+#include <cstdio>
+
+#include "engine/error.h"
+
+namespace cnne {
+
+ConfusionMatrix::ConfusionMatrix(int64_t classes)
+    : classes_(classes), counts_(static_cast<size_t>(classes * classes), 0) {}
+
+void ConfusionMatrix::add(int32_t truth, int32_t predicted) {
+  if (truth < 0 || truth >= classes_ || predicted < 0 || predicted >= classes_)
+    throw Error("ConfusionMatrix: class out of range");
+  ++counts_[static_cast<size_t>(truth * classes_ + predicted)];
+}
+
+int64_t ConfusionMatrix::count(int64_t truth, int64_t predicted) const {
+  return counts_[static_cast<size_t>(truth * classes_ + predicted)];
+}
+
+int64_t ConfusionMatrix::class_total(int64_t truth) const {
+  int64_t n = 0;
+  for (int64_t p = 0; p < classes_; ++p) n += count(truth, p);
+  return n;
+}
+
+int64_t ConfusionMatrix::total() const {
+  int64_t n = 0;
+  for (int64_t v : counts_) n += v;
+  return n;
+}
+
+int64_t ConfusionMatrix::correct() const {
+  int64_t n = 0;
+  for (int64_t c = 0; c < classes_; ++c) n += count(c, c);
+  return n;
+}
+
+double ConfusionMatrix::accuracy_percent() const {
+  const int64_t n = total();
+  return n ? 100.0 * static_cast<double>(correct()) / static_cast<double>(n) : 0.0;
+}
+
+double ConfusionMatrix::class_accuracy_percent(int64_t truth) const {
+  const int64_t n = class_total(truth);
+  return n ? 100.0 * static_cast<double>(count(truth, truth)) / static_cast<double>(n) : 0.0;
+}
+
+void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
+                      const std::vector<std::string>& class_names, double mean_loss) {
+  char line[256];
+  std::snprintf(line, sizeof line, "Accuracy of the network on the %lld test images: %.2f%%\n",
+                static_cast<long long>(m.total()), m.accuracy_percent());
+  out << line;
+  auto name = [&](int64_t c) {
+    return c < static_cast<int64_t>(class_names.size()) ? class_names[static_cast<size_t>(c)]
+                                                        : std::to_string(c);
+  };
+  for (int64_t c = 0; c < m.classes(); ++c) {
+    std::snprintf(line, sizeof line, "Accuracy of %-5s : %.2f%%\n", name(c).c_str(),
+                  m.class_accuracy_percent(c));
+    out << line;
+  }
+  std::snprintf(line, sizeof line, "Test loss: %.4f\n", mean_loss);
+  out << line;
+  out << "Confusion matrix (rows: true class, columns: predicted class):\n";
+  std::snprintf(line, sizeof line, "%-6s", "");
+  out << line;
+  for (int64_t c = 0; c < m.classes(); ++c) {
+    std::snprintf(line, sizeof line, " %6.6s", name(c).c_str());
+    out << line;
+  }
+  out << "\n";
+  for (int64_t t = 0; t < m.classes(); ++t) {
+    std::snprintf(line, sizeof line, "%-6.6s", name(t).c_str());
+    out << line;
+    for (int64_t p = 0; p < m.classes(); ++p) {
+      std::snprintf(line, sizeof line, " %6lld", static_cast<long long>(m.count(t, p)));
+      out << line;
+    }
+    out << "\n";
+  }
+}
+
+}  // namespace cnne

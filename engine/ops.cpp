@@ -1,0 +1,83 @@
+// The dispatch point: every op routes on ctx.device() to cpu:: or cuda::.
+#include "engine/ops.h"
+
+#include <string>
+
+#include "engine/error.h"
+
+namespace cnne::ops {
+namespace {
+
+[[maybe_unused]] [[noreturn]] void throw_no_cuda(const char* op) {
+  throw DeviceError(std::string(op) + ": this cnnengine was built without CUDA; use --device cpu");
+}
+
+}  // namespace
+
+#ifdef CNNE_WITH_CUDA
+#define CNNE_ROUTE(op, ...) \
+  return ctx.device() == Device::CPU ? cpu::op(ctx, __VA_ARGS__) : cuda::op(ctx, __VA_ARGS__)
+#else
+#define CNNE_ROUTE(op, ...)                               \
+  if (ctx.device() != Device::CPU) throw_no_cuda(#op); \
+  return cpu::op(ctx, __VA_ARGS__)
+#endif
+
+size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w) {
+  CNNE_ROUTE(conv2d_workspace_bytes, p, x, w);
+}
+void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
+                    const Tensor* b, const Tensor& y) {
+  CNNE_ROUTE(conv2d_forward, p, x, w, b, y);
+}
+void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, const Tensor& dy,
+                          const Tensor& dx) {
+  CNNE_ROUTE(conv2d_backward_data, p, w, dy, dx);
+}
+void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x,
+                            const Tensor& dy, const Tensor& dw) {
+  CNNE_ROUTE(conv2d_backward_filter, p, x, dy, dw);
+}
+void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
+  CNNE_ROUTE(conv2d_backward_bias, dy, db);
+}
+void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  CNNE_ROUTE(maxpool2d_forward, p, x, y);
+}
+void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
+                        const Tensor& dy, const Tensor& dx) {
+  CNNE_ROUTE(maxpool2d_backward, p, x, y, dy, dx);
+}
+void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) { CNNE_ROUTE(relu_forward, x, y); }
+void relu_backward(Context& ctx, const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  CNNE_ROUTE(relu_backward, y, dy, dx);
+}
+void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor* b,
+                    const Tensor& y) {
+  CNNE_ROUTE(linear_forward, x, w, b, y);
+}
+void linear_backward_data(Context& ctx, const Tensor& w, const Tensor& dy, const Tensor& dx) {
+  CNNE_ROUTE(linear_backward_data, w, dy, dx);
+}
+void linear_backward_weight(Context& ctx, const Tensor& x, const Tensor& dy, const Tensor& dw) {
+  CNNE_ROUTE(linear_backward_weight, x, dy, dw);
+}
+void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
+  CNNE_ROUTE(linear_backward_bias, dy, db);
+}
+void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
+                           const Tensor* dlogits, const Tensor& loss_sum, const Tensor& correct) {
+  CNNE_ROUTE(softmax_cross_entropy, logits, labels, dlogits, loss_sum, correct);
+}
+void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
+  CNNE_ROUTE(argmax_rows, logits, predictions);
+}
+void sgd_update(Context& ctx, const SgdHyper& h, bool first_step, const Tensor& params,
+                const Tensor& grads, const Tensor& momentum) {
+  CNNE_ROUTE(sgd_update, h, first_step, params, grads, momentum);
+}
+void fill(Context& ctx, const Tensor& t, float value) { CNNE_ROUTE(fill, t, value); }
+
+#undef CNNE_ROUTE
+
+}  // namespace cnne::ops

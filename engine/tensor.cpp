@@ -1,0 +1,48 @@
+#include "engine/tensor.h"
+
+#include "engine/error.h"
+
+namespace cnne {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32:
+    case DType::I32:
+      return 4;
+    case DType::U8:
+      return 1;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32:
+      return "F32";
+    case DType::I32:
+      return "I32";
+    case DType::U8:
+      return "U8";
+  }
+  return "?";
+}
+
+float* Tensor::f32() const {
+  if (dtype != DType::F32) throw Error(std::string("tensor is ") + dtype_name(dtype) + ", not F32");
+  return static_cast<float*>(data);
+}
+
+int32_t* Tensor::i32() const {
+  if (dtype != DType::I32) throw Error(std::string("tensor is ") + dtype_name(dtype) + ", not I32");
+  return static_cast<int32_t*>(data);
+}
+
+Tensor Tensor::reshaped(Shape s) const {
+  if (s.numel() != numel())
+    throw Error("cannot view a tensor of shape " + shape.str() + " as " + s.str());
+  Tensor t = *this;
+  t.shape = s;
+  return t;
+}
+
+}  // namespace cnne

@@ -1,0 +1,37 @@
+#pragma once
+// Tensor is a view: pointer, shape, dtype, device. It owns nothing; Buffer and
+// Arena own memory (DESIGN principle 3). Copies between host and device are
+// explicit (engine/buffer.h) and live at the edges.
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/device.h"
+#include "engine/shape.h"
+
+namespace cnne {
+
+enum class DType { F32, I32, U8 };
+
+size_t dtype_size(DType t);
+const char* dtype_name(DType t);  // safetensors spelling: "F32", "I32", "U8"
+
+struct Tensor {
+  void* data = nullptr;
+  Shape shape;
+  DType dtype = DType::F32;
+  Device device = Device::CPU;
+
+  Tensor() = default;
+  Tensor(float* p, Shape s, Device d = Device::CPU) : data(p), shape(s), dtype(DType::F32), device(d) {}
+  Tensor(int32_t* p, Shape s, Device d = Device::CPU) : data(p), shape(s), dtype(DType::I32), device(d) {}
+
+  int64_t numel() const { return shape.numel(); }
+  size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  // Typed access; throws if the dtype differs.
+  float* f32() const;
+  int32_t* i32() const;
+  // The same memory seen with another shape of equal element count.
+  Tensor reshaped(Shape s) const;
+};
+
+}  // namespace cnne

@@ -1,0 +1,129 @@
+#include "layers/conv2d.h"
+
+#include "engine/error.h"
+#include "layers/init.h"
+
+namespace cnne {
+namespace {
+
+std::string pair_text(int64_t a, int64_t b) {
+  return "(" + std::to_string(a) + ", " + std::to_string(b) + ")";
+}
+
+}  // namespace
+
+Conv2d::Conv2d(std::string name, const Options& options)
+    : Layer(std::move(name)), options_(options) {
+  const auto& o = options_;
+  if (o.in_channels < 1) throw ConfigError(where() + ": in_channels must be >= 1");
+  if (o.out_channels < 1) throw ConfigError(where() + ": out_channels must be >= 1");
+  if (o.kernel_h < 1 || o.kernel_w < 1) throw ConfigError(where() + ": kernel_size must be >= 1");
+  if (o.params.stride_h < 1 || o.params.stride_w < 1)
+    throw ConfigError(where() + ": stride must be >= 1");
+  if (o.params.pad_h < 0 || o.params.pad_w < 0)
+    throw ConfigError(where() + ": padding must be >= 0");
+}
+
+std::unique_ptr<Layer> Conv2d::from_json(const std::string& name, JsonFields& f) {
+  Options o;
+  o.in_channels = f.get_int("in_channels");
+  o.out_channels = f.get_int("out_channels");
+  const auto kernel = f.get_int_pair("kernel_size", {0, 0});
+  if (!f.has("kernel_size")) f.get_int("kernel_size");  // reports the missing key
+  const auto stride = f.get_int_pair("stride", {1, 1});
+  const auto padding = f.get_int_pair("padding", {0, 0});
+  for (int64_t v : {kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]})
+    if (v > kMaxWindowValue)
+      throw ConfigError(f.where() + ": kernel_size, stride and padding must be <= " +
+                        std::to_string(kMaxWindowValue));
+  o.kernel_h = kernel[0];
+  o.kernel_w = kernel[1];
+  o.params.stride_h = static_cast<int>(stride[0]);
+  o.params.stride_w = static_cast<int>(stride[1]);
+  o.params.pad_h = static_cast<int>(padding[0]);
+  o.params.pad_w = static_cast<int>(padding[1]);
+  o.bias = f.get_bool("bias", true);
+  return std::make_unique<Conv2d>(name, o);
+}
+
+Shape Conv2d::weight_shape() const {
+  return Shape{options_.out_channels, options_.in_channels, options_.kernel_h, options_.kernel_w};
+}
+
+Shape Conv2d::output_shape(const Shape& in) const {
+  if (in.rank() != 4)
+    throw ConfigError(where() + ": expects an input of shape (N, C, H, W), got " + in.str());
+  if (in[1] != options_.in_channels)
+    throw ConfigError(where() + ": in_channels is " + std::to_string(options_.in_channels) +
+                      " but its input has " + std::to_string(in[1]) + " channels (shape " +
+                      in.str() + ")");
+  const int64_t p = window_output_size(in[2], options_.kernel_h, options_.params.stride_h,
+                                       options_.params.pad_h);
+  const int64_t q = window_output_size(in[3], options_.kernel_w, options_.params.stride_w,
+                                       options_.params.pad_w);
+  if (p < 1 || q < 1)
+    throw ConfigError(where() + ": input " + std::to_string(in[2]) + "x" + std::to_string(in[3]) +
+                      " with padding " + pair_text(options_.params.pad_h, options_.params.pad_w) +
+                      " is smaller than the kernel " +
+                      pair_text(options_.kernel_h, options_.kernel_w));
+  return Shape{in[0], options_.out_channels, p, q};
+}
+
+std::vector<ParamSpec> Conv2d::parameter_specs() const {
+  std::vector<ParamSpec> specs{{"weight", weight_shape()}};
+  if (options_.bias) specs.push_back({"bias", Shape{options_.out_channels}});
+  return specs;
+}
+
+void Conv2d::initialize(Rng& rng, std::span<const Tensor> params) const {
+  const int64_t fan_in = options_.in_channels * options_.kernel_h * options_.kernel_w;
+  for (const Tensor& t : params) init_uniform_fan_in(rng, t, fan_in);
+}
+
+size_t Conv2d::workspace_bytes(Context& ctx, const Shape& in) const {
+  return ops::conv2d_workspace_bytes(ctx, options_.params, in, weight_shape());
+}
+
+void Conv2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  ops::conv2d_forward(ctx, options_.params, x, params_[0], options_.bias ? &params_[1] : nullptr,
+                      y);
+}
+
+void Conv2d::backward(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,
+                      const Tensor* dx) {
+  ops::conv2d_backward_filter(ctx, options_.params, x, dy, grads_[0]);
+  if (options_.bias) ops::conv2d_backward_bias(ctx, dy, grads_[1]);
+  if (dx) ops::conv2d_backward_data(ctx, options_.params, params_[0], dy, *dx);
+}
+
+nlohmann::json Conv2d::to_json() const {
+  const auto& o = options_;
+  return {{"type", type()},
+          {"name", name()},
+          {"in_channels", o.in_channels},
+          {"out_channels", o.out_channels},
+          {"kernel_size", {o.kernel_h, o.kernel_w}},
+          {"stride", {o.params.stride_h, o.params.stride_w}},
+          {"padding", {o.params.pad_h, o.params.pad_w}},
+          {"bias", o.bias}};
+}
+
+std::string Conv2d::repr() const {
+  const auto& o = options_;
+  std::string s = "Conv2d(" + std::to_string(o.in_channels) + ", " +
+                  std::to_string(o.out_channels) +
+                  ", kernel_size=" + pair_text(o.kernel_h, o.kernel_w) +
+                  ", stride=" + pair_text(o.params.stride_h, o.params.stride_w);
+  if (o.params.pad_h || o.params.pad_w)
+    s += ", padding=" + pair_text(o.params.pad_h, o.params.pad_w);
+  if (!o.bias) s += ", bias=False";
+  return s + ")";
+}
+
+int64_t Conv2d::forward_flops(const Shape& in) const {
+  const Shape out = output_shape(in);
+  const int64_t macs = out.numel() * options_.in_channels * options_.kernel_h * options_.kernel_w;
+  return 2 * macs + (options_.bias ? out.numel() : 0);
+}
+
+}  // namespace cnne

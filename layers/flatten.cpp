@@ -1,0 +1,30 @@
+#include "layers/flatten.h"
+
+#include "engine/buffer.h"
+#include "engine/error.h"
+
+namespace cnne {
+
+std::unique_ptr<Layer> Flatten::from_json(const std::string& name, JsonFields&) {
+  return std::make_unique<Flatten>(name);
+}
+
+Shape Flatten::output_shape(const Shape& in) const {
+  if (in.rank() < 2) throw ConfigError(where() + ": expects an input with a batch dimension");
+  return Shape{in[0], in.without_batch().numel()};
+}
+
+// The Network aliases y to x (output_aliases_input); a copy is made only when
+// a caller hands separate buffers.
+void Flatten::forward(Context&, const Tensor& x, const Tensor& y) {
+  if (y.data != x.data) copy_tensor(x, y);
+}
+
+void Flatten::backward(Context&, const Tensor&, const Tensor&, const Tensor& dy,
+                       const Tensor* dx) {
+  if (dx && dx->data != dy.data) copy_tensor(dy, *dx);
+}
+
+nlohmann::json Flatten::to_json() const { return {{"type", type()}, {"name", name()}}; }
+
+}  // namespace cnne

@@ -1,0 +1,52 @@
+#include "layers/registry.h"
+
+#include "engine/error.h"
+#include "layers/conv2d.h"
+#include "layers/flatten.h"
+#include "layers/linear.h"
+#include "layers/maxpool2d.h"
+#include "layers/relu.h"
+
+namespace cnne {
+
+const LayerRegistry& LayerRegistry::builtin() {
+  static const LayerRegistry registry = [] {
+    LayerRegistry r;
+    register_builtin_layers(r);
+    return r;
+  }();
+  return registry;
+}
+
+void LayerRegistry::add(const std::string& type, LayerFactory factory) {
+  if (!factories_.emplace(type, std::move(factory)).second)
+    throw Error("layer type '" + type + "' registered twice");
+}
+
+std::unique_ptr<Layer> LayerRegistry::create(const std::string& type, const std::string& name,
+                                             JsonFields& fields) const {
+  auto it = factories_.find(type);
+  if (it == factories_.end()) {
+    std::string list;
+    for (const auto& t : types()) list += (list.empty() ? "" : ", ") + t;
+    throw ConfigError(fields.where() + ": unknown layer type '" + type + "' (known types: " +
+                      list + ")");
+  }
+  return it->second(name, fields);
+}
+
+std::vector<std::string> LayerRegistry::types() const {
+  std::vector<std::string> out;
+  for (const auto& [type, factory] : factories_) out.push_back(type);
+  return out;
+}
+
+void register_builtin_layers(LayerRegistry& registry) {
+  registry.add("conv2d", Conv2d::from_json);
+  registry.add("maxpool2d", MaxPool2d::from_json);
+  registry.add("relu", ReLU::from_json);
+  registry.add("flatten", Flatten::from_json);
+  registry.add("linear", Linear::from_json);
+}
+
+}  // namespace cnne

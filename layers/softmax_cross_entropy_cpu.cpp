@@ -1,0 +1,53 @@
+// Softmax cross-entropy, CPU reference, in double per row.
+#include <cmath>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace cnne::cpu {
+
+void softmax_cross_entropy(Context&, const Tensor& logits, const Tensor& labels,
+                           const Tensor* dlogits, const Tensor& loss_sum, const Tensor& correct) {
+  const int64_t n = logits.shape[0], k = logits.shape[1];
+  double total = 0.0;
+  int32_t hits = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = logits.f32() + i * k;  // (K)
+    const int32_t label = labels.i32()[i];
+    if (label < 0 || label >= k)
+      throw Error("softmax_cross_entropy: label " + std::to_string(label) + " of sample " +
+                  std::to_string(i) + " outside [0, " + std::to_string(k) + ")");
+    int64_t best = 0;
+    for (int64_t j = 1; j < k; ++j)
+      if (row[j] > row[best]) best = j;
+    if (best == label) ++hits;
+    const double mx = row[best];
+    double sum = 0.0;
+    for (int64_t j = 0; j < k; ++j) sum += std::exp(static_cast<double>(row[j]) - mx);
+    const double log_sum = std::log(sum);
+    total += -(static_cast<double>(row[label]) - mx - log_sum);
+    if (dlogits) {
+      float* g = dlogits->f32() + i * k;
+      for (int64_t j = 0; j < k; ++j) {
+        double prob = std::exp(static_cast<double>(row[j]) - mx - log_sum);
+        g[j] = static_cast<float>((prob - (j == label ? 1.0 : 0.0)) / static_cast<double>(n));
+      }
+    }
+  }
+  if (n > 0) loss_sum.f32()[0] += static_cast<float>(total / static_cast<double>(n));
+  correct.i32()[0] += hits;
+}
+
+void argmax_rows(Context&, const Tensor& logits, const Tensor& predictions) {
+  const int64_t n = logits.shape[0], k = logits.shape[1];
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = logits.f32() + i * k;
+    int64_t best = 0;
+    for (int64_t j = 1; j < k; ++j)
+      if (row[j] > row[best]) best = j;
+    predictions.i32()[i] = static_cast<int32_t>(best);
+  }
+}
+
+}  // namespace cnne::cpu

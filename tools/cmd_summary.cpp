@@ -1,0 +1,73 @@
+// cnnengine summary [CONFIG]: the model printout (PyTorch's print(net)) and a
+// table of output shapes, parameter counts and forward FLOPs.
+#include <cstdio>
+#include <iostream>
+
+#include "engine/config.h"
+#include "engine/network.h"
+#include "tools/commands.h"
+#include "tools/session.h"
+
+namespace cnne::cli {
+namespace {
+
+// 1234567 -> "1,234,567"
+std::string grouped(int64_t v) {
+  std::string digits = std::to_string(v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_summary(int argc, char** argv, int first) {
+  CliArgs args("summary", {{"batch-size", "N", "batch size for the shapes and FLOPs (default 1)"}},
+               1, argc, argv, first);
+  if (args.help_requested()) {
+    std::cout << args.help_text("[CONFIG] [options]",
+                                "Prints the network of CONFIG (default: the built-in tutorial):\n"
+                                "the PyTorch-style model printout, then each layer's output "
+                                "shape,\nparameter count and forward FLOPs, and the totals.");
+    return 0;
+  }
+  const std::string source =
+      args.positionals().empty() ? "<built-in configs/simplecnn.json>" : args.positionals()[0];
+  const Config config =
+      args.positionals().empty()
+          ? Config::from_json(parse_json_text(Config::embedded_default(), source), source)
+          : Config::load(source);
+  const int64_t batch = args.integer("batch-size", 1, 65536).value_or(1);
+  const Network net = Network::from_json(config.network, source);
+
+  std::cout << net.repr() << "\n\n";
+  char line[200];
+  std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", "Layer", "Type",
+                "Output shape", "Params", "Forward FLOPs");
+  std::cout << line << std::string(74, '-') << "\n";
+  int64_t params = 0, flops = 0;
+  std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", "input", "",
+                net.input_shape().with_batch(batch).str().c_str(), "0", "0");
+  std::cout << line;
+  for (const LayerSummary& row : net.summarize(batch)) {
+    std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", row.name.c_str(),
+                  row.type.c_str(), row.output.str().c_str(), grouped(row.params).c_str(),
+                  grouped(row.flops).c_str());
+    std::cout << line;
+    params += row.params;
+    flops += row.flops;
+  }
+  std::cout << std::string(74, '-') << "\n";
+  std::snprintf(line, sizeof line, "Total parameters: %s (%.1f KiB as float32)\n",
+                grouped(params).c_str(), static_cast<double>(params) * 4.0 / 1024.0);
+  std::cout << line;
+  std::snprintf(line, sizeof line,
+                "Forward FLOPs for a batch of %lld: %s (a training step is about 3x that)\n",
+                static_cast<long long>(batch), grouped(flops).c_str());
+  std::cout << line;
+  return 0;
+}
+
+}  // namespace cnne::cli

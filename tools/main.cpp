@@ -1,0 +1,79 @@
+// cnnengine: the command-line entry point. Every error the user can fix
+// arrives here as a cnne::Error and leaves as one line on stderr with a
+// non-zero exit code: 2 for a bad command line, 1 for everything else.
+#include <cstring>
+#include <iostream>
+#include <new>
+#include <string>
+
+#include "engine/error.h"
+#include "tools/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "cnnengine - trains and evaluates convolutional networks on CIFAR-10 (cuDNN on the GPU,\n"
+    "a reference implementation on the CPU)\n"
+    "\n"
+    "Usage: cnnengine <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  train [CONFIG]           train (default: the built-in PyTorch tutorial config)\n"
+    "  eval --checkpoint FILE   evaluate a checkpoint on the CIFAR-10 test set\n"
+    "  summary [CONFIG]         the model: layers, output shapes, parameters, FLOPs\n"
+    "  info                     CUDA, cuDNN, cuBLAS and GPU details\n"
+    "  help [COMMAND]           this text, or a command's options\n"
+    "  version                  the version\n"
+    "\n"
+    "Run 'cnnengine <command> --help' for a command's options.\n";
+
+int dispatch(int argc, char** argv) {
+  using namespace cnne::cli;
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string verb = argv[1];
+  if (verb == "train") return run_train(argc, argv, 2);
+  if (verb == "eval") return run_eval(argc, argv, 2);
+  if (verb == "summary") return run_summary(argc, argv, 2);
+  if (verb == "info") return run_info(argc, argv, 2);
+  if (verb == "version" || verb == "--version") {
+    std::cout << "cnnengine " << CNNE_VERSION << "\n";
+    return 0;
+  }
+  if (verb == "help" || verb == "--help" || verb == "-h") {
+    if (argc > 2) {
+      char help_flag[] = "--help";
+      char* sub[] = {argv[0], argv[2], help_flag};
+      const std::string topic = argv[2];
+      if (topic == "train" || topic == "eval" || topic == "summary" || topic == "info")
+        return dispatch(3, sub);
+      throw cnne::UsageError("no help for unknown command '" + topic + "'");
+    }
+    std::cout << kUsage;
+    return 0;
+  }
+  throw cnne::UsageError("unknown command '" + verb +
+                         "' (commands: train, eval, summary, info, help, version)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const cnne::UsageError& e) {
+    std::cerr << "cnnengine: error: " << e.what() << "\n";
+    return 2;
+  } catch (const cnne::Error& e) {
+    std::cerr << "cnnengine: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "cnnengine: error: out of host memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "cnnengine: internal error: " << e.what() << "\n";
+    return 3;
+  }
+}

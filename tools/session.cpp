@@ -1,0 +1,65 @@
+#include "tools/session.h"
+
+#include <cstdlib>
+
+#include "cuda/device_query.h"
+#include "engine/cifar10.h"
+#include "engine/error.h"
+
+namespace cnne::cli {
+
+std::vector<FlagSpec> device_flags() {
+  return {{"device", "cpu|cuda", "where to run (default: cuda when a GPU is usable, else cpu)"},
+          {"threads", "N", "CPU threads for the CPU path's BLAS (default 1)"}};
+}
+
+Device choose_device(const CliArgs& args, std::ostream& out) {
+  std::string why;
+  const bool usable = cuda::cuda_usable(&why);
+  if (auto requested = args.text("device")) {
+    const Device d = parse_device(*requested, "--device");
+    if (d == Device::CUDA && !usable)
+      throw DeviceError("--device cuda: no usable GPU (" + why + ")");
+    out << "Device: " << device_name(d) << " (as requested)\n";
+    return d;
+  }
+  if (usable) {
+    out << "Device: cuda (a GPU is usable; --device cpu for the CPU path)\n";
+    return Device::CUDA;
+  }
+  out << "Device: cpu (no usable GPU: " << why << ")\n";
+  return Device::CPU;
+}
+
+int choose_threads(const CliArgs& args) {
+  return static_cast<int>(args.integer("threads", 1, 1024).value_or(1));
+}
+
+std::string data_folder(const CliArgs& args, const Config& config) {
+  if (auto flag = args.text("data")) {
+    if (flag->empty()) throw UsageError("--data needs a folder");
+    return cifar10::locate(*flag);
+  }
+  if (const char* env = std::getenv(cifar10::kEnvVar); env && *env) return cifar10::locate("");
+  return cifar10::locate(config.data.root);
+}
+
+std::vector<std::string> class_names(const Config& config, const ImageDataset& data) {
+  if (!config.data.classes.empty()) return config.data.classes;
+  if (!data.class_names.empty()) return data.class_names;
+  return {"plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+}
+
+void check_network_fits_data(const Network& net, const ImageDataset& data,
+                             const std::string& where) {
+  const Shape images{data.channels, data.height, data.width};
+  if (!(net.input_shape() == images))
+    throw ConfigError(where + ": network input is " + net.input_shape().str() +
+                      " but the images are " + images.str());
+  const int64_t classes = net.output_shape(1)[1];
+  if (classes != cifar10::kClasses)
+    throw ConfigError(where + ": the network outputs " + std::to_string(classes) +
+                      " logits but CIFAR-10 has 10 classes");
+}
+
+}  // namespace cnne::cli

@@ -1,0 +1,36 @@
+#pragma once
+// What train and eval share: the --device/--threads flags, finding the data,
+// checking that the network fits it, and the one-line reports.
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/dataset.h"
+#include "engine/device.h"
+#include "engine/network.h"
+#include "tools/cli_args.h"
+
+namespace cnne::cli {
+
+// Flags every running verb accepts.
+std::vector<FlagSpec> device_flags();
+
+// --device if given (error if cuda is asked for but unusable), else cuda when
+// usable, else cpu; prints one line saying which and why.
+Device choose_device(const CliArgs& args, std::ostream& out);
+// --threads N, default 1 (the tutorial's batch of 4 is too small to share).
+int choose_threads(const CliArgs& args);
+
+// The CIFAR-10 folder: --data, else $CNNE_DATA, else data.root, else the defaults.
+std::string data_folder(const CliArgs& args, const Config& config);
+
+// Class names: the config's, else batches.meta.txt's, else the tutorial's.
+std::vector<std::string> class_names(const Config& config, const ImageDataset& data);
+
+// Throws ConfigError unless the network takes the data's images and outputs one
+// logit per class.
+void check_network_fits_data(const Network& net, const ImageDataset& data,
+                             const std::string& where);
+
+}  // namespace cnne::cli
