@@ -21,10 +21,9 @@ CudaInfo query_cuda() {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess || count == 0) {
-    info.no_gpu_reason = status != cudaSuccess
-                             ? std::string(cudaGetErrorName(status)) + ": " +
-                                   cudaGetErrorString(status)
-                             : "no CUDA device";
+    info.no_gpu_reason = status != cudaSuccess ? std::string(cudaGetErrorName(status)) + ": " +
+                                                     cudaGetErrorString(status)
+                                               : "no CUDA device";
     cudaGetLastError();  // clear the sticky-free error so later calls start clean
     return info;
   }
@@ -55,9 +54,9 @@ bool cuda_usable(std::string* why) {
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status == cudaSuccess && count > 0) return true;
   if (why)
-    *why = status != cudaSuccess ? std::string(cudaGetErrorName(status)) + ": " +
-                                       cudaGetErrorString(status)
-                                 : "no CUDA device";
+    *why = status != cudaSuccess
+               ? std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status)
+               : "no CUDA device";
   cudaGetLastError();
   return false;
 }

@@ -21,8 +21,8 @@ struct GpuInfo {
 
 struct CudaInfo {
   bool built_with_cuda = false;
-  int runtime_version = 0;  // e.g. 13000 for 13.0
-  int driver_version = 0;   // 0 when no driver is installed
+  int runtime_version = 0;   // e.g. 13000 for 13.0
+  int driver_version = 0;    // 0 when no driver is installed
   size_t cudnn_version = 0;  // e.g. 91400 for 9.14.0
   int cublas_version = 0;    // major*10000 + minor*100 + patch
   std::vector<GpuInfo> gpus;

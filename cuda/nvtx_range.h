@@ -10,8 +10,12 @@ namespace cnne {
 class NvtxRange {
  public:
 #ifdef CNNE_WITH_CUDA
-  explicit NvtxRange(const char* name) { nvtxRangePushA(name); }
-  ~NvtxRange() { nvtxRangePop(); }
+  explicit NvtxRange(const char* name) {
+    nvtxRangePushA(name);
+  }
+  ~NvtxRange() {
+    nvtxRangePop();
+  }
 #else
   explicit NvtxRange(const char*) {}
 #endif

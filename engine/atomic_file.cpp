@@ -12,7 +12,9 @@
 namespace cnne {
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 // Closes and (unless released) deletes the temporary file on every exit path.
 class TempFile {

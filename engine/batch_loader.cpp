@@ -16,14 +16,13 @@ Normalization::Normalization(const std::vector<double>& mean, const std::vector<
     const auto m = static_cast<float>(mean[c]);
     const auto s = static_cast<float>(std[c]);
     for (int p = 0; p < 256; ++p) {
-      const float x = static_cast<float>(p) / 255.0f;  // ToTensor: img.float().div(255)
+      const float x = static_cast<float>(p) / 255.0f;   // ToTensor: img.float().div(255)
       table_[c][static_cast<size_t>(p)] = (x - m) / s;  // Normalize: sub_(mean).div_(std)
     }
   }
 }
 
-void Normalization::apply(const uint8_t* image, int64_t channels, int64_t plane,
-                          float* dst) const {
+void Normalization::apply(const uint8_t* image, int64_t channels, int64_t plane, float* dst) const {
   if (channels != static_cast<int64_t>(table_.size()))
     throw DataError("normalize has " + std::to_string(table_.size()) + " channels, images have " +
                     std::to_string(channels));
@@ -36,7 +35,9 @@ void Normalization::apply(const uint8_t* image, int64_t channels, int64_t plane,
 }
 
 BatchLoader::BatchLoader(const ImageDataset& data, int64_t batch_size, bool shuffle)
-    : data_(data), batch_size_(batch_size), shuffle_(shuffle),
+    : data_(data),
+      batch_size_(batch_size),
+      shuffle_(shuffle),
       order_(static_cast<size_t>(data.count)) {
   if (batch_size_ < 1) throw Error("BatchLoader: batch size must be >= 1");
   std::iota(order_.begin(), order_.end(), 0);

@@ -1,6 +1,5 @@
 #include "engine/batch_stage.h"
 
-
 #include "engine/ops.h"
 
 namespace cnne {
@@ -37,7 +36,9 @@ Tensor BatchStage::host_labels(int64_t n) const {
   return Tensor(static_cast<int32_t*>(host_labels_.data()), Shape{n});
 }
 
-LossMeter::LossMeter(Context& ctx) : ctx_(ctx), sums_(ctx.device(), 8) { reset(); }
+LossMeter::LossMeter(Context& ctx) : ctx_(ctx), sums_(ctx.device(), 8) {
+  reset();
+}
 
 void LossMeter::reset() {
   // Both words to zero: 0.0f and int 0 share the all-zero bit pattern.

@@ -47,7 +47,9 @@ void deallocate(Device device, void* p) noexcept {
 Buffer::Buffer(Device device, size_t bytes)
     : data_(allocate(device, bytes)), bytes_(bytes), device_(device) {}
 
-Buffer::~Buffer() { release(); }
+Buffer::~Buffer() {
+  release();
+}
 
 Buffer::Buffer(Buffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),

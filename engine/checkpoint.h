@@ -19,11 +19,11 @@ constexpr const char* kCheckpointFormat = "cnnengine.checkpoint.v1";
 
 struct TrainingState {
   int64_t epochs_completed = 0;
-  int64_t steps = 0;              // optimizer steps taken
+  int64_t steps = 0;  // optimizer steps taken
   uint64_t seed = 0;
-  double last_loss = -1;          // the last printed mean training loss; < 0 if none
-  double test_accuracy = -1;      // percent on the test set after training; < 0 if not measured
-  std::string device;             // where it was trained: "cpu" or "cuda"
+  double last_loss = -1;      // the last printed mean training loss; < 0 if none
+  double test_accuracy = -1;  // percent on the test set after training; < 0 if not measured
+  std::string device;         // where it was trained: "cpu" or "cuda"
 
   nlohmann::json to_json() const;
   static TrainingState from_json(const nlohmann::json& j);

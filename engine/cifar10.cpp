@@ -42,7 +42,8 @@ std::string locate(const std::string& requested) {
     if (found.empty())
       throw DataError("data folder '" + requested +
                       "' holds neither test_batch.bin nor data_batch_1.bin (nor a "
-                      "cifar-10-batches-bin/ folder with them)" + how);
+                      "cifar-10-batches-bin/ folder with them)" +
+                      how);
     return found;
   }
   if (const char* env = std::getenv(kEnvVar); env && *env) {

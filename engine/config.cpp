@@ -34,8 +34,8 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
   d.shuffle = f.get_bool("shuffle", true);
   d.classes = f.get_strings("classes", {});
   if (!d.classes.empty() && d.classes.size() != 10)
-    throw ConfigError(f.error("classes", "must name the 10 CIFAR-10 classes, got " +
-                                             std::to_string(d.classes.size())));
+    throw ConfigError(f.error(
+        "classes", "must name the 10 CIFAR-10 classes, got " + std::to_string(d.classes.size())));
   d.train_limit = f.get_int("train_limit", 0);
   d.test_limit = f.get_int("test_limit", 0);
   if (d.train_limit < 0) throw ConfigError(f.error("train_limit", "must be >= 0"));

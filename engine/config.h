@@ -16,13 +16,13 @@ namespace cnne {
 
 struct DataConfig {
   std::string dataset = "cifar10";
-  std::string root;                            // "" = look in the usual places
-  std::vector<double> mean{0.5, 0.5, 0.5};     // Normalize(mean, std) per channel, on [0, 1]
+  std::string root;                         // "" = look in the usual places
+  std::vector<double> mean{0.5, 0.5, 0.5};  // Normalize(mean, std) per channel, on [0, 1]
   std::vector<double> std{0.5, 0.5, 0.5};
   bool shuffle = true;
-  std::vector<std::string> classes;            // empty = batches.meta.txt
-  int64_t train_limit = 0;                     // use the first N training images; 0 = all
-  int64_t test_limit = 0;                      // use the first N test images; 0 = all
+  std::vector<std::string> classes;  // empty = batches.meta.txt
+  int64_t train_limit = 0;           // use the first N training images; 0 = all
+  int64_t test_limit = 0;            // use the first N test images; 0 = all
 };
 
 // Kept in double as written in the config (so it round-trips exactly);

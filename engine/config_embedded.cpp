@@ -5,6 +5,8 @@
 
 namespace cnne {
 
-const char* Config::embedded_default() { return generated::kSimpleCnnConfig; }
+const char* Config::embedded_default() {
+  return generated::kSimpleCnnConfig;
+}
 
 }  // namespace cnne

@@ -4,7 +4,9 @@
 
 namespace cnne {
 
-std::string_view device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+std::string_view device_name(Device d) {
+  return d == Device::CPU ? "cpu" : "cuda";
+}
 
 Device parse_device(std::string_view text, std::string_view what) {
   if (text == "cpu") return Device::CPU;

@@ -8,8 +8,8 @@
 
 namespace cnne {
 
-Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data,
-                    const Normalization& norm, int64_t batch_size) {
+Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const Normalization& norm,
+                    int64_t batch_size) {
   const int64_t classes = net.output_shape(1)[1];
   Evaluation result{ConfusionMatrix(classes), 0.0};
   if (data.count == 0) return result;

@@ -15,7 +15,7 @@ struct Evaluation {
   double mean_loss = 0;  // mean over images of the cross-entropy
 };
 
-Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data,
-                    const Normalization& norm, int64_t batch_size);
+Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const Normalization& norm,
+                    int64_t batch_size);
 
 }  // namespace cnne

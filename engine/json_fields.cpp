@@ -23,7 +23,9 @@ std::string JsonFields::error(const std::string& key, const std::string& message
   return where_ + ": key '" + key + "' " + message;
 }
 
-bool JsonFields::has(const std::string& key) const { return object_.contains(key); }
+bool JsonFields::has(const std::string& key) const {
+  return object_.contains(key);
+}
 
 const nlohmann::json* JsonFields::find(const std::string& key) {
   allow(key);
@@ -41,7 +43,9 @@ void JsonFields::allow(const std::string& key) {
   if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.push_back(key);
 }
 
-const nlohmann::json& JsonFields::get_raw(const std::string& key) { return require(key); }
+const nlohmann::json& JsonFields::get_raw(const std::string& key) {
+  return require(key);
+}
 
 namespace {
 
@@ -62,7 +66,9 @@ double as_number(const JsonFields& f, const std::string& key, const nlohmann::js
 
 }  // namespace
 
-int64_t JsonFields::get_int(const std::string& key) { return as_int(*this, key, require(key)); }
+int64_t JsonFields::get_int(const std::string& key) {
+  return as_int(*this, key, require(key));
+}
 
 int64_t JsonFields::get_int(const std::string& key, int64_t fallback) {
   const nlohmann::json* v = find(key);
@@ -84,7 +90,8 @@ std::array<int64_t, 2> JsonFields::get_int_pair(const std::string& key,
   if (!v) return fallback;
   if (v->is_array()) {
     if (v->size() != 2)
-      throw ConfigError(error(key, "must be an integer or a pair [h, w], got " + describe_json(*v)));
+      throw ConfigError(
+          error(key, "must be an integer or a pair [h, w], got " + describe_json(*v)));
     return {as_int(*this, key, (*v)[0]), as_int(*this, key, (*v)[1])};
   }
   const int64_t both = as_int(*this, key, *v);

@@ -17,7 +17,7 @@ class ConfusionMatrix {
   int64_t correct() const;
   int64_t count(int64_t truth, int64_t predicted) const;
   int64_t class_total(int64_t truth) const;
-  double accuracy_percent() const;                   // 0 when empty
+  double accuracy_percent() const;                     // 0 when empty
   double class_accuracy_percent(int64_t truth) const;  // 0 when the class is absent
 
  private:

@@ -14,13 +14,30 @@ namespace {
 
 constexpr int64_t kParamAlignFloats = 16;  // 64-byte aligned tensors inside the flat layout
 
-int64_t align_up(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
+int64_t align_up(int64_t v, int64_t a) {
+  return (v + a - 1) / a * a;
+}
 
 }  // namespace
 
 Network::Network(Network&&) noexcept = default;
 Network& Network::operator=(Network&&) noexcept = default;
 Network::~Network() = default;
+
+namespace {
+
+// Layer errors say "layer 'conv2' (conv2d): ..."; put the config file in front.
+template <class F>
+auto with_file(const std::string& where, F&& f) {
+  try {
+    return f();
+  } catch (const ConfigError& e) {
+    if (std::string(e.what()).rfind(where, 0) == 0) throw;
+    throw ConfigError(where + ": " + e.what());
+  }
+}
+
+}  // namespace
 
 Network Network::from_json(const nlohmann::json& network, const std::string& where) {
   Network net;
@@ -54,13 +71,13 @@ Network Network::from_json(const nlohmann::json& network, const std::string& whe
     JsonFields named(layers[i], at + " '" + name + "'");
     named.allow("type");
     named.allow("name");
-    net.layers_.push_back(registry.create(type, name, named));
+    net.layers_.push_back(with_file(where, [&] { return registry.create(type, name, named); }));
     named.finish();
   }
 
   // Shapes are checked layer by layer here, with batch 1, so a config that
   // cannot run fails when it is read, naming the layer.
-  const std::vector<Shape> shapes = net.infer_shapes(1);
+  const std::vector<Shape> shapes = with_file(where, [&] { return net.infer_shapes(1); });
   if (shapes.back().rank() != 2)
     throw ConfigError(where + ": the last layer '" + net.layers_.back()->name() +
                       "' must output (N, classes) logits, got " + shapes.back().str());
@@ -91,7 +108,9 @@ std::vector<Shape> Network::infer_shapes(int64_t n) const {
   return shapes;
 }
 
-Shape Network::output_shape(int64_t n) const { return infer_shapes(n).back(); }
+Shape Network::output_shape(int64_t n) const {
+  return infer_shapes(n).back();
+}
 
 std::vector<LayerSummary> Network::summarize(int64_t batch) const {
   const std::vector<Shape> shapes = infer_shapes(batch);
@@ -128,10 +147,9 @@ void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
   int64_t largest = 0;
   for (size_t i = 0; i < shapes.size(); ++i) {
     const bool alias = i > 0 && layers_[i - 1]->output_aliases_input();
-    activation_offsets_.push_back(alias ? activation_offsets_.back()
-                                        : activations_.reserve(sizeof(float) *
-                                                               static_cast<size_t>(
-                                                                   shapes[i].numel())));
+    activation_offsets_.push_back(
+        alias ? activation_offsets_.back()
+              : activations_.reserve(sizeof(float) * static_cast<size_t>(shapes[i].numel())));
     largest = std::max(largest, shapes[i].numel());
   }
   for (size_t& offset : grad_offset_)
@@ -175,8 +193,8 @@ std::vector<float> Network::download_parameters() const {
 
 void Network::upload_parameters(const std::vector<float>& host) {
   if (static_cast<int64_t>(host.size()) != layout_floats_)
-    throw Error("Network::upload_parameters: " + std::to_string(host.size()) + " floats, expected " +
-                std::to_string(layout_floats_));
+    throw Error("Network::upload_parameters: " + std::to_string(host.size()) +
+                " floats, expected " + std::to_string(layout_floats_));
   copy_tensor(Tensor(const_cast<float*>(host.data()), Shape{layout_floats_}), flat_parameters());
 }
 
@@ -185,8 +203,7 @@ Tensor Network::flat_parameters() const {
 }
 
 Tensor Network::flat_gradients() const {
-  return Tensor(static_cast<float*>(gradients_.data()), Shape{layout_floats_},
-                gradients_.device());
+  return Tensor(static_cast<float*>(gradients_.data()), Shape{layout_floats_}, gradients_.device());
 }
 
 Tensor Network::parameter(size_t i) const {

@@ -94,8 +94,8 @@ class Network {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<NamedParam> params_;
   std::vector<size_t> first_param_of_layer_;  // index into params_
-  int64_t param_floats_ = 0;    // sum of parameter elements
-  int64_t layout_floats_ = 0;   // with alignment gaps
+  int64_t param_floats_ = 0;                  // sum of parameter elements
+  int64_t layout_floats_ = 0;                 // with alignment gaps
 
   Context* ctx_ = nullptr;
   int64_t max_batch_ = 0;

@@ -18,7 +18,7 @@ namespace {
 #define CNNE_ROUTE(op, ...) \
   return ctx.device() == Device::CPU ? cpu::op(ctx, __VA_ARGS__) : cuda::op(ctx, __VA_ARGS__)
 #else
-#define CNNE_ROUTE(op, ...)                               \
+#define CNNE_ROUTE(op, ...)                            \
   if (ctx.device() != Device::CPU) throw_no_cuda(#op); \
   return cpu::op(ctx, __VA_ARGS__)
 #endif
@@ -34,8 +34,8 @@ void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, 
                           const Tensor& dx) {
   CNNE_ROUTE(conv2d_backward_data, p, w, dy, dx);
 }
-void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x,
-                            const Tensor& dy, const Tensor& dw) {
+void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& dy,
+                            const Tensor& dw) {
   CNNE_ROUTE(conv2d_backward_filter, p, x, dy, dw);
 }
 void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
@@ -48,7 +48,9 @@ void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, co
                         const Tensor& dy, const Tensor& dx) {
   CNNE_ROUTE(maxpool2d_backward, p, x, y, dy, dx);
 }
-void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) { CNNE_ROUTE(relu_forward, x, y); }
+void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  CNNE_ROUTE(relu_forward, x, y);
+}
 void relu_backward(Context& ctx, const Tensor& y, const Tensor& dy, const Tensor& dx) {
   CNNE_ROUTE(relu_backward, y, dy, dx);
 }
@@ -76,7 +78,9 @@ void sgd_update(Context& ctx, const SgdHyper& h, bool first_step, const Tensor& 
                 const Tensor& grads, const Tensor& momentum) {
   CNNE_ROUTE(sgd_update, h, first_step, params, grads, momentum);
 }
-void fill(Context& ctx, const Tensor& t, float value) { CNNE_ROUTE(fill, t, value); }
+void fill(Context& ctx, const Tensor& t, float value) {
+  CNNE_ROUTE(fill, t, value);
+}
 
 #undef CNNE_ROUTE
 

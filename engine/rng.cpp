@@ -14,7 +14,9 @@ uint64_t splitmix64(uint64_t& x) {
 
 __extension__ using uint128 = unsigned __int128;
 
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 }  // namespace
 
@@ -34,9 +36,13 @@ uint64_t Rng::next_u64() {
   return result;
 }
 
-float Rng::uniform01() { return static_cast<float>(next_u64() >> 40) * 0x1.0p-24f; }
+float Rng::uniform01() {
+  return static_cast<float>(next_u64() >> 40) * 0x1.0p-24f;
+}
 
-float Rng::uniform(float lo, float hi) { return lo + (hi - lo) * uniform01(); }
+float Rng::uniform(float lo, float hi) {
+  return lo + (hi - lo) * uniform01();
+}
 
 uint64_t Rng::below(uint64_t bound) {
   uint64_t x = next_u64();

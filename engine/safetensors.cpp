@@ -92,8 +92,9 @@ Safetensors load_safetensors(const std::string& path) {
   if (!in) throw fail("cannot open");
   std::vector<uint8_t> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw fail("read failed");
-  if (raw.size() < 8) throw fail("truncated: " + std::to_string(raw.size()) +
-                                 " bytes, a safetensors file starts with an 8-byte header size");
+  if (raw.size() < 8)
+    throw fail("truncated: " + std::to_string(raw.size()) +
+               " bytes, a safetensors file starts with an 8-byte header size");
   const uint64_t header_size = read_le_u64(raw.data());
   if (header_size > kMaxHeaderBytes || header_size > raw.size() - 8)
     throw fail("header size " + std::to_string(header_size) + " exceeds the file (" +
@@ -161,8 +162,9 @@ Safetensors load_safetensors(const std::string& path) {
   std::sort(ranges.begin(), ranges.end());
   uint64_t covered = 0;
   for (const auto& [begin, end] : ranges) {
-    if (begin != covered) throw fail("tensor data overlaps or leaves a hole at byte " +
-                                     std::to_string(std::min(begin, covered)));
+    if (begin != covered)
+      throw fail("tensor data overlaps or leaves a hole at byte " +
+                 std::to_string(std::min(begin, covered)));
     covered = end;
   }
   if (covered != data_size)

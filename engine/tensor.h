@@ -22,8 +22,10 @@ struct Tensor {
   Device device = Device::CPU;
 
   Tensor() = default;
-  Tensor(float* p, Shape s, Device d = Device::CPU) : data(p), shape(s), dtype(DType::F32), device(d) {}
-  Tensor(int32_t* p, Shape s, Device d = Device::CPU) : data(p), shape(s), dtype(DType::I32), device(d) {}
+  Tensor(float* p, Shape s, Device d = Device::CPU)
+      : data(p), shape(s), dtype(DType::F32), device(d) {}
+  Tensor(int32_t* p, Shape s, Device d = Device::CPU)
+      : data(p), shape(s), dtype(DType::I32), device(d) {}
 
   int64_t numel() const { return shape.numel(); }
   size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }

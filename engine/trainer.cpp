@@ -55,11 +55,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     ctx_.synchronize();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    EpochReport report{epoch, loader.batches(), seconds,
-                       seconds > 0 ? static_cast<double>(images) / seconds : 0.0,
-                       images ? 100.0 * static_cast<double>(epoch_meter.read().correct) /
-                                    static_cast<double>(images)
-                              : 0.0};
+    EpochReport report{
+        epoch, loader.batches(), seconds, seconds > 0 ? static_cast<double>(images) / seconds : 0.0,
+        images
+            ? 100.0 * static_cast<double>(epoch_meter.read().correct) / static_cast<double>(images)
+            : 0.0};
     reports_.push_back(report);
     std::snprintf(line, sizeof line,
                   "Epoch %lld: %lld batches in %.2f s, %.0f images/s, train accuracy %.2f%%\n",

@@ -57,10 +57,10 @@ Shape Conv2d::output_shape(const Shape& in) const {
     throw ConfigError(where() + ": in_channels is " + std::to_string(options_.in_channels) +
                       " but its input has " + std::to_string(in[1]) + " channels (shape " +
                       in.str() + ")");
-  const int64_t p = window_output_size(in[2], options_.kernel_h, options_.params.stride_h,
-                                       options_.params.pad_h);
-  const int64_t q = window_output_size(in[3], options_.kernel_w, options_.params.stride_w,
-                                       options_.params.pad_w);
+  const int64_t p =
+      window_output_size(in[2], options_.kernel_h, options_.params.stride_h, options_.params.pad_h);
+  const int64_t q =
+      window_output_size(in[3], options_.kernel_w, options_.params.stride_w, options_.params.pad_w);
   if (p < 1 || q < 1)
     throw ConfigError(where() + ": input " + std::to_string(in[2]) + "x" + std::to_string(in[3]) +
                       " with padding " + pair_text(options_.params.pad_h, options_.params.pad_w) +

@@ -19,8 +19,8 @@ namespace {
 float* col_scratch(Context& ctx, const ConvGeometry& g) {
   size_t need = sizeof(float) * static_cast<size_t>(g.col_rows() * g.col_cols());
   if (ctx.workspace_bytes() < need)
-    throw Error("conv2d: workspace of " + std::to_string(ctx.workspace_bytes()) +
-                " bytes, needs " + std::to_string(need) + " (was setup skipped?)");
+    throw Error("conv2d: workspace of " + std::to_string(ctx.workspace_bytes()) + " bytes, needs " +
+                std::to_string(need) + " (was setup skipped?)");
   return static_cast<float*>(ctx.workspace());
 }
 
@@ -65,8 +65,8 @@ void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, 
   }
 }
 
-void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x,
-                            const Tensor& dy, const Tensor& dw) {
+void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& dy,
+                            const Tensor& dw) {
   const ConvGeometry g = conv_geometry(p, x.shape, dw.shape);
   const int64_t n = x.shape[0], k = dw.shape[0];
   const int64_t in_stride = g.c * g.h * g.w, out_stride = k * g.p * g.q;
@@ -76,8 +76,7 @@ void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x
     if (col) im2col(g, xi, col);
     // dw (K, C*R*S) (+)= dy_i (K, P*Q) * col^T (P*Q, C*R*S)
     gemm(Trans::No, Trans::Yes, k, g.col_rows(), g.col_cols(), 1.0f, dy.f32() + i * out_stride,
-         g.col_cols(), col ? col : xi, g.col_cols(), i == 0 ? 0.0f : 1.0f, dw.f32(),
-         g.col_rows());
+         g.col_cols(), col ? col : xi, g.col_cols(), i == 0 ? 0.0f : 1.0f, dw.f32(), g.col_rows());
   }
   if (n == 0) fill(ctx, dw, 0.0f);
 }

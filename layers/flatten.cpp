@@ -20,11 +20,12 @@ void Flatten::forward(Context&, const Tensor& x, const Tensor& y) {
   if (y.data != x.data) copy_tensor(x, y);
 }
 
-void Flatten::backward(Context&, const Tensor&, const Tensor&, const Tensor& dy,
-                       const Tensor* dx) {
+void Flatten::backward(Context&, const Tensor&, const Tensor&, const Tensor& dy, const Tensor* dx) {
   if (dx && dx->data != dy.data) copy_tensor(dy, *dx);
 }
 
-nlohmann::json Flatten::to_json() const { return {{"type", type()}, {"name", name()}}; }
+nlohmann::json Flatten::to_json() const {
+  return {{"type", type()}, {"name", name()}};
+}
 
 }  // namespace cnne

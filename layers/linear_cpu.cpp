@@ -4,8 +4,7 @@
 
 namespace cnne::cpu {
 
-void linear_forward(Context&, const Tensor& x, const Tensor& w, const Tensor* b,
-                    const Tensor& y) {
+void linear_forward(Context&, const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y) {
   const int64_t n = x.shape[0], in = x.shape[1], out = w.shape[0];
   float* yd = y.f32();  // (N, O)
   if (b) {
@@ -14,8 +13,7 @@ void linear_forward(Context&, const Tensor& x, const Tensor& w, const Tensor* b,
       for (int64_t o = 0; o < out; ++o) yd[i * out + o] = bd[o];
   }
   // y (N, O) (+)= x (N, I) * w^T (I, O)
-  gemm(Trans::No, Trans::Yes, n, out, in, 1.0f, x.f32(), in, w.f32(), in, b ? 1.0f : 0.0f, yd,
-       out);
+  gemm(Trans::No, Trans::Yes, n, out, in, 1.0f, x.f32(), in, w.f32(), in, b ? 1.0f : 0.0f, yd, out);
 }
 
 void linear_backward_data(Context&, const Tensor& w, const Tensor& dy, const Tensor& dx) {

@@ -34,17 +34,61 @@ int64_t argmax_in_window(const PoolWalk& g, const float* plane, int64_t op, int6
   return best;
 }
 
+// Windows that tile the input without overlap or padding (the tutorial's
+// 2x2/2): each input pixel belongs to at most one window, so the backward can
+// write every dx element once instead of clearing and scattering.
+bool is_tiling(const PoolWalk& g) {
+  return g.prm.kernel_h == g.prm.stride_h && g.prm.kernel_w == g.prm.stride_w && g.prm.pad_h == 0 &&
+         g.prm.pad_w == 0;
+}
+
+// argmax_in_window for tiling windows, which lie inside the plane: no bounds checks.
+int64_t tiling_argmax(const PoolWalk& g, const float* plane, int64_t op, int64_t oq) {
+  const int64_t top = op * g.prm.kernel_h, left = oq * g.prm.kernel_w;
+  int64_t best = top * g.w + left;
+  float best_value = plane[best];
+  for (int64_t r = 0; r < g.prm.kernel_h; ++r) {
+    const float* row = plane + (top + r) * g.w + left;
+    for (int64_t s = 0; s < g.prm.kernel_w; ++s)
+      if (row[s] > best_value || row[s] != row[s]) {  // same rule as argmax_in_window
+        best = (top + r) * g.w + left + s;
+        best_value = row[s];
+      }
+  }
+  return best;
+}
+
+// dx plane (H, W) from dy plane (P, Q) for tiling windows, in one pass.
+void tiling_backward(const PoolWalk& g, const float* x, const float* dy, float* dx) {
+  const int64_t kh = g.prm.kernel_h, kw = g.prm.kernel_w;
+  for (int64_t op = 0; op < g.p; ++op)
+    for (int64_t oq = 0; oq < g.q; ++oq) {
+      const int64_t at = tiling_argmax(g, x, op, oq);
+      for (int64_t r = 0; r < kh; ++r)
+        for (int64_t s = 0; s < kw; ++s) {
+          const int64_t i = (op * kh + r) * g.w + oq * kw + s;
+          dx[i] = i == at ? dy[op * g.q + oq] : 0.0f;
+        }
+    }
+  // Rows and columns past the last whole window (floor mode) get no gradient.
+  for (int64_t h = g.p * kh; h < g.h; ++h)
+    for (int64_t w = 0; w < g.w; ++w) dx[h * g.w + w] = 0.0f;
+  for (int64_t h = 0; h < g.p * kh; ++h)
+    for (int64_t w = g.q * kw; w < g.w; ++w) dx[h * g.w + w] = 0.0f;
+}
+
 }  // namespace
 
 void maxpool2d_forward(Context&, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
   const PoolWalk g{x.shape[2], x.shape[3], y.shape[2], y.shape[3], p};
   const int64_t planes = x.shape[0] * x.shape[1];
+  const bool tiling = is_tiling(g);
   for (int64_t pl = 0; pl < planes; ++pl) {
     const float* xp = x.f32() + pl * g.h * g.w;  // (H, W)
     float* yp = y.f32() + pl * g.p * g.q;        // (P, Q)
     for (int64_t op = 0; op < g.p; ++op)
       for (int64_t oq = 0; oq < g.q; ++oq) {
-        const int64_t at = argmax_in_window(g, xp, op, oq);
+        const int64_t at = tiling ? tiling_argmax(g, xp, op, oq) : argmax_in_window(g, xp, op, oq);
         yp[op * g.q + oq] = at < 0 ? -std::numeric_limits<float>::infinity() : xp[at];
       }
   }
@@ -54,6 +98,12 @@ void maxpool2d_backward(Context&, const Pool2dParams& p, const Tensor& x, const 
                         const Tensor& dy, const Tensor& dx) {
   const PoolWalk g{x.shape[2], x.shape[3], dy.shape[2], dy.shape[3], p};
   const int64_t planes = x.shape[0] * x.shape[1];
+  if (is_tiling(g)) {
+    for (int64_t pl = 0; pl < planes; ++pl)
+      tiling_backward(g, x.f32() + pl * g.h * g.w, dy.f32() + pl * g.p * g.q,
+                      dx.f32() + pl * g.h * g.w);
+    return;
+  }
   std::memset(dx.data, 0, dx.bytes());
   for (int64_t pl = 0; pl < planes; ++pl) {
     const float* xp = x.f32() + pl * g.h * g.w;

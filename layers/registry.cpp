@@ -29,8 +29,8 @@ std::unique_ptr<Layer> LayerRegistry::create(const std::string& type, const std:
   if (it == factories_.end()) {
     std::string list;
     for (const auto& t : types()) list += (list.empty() ? "" : ", ") + t;
-    throw ConfigError(fields.where() + ": unknown layer type '" + type + "' (known types: " +
-                      list + ")");
+    throw ConfigError(fields.where() + ": unknown layer type '" + type + "' (known types: " + list +
+                      ")");
   }
   return it->second(name, fields);
 }

@@ -43,9 +43,8 @@ CliArgs::CliArgs(std::string verb, std::vector<FlagSpec> flags, int max_position
     values_.emplace_back(name, value);
   }
   if (!help_ && static_cast<int>(positionals_.size()) > max_positionals)
-    throw UsageError("unexpected argument '" +
-                     positionals_[static_cast<size_t>(max_positionals)] + "' for '" + verb_ +
-                     "'" + see);
+    throw UsageError("unexpected argument '" + positionals_[static_cast<size_t>(max_positionals)] +
+                     "' for '" + verb_ + "'" + see);
 }
 
 const FlagSpec* CliArgs::spec(const std::string& name) const {
@@ -96,8 +95,10 @@ std::string CliArgs::help_text(const std::string& usage, const std::string& desc
   if (!flags_.empty()) out += "\nOptions:\n";
   for (const auto& f : flags_) {
     std::string left = "  --" + f.name + (f.value_name.empty() ? "" : " " + f.value_name);
-    if (left.size() < 22) left.append(22 - left.size(), ' ');
-    else left += "  ";
+    if (left.size() < 22)
+      left.append(22 - left.size(), ' ');
+    else
+      left += "  ";
     out += left + f.help + "\n";
   }
   out += std::string("  --help, -h") + std::string(12, ' ') + "this text\n";

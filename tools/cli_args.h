@@ -19,8 +19,8 @@ class CliArgs {
  public:
   // Parses argv[first..argc) for verb `verb` accepting `flags` and at most
   // `max_positionals` positional arguments. "--help"/"-h" is always accepted.
-  CliArgs(std::string verb, std::vector<FlagSpec> flags, int max_positionals, int argc,
-          char** argv, int first);
+  CliArgs(std::string verb, std::vector<FlagSpec> flags, int max_positionals, int argc, char** argv,
+          int first);
 
   bool help_requested() const { return help_; }
   bool has(const std::string& name) const;

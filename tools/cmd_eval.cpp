@@ -48,18 +48,18 @@ int run_eval(int argc, char** argv, int first) {
   apply_overrides(config, o);
   if (auto b = args.integer("batch-size", 1, 65536)) config.eval.batch_size = *b;
   const int threads = choose_threads(args);
+  const Device device = choose_device(args, std::cout);
 
   Network net = Network::from_json(config.network, source);
   const std::string folder = data_folder(args, config);
   const ImageDataset test = cifar10::load_test(folder, config.data.test_limit);
   check_network_fits_data(net, test, source);
-  const Device device = choose_device(args, std::cout);
 
   Context ctx(device, threads);
   net.setup(ctx, {config.eval.batch_size});
   load_weights(checkpoint.file, *path, net);
-  std::cout << "Loaded " << *path << ": network " << net.name() << ", "
-            << net.parameter_count() << " parameters";
+  std::cout << "Loaded " << *path << ": network " << net.name() << ", " << net.parameter_count()
+            << " parameters";
   if (checkpoint.state.steps > 0)
     std::cout << ", trained " << checkpoint.state.epochs_completed << " epochs ("
               << checkpoint.state.steps << " steps) on " << checkpoint.state.device;

@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "cuda/device_query.h"
-#include "tools/commands.h"
 #include "tools/cli_args.h"
+#include "tools/commands.h"
 
 namespace cnne::cli {
 
@@ -23,8 +23,8 @@ int run_info(int argc, char** argv, int first) {
   }
   const cuda::CudaInfo info = cuda::query_cuda();
   std::cout << "cnnengine " << CNNE_VERSION << "\n";
-  std::cout << "CPU: " << std::thread::hardware_concurrency() << " hardware threads; BLAS: "
-            << openblas_get_config() << "\n";
+  std::cout << "CPU: " << std::thread::hardware_concurrency()
+            << " hardware threads; BLAS: " << openblas_get_config() << "\n";
   if (!info.built_with_cuda) {
     std::cout << "CUDA: not built in (" << info.no_gpu_reason << ")\n";
     std::cout << "GPU: none usable; cnnengine runs on the CPU (--device cpu)\n";
@@ -37,8 +37,8 @@ int run_info(int argc, char** argv, int first) {
             << "\n";
   const size_t v = info.cudnn_version;
   std::cout << "cuDNN: " << v / 10000 << "." << (v % 10000) / 100 << "." << v % 100 << "\n";
-  std::cout << "cuBLAS: " << info.cublas_version / 10000 << "." << (info.cublas_version % 10000) / 100
-            << "." << info.cublas_version % 100 << "\n";
+  std::cout << "cuBLAS: " << info.cublas_version / 10000 << "."
+            << (info.cublas_version % 10000) / 100 << "." << info.cublas_version % 100 << "\n";
   if (info.gpus.empty()) {
     std::cout << "GPU: none usable (" << info.no_gpu_reason
               << "); cnnengine runs on the CPU (--device cpu)\n";

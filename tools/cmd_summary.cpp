@@ -44,8 +44,8 @@ int run_summary(int argc, char** argv, int first) {
 
   std::cout << net.repr() << "\n\n";
   char line[200];
-  std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", "Layer", "Type",
-                "Output shape", "Params", "Forward FLOPs");
+  std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", "Layer", "Type", "Output shape",
+                "Params", "Forward FLOPs");
   std::cout << line << std::string(74, '-') << "\n";
   int64_t params = 0, flops = 0;
   std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", "input", "",

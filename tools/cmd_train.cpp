@@ -58,10 +58,10 @@ int run_train(int argc, char** argv, int first) {
     return 0;
   }
   const std::string source = args.positionals().empty() ? kBuiltinName : args.positionals()[0];
-  Config config = args.positionals().empty()
-                      ? Config::from_json(parse_json_text(Config::embedded_default(), source),
-                                          source)
-                      : Config::load(source);
+  Config config =
+      args.positionals().empty()
+          ? Config::from_json(parse_json_text(Config::embedded_default(), source), source)
+          : Config::load(source);
   Overrides o;
   o.epochs = args.integer("epochs", 1, 1000000);
   o.batch_size = args.integer("batch-size", 1, 65536);
@@ -74,6 +74,7 @@ int run_train(int argc, char** argv, int first) {
   apply_overrides(config, o);
   const int threads = choose_threads(args);
   check_output_path(config.training.checkpoint);
+  const Device device = choose_device(args, std::cout);
 
   Network net = Network::from_json(config.network, source);
   const std::string folder = data_folder(args, config);
@@ -84,7 +85,6 @@ int run_train(int argc, char** argv, int first) {
   check_network_fits_data(net, train, source);
   const std::vector<std::string> classes = class_names(config, train);
 
-  const Device device = choose_device(args, std::cout);
   std::cout << "Data: " << train.count << " training"
             << (run_eval ? " and " + std::to_string(test.count) + " test" : std::string())
             << " images from " << folder << "\n";

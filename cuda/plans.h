@@ -1,0 +1,56 @@
+#pragma once
+// Plans: the cuDNN descriptors and chosen algorithms of one operation at one
+// set of sizes, made once at setup and looked up by a plain key of every size
+// (PyTorch's ConvolutionParams idea). Looking a plan up allocates nothing.
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "cuda/handles.h"
+
+namespace cnne::cuda {
+
+struct ConvKey {
+  int n, c, h, w;  // input
+  int k, r, s;     // filter
+  int stride_h, stride_w, pad_h, pad_w;
+  auto operator<=>(const ConvKey&) const = default;
+};
+
+struct ConvPlan {
+  TensorDescriptor x, y, bias;  // x (N, C, H, W), y (N, K, P, Q), bias (1, K, 1, 1)
+  FilterDescriptor w;           // (K, C, R, S)
+  ConvolutionDescriptor conv;
+  cudnnConvolutionFwdAlgo_t forward_algo{};
+  cudnnConvolutionBwdDataAlgo_t backward_data_algo{};
+  cudnnConvolutionBwdFilterAlgo_t backward_filter_algo{};
+  size_t forward_bytes = 0, backward_data_bytes = 0, backward_filter_bytes = 0;
+
+  size_t workspace_bytes() const;
+};
+
+struct PoolKey {
+  int n, c, h, w;
+  int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+  auto operator<=>(const PoolKey&) const = default;
+};
+
+struct PoolPlan {
+  TensorDescriptor x, y;
+  PoolingDescriptor pool;
+};
+
+struct NchwKey {
+  int64_t n, c, h, w;
+  auto operator<=>(const NchwKey&) const = default;
+};
+
+// Owns every plan of one CudaContext.
+struct PlanCache {
+  std::map<ConvKey, std::unique_ptr<ConvPlan>> conv;
+  std::map<PoolKey, std::unique_ptr<PoolPlan>> pool;
+  std::map<NchwKey, std::unique_ptr<TensorDescriptor>> nchw;  // plain NCHW float tensors
+};
+
+}  // namespace cnne::cuda

@@ -1,0 +1,39 @@
+// SGD over the flat parameter arena on the GPU: one kernel, the CPU
+// reference's order of operations (engine/sgd_cpu.cpp).
+#include "cuda/check.h"
+#include "cuda/cuda_context.h"
+#include "cuda/launch.h"
+#include "engine/ops.h"
+
+namespace cnne::cuda {
+namespace {
+
+__global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, SgdHyper h,
+                           bool first_step) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    float d = g[i];
+    if (h.weight_decay != 0.0f) d = __fadd_rn(d, __fmul_rn(h.weight_decay, p[i]));
+    if (h.momentum != 0.0f) {
+      const float b =
+          first_step ? d
+                     : __fadd_rn(__fmul_rn(h.momentum, buf[i]), __fmul_rn(1.0f - h.dampening, d));
+      buf[i] = b;
+      d = h.nesterov ? __fadd_rn(d, __fmul_rn(h.momentum, b)) : b;
+    }
+    p[i] = __fsub_rn(p[i], __fmul_rn(h.lr, d));  // no FMA contraction: same rounding as the CPU
+  }
+}
+
+}  // namespace
+
+void sgd_update(Context& ctx, const SgdHyper& h, bool first_step, const Tensor& params,
+                const Tensor& grads, const Tensor& momentum) {
+  const int64_t n = params.numel();
+  if (n == 0) return;
+  sgd_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(params.f32(), grads.f32(),
+                                                                  momentum.f32(), n, h, first_step);
+  CNNE_CHECK_LAUNCH("sgd_update of " + std::to_string(n) + " parameters");
+}
+
+}  // namespace cnne::cuda

@@ -1,0 +1,165 @@
+// Conv2d on the GPU: cuDNN convolution descriptors, algorithms found once per
+// size at setup (cudnnFind*, within the context's workspace limit), strict
+// FP32 math so the result matches the CPU reference.
+#include <string>
+
+#include "cuda/check.h"
+#include "cuda/cuda_context.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace cnne::cuda {
+namespace {
+
+const float kOne = 1.0f, kZero = 0.0f;
+
+int narrow(int64_t v) {
+  return static_cast<int>(v);
+}
+
+std::string describe(const ConvKey& k) {
+  return "conv x (" + std::to_string(k.n) + ", " + std::to_string(k.c) + ", " +
+         std::to_string(k.h) + ", " + std::to_string(k.w) + ") w (" + std::to_string(k.k) + ", " +
+         std::to_string(k.c) + ", " + std::to_string(k.r) + ", " + std::to_string(k.s) +
+         ") stride (" + std::to_string(k.stride_h) + ", " + std::to_string(k.stride_w) + ") pad (" +
+         std::to_string(k.pad_h) + ", " + std::to_string(k.pad_w) + ")";
+}
+
+// The fastest successful result that fits the limit and does not use TF32
+// tensor-core math (FP32 stays exact enough to match the CPU reference).
+template <class Perf>
+const Perf& pick(const Perf* results, int count, size_t limit, const std::string& what) {
+  for (int i = 0; i < count; ++i) {
+    const Perf& p = results[i];
+    if (p.status != CUDNN_STATUS_SUCCESS || p.memory > limit) continue;
+    if (p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+      continue;
+    return p;
+  }
+  throw DeviceError("cuDNN found no FP32 algorithm within " + std::to_string(limit >> 20) +
+                    " MiB of workspace for " + what);
+}
+
+ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w) {
+  CudaContext& cu = ctx.cuda();
+  const ConvKey key{narrow(x[0]), narrow(x[1]), narrow(x[2]), narrow(x[3]),
+                    narrow(w[0]), narrow(w[2]), narrow(w[3]), p.stride_h,
+                    p.stride_w,   p.pad_h,      p.pad_w};
+  auto& slot = cu.plans().conv[key];
+  if (slot) return *slot;
+  const std::string what = describe(key);
+  auto plan = std::make_unique<ConvPlan>();
+  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, key.n,
+                                           key.c, key.h, key.w),
+                what);
+  CNNE_CHECK_AT(cudnnSetFilter4dDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, key.k,
+                                           key.c, key.r, key.s),
+                what);
+  CNNE_CHECK_AT(
+      cudnnSetConvolution2dDescriptor(plan->conv, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
+                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+      what);
+  CNNE_CHECK_AT(cudnnSetConvolutionMathType(plan->conv, CUDNN_FMA_MATH), what);
+  int n = 0, k = 0, ph = 0, qw = 0;
+  CNNE_CHECK_AT(
+      cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &k, &ph, &qw), what);
+  if (ph != window_output_size(key.h, key.r, p.stride_h, p.pad_h) ||
+      qw != window_output_size(key.w, key.s, p.stride_w, p.pad_w))
+    throw DeviceError("cuDNN output size differs from cnnengine's for " + what);
+  CNNE_CHECK_AT(
+      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, k, ph, qw), what);
+  CNNE_CHECK_AT(
+      cudnnSetTensor4dDescriptor(plan->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, k, 1, 1),
+      what);
+
+  const size_t limit = cu.workspace_limit();
+  int count = 0;
+  cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  CNNE_CHECK_AT(
+      cudnnFindConvolutionForwardAlgorithm(cu.cudnn(), plan->x, plan->w, plan->conv, plan->y,
+                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, fwd),
+      what);
+  const auto& f = pick(fwd, count, limit, "forward " + what);
+  plan->forward_algo = f.algo;
+  plan->forward_bytes = f.memory;
+
+  cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  CNNE_CHECK_AT(cudnnFindConvolutionBackwardDataAlgorithm(
+                    cu.cudnn(), plan->w, plan->y, plan->conv, plan->x,
+                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, bwd_data),
+                what);
+  const auto& d = pick(bwd_data, count, limit, "backward data " + what);
+  plan->backward_data_algo = d.algo;
+  plan->backward_data_bytes = d.memory;
+
+  cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  CNNE_CHECK_AT(cudnnFindConvolutionBackwardFilterAlgorithm(
+                    cu.cudnn(), plan->x, plan->y, plan->conv, plan->w,
+                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, bwd_filter),
+                what);
+  const auto& g = pick(bwd_filter, count, limit, "backward filter " + what);
+  plan->backward_filter_algo = g.algo;
+  plan->backward_filter_bytes = g.memory;
+
+  slot = std::move(plan);
+  return *slot;
+}
+
+void check_workspace(const Context& ctx, size_t need, const ConvPlan&) {
+  if (ctx.workspace_bytes() < need)
+    throw DeviceError("conv2d: workspace of " + std::to_string(ctx.workspace_bytes()) +
+                      " bytes, the chosen algorithm needs " + std::to_string(need) +
+                      " (was setup skipped for this batch size?)");
+}
+
+}  // namespace
+
+size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w) {
+  return conv_plan(ctx, p, x, w).workspace_bytes();
+}
+
+void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
+                    const Tensor* b, const Tensor& y) {
+  ConvPlan& plan = conv_plan(ctx, p, x.shape, w.shape);
+  check_workspace(ctx, plan.forward_bytes, plan);
+  CudaContext& cu = ctx.cuda();
+  CNNE_CHECK_AT(cudnnConvolutionForward(cu.cudnn(), &kOne, plan.x, x.data, plan.w, w.data,
+                                        plan.conv, plan.forward_algo, ctx.workspace(),
+                                        plan.forward_bytes, &kZero, plan.y, y.data),
+                "conv2d forward " + x.shape.str());
+  if (b)
+    CNNE_CHECK_AT(cudnnAddTensor(cu.cudnn(), &kOne, plan.bias, b->data, &kOne, plan.y, y.data),
+                  "conv2d bias " + y.shape.str());
+}
+
+void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, const Tensor& dy,
+                          const Tensor& dx) {
+  ConvPlan& plan = conv_plan(ctx, p, dx.shape, w.shape);
+  check_workspace(ctx, plan.backward_data_bytes, plan);
+  CNNE_CHECK_AT(
+      cudnnConvolutionBackwardData(ctx.cuda().cudnn(), &kOne, plan.w, w.data, plan.y, dy.data,
+                                   plan.conv, plan.backward_data_algo, ctx.workspace(),
+                                   plan.backward_data_bytes, &kZero, plan.x, dx.data),
+      "conv2d backward data " + dx.shape.str());
+}
+
+void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& dy,
+                            const Tensor& dw) {
+  ConvPlan& plan = conv_plan(ctx, p, x.shape, dw.shape);
+  check_workspace(ctx, plan.backward_filter_bytes, plan);
+  CNNE_CHECK_AT(
+      cudnnConvolutionBackwardFilter(ctx.cuda().cudnn(), &kOne, plan.x, x.data, plan.y, dy.data,
+                                     plan.conv, plan.backward_filter_algo, ctx.workspace(),
+                                     plan.backward_filter_bytes, &kZero, plan.w, dw.data),
+      "conv2d backward filter " + x.shape.str());
+}
+
+void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
+  CudaContext& cu = ctx.cuda();
+  CNNE_CHECK_AT(
+      cudnnConvolutionBackwardBias(cu.cudnn(), &kOne, cu.nchw_descriptor(dy.shape), dy.data, &kZero,
+                                   cu.nchw_descriptor(Shape{1, dy.shape[1], 1, 1}), db.data),
+      "conv2d backward bias " + dy.shape.str());
+}
+
+}  // namespace cnne::cuda

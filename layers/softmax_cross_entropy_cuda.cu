@@ -1,0 +1,87 @@
+// Softmax cross-entropy on the GPU: loss, gradient and the accuracy count in
+// one kernel. One block walks the rows and reduces in a fixed order, in
+// double, so the result is deterministic and close to the CPU reference.
+#include "cuda/check.h"
+#include "cuda/cuda_context.h"
+#include "engine/ops.h"
+
+namespace cnne::cuda {
+namespace {
+
+constexpr int kCeThreads = 256;
+
+__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels,
+                                             float* dlogits, float* loss_sum, int32_t* correct,
+                                             int64_t n, int64_t k) {
+  __shared__ double loss_part[kCeThreads];
+  __shared__ int hits_part[kCeThreads];
+  double loss = 0.0;
+  int hits = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float* row = logits + i * k;
+    const int32_t label = labels[i];
+    int64_t best = 0;
+    for (int64_t j = 1; j < k; ++j)
+      if (row[j] > row[best]) best = j;
+    hits += best == label;
+    const double mx = row[best];
+    double sum = 0.0;
+    for (int64_t j = 0; j < k; ++j) sum += exp(static_cast<double>(row[j]) - mx);
+    const double log_sum = log(sum);
+    loss += -(static_cast<double>(row[label]) - mx - log_sum);
+    if (dlogits) {
+      float* g = dlogits + i * k;
+      for (int64_t j = 0; j < k; ++j) {
+        const double prob = exp(static_cast<double>(row[j]) - mx - log_sum);
+        g[j] = static_cast<float>((prob - (j == label ? 1.0 : 0.0)) / static_cast<double>(n));
+      }
+    }
+  }
+  loss_part[threadIdx.x] = loss;
+  hits_part[threadIdx.x] = hits;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) {
+      loss_part[threadIdx.x] += loss_part[threadIdx.x + stride];
+      hits_part[threadIdx.x] += hits_part[threadIdx.x + stride];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0 && n > 0) {
+    loss_sum[0] += static_cast<float>(loss_part[0] / static_cast<double>(n));
+    correct[0] += hits_part[0];
+  }
+}
+
+__global__ void argmax_rows_kernel(const float* logits, int32_t* predictions, int64_t n,
+                                   int64_t k) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float* row = logits + i * k;
+    int64_t best = 0;
+    for (int64_t j = 1; j < k; ++j)
+      if (row[j] > row[best]) best = j;
+    predictions[i] = static_cast<int32_t>(best);
+  }
+}
+
+}  // namespace
+
+void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
+                           const Tensor* dlogits, const Tensor& loss_sum, const Tensor& correct) {
+  const int64_t n = logits.shape[0], k = logits.shape[1];
+  softmax_cross_entropy_kernel<<<1, kCeThreads, 0, ctx.cuda().stream()>>>(
+      logits.f32(), labels.i32(), dlogits ? dlogits->f32() : nullptr, loss_sum.f32(), correct.i32(),
+      n, k);
+  CNNE_CHECK_LAUNCH("softmax_cross_entropy " + logits.shape.str());
+}
+
+void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
+  const int64_t n = logits.shape[0], k = logits.shape[1];
+  const unsigned blocks = static_cast<unsigned>((n + 255) / 256);
+  argmax_rows_kernel<<<blocks ? blocks : 1, 256, 0, ctx.cuda().stream()>>>(logits.f32(),
+                                                                           predictions.i32(), n, k);
+  CNNE_CHECK_LAUNCH("argmax_rows " + logits.shape.str());
+}
+
+}  // namespace cnne::cuda

@@ -1,0 +1,168 @@
+// The CIFAR-10 reader on small files in the real format, its errors, and the
+// batch loader (normalization values, seeded shuffles).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "engine/batch_loader.h"
+#include "engine/cifar10.h"
+#include "engine/error.h"
+#include "tests/test_util.h"
+
+namespace cnne {
+namespace {
+
+// A folder with data_batch_1..5 of `per_file` records each, test_batch and meta.
+void make_cifar_folder(const test::TempDir& dir, int64_t per_file) {
+  for (int i = 1; i <= 5; ++i)
+    test::write_bytes(dir.file("data_batch_" + std::to_string(i) + ".bin"),
+                      test::cifar_records(per_file, (i - 1) * per_file));
+  test::write_bytes(dir.file("test_batch.bin"), test::cifar_records(per_file, 1000));
+  test::write_text(dir.file("batches.meta.txt"),
+                   "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n");
+}
+
+TEST(Cifar10Reader, ReadsRecordsInOrder) {
+  test::TempDir dir;
+  make_cifar_folder(dir, 3);
+  const ImageDataset train = cifar10::load_train(dir.path().string(), 0);
+  ASSERT_EQ(train.count, 15);
+  EXPECT_EQ(train.labels[7], 7);
+  EXPECT_EQ(train.labels[12], 2);
+  // record i, pixel j = (i * 7 + j) % 256; planar: pixel 1024 is the first green value
+  EXPECT_EQ(train.image(4)[0], 28);
+  EXPECT_EQ(train.image(4)[1024], (4 * 7 + 1024) % 256);
+  EXPECT_EQ(train.class_names.front(), "airplane");
+  EXPECT_EQ(train.class_names.size(), 10u);
+  const ImageDataset test = cifar10::load_test(dir.path().string(), 0);
+  EXPECT_EQ(test.count, 3);
+  EXPECT_EQ(test.labels[0], 0);  // record 1000
+}
+
+TEST(Cifar10Reader, LimitStopsEarly) {
+  test::TempDir dir;
+  make_cifar_folder(dir, 4);
+  EXPECT_EQ(cifar10::load_train(dir.path().string(), 6).count, 6);
+}
+
+TEST(Cifar10Reader, LocateAcceptsTheExtractedTarballFolder) {
+  test::TempDir dir;
+  std::filesystem::create_directory(dir.path() / "cifar-10-batches-bin");
+  test::write_bytes(dir.file("cifar-10-batches-bin/test_batch.bin"), test::cifar_records(1));
+  EXPECT_EQ(cifar10::locate(dir.path().string()), (dir.path() / "cifar-10-batches-bin").string());
+}
+
+struct BadData {
+  const char* what;
+  std::function<void(const test::TempDir&)> edit;
+  const char* expected;
+};
+void PrintTo(const BadData& c, std::ostream* os) {
+  *os << c.what;
+}
+
+class Cifar10Errors : public ::testing::TestWithParam<BadData> {};
+
+TEST_P(Cifar10Errors, NameTheFile) {
+  test::TempDir dir;
+  make_cifar_folder(dir, 2);
+  GetParam().edit(dir);
+  try {
+    cifar10::load_train(dir.path().string(), 0);
+    cifar10::load_test(dir.path().string(), 0);
+    FAIL() << "no error for " << GetParam().what;
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(GetParam().expected), std::string::npos) << e.what();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, Cifar10Errors,
+    ::testing::Values(
+        BadData{"truncated",
+                [](auto& d) {
+                  auto b = test::cifar_records(2);
+                  b.resize(b.size() - 100);
+                  test::write_bytes(d.file("data_batch_3.bin"), b);
+                },
+                "data_batch_3.bin: size 6046 bytes is not a whole number of 3073-byte records"},
+        BadData{"oversized",
+                [](auto& d) {
+                  auto b = test::cifar_records(2);
+                  b.push_back(0);
+                  test::write_bytes(d.file("test_batch.bin"), b);
+                },
+                "test_batch.bin: size 6147 bytes"},
+        BadData{"empty", [](auto& d) { test::write_bytes(d.file("data_batch_1.bin"), {}); },
+                "data_batch_1.bin: size 0 bytes"},
+        BadData{"missing", [](auto& d) { std::filesystem::remove(d.file("data_batch_4.bin")); },
+                "data_batch_4.bin: missing CIFAR-10 file"},
+        BadData{"label out of range",
+                [](auto& d) {
+                  auto b = test::cifar_records(2);
+                  b[3073] = 12;
+                  test::write_bytes(d.file("data_batch_2.bin"), b);
+                },
+                "data_batch_2.bin: record 1 has label 12, expected 0..9"},
+        BadData{"meta with 3 names",
+                [](auto& d) { test::write_text(d.file("batches.meta.txt"), "a\nb\nc\n"); },
+                "batches.meta.txt: expected 10 class names, one per line, found 3"}));
+
+TEST(Cifar10Locate, MissingFolderSaysHowToGetTheData) {
+  try {
+    cifar10::locate("/nonexistent/cifar");
+    FAIL();
+  } catch (const DataError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("'/nonexistent/cifar' does not exist"), std::string::npos) << m;
+    EXPECT_NE(m.find("cifar-10-binary.tar.gz"), std::string::npos) << m;
+  }
+  test::TempDir empty;
+  EXPECT_THROW(cifar10::locate(empty.path().string()), DataError);
+}
+
+TEST(Normalization, MatchesToTensorThenNormalize) {
+  const Normalization norm({0.5, 0.4822, 0.4465}, {0.5, 0.2435, 0.2616});
+  EXPECT_FLOAT_EQ(norm(0, 0), -1.0f);
+  EXPECT_FLOAT_EQ(norm(0, 255), 1.0f);
+  // computed in float in torchvision's order: (p / 255 - mean) / std
+  EXPECT_EQ(norm(1, 100), (100.0f / 255.0f - 0.4822f) / 0.2435f);
+}
+
+TEST(BatchLoader, SameSeedSameOrderAndEveryImageOncePerEpoch) {
+  ImageDataset data;
+  data.count = 10;
+  data.channels = 1;
+  data.height = data.width = 1;
+  for (int i = 0; i < 10; ++i) {
+    data.pixels.push_back(static_cast<uint8_t>(i));
+    data.labels.push_back(i);
+  }
+  const Normalization norm({0.0}, {1.0 / 255.0});  // value = pixel
+  auto epoch_order = [&](uint64_t seed) {
+    BatchLoader loader(data, 4, true);
+    Rng rng(seed);
+    loader.start_epoch(rng);
+    std::vector<int32_t> labels;
+    EXPECT_EQ(loader.batches(), 3);
+    for (int64_t b = 0; b < loader.batches(); ++b) {
+      float x[4];
+      int32_t l[4];
+      const int64_t n = loader.fill(b, norm, x, l);
+      EXPECT_EQ(n, b < 2 ? 4 : 2);
+      for (int64_t i = 0; i < n; ++i) {
+        EXPECT_NEAR(x[i], static_cast<float>(l[i]), 1e-4);  // image and label travel together
+        labels.push_back(l[i]);
+      }
+    }
+    return labels;
+  };
+  const auto a = epoch_order(1), b = epoch_order(1), c = epoch_order(2);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(std::set<int32_t>(a.begin(), a.end()).size(), 10u);
+}
+
+}  // namespace
+}  // namespace cnne

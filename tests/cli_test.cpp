@@ -1,0 +1,201 @@
+// The cnnengine binary, run as a user runs it: every bad input gets one line
+// on stderr that names what is wrong, and a non-zero exit; nothing crashes or
+// hangs. Happy paths on a small synthetic CIFAR-10 folder.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "tests/test_util.h"
+
+namespace cnne::test {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `cnnengine ARGS` (a shell fragment) with a time limit.
+RunResult run_cli(const std::string& args, const std::string& env = "") {
+  TempDir dir;
+  const std::string cmd = env + " timeout 600 " + CNNE_BINARY + " " + args + " > " +
+                          dir.file("out") + " 2> " + dir.file("err");
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  r.out = slurp(dir.file("out"));
+  r.err = slurp(dir.file("err"));
+  return r;
+}
+
+// A CIFAR-10 folder with `per_file` records per training file and `test` test records.
+void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test) {
+  for (int i = 1; i <= 5; ++i)
+    write_bytes(dir.file("data_batch_" + std::to_string(i) + ".bin"),
+                cifar_records(per_file, (i - 1) * per_file));
+  write_bytes(dir.file("test_batch.bin"), cifar_records(test, 500));
+}
+
+namespace {
+
+struct BadInput {
+  const char* what;
+  std::string args;  // {data} = a valid small CIFAR folder, {tmp} = a scratch folder
+  int exit_code;
+  const char* expected;
+};
+void PrintTo(const BadInput& c, std::ostream* os) {
+  *os << c.what;
+}
+
+class CliErrors : public ::testing::TestWithParam<BadInput> {};
+
+std::string substitute(std::string s, const std::string& key, const std::string& value) {
+  for (size_t at; (at = s.find(key)) != std::string::npos;) s.replace(at, key.size(), value);
+  return s;
+}
+
+TEST_P(CliErrors, OneClearLineAndNonZeroExit) {
+  TempDir data, tmp;
+  make_small_cifar(data, 4, 8);
+  write_text(tmp.file("bad.json"), "{\n  \"network\": {,\n}");
+  write_text(tmp.file("wrong.json"),
+             "{\"network\": {\"input\": [3, 32, 32], \"layers\": []}, "
+             "\"training\": {\"optimizer\": {\"lr\": 0.1}}}");
+  auto truncated = cifar_records(3);
+  truncated.resize(5000);
+  std::filesystem::create_directory(tmp.path() / "trunc");
+  for (int i = 1; i <= 5; ++i)
+    write_bytes(tmp.file("trunc/data_batch_" + std::to_string(i) + ".bin"),
+                i == 2 ? truncated : cifar_records(3));
+  write_bytes(tmp.file("trunc/test_batch.bin"), cifar_records(3));
+  write_text(tmp.file("garbage.safetensors"), "not a checkpoint at all");
+
+  std::string args = substitute(GetParam().args, "{data}", data.path().string());
+  args = substitute(args, "{tmp}", tmp.path().string());
+  const RunResult r = run_cli(args);
+  EXPECT_EQ(r.exit_code, GetParam().exit_code) << r.err;
+  EXPECT_NE(r.err.find(GetParam().expected), std::string::npos) << "stderr: " << r.err;
+  EXPECT_EQ(r.err.rfind("cnnengine: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, CliErrors,
+    ::testing::Values(
+        BadInput{"unknown command", "frobnicate", 2, "unknown command 'frobnicate'"},
+        BadInput{"unknown flag", "train --frob", 2, "unknown option '--frob' for 'train'"},
+        BadInput{"zero epochs", "train --epochs 0", 2, "--epochs must be in 1..1000000, got 0"},
+        BadInput{"negative batch", "train --batch-size -4", 2,
+                 "--batch-size must be in 1..65536, got -4"},
+        BadInput{"non-numeric", "train --epochs two", 2, "--epochs expects an integer, got 'two'"},
+        BadInput{"bad lr", "train --lr -0.1", 2, "--lr must be a positive number"},
+        BadInput{"missing value", "train --lr", 2, "--lr needs a value"},
+        BadInput{"unknown device", "train --device tpu", 2, "unknown device 'tpu'"},
+        BadInput{"zero threads", "train --threads 0", 2, "--threads must be in 1..1024"},
+        BadInput{"extra argument", "train a.json b.json", 2, "unexpected argument 'b.json'"},
+        BadInput{"missing config", "train {tmp}/none.json", 1,
+                 "none.json: cannot open the config file"},
+        BadInput{"invalid JSON", "train {tmp}/bad.json", 1, "bad.json: invalid JSON at line 2"},
+        BadInput{"invalid network", "train {tmp}/wrong.json", 1,
+                 "wrong.json: network: key 'layers' must be a non-empty array"},
+        BadInput{"missing data folder", "train --data /nonexistent/cifar", 1,
+                 "data folder '/nonexistent/cifar' does not exist"},
+        BadInput{"truncated data", "train --data {tmp}/trunc --device cpu", 1,
+                 "data_batch_2.bin: size 5000 bytes is not a whole number"},
+        BadInput{"no data", "train --data {tmp} --device cpu", 1,
+                 "holds neither test_batch.bin nor data_batch_1.bin"},
+        BadInput{"unwritable checkpoint", "train --data {data} --out /nonexistent/w.safetensors", 2,
+                 "folder '/nonexistent' does not exist"},
+        BadInput{"checkpoint is a folder", "train --data {data} --out {tmp}", 2, "is a folder"},
+        BadInput{"eval without checkpoint", "eval", 2, "eval needs --checkpoint FILE"},
+        BadInput{"eval missing checkpoint", "eval --checkpoint {tmp}/none.safetensors", 1,
+                 "none.safetensors: no such file"},
+        BadInput{"eval garbage checkpoint", "eval --checkpoint {tmp}/garbage.safetensors", 1,
+                 "garbage.safetensors: header size"},
+        BadInput{"summary bad config", "summary {tmp}/bad.json", 1, "invalid JSON"},
+        BadInput{"help for unknown", "help frobnicate", 2, "no help for unknown command"}));
+
+TEST(Cli, NoGpuMeansCudaIsRefusedClearly) {
+  const RunResult info = run_cli("info");
+  ASSERT_EQ(info.exit_code, 0);
+  if (info.out.find("GPU 0:") != std::string::npos) GTEST_SKIP() << "a GPU is present";
+  const RunResult r = run_cli("train --device cuda");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--device cuda: no usable GPU"), std::string::npos) << r.err;
+}
+
+TEST(Cli, HelpAndInfoExitZero) {
+  for (const char* args : {"help", "--help", "train --help", "eval --help", "summary --help",
+                           "info --help", "version", "info"}) {
+    const RunResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    EXPECT_FALSE(r.out.empty()) << args;
+  }
+  EXPECT_NE(run_cli("info").out.find("cnnengine"), std::string::npos);
+}
+
+TEST(Cli, SummaryPrintsTheModelAndTotals) {
+  const RunResult r = run_cli("summary " CNNE_SOURCE_DIR "/configs/simplecnn.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("(conv1): Conv2d(3, 6, kernel_size=(5, 5), stride=(1, 1))"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("Total parameters: 62,006"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[1, 16, 5, 5]"), std::string::npos);
+}
+
+// Train then eval on a tiny synthetic set: the checkpoint is written, and eval
+// of it prints exactly the accuracy train printed.
+TEST(Cli, TrainThenEvalReproducesTheAccuracy) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 20);
+  const std::string ckpt = out.file("w.safetensors");
+  const RunResult train = run_cli("train --device cpu --data " + data.path().string() +
+                                  " --epochs 2 --log-every 5 --out " + ckpt);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(train.out.find("[Epoch: 2, Batch: 10] Loss: "), std::string::npos) << train.out;
+  EXPECT_NE(train.out.find("Finished Training"), std::string::npos);
+  const std::regex accuracy("Accuracy of the network on the 20 test images: [0-9.]+%");
+  std::smatch from_train, from_eval;
+  ASSERT_TRUE(std::regex_search(train.out, from_train, accuracy)) << train.out;
+  ASSERT_TRUE(std::filesystem::exists(ckpt));
+  const RunResult eval =
+      run_cli("eval --device cpu --checkpoint " + ckpt + " --data " + data.path().string());
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  ASSERT_TRUE(std::regex_search(eval.out, from_eval, accuracy)) << eval.out;
+  EXPECT_EQ(from_train.str(), from_eval.str());
+  EXPECT_NE(eval.out.find("Accuracy of plane : "), std::string::npos);
+}
+
+TEST(Cli, SameSeedSameRun) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 4);
+  auto losses = [&](int seed) {
+    const RunResult r = run_cli("train --device cpu --no-eval --data " + data.path().string() +
+                                " --epochs 2 --log-every 2 --seed " + std::to_string(seed) +
+                                " --out " + out.file("w.safetensors"));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::string lines;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("[Epoch", 0) == 0) lines += line + "\n";
+    return lines;
+  };
+  const std::string a = losses(1);
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, losses(1));
+  EXPECT_NE(a, losses(2));
+}
+
+}  // namespace
+}  // namespace cnne::test

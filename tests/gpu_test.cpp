@@ -1,0 +1,289 @@
+// The GPU path against the CPU reference (ggml's test-backend-ops idea): every
+// layer forward and backward over a table of shapes, reporting the worst
+// element; the whole network for K steps; the PyTorch fixtures; and no device
+// allocation inside a training step. Every test skips without a usable GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#ifdef CNNE_WITH_CUDA
+#include <cuda_runtime.h>
+
+#include "cuda/device_memory.h"
+#include "cuda/device_query.h"
+#endif
+#include "engine/batch_loader.h"
+#include "engine/batch_stage.h"
+#include "engine/config.h"
+#include "engine/ops.h"
+#include "engine/optimizer.h"
+#include "layers/conv2d.h"
+#include "layers/linear.h"
+#include "layers/maxpool2d.h"
+#include "layers/relu.h"
+#include "tests/parity.h"
+#include "tests/test_util.h"
+
+namespace cnne::test {
+namespace {
+
+using test::HostTensor;
+
+bool gpu_usable(std::string* why) {
+#ifdef CNNE_WITH_CUDA
+  return cuda::cuda_usable(why);
+#else
+  *why = "built without CUDA";
+  return false;
+#endif
+}
+
+#define REQUIRE_GPU()                                           \
+  do {                                                          \
+    std::string why_;                                           \
+    if (!gpu_usable(&why_)) GTEST_SKIP() << "no GPU: " << why_; \
+  } while (0)
+
+// A device copy of a host tensor, and back.
+struct DeviceTensor {
+  Buffer buffer;
+  Shape shape;
+  explicit DeviceTensor(const HostTensor& h)
+      : buffer(Device::CUDA, h.values.size() * sizeof(float)), shape(h.shape) {
+    copy_tensor(h.view(), view());
+  }
+  explicit DeviceTensor(Shape s)
+      : buffer(Device::CUDA, static_cast<size_t>(s.numel()) * 4), shape(s) {}
+  Tensor view() const { return Tensor(static_cast<float*>(buffer.data()), shape, Device::CUDA); }
+  HostTensor download() const {
+    HostTensor h(shape);
+    copy_tensor(view(), h.view());
+    return h;
+  }
+};
+
+// "" when |gpu - cpu| <= abs + rel * |cpu| everywhere, else the worst element.
+std::string worst(const std::string& what, const HostTensor& gpu, const HostTensor& cpu,
+                  double abs_tol, double rel_tol) {
+  double excess = 0;
+  size_t at = 0;
+  bool bad = false;
+  for (size_t i = 0; i < cpu.values.size(); ++i) {
+    const double d = std::fabs(double(gpu[i]) - double(cpu[i]));
+    const double e = d - abs_tol - rel_tol * std::fabs(double(cpu[i]));
+    if (e > excess || std::isnan(gpu[i])) {
+      excess = std::isnan(gpu[i]) ? INFINITY : e;
+      at = i;
+      bad = true;
+    }
+  }
+  if (!bad) return "";
+  std::ostringstream s;
+  s << what << " worst element " << at << ": gpu " << gpu[at] << ", cpu " << cpu[at];
+  return s.str();
+}
+
+// Runs `make()`'s layer on CPU and GPU from the same parameters and input and
+// compares y, dx and every parameter gradient.
+template <class Make>
+void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5) {
+  auto cpu_layer = make();
+  auto gpu_layer = make();
+  Context cpu(Device::CPU), gpu(Device::CUDA);
+  LayerHarness h(cpu, *cpu_layer, in, seed);
+  Rng rng(seed);
+  HostTensor x = random_tensor(rng, in);
+  const HostTensor y = h.forward(x);
+  const HostTensor dy = random_tensor(rng, y.shape);
+  const HostTensor dx = h.backward(x, y, dy);
+
+  std::vector<DeviceTensor> params, grads;
+  std::vector<Tensor> pv, gv;
+  for (size_t i = 0; i < h.params().size(); ++i) {
+    params.emplace_back(h.params()[i]);
+    grads.emplace_back(h.params()[i].shape);
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    pv.push_back(params[i].view());
+    gv.push_back(grads[i].view());
+  }
+  gpu_layer->bind(pv, gv);
+  gpu.reserve_workspace(gpu_layer->workspace_bytes(gpu, in));
+  DeviceTensor dx_d(x.shape), y_d(y.shape);
+  const DeviceTensor x_d(x), dy_d(dy);
+  gpu_layer->forward(gpu, x_d.view(), y_d.view());
+  const Tensor dx_view = dx_d.view();
+  gpu_layer->backward(gpu, x_d.view(), y_d.view(), dy_d.view(), &dx_view);
+  gpu.synchronize();
+  const std::string label = cpu_layer->repr() + " on " + in.str();
+  EXPECT_EQ(worst(label + " y", y_d.download(), y, tol, tol), "");
+  EXPECT_EQ(worst(label + " dx", dx_d.download(), dx, tol, tol), "");
+  for (size_t i = 0; i < grads.size(); ++i)
+    EXPECT_EQ(
+        worst(label + " dparam" + std::to_string(i), grads[i].download(), h.grads()[i], tol, tol),
+        "");
+}
+
+struct ConvShape {
+  int64_t n, c, h, w, k, r;
+  int stride, pad;
+};
+
+TEST(GpuVsCpu, Conv2d) {
+  REQUIRE_GPU();
+  for (ConvShape s : {ConvShape{4, 3, 32, 32, 6, 5, 1, 0}, ConvShape{1, 6, 14, 14, 16, 5, 1, 0},
+                      ConvShape{3, 5, 9, 7, 7, 3, 1, 1}, ConvShape{2, 4, 11, 11, 8, 3, 2, 1},
+                      ConvShape{1, 1, 5, 5, 1, 1, 1, 0}, ConvShape{5, 16, 8, 8, 32, 3, 1, 1}}) {
+    compare_layer(
+        [&] {
+          Conv2d::Options o;
+          o.in_channels = s.c;
+          o.out_channels = s.k;
+          o.kernel_h = o.kernel_w = s.r;
+          o.params = {s.stride, s.stride, s.pad, s.pad};
+          return std::make_unique<Conv2d>("conv", o);
+        },
+        Shape{s.n, s.c, s.h, s.w}, 1, 2e-5);
+  }
+}
+
+TEST(GpuVsCpu, MaxPool2d) {
+  REQUIRE_GPU();
+  for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1},
+                         Pool2dParams{3, 2, 1, 2, 0, 1}})
+    for (Shape in : {Shape{4, 6, 28, 28}, Shape{1, 3, 7, 9}, Shape{3, 2, 5, 5}})
+      compare_layer([&] { return std::make_unique<MaxPool2d>("pool", p); }, in, 2);
+}
+
+TEST(GpuVsCpu, ReLU) {
+  REQUIRE_GPU();
+  for (Shape in : {Shape{4, 6, 28, 28}, Shape{1, 7}, Shape{3, 120}})
+    compare_layer([] { return std::make_unique<ReLU>("relu"); }, in, 3);
+}
+
+TEST(GpuVsCpu, Linear) {
+  REQUIRE_GPU();
+  for (auto [n, i, o] : {std::tuple{4, 400, 120}, std::tuple{1, 84, 10}, std::tuple{7, 33, 5},
+                         std::tuple{256, 120, 84}})
+    for (bool bias : {true, false})
+      compare_layer([&] { return std::make_unique<Linear>("fc", i, o, bias); }, Shape{n, i}, 4,
+                    2e-5);
+}
+
+TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
+  REQUIRE_GPU();
+  Context cpu(Device::CPU), gpu(Device::CUDA);
+  Rng rng(5);
+  const HostTensor logits = random_tensor(rng, Shape{37, 10}, -4, 4);
+  std::vector<int32_t> labels(37);
+  for (auto& l : labels) l = static_cast<int32_t>(rng.below(10));
+  HostTensor grad(logits.shape), sums(Shape{2});
+  const Tensor g = grad.view();
+  ops::softmax_cross_entropy(cpu, logits.view(), Tensor(labels.data(), Shape{37}), &g,
+                             Tensor(sums.values.data(), Shape{1}),
+                             Tensor(reinterpret_cast<int32_t*>(sums.values.data() + 1), Shape{1}));
+  const DeviceTensor logits_d(logits), grad_d(logits.shape), sums_d(HostTensor(Shape{2}));
+  Buffer labels_d(Device::CUDA, labels.size() * 4);
+  const Tensor labels_view(static_cast<int32_t*>(labels_d.data()), Shape{37}, Device::CUDA);
+  copy_tensor(Tensor(labels.data(), Shape{37}), labels_view);
+  const Tensor gd = grad_d.view();
+  ops::softmax_cross_entropy(
+      gpu, logits_d.view(), labels_view, &gd,
+      Tensor(static_cast<float*>(sums_d.buffer.data()), Shape{1}, Device::CUDA),
+      Tensor(static_cast<int32_t*>(sums_d.buffer.data()) + 1, Shape{1}, Device::CUDA));
+  const HostTensor sums_gpu = sums_d.download();
+  EXPECT_NEAR(sums_gpu[0], sums[0], 1e-6);
+  int32_t hits_cpu, hits_gpu;
+  std::memcpy(&hits_cpu, &sums.values[1], 4);
+  std::memcpy(&hits_gpu, &sums_gpu.values[1], 4);
+  EXPECT_EQ(hits_gpu, hits_cpu);
+  EXPECT_EQ(worst("dlogits", grad_d.download(), grad, 1e-7, 1e-6), "");
+
+  SgdHyper h{0.01f, 0.9f, 0.1f, 5e-4f, false};
+  HostTensor p = random_tensor(rng, Shape{1000}), gr = random_tensor(rng, Shape{1000}),
+             m(Shape{1000});
+  const DeviceTensor p_d(p), g_d(gr), m_d(m);
+  for (bool first : {true, false}) {
+    ops::sgd_update(cpu, h, first, p.view(), gr.view(), m.view());
+    ops::sgd_update(gpu, h, first, p_d.view(), g_d.view(), m_d.view());
+  }
+  EXPECT_EQ(worst("sgd params", p_d.download(), p, 0, 0), "");  // same rounding, bit for bit
+}
+
+TEST(GpuVsCpu, PyTorchFixturesOnTheGpu) {
+  REQUIRE_GPU();
+  for (const char* recipe : {"tutorial", "decay"})
+    for (const auto& p : run_parity(Device::CUDA, recipe)) ADD_FAILURE() << p;
+}
+
+// The whole tutorial network, same weights and batches, K steps: the same losses.
+std::vector<double> train_losses(Device device, int steps, int64_t* allocations_in_steps) {
+  Config config = Config::from_json(parse_json_text(Config::embedded_default(), "simplecnn.json"),
+                                    "simplecnn.json");
+  Context ctx(device);
+  Network net = Network::from_json(config.network, "simplecnn.json");
+  net.setup(ctx, {4});
+  Rng rng(21);
+  net.initialize(rng);
+  SgdOptimizer optimizer(ctx, net, config.training.optimizer.hyper());
+  ImageDataset data;
+  data.count = 4 * steps;
+  for (int64_t i = 0; i < data.count * 3072; ++i)
+    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
+  for (int64_t i = 0; i < data.count; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
+  BatchLoader loader(data, 4, false);
+  BatchStage stage(ctx, net);
+  LossMeter meter(ctx);
+  const Normalization norm(config.data.mean, config.data.std);
+  std::vector<double> losses;
+#ifdef CNNE_WITH_CUDA
+  const int64_t before = cuda::device_allocation_count();
+#endif
+  for (int k = 0; k < steps; ++k) {
+    meter.reset();
+    stage.load(loader, k, norm);
+    const Tensor logits = net.forward(4);
+    const Tensor dlogits = net.output_grad(4);
+    ops::softmax_cross_entropy(ctx, logits, stage.labels(4), &dlogits, meter.loss_sum(),
+                               meter.correct());
+    net.backward(4);
+    optimizer.step(net);
+    losses.push_back(meter.read().loss_sum);
+  }
+#ifdef CNNE_WITH_CUDA
+  if (allocations_in_steps) *allocations_in_steps = cuda::device_allocation_count() - before;
+#else
+  (void)allocations_in_steps;
+#endif
+  return losses;
+}
+
+TEST(GpuVsCpu, WholeNetworkSameLossesForKSteps) {
+  REQUIRE_GPU();
+  int64_t allocations = -1;
+  const auto cpu = train_losses(Device::CPU, 30, nullptr);
+  const auto gpu = train_losses(Device::CUDA, 30, &allocations);
+  ASSERT_EQ(cpu.size(), gpu.size());
+  for (size_t k = 0; k < cpu.size(); ++k) EXPECT_NEAR(gpu[k], cpu[k], 1e-4 + 1e-4 * cpu[k]) << k;
+  EXPECT_EQ(allocations, 0) << "device allocations inside training steps";
+}
+
+TEST(GpuVsCpu, NoDeviceMemoryTakenInsideSteps) {
+  REQUIRE_GPU();
+#ifdef CNNE_WITH_CUDA
+  // cudaMemGetInfo also sees allocations made inside cuDNN or cuBLAS.
+  train_losses(Device::CUDA, 2, nullptr);  // warm everything up once
+  size_t free_before = 0, free_after = 0, total = 0;
+  cudaMemGetInfo(&free_before, &total);
+  int64_t allocations = -1;
+  train_losses(Device::CUDA, 20, &allocations);
+  cudaMemGetInfo(&free_after, &total);
+  EXPECT_EQ(allocations, 0);
+  EXPECT_EQ(free_after, free_before);
+#endif
+}
+
+}  // namespace
+}  // namespace cnne::test

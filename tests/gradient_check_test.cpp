@@ -1,0 +1,127 @@
+// Finite differences on the CPU reference, for every layer (DESIGN: testing).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "engine/ops.h"
+#include "layers/conv2d.h"
+#include "layers/flatten.h"
+#include "layers/linear.h"
+#include "layers/maxpool2d.h"
+#include "layers/relu.h"
+#include "tests/test_util.h"
+
+namespace cnne {
+namespace {
+
+using test::HostTensor;
+
+struct ConvCase {
+  int64_t n, c, h, w, k, r, s;
+  int stride_h, stride_w, pad_h, pad_w;
+  bool bias;
+};
+
+class Conv2dGradient : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(Conv2dGradient, MatchesFiniteDifferences) {
+  const ConvCase p = GetParam();
+  Conv2d::Options o;
+  o.in_channels = p.c;
+  o.out_channels = p.k;
+  o.kernel_h = p.r;
+  o.kernel_w = p.s;
+  o.params = {p.stride_h, p.stride_w, p.pad_h, p.pad_w};
+  o.bias = p.bias;
+  Conv2d conv("conv", o);
+  Rng rng(11);
+  const Shape in{p.n, p.c, p.h, p.w};
+  const auto x = test::random_tensor(rng, in);
+  EXPECT_EQ(test::gradient_check(conv, in, x, 3), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Conv2dGradient,
+    ::testing::Values(ConvCase{2, 3, 8, 8, 4, 5, 5, 1, 1, 0, 0, true},    // the tutorial's kind
+                      ConvCase{1, 2, 7, 6, 3, 3, 3, 1, 1, 1, 1, true},    // padding, odd sizes
+                      ConvCase{2, 3, 9, 9, 2, 3, 3, 2, 2, 1, 1, false},   // stride 2, no bias
+                      ConvCase{3, 4, 5, 5, 5, 1, 1, 1, 1, 0, 0, true},    // 1x1 (no im2col)
+                      ConvCase{1, 1, 6, 7, 2, 2, 3, 2, 1, 0, 1, true}));  // mixed h/w settings
+
+TEST(LinearGradient, MatchesFiniteDifferences) {
+  for (bool bias : {true, false}) {
+    Linear fc("fc", 7, 5, bias);
+    Rng rng(5);
+    const Shape in{3, 7};
+    EXPECT_EQ(test::gradient_check(fc, in, test::random_tensor(rng, in), 9), "") << bias;
+  }
+}
+
+TEST(ReLUGradient, MatchesFiniteDifferencesAwayFromTheKink) {
+  ReLU relu("relu");
+  Rng rng(2);
+  const Shape in{2, 3, 4, 5};
+  HostTensor x(in);
+  for (auto& v : x.values)  // |x| >= 0.05 > eps: never crosses zero
+    v = (rng.uniform01() < 0.5f ? -1.0f : 1.0f) * rng.uniform(0.05f, 1.0f);
+  EXPECT_EQ(test::gradient_check(relu, in, x, 4), "");
+}
+
+TEST(MaxPoolGradient, MatchesFiniteDifferencesWithoutTies) {
+  for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1},
+                         Pool2dParams{3, 2, 1, 2, 0, 1}}) {
+    MaxPool2d pool("pool", p);
+    const Shape in{2, 2, 7, 6};
+    HostTensor x(in);
+    // Distinct values 0.05 apart: a +-0.01 nudge never changes a window's winner.
+    std::vector<int32_t> order(static_cast<size_t>(in.numel()));
+    std::iota(order.begin(), order.end(), 0);
+    Rng rng(8);
+    rng.shuffle(order);
+    for (size_t i = 0; i < order.size(); ++i) x[i] = 0.05f * static_cast<float>(order[i]) - 3.0f;
+    EXPECT_EQ(test::gradient_check(pool, in, x, 6), "") << pool.repr();
+  }
+}
+
+TEST(FlattenGradient, IsTheIdentity) {
+  Flatten flat("flatten");
+  Rng rng(1);
+  const Shape in{2, 3, 2, 2};
+  EXPECT_EQ(test::gradient_check(flat, in, test::random_tensor(rng, in), 2), "");
+}
+
+TEST(SoftmaxCrossEntropyGradient, MatchesFiniteDifferences) {
+  Context ctx(Device::CPU);
+  Rng rng(3);
+  const int64_t n = 4, k = 6;
+  HostTensor logits = test::random_tensor(rng, Shape{n, k}, -3.0f, 3.0f);
+  std::vector<int32_t> labels{0, 5, 2, 2};
+  const Tensor label_view(labels.data(), Shape{n});
+  auto loss = [&] {
+    float sum = 0;
+    int32_t correct = 0;
+    ops::softmax_cross_entropy(ctx, logits.view(), label_view, nullptr, Tensor(&sum, Shape{1}),
+                               Tensor(&correct, Shape{1}));
+    return static_cast<double>(sum);
+  };
+  HostTensor grad(Shape{n, k});
+  float sum = 0;
+  int32_t correct = 0;
+  const Tensor grad_view = grad.view();
+  ops::softmax_cross_entropy(ctx, logits.view(), label_view, &grad_view, Tensor(&sum, Shape{1}),
+                             Tensor(&correct, Shape{1}));
+  const double eps = 1e-2;
+  for (size_t i = 0; i < logits.values.size(); ++i) {
+    const float saved = logits[i];
+    logits[i] = saved + static_cast<float>(eps);
+    const double plus = loss();
+    logits[i] = saved - static_cast<float>(eps);
+    const double minus = loss();
+    logits[i] = saved;
+    EXPECT_NEAR(grad[i], (plus - minus) / (2 * eps), 1e-4) << "element " << i;
+  }
+}
+
+}  // namespace
+}  // namespace cnne

@@ -1,0 +1,14 @@
+#pragma once
+// The PyTorch parity run (tests/parity_test.cpp), shared with the GPU tests.
+#include <string>
+#include <vector>
+
+#include "engine/device.h"
+
+namespace cnne::test {
+
+// Replays the fixture's steps of `recipe` on `device`; returns one line per
+// quantity outside tolerance (empty when everything matches PyTorch).
+std::vector<std::string> run_parity(Device device, const std::string& recipe);
+
+}  // namespace cnne::test

@@ -1,0 +1,132 @@
+// Parity with PyTorch (llm.c's idea): tools/make_parity_fixtures.py ran the
+// tutorial's model in PyTorch from fixed weights on fixed batches; cnnengine
+// must reproduce its losses, first-step gradients and final weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/batch_loader.h"
+#include "engine/batch_stage.h"
+#include "engine/checkpoint.h"
+#include "engine/config.h"
+#include "engine/ops.h"
+#include "engine/optimizer.h"
+#include "tests/parity.h"
+#include "tests/test_util.h"
+
+namespace cnne::test {
+namespace {
+
+Safetensors with_prefix_removed(const Safetensors& file, const std::string& prefix) {
+  Safetensors out;
+  for (const auto& t : file.tensors)
+    if (t.name.rfind(prefix, 0) == 0) {
+      SafetensorsTensor copy = t;
+      copy.name = t.name.substr(prefix.size());
+      out.tensors.push_back(std::move(copy));
+    }
+  return out;
+}
+
+// Worst |a - b| - (abs + rel * |b|) over all elements; <= 0 means within tolerance.
+std::string compare(const std::string& what, const float* a, const float* b, int64_t n,
+                    double abs_tol, double rel_tol) {
+  double worst = 0;
+  int64_t at = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    const double excess =
+        std::fabs(double(a[i]) - double(b[i])) - abs_tol - rel_tol * std::fabs(double(b[i]));
+    if (excess > worst || std::isnan(a[i])) {
+      worst = std::isnan(a[i]) ? INFINITY : excess;
+      at = i;
+    }
+  }
+  if (at < 0) return "";
+  return what + "[" + std::to_string(at) + "]: cnnengine " + std::to_string(a[at]) + ", PyTorch " +
+         std::to_string(b[at]);
+}
+
+}  // namespace
+
+std::vector<std::string> run_parity(Device device, const std::string& recipe) {
+  std::vector<std::string> problems;
+  const Safetensors fixture = load_safetensors(fixtures_dir() + "/simplecnn_parity.safetensors");
+  const int steps = std::stoi(fixture.metadata.at("steps"));
+  const auto recipes = nlohmann::json::parse(fixture.metadata.at("recipes"));
+  const auto& hyper = recipes.at(recipe);
+
+  Config config = Config::from_json(parse_json_text(Config::embedded_default(), "simplecnn.json"),
+                                    "simplecnn.json");
+  config.training.optimizer.lr = hyper.at("lr").get<double>();
+  config.training.optimizer.momentum = hyper.value("momentum", 0.0);
+  config.training.optimizer.dampening = hyper.value("dampening", 0.0);
+  config.training.optimizer.weight_decay = hyper.value("weight_decay", 0.0);
+
+  Context ctx(device);
+  Network net = Network::from_json(config.network, "simplecnn.json");
+  net.setup(ctx, {4});
+  load_weights(with_prefix_removed(fixture, "init."), "fixture init", net);
+  SgdOptimizer optimizer(ctx, net, config.training.optimizer.hyper());
+  const Normalization norm(config.data.mean, config.data.std);
+  const float* expected_losses = fixture.find(recipe + ".losses")->view().f32();
+
+  ImageDataset batch;  // one batch of 4 at a time, through the real loader path
+  batch.count = 4;
+  for (int k = 0; k < steps; ++k) {
+    const auto* pixels = fixture.find("batch." + std::to_string(k) + ".pixels");
+    const auto* labels = fixture.find("batch." + std::to_string(k) + ".labels");
+    batch.pixels = pixels->bytes;
+    batch.labels.assign(labels->view().i32(), labels->view().i32() + 4);
+    BatchLoader loader(batch, 4, /*shuffle=*/false);
+    BatchStage stage(ctx, net);
+    LossMeter meter(ctx);
+    stage.load(loader, 0, norm);
+    const Tensor logits = net.forward(4);
+    const Tensor dlogits = net.output_grad(4);
+    ops::softmax_cross_entropy(ctx, logits, stage.labels(4), &dlogits, meter.loss_sum(),
+                               meter.correct());
+    net.backward(4);
+    const float loss = static_cast<float>(meter.read().loss_sum);
+    if (auto p = compare(recipe + " loss of step " + std::to_string(k), &loss, &expected_losses[k],
+                         1, 1e-6, 1e-5);
+        !p.empty())
+      problems.push_back(p);
+    if (k == 0) {
+      for (size_t i = 0; i < net.parameters().size(); ++i) {
+        const std::string& name = net.parameters()[i].name;
+        std::vector<float> host(static_cast<size_t>(net.gradient(i).numel()));
+        copy_tensor(net.gradient(i), Tensor(host.data(), net.gradient(i).shape));
+        if (auto p =
+                compare("grad " + name, host.data(), fixture.find("grad0." + name)->view().f32(),
+                        net.gradient(i).numel(), 1e-6, 1e-4);
+            !p.empty())
+          problems.push_back(p);
+      }
+    }
+    optimizer.step(net);
+  }
+  const std::vector<float> weights = net.download_parameters();
+  for (const NamedParam& p : net.parameters()) {
+    if (auto problem = compare(recipe + " final " + p.name, weights.data() + p.offset,
+                               fixture.find(recipe + ".final." + p.name)->view().f32(),
+                               p.shape.numel(), 1e-6, 1e-4);
+        !problem.empty())
+      problems.push_back(problem);
+  }
+  return problems;
+}
+
+namespace {
+
+TEST(PyTorchParity, TutorialRecipeOnCpu) {
+  const auto problems = run_parity(Device::CPU, "tutorial");
+  for (const auto& p : problems) ADD_FAILURE() << p;
+}
+
+TEST(PyTorchParity, DecayDampeningRecipeOnCpu) {
+  const auto problems = run_parity(Device::CPU, "decay");
+  for (const auto& p : problems) ADD_FAILURE() << p;
+}
+
+}  // namespace
+}  // namespace cnne::test

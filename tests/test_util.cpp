@@ -1,0 +1,154 @@
+#include "tests/test_util.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace cnne::test {
+
+HostTensor random_tensor(Rng& rng, Shape s, float lo, float hi) {
+  HostTensor t(s);
+  for (auto& v : t.values) v = rng.uniform(lo, hi);
+  return t;
+}
+
+LayerHarness::LayerHarness(Context& ctx, Layer& layer, Shape input, uint64_t seed)
+    : ctx_(ctx), layer_(layer), input_(input), output_(layer.output_shape(input)) {
+  std::vector<Tensor> p, g, init_views;
+  for (const ParamSpec& spec : layer.parameter_specs()) {
+    params_.emplace_back(spec.shape);
+    grads_.emplace_back(spec.shape);
+  }
+  for (auto& t : params_) init_views.push_back(t.view());
+  Rng rng(seed);
+  layer.initialize(rng, init_views);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    p.push_back(params_[i].view());
+    g.push_back(grads_[i].view());
+  }
+  layer.bind(p, g);
+  ctx.reserve_workspace(layer.workspace_bytes(ctx, input));
+}
+
+HostTensor LayerHarness::forward(const HostTensor& x) {
+  HostTensor y(output_);
+  layer_.forward(ctx_, x.view(), y.view());
+  return y;
+}
+
+HostTensor LayerHarness::backward(const HostTensor& x, const HostTensor& y, const HostTensor& dy) {
+  HostTensor dx(input_);
+  const Tensor dx_view = dx.view();
+  layer_.backward(ctx_, x.view(), y.view(), dy.view(), &dx_view);
+  return dx;
+}
+
+namespace {
+
+double dot(const HostTensor& a, const HostTensor& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.values.size(); ++i)
+    s += static_cast<double>(a.values[i]) * static_cast<double>(b.values[i]);
+  return s;
+}
+
+}  // namespace
+
+std::string gradient_check(Layer& layer, Shape input, const HostTensor& x_in, uint64_t seed,
+                           double eps, double abs_tol, double rel_tol, int max_checks) {
+  Context ctx(Device::CPU);
+  LayerHarness h(ctx, layer, input, seed);
+  Rng rng(seed + 1);
+  HostTensor x = x_in;
+  const HostTensor r = random_tensor(rng, h.output_shape());
+  const HostTensor y = h.forward(x);
+  const HostTensor dx = h.backward(x, y, r);
+  auto loss = [&] { return dot(h.forward(x), r); };
+
+  std::string worst;
+  double worst_excess = 0;
+  auto check = [&](std::vector<float>& values, const std::vector<float>& analytic,
+                   const std::string& what) {
+    const size_t n = values.size();
+    const size_t checks = std::min<size_t>(n, static_cast<size_t>(max_checks));
+    for (size_t c = 0; c < checks; ++c) {
+      const size_t i = checks == n ? c : static_cast<size_t>(rng.below(n));
+      const float saved = values[i];
+      values[i] = saved + static_cast<float>(eps);
+      const double plus = loss();
+      values[i] = saved - static_cast<float>(eps);
+      const double minus = loss();
+      values[i] = saved;
+      const double numeric = (plus - minus) / (2 * eps);
+      const double diff = std::fabs(numeric - analytic[i]);
+      const double allowed = abs_tol + rel_tol * std::fabs(numeric);
+      if (diff > allowed && diff - allowed > worst_excess) {
+        worst_excess = diff - allowed;
+        std::ostringstream s;
+        s << what << "[" << i << "]: analytic " << analytic[i] << ", numeric " << numeric;
+        worst = s.str();
+      }
+    }
+  };
+  check(x.values, dx.values, "dx");
+  for (size_t p = 0; p < h.params().size(); ++p)
+    check(h.params()[p].values, h.grads()[p].values, "dparam" + std::to_string(p));
+  return worst;
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "cnne-test-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+
+std::vector<uint8_t> cifar_records(int64_t count, int64_t first_index) {
+  std::vector<uint8_t> bytes;
+  for (int64_t i = first_index; i < first_index + count; ++i) {
+    bytes.push_back(static_cast<uint8_t>(i % 10));
+    for (int64_t j = 0; j < 3072; ++j) bytes.push_back(static_cast<uint8_t>((i * 7 + j) % 256));
+  }
+  return bytes;
+}
+
+std::string fixtures_dir() {
+  return CNNE_FIXTURES_DIR;
+}
+
+std::string real_cifar_dir() {
+  namespace fs = std::filesystem;
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("CNNE_TEST_DATA"); env && *env) candidates.push_back(env);
+  candidates.push_back(std::string(CNNE_SOURCE_DIR) + "/data/cifar-10-batches-bin");
+  for (const auto& c : candidates)
+    if (fs::is_regular_file(fs::path(c) / "data_batch_1.bin") &&
+        fs::is_regular_file(fs::path(c) / "test_batch.bin"))
+      return c;
+  return "";
+}
+
+}  // namespace cnne::test

@@ -1,0 +1,89 @@
+#pragma once
+// Helpers shared by the tests: owning host tensors, a harness that runs one
+// layer outside a Network, temporary folders and small CIFAR-10 files.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
+#include "layers/layer.h"
+
+namespace cnne::test {
+
+// A host F32 tensor that owns its storage.
+struct HostTensor {
+  std::vector<float> values;
+  Shape shape;
+
+  HostTensor() = default;
+  explicit HostTensor(Shape s, float fill = 0.0f)
+      : values(static_cast<size_t>(s.numel()), fill), shape(s) {}
+  Tensor view() { return Tensor(values.data(), shape); }
+  Tensor view() const { return Tensor(const_cast<float*>(values.data()), shape); }
+  float& operator[](size_t i) { return values[i]; }
+  float operator[](size_t i) const { return values[i]; }
+};
+
+HostTensor random_tensor(Rng& rng, Shape s, float lo = -1.0f, float hi = 1.0f);
+
+// Runs one layer on the CPU (or the given context) with its own parameter and
+// gradient buffers, the way a Network would.
+class LayerHarness {
+ public:
+  LayerHarness(Context& ctx, Layer& layer, Shape input, uint64_t seed = 7);
+
+  Layer& layer() { return layer_; }
+  Shape input_shape() const { return input_; }
+  Shape output_shape() const { return output_; }
+  std::vector<HostTensor>& params() { return params_; }
+  std::vector<HostTensor>& grads() { return grads_; }
+
+  HostTensor forward(const HostTensor& x);
+  // Returns dx; fills grads().
+  HostTensor backward(const HostTensor& x, const HostTensor& y, const HostTensor& dy);
+
+ private:
+  Context& ctx_;
+  Layer& layer_;
+  Shape input_, output_;
+  std::vector<HostTensor> params_, grads_;
+};
+
+// Finite-difference check of a layer: L = dot(y, r) for random r; compares
+// dL/dx and dL/dparams from backward() with central differences over up to
+// `max_checks` random elements of each. Returns the worst mismatch description
+// or "" when every element is within abs_tol + rel_tol * |numeric|.
+std::string gradient_check(Layer& layer, Shape input, const HostTensor& x, uint64_t seed,
+                           double eps = 1e-2, double abs_tol = 1e-4, double rel_tol = 1e-3,
+                           int max_checks = 60);
+
+// A fresh temporary folder, removed with the object.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
+std::vector<uint8_t> read_bytes(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
+
+// `count` CIFAR-10 records with labels i % 10 and pixels (i * 7 + j) % 256.
+std::vector<uint8_t> cifar_records(int64_t count, int64_t first_index = 0);
+
+// The folder of committed fixtures, and the real CIFAR-10 folder for
+// whole-program tests ("" when absent: such tests skip).
+std::string fixtures_dir();
+std::string real_cifar_dir();
+
+}  // namespace cnne::test

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds what tools/device_check.sh runs on a GPU machine, here, on a machine
+# without a GPU: an sm_90 Release build in build-device/ (the CLI and the test
+# binary, GoogleTest and OpenBLAS linked in statically), packed as
+# .device-data/bundle.tar.xz (about 4 MB). CUDA's own libraries (cudart,
+# cuBLAS, cuDNN) come from the GPU machine.
+#
+#   tools/device_bundle.sh [--arch 90] [--data PART...]
+#
+# --data copies CIFAR-10 parts (1, 2, 3) from ../shared/data/cifar10 into
+# .device-data/ too. Carry .device-data (ignored by git) with the device tool;
+# tools/device_check.sh unpacks both there. 46 MB a part: one part per call.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+arch=90
+parts=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --arch) arch="$2"; shift 2 ;;
+    --data) shift; while [ $# -gt 0 ] && [[ "$1" =~ ^[123]$ ]]; do parts+=("$1"); shift; done ;;
+    *) echo "device_bundle: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+cmake -S "$here" -B "$here/build-device" -DCMAKE_BUILD_TYPE=Release -DCNNE_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES="$arch" -DCNNE_STATIC_OPENBLAS=ON -DCNNE_NATIVE=OFF > /dev/null
+cmake --build "$here/build-device" -j"$(nproc)"
+rm -rf "$here/.device-data"
+mkdir -p "$here/.device-data"
+tar -cJf "$here/.device-data/bundle.tar.xz" -C "$here/build-device" cnnengine tests/cnne_tests
+if [ ${#parts[@]} -gt 0 ]; then
+  for p in "${parts[@]}"; do
+    cp "$here/../shared/data/cifar10/cifar-10-batches-bin.$p-of-3.tar.xz" "$here/.device-data/"
+  done
+  cp "$here/../shared/data/cifar10/SHA256SUMS" "$here/.device-data/"
+fi
+du -sh "$here/.device-data"/*

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The device check (issue 3): verifies the GPU path on a machine with an NVIDIA
+# GPU in one go, from a build made elsewhere (tools/device_bundle.sh) or here.
+#
+#   tools/device_check.sh [--build DIR] [--data DIR] [--report FILE] [--skip-peer] [--quick]
+#
+# With no --build, it unpacks .device-data/bundle.tar.xz into /tmp/cnne-device;
+# with no --data, it extracts the CIFAR-10 parts found in .device-data/ into
+# /tmp/cnne-device/data (kept while the machine stays warm, so parts 2 and 3
+# can follow in later calls) and uses what is there.
+#
+# Steps, each reported as PASS/FAIL/SKIP with its numbers:
+#   1. environment: nvidia-smi, `cnnengine info`
+#   2. the whole test suite (GPU-vs-CPU layer tables, whole-network K steps,
+#      PyTorch fixtures on the GPU, no allocation inside steps)
+#   3. compute-sanitizer memcheck on a short GPU training run
+#   4. the tutorial trained on the GPU on the CIFAR-10 found in --data
+#      (all five training batches if present, else what is there)
+#   5. the tutorial's PyTorch program on the same GPU, same data (--skip-peer skips)
+# The report (markdown) goes to --report (default $OUT/device_report.md when
+# $OUT is set, else ./device_report.md). docs/DEVICE.md says how to run it.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+stage=/tmp/cnne-device
+build=""
+data=""
+report="${OUT:+$OUT/device_report.md}"
+report="${report:-$here/device_report.md}"
+skip_peer=0
+quick=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) build=$(cd "$2" && pwd); shift 2 ;;
+    --data) data="$2"; shift 2 ;;
+    --report) report="$2"; shift 2 ;;
+    --skip-peer) skip_peer=1; shift ;;
+    --quick) quick=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "device_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$build" ]; then
+  build="$stage/build"
+  if [ -f "$here/.device-data/bundle.tar.xz" ]; then
+    mkdir -p "$build" && tar -xJf "$here/.device-data/bundle.tar.xz" -C "$build"
+  fi
+fi
+if [ -z "$data" ]; then
+  mkdir -p "$stage/data"
+  for part in "$here"/.device-data/cifar-10-batches-bin.*-of-3.tar.xz; do
+    [ -f "$part" ] || continue
+    xz -dc "$part" | tar -xf - -C "$stage/data" && echo "extracted $(basename "$part")"
+  done
+  [ -d "$stage/data/cifar-10-batches-bin" ] && data="$stage/data/cifar-10-batches-bin"
+fi
+bin="$build/cnnengine"
+tests="$build/tests/cnne_tests"
+[ -x "$bin" ] || { echo "device_check: $bin not found; run tools/device_bundle.sh first" >&2; exit 2; }
+logs=$(mktemp -d)
+
+# Libraries: the bundle's own (OpenBLAS & co.), then cuDNN/cuBLAS from CUDA or from PyTorch's wheels.
+libpath="$build/lib"
+for py in python3 /opt/torch/.venv/bin/python3; do
+  site=$("$py" -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) || continue
+  for s in $site; do
+    for sub in cudnn cublas cuda_runtime cu13; do
+      for d in "$s/nvidia/$sub/lib" "$s/nvidia/$sub/lib64"; do
+        [ -d "$d" ] && libpath="$libpath:$d"
+      done
+    done
+  done
+done
+export PATH="$PATH:/usr/local/cuda/bin"
+export LD_LIBRARY_PATH="$libpath:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+
+results=()
+note() { results+=("| $1 | $2 | $3 |"); echo "== $1: $2 $3"; }
+
+{
+  echo "# cnnengine device check"
+  echo
+  echo "- date: $(date -u '+%F %T UTC')"
+  echo "- host: $(uname -n), $(nproc) CPU cores"
+  echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi unavailable')"
+  echo "- commit: $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo
+  echo '```'
+  "$bin" info 2>&1
+  echo '```'
+} > "$logs/head.md"
+cat "$logs/head.md"
+
+# 2. tests
+if [ -x "$tests" ]; then
+  "$tests" --gtest_brief=1 > "$logs/tests.log" 2>&1
+  rc=$?
+  summary=$(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$logs/tests.log" | tr '\n' ' ')
+  skipped=$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$logs/tests.log" | grep -oE '[0-9]+' || true)
+  skipped=${skipped:-0}
+  if [ $rc -eq 0 ] && [ "$skipped" = 0 ]; then note "test suite" PASS "$summary"
+  else note "test suite" FAIL "rc=$rc $summary (GPU tests skipped: $skipped)"; fi
+  grep -E 'FAILED|Failure|worst element|gpu ' "$logs/tests.log" | head -40 > "$logs/test_failures.txt"
+else
+  note "test suite" SKIP "no $tests in the bundle"
+fi
+
+# 3. memcheck on a short run (on synthetic CIFAR-10 files when no data is here)
+memdata="$data"
+if [ -z "$memdata" ]; then
+  memdata="$stage/synthetic"
+  mkdir -p "$memdata"
+  python3 - "$memdata" <<'PY'
+import os, random, sys
+random.seed(0)
+for name in ["data_batch_%d" % i for i in range(1, 6)] + ["test_batch"]:
+    with open(os.path.join(sys.argv[1], name + ".bin"), "wb") as f:
+        for r in range(200):
+            f.write(bytes([r % 10]) + os.urandom(3072))
+PY
+fi
+if command -v compute-sanitizer > /dev/null; then
+  compute-sanitizer --tool memcheck --leak-check full --error-exitcode 99 \
+    "$bin" train --device cuda --data "$memdata" --epochs 1 --train-limit 400 \
+    --test-limit 200 --log-every 50 --out "$logs/memcheck.safetensors" > "$logs/memcheck.log" 2>&1
+  rc=$?
+  errors=$(grep -E 'ERROR SUMMARY' "$logs/memcheck.log" | tail -1)
+  if [ $rc -eq 0 ]; then note "memcheck (short training run)" PASS "$errors"
+  else note "memcheck (short training run)" FAIL "rc=$rc $errors"; fi
+else
+  note "memcheck" SKIP "compute-sanitizer not on PATH"
+fi
+
+# 4. the tutorial on the GPU
+if [ -n "$data" ] && [ -f "$data/data_batch_1.bin" ]; then
+  limit=()
+  [ -f "$data/data_batch_5.bin" ] || [ -f "$data/cifar-10-batches-bin/data_batch_5.bin" ] || limit=(--train-limit 10000)
+  [ $quick -eq 1 ] && limit=(--train-limit 10000)
+  "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" \
+    --out "$logs/tutorial_gpu.safetensors" > "$logs/tutorial_gpu.log" 2>&1
+  rc=$?
+  acc=$(grep -oE 'test images: [0-9.]+%' "$logs/tutorial_gpu.log" | tail -1)
+  epochs=$(grep -E '^Epoch [0-9]+:' "$logs/tutorial_gpu.log" | tr '\n' ';')
+  if [ $rc -eq 0 ]; then note "tutorial on GPU ${limit[*]}" PASS "$acc; $epochs"
+  else note "tutorial on GPU" FAIL "rc=$rc $(tail -1 "$logs/tutorial_gpu.log")"; fi
+  if [ $rc -eq 0 ]; then
+    "$bin" eval --device cuda --checkpoint "$logs/tutorial_gpu.safetensors" --data "$data" \
+      > "$logs/eval_gpu.log" 2>&1
+    eacc=$(grep -oE 'test images: [0-9.]+%' "$logs/eval_gpu.log" | tail -1)
+    if [ "$eacc" = "$acc" ]; then note "eval of the GPU checkpoint" PASS "$eacc"
+    else note "eval of the GPU checkpoint" FAIL "eval '$eacc' vs train '$acc'"; fi
+  fi
+  # 5. the PyTorch peer, same GPU, same data
+  if [ $skip_peer -eq 0 ]; then
+    PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_tutorial.py" --device cuda --data "$data" \
+      "${limit[@]}" > "$logs/pytorch_gpu.log" 2>&1
+    rc=$?
+    res=$(grep '^RESULT' "$logs/pytorch_gpu.log" | tail -1)
+    if [ $rc -eq 0 ]; then note "PyTorch tutorial on GPU" PASS "$res"
+    else note "PyTorch tutorial on GPU" FAIL "rc=$rc $(tail -1 "$logs/pytorch_gpu.log")"; fi
+  fi
+else
+  note "tutorial on GPU" SKIP "no --data"
+fi
+
+{
+  cat "$logs/head.md"
+  echo
+  echo "| step | result | details |"
+  echo "|---|---|---|"
+  printf '%s\n' "${results[@]}"
+  if [ -s "$logs/test_failures.txt" ]; then
+    echo; echo "Test failures:"; echo '```'; cat "$logs/test_failures.txt"; echo '```'
+  fi
+} > "$report"
+[ -n "${OUT:-}" ] && cp "$logs"/*.log "$OUT"/ 2>/dev/null
+echo
+echo "report: $report"
+printf '%s\n' "${results[@]}"
+grep -q '| FAIL |' "$report" && exit 1
+exit 0
