@@ -23,6 +23,12 @@ struct ConvCase {
   bool bias;
 };
 
+void PrintTo(const ConvCase& c, std::ostream* os) {
+  *os << "x" << c.n << "x" << c.c << "x" << c.h << "x" << c.w << "_k" << c.k << "x" << c.r << "x"
+      << c.s << "_s" << c.stride_h << c.stride_w << "_p" << c.pad_h << c.pad_w
+      << (c.bias ? "" : "_nobias");
+}
+
 class Conv2dGradient : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(Conv2dGradient, MatchesFiniteDifferences) {

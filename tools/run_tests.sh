@@ -15,6 +15,8 @@ if [ -z "${CNNE_TEST_DATA:-}" ]; then
     export CNNE_TEST_DATA="$build/data/cifar-10-batches-bin"
   elif [ -f "$root/data/cifar-10-batches-bin/test_batch.bin" ]; then
     export CNNE_TEST_DATA="$root/data/cifar-10-batches-bin"
+  else
+    echo "run_tests: no CIFAR-10 at $shared or ./data: the real-data test will skip"
   fi
 fi
 cd "$build"
