@@ -45,6 +45,13 @@ void LossMeter::reset() {
   ops::fill(ctx_, Tensor(static_cast<float*>(sums_.data()), Shape{2}, ctx_.device()), 0.0f);
 }
 
+void LossMeter::set(double loss_sum, int64_t correct) {
+  float loss = static_cast<float>(loss_sum);
+  auto hits = static_cast<int32_t>(correct);
+  copy_tensor(Tensor(&loss, Shape{1}), this->loss_sum());
+  copy_tensor(Tensor(&hits, Shape{1}), this->correct());
+}
+
 Tensor LossMeter::loss_sum() const {
   return Tensor(static_cast<float*>(sums_.data()), Shape{1}, ctx_.device());
 }

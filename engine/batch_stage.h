@@ -33,6 +33,8 @@ class LossMeter {
  public:
   explicit LossMeter(Context& ctx);
   void reset();
+  // Puts given values in (a resumed run's running sums).
+  void set(double loss_sum, int64_t correct);
   Tensor loss_sum() const;  // (1) F32: sum of batch-mean losses
   Tensor correct() const;   // (1) I32: correctly classified images
   struct Reading {

@@ -6,26 +6,6 @@
 
 namespace cnne {
 
-nlohmann::json TrainingState::to_json() const {
-  return {{"epochs_completed", epochs_completed},
-          {"steps", steps},
-          {"seed", seed},
-          {"last_loss", last_loss},
-          {"test_accuracy", test_accuracy},
-          {"device", device}};
-}
-
-TrainingState TrainingState::from_json(const nlohmann::json& j) {
-  TrainingState s;
-  s.epochs_completed = j.value("epochs_completed", int64_t{0});
-  s.steps = j.value("steps", int64_t{0});
-  s.seed = j.value("seed", uint64_t{0});
-  s.last_loss = j.value("last_loss", -1.0);
-  s.test_accuracy = j.value("test_accuracy", -1.0);
-  s.device = j.value("device", std::string());
-  return s;
-}
-
 void save_checkpoint(const std::string& path, const Config& config, const Network& net,
                      const TrainingState& state) {
   Safetensors file;
@@ -42,8 +22,12 @@ void save_checkpoint(const std::string& path, const Config& config, const Networ
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
+  return interpret_checkpoint(load_safetensors(path), path);
+}
+
+Checkpoint interpret_checkpoint(Safetensors file, const std::string& path) {
   Checkpoint c;
-  c.file = load_safetensors(path);
+  c.file = std::move(file);
   const auto& meta = c.file.metadata;
   if (auto it = meta.find("config"); it != meta.end()) {
     nlohmann::json j;
@@ -60,7 +44,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   }
   if (auto it = meta.find("training_state"); it != meta.end()) {
     try {
-      c.state = TrainingState::from_json(nlohmann::json::parse(it->second));
+      c.state = TrainingState::from_json(nlohmann::json::parse(it->second), path);
     } catch (const nlohmann::json::exception&) {
       throw CheckpointError(path + ": __metadata__.training_state is not valid JSON state");
     }

@@ -12,22 +12,11 @@
 #include "engine/config.h"
 #include "engine/network.h"
 #include "engine/safetensors.h"
+#include "engine/training_state.h"
 
 namespace cnne {
 
 constexpr const char* kCheckpointFormat = "cnnengine.checkpoint.v1";
-
-struct TrainingState {
-  int64_t epochs_completed = 0;
-  int64_t steps = 0;  // optimizer steps taken
-  uint64_t seed = 0;
-  double last_loss = -1;      // the last printed mean training loss; < 0 if none
-  double test_accuracy = -1;  // percent on the test set after training; < 0 if not measured
-  std::string device;         // where it was trained: "cpu" or "cuda"
-
-  nlohmann::json to_json() const;
-  static TrainingState from_json(const nlohmann::json& j);
-};
 
 // Writes atomically: a crash mid-write leaves the previous file intact.
 void save_checkpoint(const std::string& path, const Config& config, const Network& net,
@@ -41,6 +30,8 @@ struct Checkpoint {
 
 // Reads and validates the file and its metadata; errors name the path.
 Checkpoint read_checkpoint(const std::string& path);
+// The metadata checks of read_checkpoint on a file already parsed.
+Checkpoint interpret_checkpoint(Safetensors file, const std::string& path);
 
 // Copies the checkpoint's tensors into net's parameters (net must be set up).
 // Every parameter must be present as F32 with its shape, and nothing else may

@@ -82,22 +82,29 @@ ImageDataset read_files(const std::vector<std::string>& files, int64_t limit) {
     std::vector<uint8_t> raw(static_cast<size_t>(records * kRecordBytes));
     if (std::fread(raw.data(), 1, raw.size(), f.get()) != raw.size())
       throw DataError(file + ": read failed after the size check (file changed while reading?)");
-
-    const int64_t image_bytes = set.image_bytes();
-    set.pixels.resize(static_cast<size_t>((set.count + records) * image_bytes));
-    set.labels.resize(static_cast<size_t>(set.count + records));
-    for (int64_t r = 0; r < records; ++r) {
-      const uint8_t* rec = raw.data() + r * kRecordBytes;
-      if (rec[0] >= kClasses)
-        throw DataError(file + ": record " + std::to_string(r) + " has label " +
-                        std::to_string(rec[0]) + ", expected 0..9");
-      set.labels[static_cast<size_t>(set.count + r)] = rec[0];
-      std::copy(rec + 1, rec + kRecordBytes,
-                set.pixels.begin() + static_cast<ptrdiff_t>((set.count + r) * image_bytes));
-    }
-    set.count += records;
+    append_records(raw.data(), raw.size(), file, set);
   }
   return set;
+}
+
+void append_records(const uint8_t* bytes, size_t size, const std::string& name, ImageDataset& set) {
+  if (size % kRecordBytes != 0)
+    throw DataError(name + ": " + std::to_string(size) +
+                    " bytes are not a whole number of 3073-byte records");
+  const auto records = static_cast<int64_t>(size) / kRecordBytes;
+  const int64_t image_bytes = set.image_bytes();
+  set.pixels.resize(static_cast<size_t>((set.count + records) * image_bytes));
+  set.labels.resize(static_cast<size_t>(set.count + records));
+  for (int64_t r = 0; r < records; ++r) {
+    const uint8_t* rec = bytes + r * kRecordBytes;
+    if (rec[0] >= kClasses)
+      throw DataError(name + ": record " + std::to_string(r) + " has label " +
+                      std::to_string(rec[0]) + ", expected 0..9");
+    set.labels[static_cast<size_t>(set.count + r)] = rec[0];
+    std::copy(rec + 1, rec + kRecordBytes,
+              set.pixels.begin() + static_cast<ptrdiff_t>((set.count + r) * image_bytes));
+  }
+  set.count += records;
 }
 
 ImageDataset load_train(const std::string& dir, int64_t limit) {

@@ -25,6 +25,9 @@ std::string locate(const std::string& requested);
 // Validates every file's size and every label; errors name the file.
 ImageDataset read_files(const std::vector<std::string>& files, int64_t limit);
 
+// Appends the records in `bytes` (a whole number of them) to `set`; errors name `name`.
+void append_records(const uint8_t* bytes, size_t size, const std::string& name, ImageDataset& set);
+
 ImageDataset load_train(const std::string& dir, int64_t limit);  // data_batch_1..5.bin
 ImageDataset load_test(const std::string& dir, int64_t limit);   // test_batch.bin
 

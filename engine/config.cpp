@@ -79,7 +79,16 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.log_every = f.get_int("log_every", t.log_every);
   const int64_t seed = f.get_int("seed", 0);
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
+  t.deterministic = f.get_bool("deterministic", false);
+  t.checkpoint_every_steps = f.get_int("checkpoint_every_steps", 0);
+  t.checkpoint_every_epochs = f.get_int("checkpoint_every_epochs", 0);
+  t.keep_checkpoints = f.get_int("keep_checkpoints", t.keep_checkpoints);
   f.finish();
+  if (t.checkpoint_every_steps < 0)
+    throw ConfigError(f.error("checkpoint_every_steps", "must be >= 0 (0 = off)"));
+  if (t.checkpoint_every_epochs < 0)
+    throw ConfigError(f.error("checkpoint_every_epochs", "must be >= 0 (0 = off)"));
+  if (t.keep_checkpoints < 1) throw ConfigError(f.error("keep_checkpoints", "must be >= 1"));
   if (t.epochs < 1) throw ConfigError(f.error("epochs", "must be >= 1"));
   if (t.batch_size < 1 || t.batch_size > 65536)
     throw ConfigError(f.error("batch_size", "must be in 1..65536"));
@@ -125,9 +134,16 @@ Config Config::from_json(const nlohmann::json& j, const std::string& where) {
 nlohmann::json parse_json_text(const std::string& text, const std::string& where) {
   try {
     return nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error knows the byte; out_of_range (a number too large) does not.
+    const auto* parse = dynamic_cast<const nlohmann::json::parse_error*>(&e);
+    std::string reason = e.what();
+    if (auto at = reason.rfind("] "); at != std::string::npos) reason = reason.substr(at + 2);
+    if (auto at = reason.rfind(": "); parse && at != std::string::npos)
+      reason = reason.substr(at + 2);
+    if (!parse) throw ConfigError(where + ": invalid JSON: " + reason);
     size_t line = 1, column = 1;
-    for (size_t i = 0; i < e.byte && i < text.size(); ++i) {
+    for (size_t i = 0; i < parse->byte && i < text.size(); ++i) {
       if (text[i] == '\n') {
         ++line;
         column = 1;
@@ -135,8 +151,6 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& where
         ++column;
       }
     }
-    std::string reason = e.what();
-    if (auto at = reason.rfind(": "); at != std::string::npos) reason = reason.substr(at + 2);
     throw ConfigError(where + ": invalid JSON at line " + std::to_string(line) + ", column " +
                       std::to_string(column) + ": " + reason);
   }
@@ -175,7 +189,11 @@ nlohmann::json Config::to_json() const {
               {"nesterov", s.nesterov}}},
             {"log_every", training.log_every},
             {"seed", training.seed},
-            {"checkpoint", training.checkpoint}}},
+            {"checkpoint", training.checkpoint},
+            {"deterministic", training.deterministic},
+            {"checkpoint_every_steps", training.checkpoint_every_steps},
+            {"checkpoint_every_epochs", training.checkpoint_every_epochs},
+            {"keep_checkpoints", training.keep_checkpoints}}},
           {"eval", {{"batch_size", eval.batch_size}}}};
 }
 
@@ -216,6 +234,10 @@ void apply_overrides(Config& c, const Overrides& o) {
     if (o.checkpoint->empty()) throw UsageError("--out needs a file path");
     c.training.checkpoint = *o.checkpoint;
   }
+  if (o.checkpoint_every_steps) c.training.checkpoint_every_steps = *o.checkpoint_every_steps;
+  if (o.checkpoint_every_epochs) c.training.checkpoint_every_epochs = *o.checkpoint_every_epochs;
+  if (o.keep_checkpoints) c.training.keep_checkpoints = *o.keep_checkpoints;
+  if (o.deterministic) c.training.deterministic = true;
 }
 
 }  // namespace cnne

@@ -46,6 +46,10 @@ struct TrainingConfig {
   int64_t log_every = 2000;  // print the mean loss every N batches
   uint64_t seed = 0;         // initial weights and shuffling
   std::string checkpoint = "cnn_model.safetensors";
+  bool deterministic = false;           // bit-reproducible runs (deterministic cuDNN algorithms)
+  int64_t checkpoint_every_steps = 0;   // periodic checkpoints; 0 = off
+  int64_t checkpoint_every_epochs = 0;  // periodic checkpoints; 0 = off
+  int64_t keep_checkpoints = 3;         // periodic checkpoints kept (the newest)
 };
 
 struct EvalConfig {
@@ -73,6 +77,8 @@ struct Overrides {
   std::optional<int64_t> epochs, batch_size, seed, log_every, train_limit, test_limit;
   std::optional<double> lr;
   std::optional<std::string> checkpoint;
+  std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;
+  bool deterministic = false;
 };
 
 // Applies overrides and re-checks the ranges; throws UsageError naming the flag.

@@ -13,7 +13,8 @@ class CudaContext {};  // never constructed without CUDA; complete for unique_pt
 
 namespace cnne {
 
-Context::Context(Device device, int cpu_threads) : device_(device), cpu_threads_(cpu_threads) {
+Context::Context(Device device, int cpu_threads, bool deterministic)
+    : device_(device), cpu_threads_(cpu_threads), deterministic_(deterministic) {
   if (cpu_threads_ > 0) openblas_set_num_threads(cpu_threads_);
   if (device_ == Device::CUDA) {
 #ifdef CNNE_WITH_CUDA

@@ -16,13 +16,17 @@ class CudaContext;
 class Context {
  public:
   // CPU: `cpu_threads` threads for the CPU kernels and BLAS (0 = leave the default).
-  explicit Context(Device device, int cpu_threads = 1);
+  // `deterministic`: only algorithms whose results are bit-reproducible (the
+  // CPU path always is, for a fixed thread count; on the GPU this restricts
+  // the cuDNN algorithm choice).
+  explicit Context(Device device, int cpu_threads = 1, bool deterministic = false);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
   Device device() const { return device_; }
   int cpu_threads() const { return cpu_threads_; }
+  bool deterministic() const { return deterministic_; }
 
   // Scratch memory shared by all layers, sized once at setup to the largest
   // need; never grown inside a training step.
@@ -38,6 +42,7 @@ class Context {
  private:
   Device device_;
   int cpu_threads_;
+  bool deterministic_;
   Buffer workspace_;
   std::unique_ptr<cuda::CudaContext> cuda_;
 };

@@ -36,6 +36,13 @@ class UsageError : public Error {
   using Error::Error;
 };
 
+// NaN or Inf in the loss or the gradients: the message names the step and the
+// first layer where the values went non-finite.
+class NumericalError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A failure of the CUDA runtime, cuDNN or cuBLAS, or a missing device.
 class DeviceError : public Error {
  public:

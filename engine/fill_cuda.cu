@@ -1,4 +1,4 @@
-// fill on the GPU.
+// fill and count_nonfinite on the GPU.
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
 #include "cuda/launch.h"
@@ -13,7 +13,24 @@ __global__ void fill_kernel(float* p, int64_t n, float value) {
     p[i] = value;
 }
 
+__global__ void count_nonfinite_kernel(const float* p, int64_t n, int32_t* count) {
+  int32_t bad = 0;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    bad += !isfinite(p[i]);
+  if (bad) atomicAdd(count, bad);
+}
+
 }  // namespace
+
+void count_nonfinite(Context& ctx, const Tensor& t, const Tensor& count) {
+  CudaContext& cu = ctx.cuda();
+  CNNE_CHECK(cudaMemsetAsync(count.data, 0, sizeof(int32_t), cu.stream()));
+  const int64_t n = t.numel();
+  if (n == 0) return;
+  count_nonfinite_kernel<<<blocks_for(n), kThreads, 0, cu.stream()>>>(t.f32(), n, count.i32());
+  CNNE_CHECK_LAUNCH("count_nonfinite " + t.shape.str());
+}
 
 void fill(Context& ctx, const Tensor& t, float value) {
   const int64_t n = t.numel();

@@ -235,6 +235,11 @@ Tensor Network::forward(int64_t n) {
   return x;
 }
 
+Tensor Network::output_of(size_t layer, int64_t n) const {
+  const std::vector<Shape> shapes = infer_shapes(n);
+  return activations_.view(activation_offsets_[layer + 1], shapes[layer + 1]);
+}
+
 Tensor Network::output_grad(int64_t n) const {
   return activations_.view(grad_offset_[0], output_shape(n));
 }

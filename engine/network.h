@@ -73,6 +73,8 @@ class Network {
   Tensor input(int64_t n) const;
   // Runs every layer on input(n); returns the logits (n, classes).
   Tensor forward(int64_t n);
+  // Layer i's output of the last forward(n) (for diagnosis and tests).
+  Tensor output_of(size_t layer, int64_t n) const;
   // The loss writes d(loss)/d(logits) here before backward(): (n, classes).
   Tensor output_grad(int64_t n) const;
   // Back-propagates output_grad(n) and assigns every parameter gradient.

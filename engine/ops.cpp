@@ -82,6 +82,10 @@ void fill(Context& ctx, const Tensor& t, float value) {
   CNNE_ROUTE(fill, t, value);
 }
 
+void count_nonfinite(Context& ctx, const Tensor& t, const Tensor& count) {
+  CNNE_ROUTE(count_nonfinite, t, count);
+}
+
 #undef CNNE_ROUTE
 
 }  // namespace cnne::ops

@@ -6,6 +6,7 @@
 #include "engine/config.h"
 #include "engine/context.h"
 #include "engine/network.h"
+#include "engine/safetensors.h"
 
 namespace cnne {
 
@@ -18,6 +19,12 @@ class SgdOptimizer {
   int64_t steps() const { return steps_; }
   const SgdHyper& hyper() const { return hyper_; }
   Tensor momentum() const;  // (P) same layout as Network::flat_parameters()
+
+  // The optimizer's state as host tensors under PyTorch's names
+  // ("<param>.momentum_buffer"), the step count in the metadata.
+  Safetensors export_state(const Network& net) const;
+  // Restores export_state's output; CheckpointError naming `path` on any mismatch.
+  void import_state(const Safetensors& file, const std::string& path, const Network& net);
 
  private:
   Context& ctx_;

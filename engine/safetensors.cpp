@@ -83,15 +83,19 @@ void save_safetensors(const std::string& path, const Safetensors& file) {
 }
 
 Safetensors load_safetensors(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw CheckpointError(path + ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CheckpointError(path + ": cannot open");
+  std::vector<uint8_t> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw CheckpointError(path + ": read failed");
+  return parse_safetensors(raw, path);
+}
+
+Safetensors parse_safetensors(const std::vector<uint8_t>& raw, const std::string& path) {
   auto fail = [&](const std::string& why) -> CheckpointError {
     return CheckpointError(path + ": " + why);
   };
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw fail("no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw fail("cannot open");
-  std::vector<uint8_t> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw fail("read failed");
   if (raw.size() < 8)
     throw fail("truncated: " + std::to_string(raw.size()) +
                " bytes, a safetensors file starts with an 8-byte header size");

@@ -1,39 +1,124 @@
 #include "engine/trainer.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "cuda/nvtx_range.h"
 #include "engine/batch_loader.h"
 #include "engine/batch_stage.h"
+#include "engine/error.h"
+#include "engine/interrupt.h"
 #include "engine/ops.h"
-#include "engine/optimizer.h"
 
 namespace cnne {
+namespace {
+
+// The first element of device tensor t that is NaN or Inf, or -1.
+int64_t first_nonfinite(const Tensor& t) {
+  std::vector<float> host(static_cast<size_t>(t.numel()));
+  copy_tensor(t, Tensor(host.data(), t.shape));
+  for (size_t i = 0; i < host.size(); ++i)
+    if (!std::isfinite(host[i])) return static_cast<int64_t>(i);
+  return -1;
+}
+
+}  // namespace
 
 Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
-    : ctx_(ctx), config_(config), net_(net), rng_(rng) {}
+    : ctx_(ctx),
+      config_(config),
+      net_(net),
+      rng_(rng),
+      optimizer_(ctx, net, config.training.optimizer.hyper()),
+      saver_(config, net, optimizer_),
+      nonfinite_(ctx.device(), sizeof(int32_t)) {
+  state_.seed = config.training.seed;
+  state_.device = std::string(device_name(ctx.device()));
+}
 
+void Trainer::resume(const TrainingState& state, const Safetensors& optimizer,
+                     const std::string& path) {
+  optimizer_.import_state(optimizer, path, net_);
+  state_ = state;
+  resumed_ = true;
+  state_.device = std::string(device_name(ctx_.device()));
+  state_.test_accuracy = -1;
+}
+
+void Trainer::check_finite(const TrainingState& state, int64_t n, double running_loss) {
+  const Tensor count(static_cast<int32_t*>(nonfinite_.data()), Shape{1}, ctx_.device());
+  ops::count_nonfinite(ctx_, net_.flat_gradients(), count);
+  int32_t bad = 0;
+  copy_tensor(count, Tensor(&bad, Shape{1}));
+  if (bad == 0 && std::isfinite(running_loss)) return;
+
+  // Where did it start? The first layer (forward order) whose output is not
+  // finite, else the last parameter (backward order) whose gradient is not.
+  std::string where;
+  for (size_t i = 0; i < net_.layer_count() && where.empty(); ++i)
+    if (first_nonfinite(net_.output_of(i, n)) >= 0)
+      where = "the output of layer '" + net_.layer(i).name() + "' (" + net_.layer(i).type() + ")";
+  for (size_t i = net_.parameters().size(); i-- > 0 && where.empty();)
+    if (first_nonfinite(net_.gradient(i)) >= 0)
+      where = "the gradient of " + net_.parameters()[i].name;
+  if (where.empty()) where = "the loss";
+  char line[160];
+  std::snprintf(
+      line, sizeof line,
+      "at epoch %lld, batch %lld (step %lld): ", static_cast<long long>(state.epochs_completed + 1),
+      static_cast<long long>(state.batches_done + 1), static_cast<long long>(state.steps + 1));
+  const std::string loss = std::isfinite(running_loss) ? "finite"
+                           : std::isnan(running_loss)  ? "NaN"
+                           : running_loss > 0          ? "+Inf"
+                                                       : "-Inf";
+  throw NumericalError(std::string("non-finite values ") + line + "the loss is " + loss + ", " +
+                       std::to_string(bad) + " gradient elements are NaN/Inf; first in " + where +
+                       ". Stopped before the update; checkpoints on disk are left as they were. "
+                       "Lower the learning rate?");
+}
+
+// Note [exact resume]: the state at any step is the weights, the optimizer's
+// buffers and step count, the epoch and batch position, and the shuffling
+// generator's state before the current epoch's shuffle (redrawing it gives
+// the same order). With those, a resumed run takes the same steps in the same
+// order on the same data and, in deterministic mode, ends bit-identical.
 TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   const TrainingConfig& tc = config_.training;
   const Normalization norm(config_.data.mean, config_.data.std);
   BatchLoader loader(data, tc.batch_size, config_.data.shuffle);
   BatchStage stage(ctx_, net_);
-  SgdOptimizer optimizer(ctx_, net_, tc.optimizer.hyper());
-  LossMeter running(ctx_);  // reset at every print, like the tutorial's running_loss
+  LossMeter running(ctx_);  // the tutorial's running_loss, reset at every print
   LossMeter epoch_meter(ctx_);
-  TrainingState state;
-  state.seed = tc.seed;
-  state.device = std::string(device_name(ctx_.device()));
+  InterruptGuard interrupts;
+  TrainingState& s = state_;
   char line[160];
+  if (s.batches_done >= loader.batches())
+    throw CheckpointError("cannot resume at batch " + std::to_string(s.batches_done) +
+                          ": an epoch has only " + std::to_string(loader.batches()) + " batches");
 
-  for (int64_t epoch = 1; epoch <= tc.epochs; ++epoch) {
+  // The state with the device-side meters read back, for a checkpoint.
+  auto snapshot = [&](const char* status) {
+    ctx_.synchronize();
+    s.running_loss = running.read().loss_sum;
+    s.epoch_correct = epoch_meter.read().correct;
+    s.status = status;
+    return s;
+  };
+  if (resumed_) rng_.set_state(s.epoch_rng);
+
+  for (int64_t epoch = s.epochs_completed + 1; epoch <= tc.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
+    if (s.batches_done == 0) {  // a fresh epoch
+      s.running_loss = 0;
+      s.epoch_correct = s.epoch_images = 0;
+    }
+    s.epoch_rng = rng_.state();  // before the shuffle: redrawing it gives the same order
     loader.start_epoch(rng_);
-    running.reset();
-    epoch_meter.reset();
-    int64_t images = 0;
-    for (int64_t b = 0; b < loader.batches(); ++b) {
+    running.set(s.running_loss, 0);
+    epoch_meter.set(0, s.epoch_correct);
+    int64_t images_this_run = 0;
+    for (int64_t b = s.batches_done; b < loader.batches(); ++b) {
       NvtxRange step_range("train_step");
       const int64_t n = stage.load(loader, b, norm);
       const Tensor logits = net_.forward(n);
@@ -41,35 +126,71 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       ops::softmax_cross_entropy(ctx_, logits, stage.labels(n), &dlogits, running.loss_sum(),
                                  epoch_meter.correct());
       net_.backward(n);
-      optimizer.step(net_);
-      images += n;
+      check_finite(s, n, running.read().loss_sum);
+      optimizer_.step(net_);
+      ++s.steps;
+      s.batches_done = b + 1;
+      s.epoch_images += n;
+      images_this_run += n;
       if ((b + 1) % tc.log_every == 0) {
         const double mean = running.read().loss_sum / static_cast<double>(tc.log_every);
         std::snprintf(line, sizeof line, "[Epoch: %lld, Batch: %lld] Loss: %.3f\n",
                       static_cast<long long>(epoch), static_cast<long long>(b + 1), mean);
         out << line << std::flush;
-        state.last_loss = mean;
+        s.last_loss = mean;
         running.reset();
+      }
+      if (s.batches_done == loader.batches()) {  // the epoch is done: the state says so
+        s.epochs_completed = epoch;
+        s.batches_done = 0;
+        s.epoch_rng = rng_.state();  // the next epoch's shuffle starts from here
+      }
+      if (tc.checkpoint_every_steps > 0 && s.steps % tc.checkpoint_every_steps == 0) {
+        const TrainingState snap = snapshot("periodic");
+        saver_.save(tc.checkpoint, snap);
+        out << "Checkpoint " << saver_.save_periodic(snap) << "\n" << std::flush;
+      }
+      if (const int signo = InterruptGuard::pending()) {
+        const TrainingState snap = snapshot("interrupted");
+        saver_.save(tc.checkpoint, snap);
+        stop_signal_ = signo;
+        out << "Interrupted by signal " << signo << " at step " << s.steps
+            << "; checkpoint written to " << tc.checkpoint << "\n";
+        return snap;
+      }
+      if (stop_after_ > 0 && s.steps >= stop_after_) {
+        const TrainingState snap = snapshot("stopped");
+        saver_.save(tc.checkpoint, snap);
+        out << "Stopped after " << s.steps << " steps as asked; checkpoint written to "
+            << tc.checkpoint << "\n";
+        return snap;
       }
     }
     ctx_.synchronize();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const int64_t correct = epoch_meter.read().correct;
     EpochReport report{
-        epoch, loader.batches(), seconds, seconds > 0 ? static_cast<double>(images) / seconds : 0.0,
-        images
-            ? 100.0 * static_cast<double>(epoch_meter.read().correct) / static_cast<double>(images)
-            : 0.0};
+        epoch, loader.batches(), seconds,
+        seconds > 0 ? static_cast<double>(images_this_run) / seconds : 0.0,
+        s.epoch_images ? 100.0 * static_cast<double>(correct) / static_cast<double>(s.epoch_images)
+                       : 0.0};
     reports_.push_back(report);
     std::snprintf(line, sizeof line,
                   "Epoch %lld: %lld batches in %.2f s, %.0f images/s, train accuracy %.2f%%\n",
                   static_cast<long long>(epoch), static_cast<long long>(report.batches),
                   report.seconds, report.images_per_second, report.train_accuracy);
     out << line << std::flush;
-    state.epochs_completed = epoch;
-    state.steps = optimizer.steps();
+    s.running_loss = 0;
+    s.epoch_correct = s.epoch_images = 0;
+    if (tc.checkpoint_every_epochs > 0 && epoch % tc.checkpoint_every_epochs == 0) {
+      const TrainingState snap = snapshot("periodic");
+      saver_.save(tc.checkpoint, snap);
+      out << "Checkpoint " << saver_.save_periodic(snap) << "\n" << std::flush;
+    }
   }
-  return state;
+  s.status = "complete";
+  return s;
 }
 
 }  // namespace cnne

@@ -1,15 +1,20 @@
 #pragma once
 // Trainer: the tutorial's loop. Per step: load batch, forward, softmax
-// cross-entropy (loss and d(logits) in one op), backward, SGD update. Prints
+// cross-entropy (loss and d(logits) in one op), backward, a check that the
+// loss and gradients are finite, SGD update. Prints
 //   [Epoch: 1, Batch: 2000] Loss: 2.208
-// every log_every batches, and per epoch the wall time and images/s.
+// every log_every batches, and per epoch the wall time and images/s. Writes
+// periodic checkpoints, and stops cleanly (checkpoint written) on SIGINT or
+// SIGTERM or after a requested number of steps. A resumed run continues
+// exactly where its checkpoint stopped (Note [exact resume]).
 #include <ostream>
 
-#include "engine/checkpoint.h"
+#include "engine/checkpoint_saver.h"
 #include "engine/config.h"
 #include "engine/context.h"
 #include "engine/dataset.h"
 #include "engine/network.h"
+#include "engine/optimizer.h"
 #include "engine/rng.h"
 
 namespace cnne {
@@ -24,18 +29,40 @@ struct EpochReport {
 
 class Trainer {
  public:
-  // net must be set up for config.training.batch_size; rng drives the shuffles.
+  // net must be set up for config.training.batch_size and initialized; rng
+  // drives the shuffles (its state after initialization).
   Trainer(Context& ctx, const Config& config, Network& net, Rng& rng);
 
-  // Trains config.training.epochs epochs on `data`; returns the state reached.
+  // Continue from a checkpoint's state and optimizer file instead of step 0.
+  void resume(const TrainingState& state, const Safetensors& optimizer, const std::string& path);
+  // Stop like an interrupt once this many steps are done in all (0 = never).
+  void stop_after_steps(int64_t steps) { stop_after_ = steps; }
+
+  // Trains up to config.training.epochs. Returns the state reached; status is
+  // "complete", or "interrupted"/"stopped" (a checkpoint was written).
+  // Throws NumericalError when the loss or a gradient is NaN or Inf.
   TrainingState train(const ImageDataset& data, std::ostream& out);
+  // The signal that interrupted train(), or 0.
+  int stop_signal() const { return stop_signal_; }
   const std::vector<EpochReport>& epochs() const { return reports_; }
+  const SgdOptimizer& optimizer() const { return optimizer_; }
+  const CheckpointSaver& saver() const { return saver_; }
 
  private:
+  // Throws NumericalError naming the step and the first non-finite layer.
+  void check_finite(const TrainingState& state, int64_t n, double running_loss);
+
   Context& ctx_;
   const Config& config_;
   Network& net_;
   Rng& rng_;
+  SgdOptimizer optimizer_;
+  CheckpointSaver saver_;
+  TrainingState state_;
+  Buffer nonfinite_;  // (1) I32 on the device
+  int64_t stop_after_ = 0;
+  bool resumed_ = false;
+  int stop_signal_ = 0;
   std::vector<EpochReport> reports_;
 };
 

@@ -26,18 +26,22 @@ std::string describe(const ConvKey& k) {
 }
 
 // The fastest successful result that fits the limit and does not use TF32
-// tensor-core math (FP32 stays exact enough to match the CPU reference).
+// tensor-core math (FP32 stays exact enough to match the CPU reference); in
+// deterministic mode, only a bit-reproducible one.
 template <class Perf>
-const Perf& pick(const Perf* results, int count, size_t limit, const std::string& what) {
+const Perf& pick(const Perf* results, int count, size_t limit, bool deterministic,
+                 const std::string& what) {
   for (int i = 0; i < count; ++i) {
     const Perf& p = results[i];
     if (p.status != CUDNN_STATUS_SUCCESS || p.memory > limit) continue;
+    if (deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
     if (p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
       continue;
     return p;
   }
-  throw DeviceError("cuDNN found no FP32 algorithm within " + std::to_string(limit >> 20) +
-                    " MiB of workspace for " + what);
+  throw DeviceError(std::string("cuDNN found no FP32 ") + (deterministic ? "deterministic " : "") +
+                    "algorithm within " + std::to_string(limit >> 20) + " MiB of workspace for " +
+                    what);
 }
 
 ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w) {
@@ -79,7 +83,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       cudnnFindConvolutionForwardAlgorithm(cu.cudnn(), plan->x, plan->w, plan->conv, plan->y,
                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, fwd),
       what);
-  const auto& f = pick(fwd, count, limit, "forward " + what);
+  const auto& f = pick(fwd, count, limit, ctx.deterministic(), "forward " + what);
   plan->forward_algo = f.algo;
   plan->forward_bytes = f.memory;
 
@@ -88,7 +92,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
                     cu.cudnn(), plan->w, plan->y, plan->conv, plan->x,
                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, bwd_data),
                 what);
-  const auto& d = pick(bwd_data, count, limit, "backward data " + what);
+  const auto& d = pick(bwd_data, count, limit, ctx.deterministic(), "backward data " + what);
   plan->backward_data_algo = d.algo;
   plan->backward_data_bytes = d.memory;
 
@@ -97,7 +101,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
                     cu.cudnn(), plan->x, plan->y, plan->conv, plan->w,
                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, bwd_filter),
                 what);
-  const auto& g = pick(bwd_filter, count, limit, "backward filter " + what);
+  const auto& g = pick(bwd_filter, count, limit, ctx.deterministic(), "backward filter " + what);
   plan->backward_filter_algo = g.algo;
   plan->backward_filter_bytes = g.memory;
 

@@ -2,7 +2,6 @@
 // on stderr that names what is wrong, and a non-zero exit; nothing crashes or
 // hangs. Happy paths on a small synthetic CIFAR-10 folder.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -13,38 +12,6 @@
 #include "tests/test_util.h"
 
 namespace cnne::test {
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs `cnnengine ARGS` (a shell fragment) with a time limit.
-RunResult run_cli(const std::string& args, const std::string& env = "") {
-  TempDir dir;
-  const std::string cmd = env + " timeout 600 " + CNNE_BINARY + " " + args + " > " +
-                          dir.file("out") + " 2> " + dir.file("err");
-  const int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  auto slurp = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
-  r.out = slurp(dir.file("out"));
-  r.err = slurp(dir.file("err"));
-  return r;
-}
-
-// A CIFAR-10 folder with `per_file` records per training file and `test` test records.
-void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test) {
-  for (int i = 1; i <= 5; ++i)
-    write_bytes(dir.file("data_batch_" + std::to_string(i) + ".bin"),
-                cifar_records(per_file, (i - 1) * per_file));
-  write_bytes(dir.file("test_batch.bin"), cifar_records(test, 500));
-}
 
 namespace {
 

@@ -10,12 +10,6 @@
 
 namespace cnne::test {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-RunResult run_cli(const std::string& args, const std::string& env = "");
-
 namespace {
 
 double accuracy_in(const std::string& out, std::string* line) {

@@ -1,5 +1,6 @@
 #include "tests/test_util.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -133,6 +134,31 @@ std::vector<uint8_t> cifar_records(int64_t count, int64_t first_index) {
     for (int64_t j = 0; j < 3072; ++j) bytes.push_back(static_cast<uint8_t>((i * 7 + j) % 256));
   }
   return bytes;
+}
+
+RunResult run_cli(const std::string& args, const std::string& env) {
+  TempDir dir;
+  const std::string cmd = env + " timeout 600 " + CNNE_BINARY + " " + args + " > " +
+                          dir.file("out") + " 2> " + dir.file("err");
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  r.out = slurp(dir.file("out"));
+  r.err = slurp(dir.file("err"));
+  return r;
+}
+
+void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test) {
+  for (int i = 1; i <= 5; ++i)
+    write_bytes(dir.file("data_batch_" + std::to_string(i) + ".bin"),
+                cifar_records(per_file, (i - 1) * per_file));
+  write_bytes(dir.file("test_batch.bin"), cifar_records(test, 500));
 }
 
 std::string fixtures_dir() {

@@ -81,6 +81,19 @@ void write_text(const std::string& path, const std::string& text);
 // `count` CIFAR-10 records with labels i % 10 and pixels (i * 7 + j) % 256.
 std::vector<uint8_t> cifar_records(int64_t count, int64_t first_index = 0);
 
+// The outcome of running the cnnengine binary.
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `cnnengine ARGS` (a shell fragment, after environment assignments
+// `env`) with a time limit; captures stdout and stderr.
+RunResult run_cli(const std::string& args, const std::string& env = "");
+
+// A CIFAR-10 folder with `per_file` records per training file and `test` test records.
+void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test);
+
 // The folder of committed fixtures, and the real CIFAR-10 folder for
 // whole-program tests ("" when absent: such tests skip).
 std::string fixtures_dir();

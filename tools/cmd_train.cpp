@@ -1,8 +1,10 @@
 // cnnengine train [CONFIG]: the tutorial's whole program.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "engine/checkpoint.h"
+#include "engine/checkpoint_saver.h"
 #include "engine/cifar10.h"
 #include "engine/context.h"
 #include "engine/error.h"
@@ -28,6 +30,13 @@ std::vector<FlagSpec> train_flags() {
       {"train-limit", "N", "train on the first N training images only"},
       {"test-limit", "N", "evaluate on the first N test images only"},
       {"no-eval", "", "skip the test-set evaluation after training"},
+      {"resume", "FILE",
+       "continue the run of a checkpoint (its config, weights, optimizer, position)"},
+      {"deterministic", "", "bit-reproducible run (deterministic cuDNN algorithms on the GPU)"},
+      {"checkpoint-every-steps", "N", "write a checkpoint every N steps (also the main one)"},
+      {"checkpoint-every-epochs", "N", "write a checkpoint every N epochs"},
+      {"keep-checkpoints", "N", "periodic checkpoints kept, newest first (default 3)"},
+      {"stop-after-steps", "N", "stop like an interrupt after N steps in all (checkpoint written)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   return flags;
@@ -45,23 +54,7 @@ void check_output_path(const std::string& path) {
                      "' does not exist");
 }
 
-}  // namespace
-
-int run_train(int argc, char** argv, int first) {
-  CliArgs args("train", train_flags(), 1, argc, argv, first);
-  if (args.help_requested()) {
-    std::cout << args.help_text(
-        "[CONFIG] [options]",
-        "Trains the network of CONFIG (default: the built-in tutorial, configs/simplecnn.json)\n"
-        "on CIFAR-10, prints the loss every log_every batches and the time per epoch, then\n"
-        "evaluates on the test set and writes the checkpoint (safetensors).");
-    return 0;
-  }
-  const std::string source = args.positionals().empty() ? kBuiltinName : args.positionals()[0];
-  Config config =
-      args.positionals().empty()
-          ? Config::from_json(parse_json_text(Config::embedded_default(), source), source)
-          : Config::load(source);
+Overrides overrides_from(const CliArgs& args) {
   Overrides o;
   o.epochs = args.integer("epochs", 1, 1000000);
   o.batch_size = args.integer("batch-size", 1, 65536);
@@ -71,7 +64,79 @@ int run_train(int argc, char** argv, int first) {
   o.train_limit = args.integer("train-limit", 0, INT64_MAX);
   o.test_limit = args.integer("test-limit", 0, INT64_MAX);
   o.checkpoint = args.text("out");
-  apply_overrides(config, o);
+  o.checkpoint_every_steps = args.integer("checkpoint-every-steps", 0, INT64_MAX);
+  o.checkpoint_every_epochs = args.integer("checkpoint-every-epochs", 0, INT64_MAX);
+  o.keep_checkpoints = args.integer("keep-checkpoints", 1, 1000000);
+  o.deterministic = args.has("deterministic");
+  return o;
+}
+
+// Says where a resumed run continues and every recipe change the flags made;
+// refuses the changes that would break the position inside an epoch.
+void report_resume(const ResumePoint& r, const Config& stored, const Config& now,
+                   std::ostream& out) {
+  const TrainingState& s = r.checkpoint.state;
+  out << "Resuming from " << r.checkpoint.file.metadata.at("format") << " checkpoint (" << s.status
+      << "): " << s.epochs_completed << " epochs and " << s.batches_done << " batches done, step "
+      << s.steps << "\n";
+  const nlohmann::json a = stored.to_json(), b = now.to_json();
+  std::vector<std::string> changed;
+  for (const char* section : {"training", "data", "eval"})
+    for (const auto& [key, value] : b[section].items()) {
+      const auto old = a[section].contains(key) ? a[section][key] : nlohmann::json();
+      if (old != value) {
+        out << "Recipe change on resume: " << section << "." << key << " " << old.dump() << " -> "
+            << value.dump() << "\n";
+        changed.push_back(key);
+      }
+    }
+  if (s.batches_done > 0)
+    for (const std::string& key : changed)
+      if (key == "batch_size" || key == "train_limit" || key == "shuffle" || key == "seed")
+        throw UsageError("cannot change " + key +
+                         " when resuming in the middle of an epoch (the "
+                         "checkpoint stopped at batch " +
+                         std::to_string(s.batches_done) +
+                         "); resume from an epoch boundary to change it");
+  if (s.epochs_completed >= now.training.epochs)
+    throw UsageError("the checkpoint has already trained " + std::to_string(s.epochs_completed) +
+                     " epochs; pass --epochs N with N > " + std::to_string(s.epochs_completed) +
+                     " to train further");
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv, int first) {
+  CliArgs args("train", train_flags(), 1, argc, argv, first);
+  if (args.help_requested()) {
+    std::cout << args.help_text(
+        "[CONFIG] [options]",
+        "Trains the network of CONFIG (default: the built-in tutorial, configs/simplecnn.json)\n"
+        "on CIFAR-10, prints the loss every log_every batches and the time per epoch, then\n"
+        "evaluates on the test set and writes the checkpoint (safetensors). SIGINT/SIGTERM\n"
+        "finish the current step, write the checkpoint and exit with 128 + the signal;\n"
+        "--resume FILE continues such a run exactly.");
+    return 0;
+  }
+  std::optional<ResumePoint> resume;
+  std::string source = args.positionals().empty() ? kBuiltinName : args.positionals()[0];
+  Config config;
+  if (auto from = args.text("resume")) {
+    if (!args.positionals().empty())
+      throw UsageError(
+          "give either CONFIG or --resume FILE, not both (a resumed run uses the "
+          "config stored in its checkpoint)");
+    resume = read_resume_point(*from);
+    config = *resume->checkpoint.config;
+    source = *from + " (stored config)";
+  } else {
+    config = args.positionals().empty()
+                 ? Config::from_json(parse_json_text(Config::embedded_default(), source), source)
+                 : Config::load(source);
+  }
+  const Config as_stored = config;
+  apply_overrides(config, overrides_from(args));
+  if (resume) report_resume(*resume, as_stored, config, std::cout);
   const int threads = choose_threads(args);
   check_output_path(config.training.checkpoint);
   const Device device = choose_device(args, std::cout);
@@ -90,14 +155,20 @@ int run_train(int argc, char** argv, int first) {
             << " images from " << folder << "\n";
   std::cout << net.repr() << "\n" << std::flush;
 
-  Context ctx(device, threads);
+  Context ctx(device, threads, config.training.deterministic);
   net.setup(ctx, {config.training.batch_size, config.eval.batch_size});
   Rng rng(config.training.seed);
   net.initialize(rng);
   Trainer trainer(ctx, config, net, rng);
+  if (resume) {
+    load_weights(resume->checkpoint.file, *args.text("resume"), net);
+    trainer.resume(resume->checkpoint.state, resume->optimizer, resume->optimizer_path);
+  }
+  trainer.stop_after_steps(args.integer("stop-after-steps", 1, INT64_MAX).value_or(0));
   TrainingState state = trainer.train(train, std::cout);
+  if (state.status != "complete") return trainer.stop_signal() ? 128 + trainer.stop_signal() : 0;
   std::cout << "Finished Training\n";
-  save_checkpoint(config.training.checkpoint, config, net, state);
+  trainer.saver().save(config.training.checkpoint, state);
   std::cout << "Model saved to " << config.training.checkpoint << "\n" << std::flush;
 
   if (run_eval) {
@@ -105,7 +176,7 @@ int run_train(int argc, char** argv, int first) {
                                   config.eval.batch_size);
     print_evaluation(std::cout, e.confusion, classes, e.mean_loss);
     state.test_accuracy = e.confusion.accuracy_percent();
-    save_checkpoint(config.training.checkpoint, config, net, state);  // now with the accuracy
+    trainer.saver().save(config.training.checkpoint, state);  // now with the accuracy
   }
   return 0;
 }

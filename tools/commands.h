@@ -9,5 +9,6 @@ int run_train(int argc, char** argv, int first);
 int run_eval(int argc, char** argv, int first);
 int run_summary(int argc, char** argv, int first);
 int run_info(int argc, char** argv, int first);
+int run_inspect(int argc, char** argv, int first);
 
 }  // namespace cnne::cli

@@ -13,7 +13,8 @@
 #   1. environment: nvidia-smi, `cnnengine info`
 #   2. the whole test suite (GPU-vs-CPU layer tables, whole-network K steps,
 #      PyTorch fixtures on the GPU, no allocation inside steps)
-#   3. compute-sanitizer memcheck on a short GPU training run
+#   3. compute-sanitizer memcheck and racecheck on short GPU training runs, and
+#      a deterministic GPU run stopped and resumed against an uninterrupted one
 #   4. the tutorial trained on the GPU on the CIFAR-10 found in --data
 #      (all five training batches if present, else what is there)
 #   5. the tutorial's PyTorch program on the same GPU, same data (--skip-peer skips)
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --report) report="$2"; shift 2 ;;
     --skip-peer) skip_peer=1; shift ;;
     --quick) quick=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "device_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -110,14 +111,7 @@ memdata="$data"
 if [ -z "$memdata" ]; then
   memdata="$stage/synthetic"
   mkdir -p "$memdata"
-  python3 - "$memdata" <<'PY'
-import os, random, sys
-random.seed(0)
-for name in ["data_batch_%d" % i for i in range(1, 6)] + ["test_batch"]:
-    with open(os.path.join(sys.argv[1], name + ".bin"), "wb") as f:
-        for r in range(200):
-            f.write(bytes([r % 10]) + os.urandom(3072))
-PY
+  python3 "$here/tools/make_synthetic_cifar.py" "$memdata" 200
 fi
 if command -v compute-sanitizer > /dev/null; then
   compute-sanitizer --tool memcheck --leak-check full --error-exitcode 99 \
@@ -129,6 +123,30 @@ if command -v compute-sanitizer > /dev/null; then
   else note "memcheck (short training run)" FAIL "rc=$rc $errors"; fi
 else
   note "memcheck" SKIP "compute-sanitizer not on PATH"
+fi
+
+# 3b. racecheck (shared-memory races in the kernels) on a shorter run
+if command -v compute-sanitizer > /dev/null; then
+  compute-sanitizer --tool racecheck --error-exitcode 99 \
+    "$bin" train --device cuda --data "$memdata" --epochs 1 --train-limit 40 --no-eval \
+    --out "$logs/racecheck.safetensors" > "$logs/racecheck.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then note "racecheck (short run)" PASS "$(grep -m1 'RACECHECK SUMMARY' "$logs/racecheck.log")"
+  else note "racecheck (short run)" FAIL "rc=$rc $(grep -m1 'RACECHECK SUMMARY' "$logs/racecheck.log")"; fi
+fi
+
+# 3c. exact resume on the GPU in deterministic mode: N steps == k steps + resume
+common=(--device cuda --deterministic --no-eval --data "$memdata" --epochs 2 --train-limit 400)
+"$bin" train "${common[@]}" --out "$logs/full.safetensors" > "$logs/resume.log" 2>&1 &&
+  "$bin" train "${common[@]}" --stop-after-steps 77 --out "$logs/part.safetensors" >> "$logs/resume.log" 2>&1 &&
+  "$bin" train --resume "$logs/part.safetensors" --device cuda --no-eval --data "$memdata" >> "$logs/resume.log" 2>&1
+rc=$?
+full=$("$bin" inspect "$logs/full.safetensors" 2>/dev/null | awk '/weights digest/ {print $3}')
+part=$("$bin" inspect "$logs/part.safetensors" 2>/dev/null | awk '/weights digest/ {print $3}')
+if [ $rc -eq 0 ] && [ -n "$full" ] && [ "$full" = "$part" ]; then
+  note "deterministic resume on GPU" PASS "digest $full"
+else
+  note "deterministic resume on GPU" FAIL "rc=$rc full=$full resumed=$part"
 fi
 
 # 4. the tutorial on the GPU

@@ -1,6 +1,8 @@
 // cnnengine: the command-line entry point. Every error the user can fix
 // arrives here as a cnne::Error and leaves as one line on stderr with a
-// non-zero exit code: 2 for a bad command line, 1 for everything else.
+// non-zero exit code: 2 for a bad command line, 4 for NaN/Inf in training, 1
+// for everything else; 3 is an internal error (a bug). An interrupted training
+// run exits with 128 + the signal after writing its checkpoint.
 #include <cstring>
 #include <iostream>
 #include <new>
@@ -22,6 +24,7 @@ constexpr const char* kUsage =
     "  eval --checkpoint FILE   evaluate a checkpoint on the CIFAR-10 test set\n"
     "  summary [CONFIG]         the model: layers, output shapes, parameters, FLOPs\n"
     "  info                     CUDA, cuDNN, cuBLAS and GPU details\n"
+    "  inspect FILE             validate a checkpoint; its tensors, state and weights digest\n"
     "  help [COMMAND]           this text, or a command's options\n"
     "  version                  the version\n"
     "\n"
@@ -38,6 +41,7 @@ int dispatch(int argc, char** argv) {
   if (verb == "eval") return run_eval(argc, argv, 2);
   if (verb == "summary") return run_summary(argc, argv, 2);
   if (verb == "info") return run_info(argc, argv, 2);
+  if (verb == "inspect") return run_inspect(argc, argv, 2);
   if (verb == "version" || verb == "--version") {
     std::cout << "cnnengine " << CNNE_VERSION << "\n";
     return 0;
@@ -47,7 +51,8 @@ int dispatch(int argc, char** argv) {
       char help_flag[] = "--help";
       char* sub[] = {argv[0], argv[2], help_flag};
       const std::string topic = argv[2];
-      if (topic == "train" || topic == "eval" || topic == "summary" || topic == "info")
+      if (topic == "train" || topic == "eval" || topic == "summary" || topic == "info" ||
+          topic == "inspect")
         return dispatch(3, sub);
       throw cnne::UsageError("no help for unknown command '" + topic + "'");
     }
@@ -55,7 +60,7 @@ int dispatch(int argc, char** argv) {
     return 0;
   }
   throw cnne::UsageError("unknown command '" + verb +
-                         "' (commands: train, eval, summary, info, help, version)");
+                         "' (commands: train, eval, summary, info, inspect, help, version)");
 }
 
 }  // namespace
@@ -66,6 +71,9 @@ int main(int argc, char** argv) {
   } catch (const cnne::UsageError& e) {
     std::cerr << "cnnengine: error: " << e.what() << "\n";
     return 2;
+  } catch (const cnne::NumericalError& e) {
+    std::cerr << "cnnengine: error: " << e.what() << "\n";
+    return 4;
   } catch (const cnne::Error& e) {
     std::cerr << "cnnengine: error: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,36 @@
+#pragma once
+// TrainingState: where a run stands, stored as JSON in a checkpoint's
+// __metadata__.training_state. It holds everything besides the weights and the
+// optimizer's tensors that a resumed run needs to continue exactly
+// (docs/CHECKPOINT.md lists the fields).
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace cnne {
+
+struct TrainingState {
+  std::string status = "new";  // "complete", "interrupted", "periodic", "stopped"
+  int64_t epochs_completed = 0;
+  int64_t batches_done = 0;  // batches of the current, unfinished epoch
+  int64_t steps = 0;         // optimizer steps taken in all
+  uint64_t seed = 0;
+  // The shuffling generator's state before the current epoch's shuffle, so a
+  // resumed run draws the same order and continues at batches_done.
+  std::array<uint64_t, 4> epoch_rng{};
+  double running_loss = 0;     // the unprinted part of the tutorial's running loss
+  int64_t epoch_correct = 0;   // training images classified right so far this epoch
+  int64_t epoch_images = 0;    // training images seen so far this epoch
+  double last_loss = -1;       // the last printed mean training loss; < 0 if none
+  double test_accuracy = -1;   // percent on the test set after training; < 0 if not measured
+  std::string device;          // where it was trained: "cpu" or "cuda"
+  std::string optimizer_file;  // the optimizer-state file beside the checkpoint; "" if none
+
+  nlohmann::json to_json() const;
+  // Throws CheckpointError naming `where` if a field has the wrong type.
+  static TrainingState from_json(const nlohmann::json& j, const std::string& where);
+};
+
+}  // namespace cnne

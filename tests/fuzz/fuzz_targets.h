@@ -1,0 +1,17 @@
+#pragma once
+// The bodies of the fuzz targets (libFuzzer mains in fuzz_*.cpp) and of the
+// regression test that replays their corpora (tests/fuzz_regression_test.cpp).
+// Each feeds arbitrary bytes to one reader of untrusted input. A cnne::Error
+// is the expected answer to bad input; anything else escaping (another
+// exception, a crash, a sanitizer report) is a bug.
+#include <cstddef>
+#include <cstdint>
+
+namespace cnne::fuzz {
+
+void config_one(const uint8_t* data, size_t size);  // JSON text -> Config -> Network
+void cifar_one(const uint8_t* data, size_t size);   // CIFAR-10 batch bytes -> ImageDataset
+void checkpoint_one(const uint8_t* data,
+                    size_t size);  // safetensors bytes -> checkpoint -> weights
+
+}  // namespace cnne::fuzz
