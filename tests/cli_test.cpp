@@ -47,6 +47,18 @@ TEST_P(CliErrors, OneClearLineAndNonZeroExit) {
                 i == 2 ? truncated : cifar_records(3));
   write_bytes(tmp.file("trunc/test_batch.bin"), cifar_records(3));
   write_text(tmp.file("garbage.safetensors"), "not a checkpoint at all");
+  write_text(tmp.file("truncated.json"), "{\"network\": {\"name\": \"Simple");
+  write_text(tmp.file("tiny.json"),
+             "{\"network\": {\"name\": \"Tiny\", \"input\": [3, 32, 32], \"layers\": "
+             "[{\"type\": \"flatten\"}, {\"type\": \"linear\", \"name\": \"fc\", "
+             "\"in_features\": 3072, \"out_features\": 10}]}, "
+             "\"training\": {\"optimizer\": {\"lr\": 0.01}}}");
+  if (GetParam().args.find("tiny.safetensors") != std::string::npos) {
+    ASSERT_EQ(run_cli("train " + tmp.file("tiny.json") + " --device cpu --no-eval --epochs 1 " +
+                      "--data " + data.path().string() + " --out " + tmp.file("tiny.safetensors"))
+                  .exit_code,
+              0);
+  }
 
   std::string args = substitute(GetParam().args, "{data}", data.path().string());
   args = substitute(args, "{tmp}", tmp.path().string());
@@ -91,6 +103,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"eval garbage checkpoint", "eval --checkpoint {tmp}/garbage.safetensors", 1,
                  "garbage.safetensors: header size"},
         BadInput{"summary bad config", "summary {tmp}/bad.json", 1, "invalid JSON"},
+        BadInput{"truncated JSON", "train {tmp}/truncated.json", 1,
+                 "truncated.json: invalid JSON at line 1, column 29"},
+        BadInput{"checkpoint of another network",
+                 "eval --checkpoint {tmp}/tiny.safetensors --config " CNNE_SOURCE_DIR
+                 "/configs/simplecnn.json --data {data}",
+                 1, "tiny.safetensors: missing tensor 'conv1.weight'"},
+        BadInput{"resume a complete run", "train --resume {tmp}/tiny.safetensors --data {data}", 2,
+                 "has already trained 1 epochs"},
         BadInput{"help for unknown", "help frobnicate", 2, "no help for unknown command"}));
 
 TEST(Cli, NoGpuMeansCudaIsRefusedClearly) {
