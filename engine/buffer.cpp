@@ -1,5 +1,6 @@
 #include "engine/buffer.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -15,6 +16,23 @@ namespace cnne {
 namespace {
 
 constexpr size_t kHostAlignment = 64;
+
+// Per device (index = Device): bytes held now and at most. Process-wide
+// statistics, like cudaMemGetInfo's, for reports only.
+std::atomic<size_t> in_use[2];
+std::atomic<size_t> peak[2];
+
+void count(Device device, size_t bytes, bool add) {
+  const auto d = static_cast<size_t>(device);
+  if (!add) {
+    in_use[d] -= bytes;
+    return;
+  }
+  const size_t now = in_use[d] += bytes;
+  size_t seen = peak[d].load();
+  while (now > seen && !peak[d].compare_exchange_weak(seen, now)) {
+  }
+}
 
 void* allocate(Device device, size_t bytes) {
   if (bytes == 0) return nullptr;
@@ -45,7 +63,16 @@ void deallocate(Device device, void* p) noexcept {
 }  // namespace
 
 Buffer::Buffer(Device device, size_t bytes)
-    : data_(allocate(device, bytes)), bytes_(bytes), device_(device) {}
+    : data_(allocate(device, bytes)), bytes_(bytes), device_(device) {
+  count(device_, bytes_, true);
+}
+
+size_t memory_in_use(Device device) {
+  return in_use[static_cast<size_t>(device)].load();
+}
+size_t memory_peak(Device device) {
+  return peak[static_cast<size_t>(device)].load();
+}
 
 Buffer::~Buffer() {
   release();
@@ -67,6 +94,7 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 }
 
 void Buffer::release() noexcept {
+  if (data_) count(device_, bytes_, false);
   deallocate(device_, data_);
   data_ = nullptr;
   bytes_ = 0;

@@ -31,6 +31,10 @@ class Buffer {
   Device device_ = Device::CPU;
 };
 
+// Bytes held by live Buffers on `device` now, and the most held at once so far.
+size_t memory_in_use(Device device);
+size_t memory_peak(Device device);
+
 // Blocking copy between any two devices; shapes must hold the same number of bytes.
 // Used at the edges (upload of weights and batches, download for IO and tests).
 void copy_tensor(const Tensor& src, const Tensor& dst);

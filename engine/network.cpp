@@ -229,10 +229,16 @@ Tensor Network::forward(int64_t n) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     NvtxRange range(layers_[i]->name().c_str());
     Tensor y = activations_.view(activation_offsets_[i + 1], layers_[i]->output_shape(x.shape));
+    if (observer_) observer_->before(i, false);
     layers_[i]->forward(*ctx_, x, y);
+    if (observer_) observer_->after(i, false);
     x = y;
   }
   return x;
+}
+
+Network::MemoryPlan Network::memory_plan() const {
+  return {weights_.bytes(), gradients_.bytes(), activations_.planned_bytes()};
 }
 
 Tensor Network::output_of(size_t layer, int64_t n) const {
@@ -258,13 +264,11 @@ void Network::backward(int64_t n) {
     const Tensor x = activations_.view(activation_offsets_[i], shapes[i]);
     const Tensor y = activations_.view(activation_offsets_[i + 1], shapes[i + 1]);
     const Tensor dy = activations_.view(grad_offset_[current], shapes[i + 1]);
-    if (i == 0) {  // nothing upstream needs d(input)
-      layer.backward(*ctx_, x, y, dy, nullptr);
-      break;
-    }
     const int next = layer.output_aliases_input() ? current : 1 - current;
     const Tensor dx = activations_.view(grad_offset_[next], shapes[i]);
-    layer.backward(*ctx_, x, y, dy, &dx);
+    if (observer_) observer_->before(i, true);
+    layer.backward(*ctx_, x, y, dy, i == 0 ? nullptr : &dx);  // nothing upstream needs d(input)
+    if (observer_) observer_->after(i, true);
     current = next;
   }
 }

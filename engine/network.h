@@ -35,6 +35,15 @@ struct LayerSummary {
   int64_t flops = 0;
 };
 
+// Called around every layer's forward and backward when set on a Network
+// (cnnengine bench times layers with it). Null by default: no cost.
+class LayerObserver {
+ public:
+  virtual ~LayerObserver() = default;
+  virtual void before(size_t layer, bool backward) = 0;
+  virtual void after(size_t layer, bool backward) = 0;
+};
+
 class Network {
  public:
   // `network` is the config's "network" object: {"name", "input": [C, H, W], "layers": [...]};
@@ -80,6 +89,13 @@ class Network {
   // Back-propagates output_grad(n) and assigns every parameter gradient.
   void backward(int64_t n);
 
+  void set_observer(LayerObserver* observer) { observer_ = observer; }
+  // Bytes of device memory this network planned: parameters, gradients, activations.
+  struct MemoryPlan {
+    size_t parameters = 0, gradients = 0, activations = 0;
+  };
+  MemoryPlan memory_plan() const;
+
   // Flat views over the whole parameter layout (P): for the optimizer.
   Tensor flat_parameters() const;
   Tensor flat_gradients() const;
@@ -107,6 +123,7 @@ class Network {
   std::vector<size_t> activation_offsets_;  // per activation index 0..L; aliases repeat
   size_t grad_offset_[2] = {0, 0};          // ping-pong buffers, each of the largest activation
   std::vector<Shape> step_shapes_;          // backward's per-step shapes, reserved at setup
+  LayerObserver* observer_ = nullptr;
 };
 
 }  // namespace cnne

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cuda/nvtx_range.h"
+#include "cuda/profiler.h"
 #include "engine/batch_loader.h"
 #include "engine/batch_stage.h"
 #include "engine/error.h"
@@ -119,16 +120,31 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     epoch_meter.set(0, s.epoch_correct);
     int64_t images_this_run = 0;
     for (int64_t b = s.batches_done; b < loader.batches(); ++b) {
+      if (s.steps + 1 == profile_first_) cuda::profiler_start();
       NvtxRange step_range("train_step");
       const int64_t n = stage.load(loader, b, norm);
-      const Tensor logits = net_.forward(n);
+      Tensor logits;
+      {
+        NvtxRange phase("forward");
+        logits = net_.forward(n);
+      }
       const Tensor dlogits = net_.output_grad(n);
-      ops::softmax_cross_entropy(ctx_, logits, stage.labels(n), &dlogits, running.loss_sum(),
-                                 epoch_meter.correct());
-      net_.backward(n);
+      {
+        NvtxRange phase("loss");
+        ops::softmax_cross_entropy(ctx_, logits, stage.labels(n), &dlogits, running.loss_sum(),
+                                   epoch_meter.correct());
+      }
+      {
+        NvtxRange phase("backward");
+        net_.backward(n);
+      }
       check_finite(s, n, running.read().loss_sum);
-      optimizer_.step(net_);
+      {
+        NvtxRange phase("update");
+        optimizer_.step(net_);
+      }
       ++s.steps;
+      if (s.steps == profile_last_) cuda::profiler_stop();
       s.batches_done = b + 1;
       s.epoch_images += n;
       images_this_run += n;

@@ -37,6 +37,12 @@ class Trainer {
   void resume(const TrainingState& state, const Safetensors& optimizer, const std::string& path);
   // Stop like an interrupt once this many steps are done in all (0 = never).
   void stop_after_steps(int64_t steps) { stop_after_ = steps; }
+  // Open the profiler's capture range before global step `first` (1-based) and
+  // close it after step `last` (cuda/profiler.h); 0, 0 = never.
+  void profile_steps(int64_t first, int64_t last) {
+    profile_first_ = first;
+    profile_last_ = last;
+  }
 
   // Trains up to config.training.epochs. Returns the state reached; status is
   // "complete", or "interrupted"/"stopped" (a checkpoint was written).
@@ -61,6 +67,7 @@ class Trainer {
   TrainingState state_;
   Buffer nonfinite_;  // (1) I32 on the device
   int64_t stop_after_ = 0;
+  int64_t profile_first_ = 0, profile_last_ = 0;
   bool resumed_ = false;
   int stop_signal_ = 0;
   std::vector<EpochReport> reports_;

@@ -111,6 +111,10 @@ INSTANTIATE_TEST_SUITE_P(
                  1, "tiny.safetensors: missing tensor 'conv1.weight'"},
         BadInput{"resume a complete run", "train --resume {tmp}/tiny.safetensors --data {data}", 2,
                  "has already trained 1 epochs"},
+        BadInput{"bad profile range", "train --profile-steps 9:3", 2,
+                 "--profile-steps expects A:B with 1 <= A <= B"},
+        BadInput{"bench bad steps", "bench --steps 0", 2, "--steps must be in 1..1000000"},
+        BadInput{"inspect without file", "inspect", 2, "inspect needs a checkpoint FILE"},
         BadInput{"help for unknown", "help frobnicate", 2, "no help for unknown command"}));
 
 TEST(Cli, NoGpuMeansCudaIsRefusedClearly) {
@@ -124,7 +128,7 @@ TEST(Cli, NoGpuMeansCudaIsRefusedClearly) {
 
 TEST(Cli, HelpAndInfoExitZero) {
   for (const char* args : {"help", "--help", "train --help", "eval --help", "summary --help",
-                           "info --help", "version", "info"}) {
+                           "info --help", "inspect --help", "bench --help", "version", "info"}) {
     const RunResult r = run_cli(args);
     EXPECT_EQ(r.exit_code, 0) << args << ": " << r.err;
     EXPECT_FALSE(r.out.empty()) << args;
@@ -139,6 +143,15 @@ TEST(Cli, SummaryPrintsTheModelAndTotals) {
             std::string::npos);
   EXPECT_NE(r.out.find("Total parameters: 62,006"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("[1, 16, 5, 5]"), std::string::npos);
+}
+
+TEST(Cli, BenchTimesEveryLayerAndTheStep) {
+  const RunResult r = run_cli("bench --device cpu --steps 5 --warmup 1 --batch-size 8");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* expected :
+       {"batch 8", "conv1", "fc3", "loss", "update",
+        "step (forward + loss + backward + update): ", "images/s", "memory on cpu: "})
+    EXPECT_NE(r.out.find(expected), std::string::npos) << expected << "\n" << r.out;
 }
 
 // Train then eval on a tiny synthetic set: the checkpoint is written, and eval

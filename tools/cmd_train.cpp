@@ -37,6 +37,7 @@ std::vector<FlagSpec> train_flags() {
       {"checkpoint-every-epochs", "N", "write a checkpoint every N epochs"},
       {"keep-checkpoints", "N", "periodic checkpoints kept, newest first (default 3)"},
       {"stop-after-steps", "N", "stop like an interrupt after N steps in all (checkpoint written)"},
+      {"profile-steps", "A:B", "profiler capture range: steps A..B (nsys/ncu; docs/PROFILING.md)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   return flags;
@@ -52,6 +53,22 @@ void check_output_path(const std::string& path) {
   if (!fs::is_directory(parent, ec))
     throw UsageError("checkpoint path '" + path + "': folder '" + parent.string() +
                      "' does not exist");
+}
+
+// "A:B" with 1 <= A <= B.
+std::pair<int64_t, int64_t> parse_step_range(const std::string& text) {
+  const auto colon = text.find(':');
+  try {
+    if (colon != std::string::npos) {
+      size_t used_a = 0, used_b = 0;
+      const long long a = std::stoll(text.substr(0, colon), &used_a);
+      const long long b = std::stoll(text.substr(colon + 1), &used_b);
+      if (used_a == colon && used_b == text.size() - colon - 1 && a >= 1 && b >= a) return {a, b};
+    }
+  } catch (const std::exception&) {
+  }
+  throw UsageError("--profile-steps expects A:B with 1 <= A <= B (steps, 1-based), got '" + text +
+                   "'");
 }
 
 Overrides overrides_from(const CliArgs& args) {
@@ -138,6 +155,10 @@ int run_train(int argc, char** argv, int first) {
   apply_overrides(config, overrides_from(args));
   if (resume) report_resume(*resume, as_stored, config, std::cout);
   const int threads = choose_threads(args);
+  const int64_t stop_after = args.integer("stop-after-steps", 1, INT64_MAX).value_or(0);
+  const std::pair<int64_t, int64_t> profile = args.has("profile-steps")
+                                                  ? parse_step_range(*args.text("profile-steps"))
+                                                  : std::pair<int64_t, int64_t>{0, 0};
   check_output_path(config.training.checkpoint);
   const Device device = choose_device(args, std::cout);
 
@@ -164,7 +185,8 @@ int run_train(int argc, char** argv, int first) {
     load_weights(resume->checkpoint.file, *args.text("resume"), net);
     trainer.resume(resume->checkpoint.state, resume->optimizer, resume->optimizer_path);
   }
-  trainer.stop_after_steps(args.integer("stop-after-steps", 1, INT64_MAX).value_or(0));
+  trainer.stop_after_steps(stop_after);
+  trainer.profile_steps(profile.first, profile.second);
   TrainingState state = trainer.train(train, std::cout);
   if (state.status != "complete") return trainer.stop_signal() ? 128 + trainer.stop_signal() : 0;
   std::cout << "Finished Training\n";

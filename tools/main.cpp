@@ -25,6 +25,7 @@ constexpr const char* kUsage =
     "  summary [CONFIG]         the model: layers, output shapes, parameters, FLOPs\n"
     "  info                     CUDA, cuDNN, cuBLAS and GPU details\n"
     "  inspect FILE             validate a checkpoint; its tensors, state and weights digest\n"
+    "  bench [CONFIG]           time each layer and the training step, images/s, memory\n"
     "  help [COMMAND]           this text, or a command's options\n"
     "  version                  the version\n"
     "\n"
@@ -42,6 +43,7 @@ int dispatch(int argc, char** argv) {
   if (verb == "summary") return run_summary(argc, argv, 2);
   if (verb == "info") return run_info(argc, argv, 2);
   if (verb == "inspect") return run_inspect(argc, argv, 2);
+  if (verb == "bench") return run_bench(argc, argv, 2);
   if (verb == "version" || verb == "--version") {
     std::cout << "cnnengine " << CNNE_VERSION << "\n";
     return 0;
@@ -52,7 +54,7 @@ int dispatch(int argc, char** argv) {
       char* sub[] = {argv[0], argv[2], help_flag};
       const std::string topic = argv[2];
       if (topic == "train" || topic == "eval" || topic == "summary" || topic == "info" ||
-          topic == "inspect")
+          topic == "inspect" || topic == "bench")
         return dispatch(3, sub);
       throw cnne::UsageError("no help for unknown command '" + topic + "'");
     }
@@ -60,7 +62,7 @@ int dispatch(int argc, char** argv) {
     return 0;
   }
   throw cnne::UsageError("unknown command '" + verb +
-                         "' (commands: train, eval, summary, info, inspect, help, version)");
+                         "' (commands: train, eval, summary, info, inspect, bench, help, version)");
 }
 
 }  // namespace

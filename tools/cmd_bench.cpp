@@ -1,0 +1,164 @@
+// cnnengine bench [CONFIG]: like `caffe time`. Times, after warm-up, each
+// layer's forward and backward, the loss and the update, and the whole
+// training step, on a synthetic batch already in memory (data loading is not
+// timed). CUDA events on the GPU, the steady clock on the CPU.
+#include <cstdio>
+#include <iostream>
+
+#include "engine/batch_stage.h"
+#include "engine/config.h"
+#include "engine/error.h"
+#include "engine/interval_clock.h"
+#include "engine/ops.h"
+#include "engine/optimizer.h"
+#include "tools/commands.h"
+#include "tools/session.h"
+
+namespace cnne::cli {
+namespace {
+
+// Slots of the clock: forward i = i, backward i = L + i, then loss, update, whole step.
+class LayerTiming : public LayerObserver {
+ public:
+  LayerTiming(IntervalClock& clock, size_t layers) : clock_(clock), layers_(layers) {}
+  void before(size_t i, bool backward) override { clock_.start(backward ? layers_ + i : i); }
+  void after(size_t i, bool backward) override { clock_.stop(backward ? layers_ + i : i); }
+
+ private:
+  IntervalClock& clock_;
+  size_t layers_;
+};
+
+double mib(size_t bytes) {
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv, int first) {
+  std::vector<FlagSpec> flags = {{"batch-size", "N", "batch size (default: the config's)"},
+                                 {"steps", "N", "timed steps (default 100)"},
+                                 {"warmup", "N", "untimed steps first (default 10)"}};
+  for (auto& f : device_flags()) flags.push_back(f);
+  CliArgs args("bench", flags, 1, argc, argv, first);
+  if (args.help_requested()) {
+    std::cout << args.help_text(
+        "[CONFIG] [options]",
+        "Times the training step of CONFIG's network (default: the built-in tutorial) on a\n"
+        "synthetic batch: each layer's forward and backward, the loss, the update, the whole\n"
+        "step, images/s, and the memory it holds. Data loading is not timed.");
+    return 0;
+  }
+  const std::string source =
+      args.positionals().empty() ? "<built-in configs/simplecnn.json>" : args.positionals()[0];
+  Config config =
+      args.positionals().empty()
+          ? Config::from_json(parse_json_text(Config::embedded_default(), source), source)
+          : Config::load(source);
+  const int64_t batch = args.integer("batch-size", 1, 65536).value_or(config.training.batch_size);
+  const int64_t steps = args.integer("steps", 1, 1000000).value_or(100);
+  const int64_t warmup = args.integer("warmup", 0, 1000000).value_or(10);
+  const int threads = choose_threads(args);
+  const Device device = choose_device(args, std::cout);
+
+  Network net = Network::from_json(config.network, source);
+  Context ctx(device, threads);
+  net.setup(ctx, {batch});
+  Rng rng(config.training.seed);
+  net.initialize(rng);
+  SgdOptimizer optimizer(ctx, net, config.training.optimizer.hyper());
+  LossMeter meter(ctx);
+
+  // A synthetic batch: inputs uniform in [-1, 1], labels uniform over the classes.
+  const Tensor input = net.input(batch);
+  std::vector<float> host_input(static_cast<size_t>(input.numel()));
+  for (float& v : host_input) v = rng.uniform(-1.0f, 1.0f);
+  copy_tensor(Tensor(host_input.data(), input.shape), input);
+  const int64_t classes = net.output_shape(1)[1];
+  std::vector<int32_t> host_labels(static_cast<size_t>(batch));
+  for (int32_t& l : host_labels)
+    l = static_cast<int32_t>(rng.below(static_cast<uint64_t>(classes)));
+  Buffer labels_buffer(ctx.device(), host_labels.size() * sizeof(int32_t));
+  const Tensor labels(static_cast<int32_t*>(labels_buffer.data()), Shape{batch}, ctx.device());
+  copy_tensor(Tensor(host_labels.data(), Shape{batch}), labels);
+
+  const size_t layers = net.layer_count();
+  const size_t loss_slot = 2 * layers, update_slot = loss_slot + 1, step_slot = update_slot + 1;
+  auto clock = make_interval_clock(ctx, step_slot + 1);
+  auto step = [&](bool timed) {
+    if (timed) clock->start(step_slot);
+    const Tensor logits = net.forward(batch);
+    const Tensor dlogits = net.output_grad(batch);
+    if (timed) clock->start(loss_slot);
+    ops::softmax_cross_entropy(ctx, logits, labels, &dlogits, meter.loss_sum(), meter.correct());
+    if (timed) clock->stop(loss_slot);
+    net.backward(batch);
+    if (timed) clock->start(update_slot);
+    optimizer.step(net);
+    if (timed) {
+      clock->stop(update_slot);
+      clock->stop(step_slot);
+    }
+  };
+  for (int64_t i = 0; i < warmup; ++i) step(false);
+  ctx.synchronize();
+  // Whole steps first, without per-layer events in the way; then the layer breakdown.
+  for (int64_t i = 0; i < steps; ++i) {
+    step(true);
+    clock->end_round();
+  }
+  const double step_ms = clock->totals_ms()[step_slot] / static_cast<double>(steps);
+  auto layer_clock = make_interval_clock(ctx, step_slot + 1);
+  LayerTiming timing(*layer_clock, layers);
+  net.set_observer(&timing);
+  std::swap(clock, layer_clock);
+  for (int64_t i = 0; i < steps; ++i) {
+    step(true);
+    clock->end_round();
+  }
+  net.set_observer(nullptr);
+  const std::vector<double> ms = clock->totals_ms();
+  const auto per = [&](size_t slot) { return ms[slot] / static_cast<double>(steps); };
+
+  char line[200];
+  std::snprintf(
+      line, sizeof line, "cnnengine bench: %s, batch %lld, %s%s, %lld warm-up + %lld timed steps\n",
+      net.name().c_str(), static_cast<long long>(batch), std::string(device_name(device)).c_str(),
+      device == Device::CPU ? (", " + std::to_string(threads) + " thread(s)").c_str() : "",
+      static_cast<long long>(warmup), static_cast<long long>(steps));
+  std::cout << line;
+  std::snprintf(line, sizeof line, "%-12s %-10s %12s %12s\n", "layer", "type", "forward ms",
+                "backward ms");
+  std::cout << line << std::string(50, '-') << "\n";
+  double forward = 0, backward = 0;
+  for (size_t i = 0; i < layers; ++i) {
+    std::snprintf(line, sizeof line, "%-12s %-10s %12.4f %12.4f\n", net.layer(i).name().c_str(),
+                  net.layer(i).type().c_str(), per(i), per(layers + i));
+    std::cout << line;
+    forward += per(i);
+    backward += per(layers + i);
+  }
+  std::snprintf(line, sizeof line, "%-12s %-10s %12.4f %12s\n", "loss", "softmax-ce",
+                per(loss_slot), "(fused)");
+  std::cout << line;
+  std::snprintf(line, sizeof line, "%-12s %-10s %12s %12.4f\n", "update", "sgd", "",
+                per(update_slot));
+  std::cout << line << std::string(50, '-') << "\n";
+  std::snprintf(line, sizeof line, "%-23s %12.4f %12.4f\n", "layers total", forward, backward);
+  std::cout << line;
+  std::snprintf(line, sizeof line,
+                "step (forward + loss + backward + update): %.4f ms, %.0f images/s\n", step_ms,
+                static_cast<double>(batch) * 1000.0 / step_ms);
+  std::cout << line;
+  const Network::MemoryPlan plan = net.memory_plan();
+  std::snprintf(line, sizeof line,
+                "memory on %s: %.2f MiB held at peak (parameters %.2f, gradients %.2f, optimizer "
+                "%.2f, activations %.2f, workspace %.2f MiB)\n",
+                std::string(device_name(device)).c_str(), mib(memory_peak(device)),
+                mib(plan.parameters), mib(plan.gradients), mib(optimizer.momentum().bytes()),
+                mib(plan.activations), mib(ctx.workspace_bytes()));
+  std::cout << line;
+  return 0;
+}
+
+}  // namespace cnne::cli
