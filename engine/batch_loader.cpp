@@ -43,7 +43,14 @@ BatchLoader::BatchLoader(const ImageDataset& data, int64_t batch_size, bool shuf
   std::iota(order_.begin(), order_.end(), 0);
 }
 
-void BatchLoader::start_epoch(Rng& rng) {
+void BatchLoader::set_augment(const AugmentConfig& augment, uint64_t seed) {
+  augment_ = augment;
+  augment_seed_ = seed;
+  scratch_.resize(static_cast<size_t>(data_.image_bytes()));
+}
+
+void BatchLoader::start_epoch(Rng& rng, int64_t epoch) {
+  epoch_ = epoch;
   std::iota(order_.begin(), order_.end(), 0);
   if (shuffle_) rng.shuffle(order_);
 }
@@ -55,9 +62,20 @@ int64_t BatchLoader::batch_count(int64_t b) const {
 int64_t BatchLoader::fill(int64_t b, const Normalization& norm, float* x, int32_t* labels) const {
   const int64_t n = batch_count(b);
   const int64_t plane = data_.height * data_.width;
+  Rng draws = augment_rng(augment_seed_, epoch_, b);
   for (int64_t i = 0; i < n; ++i) {
     const int32_t index = order_[static_cast<size_t>(b * batch_size_ + i)];
-    norm.apply(data_.image(index), data_.channels, plane, x + i * data_.image_bytes());
+    const uint8_t* image = data_.image(index);
+    if (augment_.enabled()) {  // the draws in torchvision's order: flip, then crop offsets
+      const bool flip = augment_.horizontal_flip && draws.uniform01() < 0.5f;
+      const auto span = static_cast<uint64_t>(2 * augment_.crop_padding + 1);
+      const int64_t dy = static_cast<int64_t>(draws.below(span)) - augment_.crop_padding;
+      const int64_t dx = static_cast<int64_t>(draws.below(span)) - augment_.crop_padding;
+      crop_and_flip(image, data_.channels, data_.height, data_.width, dy, dx, flip,
+                    scratch_.data());
+      image = scratch_.data();
+    }
+    norm.apply(image, data_.channels, plane, x + i * data_.image_bytes());
     labels[i] = data_.labels[static_cast<size_t>(index)];
   }
   return n;

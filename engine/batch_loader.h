@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/augment.h"
 #include "engine/dataset.h"
 #include "engine/rng.h"
 
@@ -30,11 +31,13 @@ class Normalization {
 class BatchLoader {
  public:
   BatchLoader(const ImageDataset& data, int64_t batch_size, bool shuffle);
+  // Training loaders augment each image (Note [stateless augmentation draws]).
+  void set_augment(const AugmentConfig& augment, uint64_t seed);
 
   int64_t batch_size() const { return batch_size_; }
   int64_t batches() const { return (data_.count + batch_size_ - 1) / batch_size_; }
-  // New order for the next epoch (identity when not shuffling).
-  void start_epoch(Rng& rng);
+  // New order for epoch `epoch` (0-based; identity when not shuffling).
+  void start_epoch(Rng& rng, int64_t epoch = 0);
   int64_t batch_count(int64_t b) const;  // images in batch b
   // x (n, C, H, W) F32 normalized, labels (n) I32 for batch b; returns n.
   int64_t fill(int64_t b, const Normalization& norm, float* x, int32_t* labels) const;
@@ -44,6 +47,10 @@ class BatchLoader {
   int64_t batch_size_;
   bool shuffle_;
   std::vector<int32_t> order_;  // (count) image indices of this epoch
+  AugmentConfig augment_;
+  uint64_t augment_seed_ = 0;
+  int64_t epoch_ = 0;
+  mutable std::vector<uint8_t> scratch_;  // (C, H, W) one augmented image
 };
 
 }  // namespace cnne

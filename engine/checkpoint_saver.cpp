@@ -66,7 +66,7 @@ std::vector<std::string> periodic_checkpoints(const std::string& path) {
 }
 
 CheckpointSaver::CheckpointSaver(const Config& config, const Network& net,
-                                 const SgdOptimizer& optimizer)
+                                 const Optimizer& optimizer)
     : config_(config), net_(net), optimizer_(optimizer) {}
 
 void CheckpointSaver::save(const std::string& path, TrainingState state) const {

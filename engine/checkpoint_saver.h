@@ -24,7 +24,7 @@ namespace cnne {
 
 class CheckpointSaver {
  public:
-  CheckpointSaver(const Config& config, const Network& net, const SgdOptimizer& optimizer);
+  CheckpointSaver(const Config& config, const Network& net, const Optimizer& optimizer);
 
   // Writes the optimizer file and the checkpoint at `path` (see the Note).
   void save(const std::string& path, TrainingState state) const;
@@ -35,7 +35,7 @@ class CheckpointSaver {
  private:
   const Config& config_;
   const Network& net_;
-  const SgdOptimizer& optimizer_;
+  const Optimizer& optimizer_;
 };
 
 // A checkpoint and its optimizer state, read for `train --resume`. Errors name

@@ -10,10 +10,6 @@
 namespace cnne {
 namespace {
 
-void check_positive(const JsonFields& f, const std::string& key, double v) {
-  if (!(v > 0) || !std::isfinite(v)) throw ConfigError(f.error(key, "must be > 0"));
-}
-
 DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
   DataConfig d;
   JsonFields f(j, where + ": data");
@@ -32,6 +28,14 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
       if (!(s > 0) || !std::isfinite(s)) throw ConfigError(n.error("std", "must be > 0"));
   }
   d.shuffle = f.get_bool("shuffle", true);
+  if (f.has("augment")) {
+    JsonFields a(f.get_raw("augment"), where + ": data.augment");
+    d.augment.crop_padding = a.get_int("crop_padding", 0);
+    d.augment.horizontal_flip = a.get_bool("horizontal_flip", false);
+    a.finish();
+    if (d.augment.crop_padding < 0 || d.augment.crop_padding > 64)
+      throw ConfigError(a.error("crop_padding", "must be in 0..64"));
+  }
   d.classes = f.get_strings("classes", {});
   if (!d.classes.empty() && d.classes.size() != 10)
     throw ConfigError(f.error(
@@ -44,29 +48,6 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
   return d;
 }
 
-OptimizerConfig parse_optimizer(const nlohmann::json& j, const std::string& where) {
-  OptimizerConfig o;
-  JsonFields f(j, where + ": training.optimizer");
-  o.type = f.get_string("type", "sgd");
-  if (o.type != "sgd") throw ConfigError(f.error("type", "is '" + o.type + "', expected sgd"));
-  o.lr = f.get_number("lr");
-  check_positive(f, "lr", o.lr);
-  o.momentum = f.get_number("momentum", 0.0);
-  o.dampening = f.get_number("dampening", 0.0);
-  o.weight_decay = f.get_number("weight_decay", 0.0);
-  o.nesterov = f.get_bool("nesterov", false);
-  f.finish();
-  if (!(o.momentum >= 0 && o.momentum < 1))
-    throw ConfigError(f.error("momentum", "must be in [0, 1)"));
-  if (!(o.dampening >= 0 && o.dampening <= 1))
-    throw ConfigError(f.error("dampening", "must be in [0, 1]"));
-  if (!(o.weight_decay >= 0) || !std::isfinite(o.weight_decay))
-    throw ConfigError(f.error("weight_decay", "must be >= 0"));
-  if (o.nesterov && (o.momentum == 0 || o.dampening != 0))
-    throw ConfigError(f.error("nesterov", "needs momentum > 0 and dampening 0 (as in PyTorch)"));
-  return o;
-}
-
 TrainingConfig parse_training(const nlohmann::json& j, const std::string& where) {
   TrainingConfig t;
   JsonFields f(j, where + ": training");
@@ -75,7 +56,9 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.loss = f.get_string("loss", t.loss);
   if (t.loss != "cross_entropy")
     throw ConfigError(f.error("loss", "is '" + t.loss + "', expected cross_entropy"));
-  t.optimizer = parse_optimizer(f.get_raw("optimizer"), where);
+  t.optimizer = OptimizerConfig::from_json(f.get_raw("optimizer"), where);
+  if (f.has("schedule")) t.schedule = ScheduleConfig::from_json(f.get_raw("schedule"), where);
+  t.label_smoothing = f.get_number("label_smoothing", 0.0);
   t.log_every = f.get_int("log_every", t.log_every);
   const int64_t seed = f.get_int("seed", 0);
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
@@ -90,6 +73,13 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
     throw ConfigError(f.error("checkpoint_every_epochs", "must be >= 0 (0 = off)"));
   if (t.keep_checkpoints < 1) throw ConfigError(f.error("keep_checkpoints", "must be >= 1"));
   if (t.epochs < 1) throw ConfigError(f.error("epochs", "must be >= 1"));
+  if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
+    throw ConfigError(f.error("label_smoothing", "must be in [0, 1)"));
+  const bool cycles = t.schedule.type == "onecycle" || t.schedule.type == "cyclic";
+  if (cycles && t.schedule.cycle_momentum && t.optimizer.type == "sgd" && t.optimizer.momentum == 0)
+    throw ConfigError(f.error("schedule",
+                              "cycles momentum but the SGD optimizer has momentum 0 "
+                              "(set momentum, or cycle_momentum false)"));
   if (t.batch_size < 1 || t.batch_size > 65536)
     throw ConfigError(f.error("batch_size", "must be in 1..65536"));
   if (t.log_every < 1) throw ConfigError(f.error("log_every", "must be >= 1"));
@@ -100,16 +90,6 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
 }
 
 }  // namespace
-
-SgdHyper OptimizerConfig::hyper() const {
-  SgdHyper h;
-  h.lr = static_cast<float>(lr);
-  h.momentum = static_cast<float>(momentum);
-  h.dampening = static_cast<float>(dampening);
-  h.weight_decay = static_cast<float>(weight_decay);
-  h.nesterov = nesterov;
-  return h;
-}
 
 Config Config::from_json(const nlohmann::json& j, const std::string& where) {
   Config c;
@@ -166,11 +146,13 @@ Config Config::load(const std::string& path) {
 }
 
 nlohmann::json Config::to_json() const {
-  const OptimizerConfig& s = training.optimizer;
   nlohmann::json data_json = {{"dataset", data.dataset},
                               {"normalize", {{"mean", data.mean}, {"std", data.std}}},
                               {"shuffle", data.shuffle}};
   if (!data.root.empty()) data_json["root"] = data.root;
+  if (data.augment.enabled())
+    data_json["augment"] = {{"crop_padding", data.augment.crop_padding},
+                            {"horizontal_flip", data.augment.horizontal_flip}};
   if (!data.classes.empty()) data_json["classes"] = data.classes;
   if (data.train_limit) data_json["train_limit"] = data.train_limit;
   if (data.test_limit) data_json["test_limit"] = data.test_limit;
@@ -180,13 +162,9 @@ nlohmann::json Config::to_json() const {
            {{"epochs", training.epochs},
             {"batch_size", training.batch_size},
             {"loss", training.loss},
-            {"optimizer",
-             {{"type", s.type},
-              {"lr", s.lr},
-              {"momentum", s.momentum},
-              {"dampening", s.dampening},
-              {"weight_decay", s.weight_decay},
-              {"nesterov", s.nesterov}}},
+            {"optimizer", training.optimizer.to_json()},
+            {"schedule", training.schedule.to_json()},
+            {"label_smoothing", training.label_smoothing},
             {"log_every", training.log_every},
             {"seed", training.seed},
             {"checkpoint", training.checkpoint},

@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/ops.h"
+#include "engine/augment.h"
+#include "engine/optimizer_config.h"
+#include "engine/schedule.h"
 
 namespace cnne {
 
@@ -20,22 +22,10 @@ struct DataConfig {
   std::vector<double> mean{0.5, 0.5, 0.5};  // Normalize(mean, std) per channel, on [0, 1]
   std::vector<double> std{0.5, 0.5, 0.5};
   bool shuffle = true;
+  AugmentConfig augment;             // training only
   std::vector<std::string> classes;  // empty = batches.meta.txt
   int64_t train_limit = 0;           // use the first N training images; 0 = all
   int64_t test_limit = 0;            // use the first N test images; 0 = all
-};
-
-// Kept in double as written in the config (so it round-trips exactly);
-// hyper() gives the float values the update kernels use.
-struct OptimizerConfig {
-  std::string type = "sgd";
-  double lr = 0.001;
-  double momentum = 0.0;
-  double dampening = 0.0;
-  double weight_decay = 0.0;
-  bool nesterov = false;
-
-  SgdHyper hyper() const;
 };
 
 struct TrainingConfig {
@@ -43,8 +33,10 @@ struct TrainingConfig {
   int64_t batch_size = 4;
   std::string loss = "cross_entropy";
   OptimizerConfig optimizer;
-  int64_t log_every = 2000;  // print the mean loss every N batches
-  uint64_t seed = 0;         // initial weights and shuffling
+  ScheduleConfig schedule;
+  double label_smoothing = 0.0;  // CrossEntropyLoss(label_smoothing=...)
+  int64_t log_every = 2000;      // print the mean loss every N batches
+  uint64_t seed = 0;             // initial weights and shuffling
   std::string checkpoint = "cnn_model.safetensors";
   bool deterministic = false;           // bit-reproducible runs (deterministic cuDNN algorithms)
   int64_t checkpoint_every_steps = 0;   // periodic checkpoints; 0 = off

@@ -23,7 +23,7 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
     const int64_t n = stage.load(loader, b, norm);
     const Tensor logits = net.forward(n);
     meter.reset();
-    ops::softmax_cross_entropy(ctx, logits, stage.labels(n), nullptr, meter.loss_sum(),
+    ops::softmax_cross_entropy(ctx, logits, stage.labels(n), 0.0f, nullptr, meter.loss_sum(),
                                meter.correct());
     const Tensor pred(static_cast<int32_t*>(predictions.data()), Shape{n}, ctx.device());
     ops::argmax_rows(ctx, logits, pred);

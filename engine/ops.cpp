@@ -68,8 +68,9 @@ void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   CNNE_ROUTE(linear_backward_bias, dy, db);
 }
 void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
-                           const Tensor* dlogits, const Tensor& loss_sum, const Tensor& correct) {
-  CNNE_ROUTE(softmax_cross_entropy, logits, labels, dlogits, loss_sum, correct);
+                           float smoothing, const Tensor* dlogits, const Tensor& loss_sum,
+                           const Tensor& correct) {
+  CNNE_ROUTE(softmax_cross_entropy, logits, labels, smoothing, dlogits, loss_sum, correct);
 }
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
   CNNE_ROUTE(argmax_rows, logits, predictions);
@@ -77,6 +78,10 @@ void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) 
 void sgd_update(Context& ctx, const SgdHyper& h, bool first_step, const Tensor& params,
                 const Tensor& grads, const Tensor& momentum) {
   CNNE_ROUTE(sgd_update, h, first_step, params, grads, momentum);
+}
+void adam_update(Context& ctx, const AdamHyper& h, const Tensor& params, const Tensor& grads,
+                 const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+  CNNE_ROUTE(adam_update, h, params, grads, exp_avg, exp_avg_sq);
 }
 void fill(Context& ctx, const Tensor& t, float value) {
   CNNE_ROUTE(fill, t, value);

@@ -29,8 +29,27 @@ struct SgdHyper {
   float lr = 0.001f;
   float momentum = 0.0f;
   float dampening = 0.0f;
-  float weight_decay = 0.0f;
+  float weight_decay = 0.0f;  // L2: g += weight_decay * p
   bool nesterov = false;
+  float decay_factor = 1.0f;  // decoupled weight decay: p *= 1 - lr * wd first (1 = off)
+};
+
+// The scalars of one Adam/AdamW step, derived on the host in double and
+// rounded to float once, as PyTorch does with its Python-float arguments
+// (OptimizerConfig::adam):
+//   AdamW:  p *= decay_factor                       (1 - lr * wd)
+//   Adam:   g += weight_decay * p                   (L2)
+//   m = m * beta1 + g * one_minus_beta1
+//   v = v * beta2 + (one_minus_beta2 * g) * g
+//   p = p + (-step_size * m) / (sqrt(v) / bias_correction2_sqrt + eps)
+struct AdamHyper {
+  float beta1 = 0.9f, one_minus_beta1 = 0.1f;
+  float beta2 = 0.999f, one_minus_beta2 = 0.001f;
+  float step_size = 0.001f;            // lr / (1 - beta1^t)
+  float bias_correction2_sqrt = 1.0f;  // sqrt(1 - beta2^t)
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // Adam's L2 term (0 for AdamW)
+  float decay_factor = 1.0f;  // AdamW's decoupled decay (1 for Adam)
 };
 
 namespace ops {

@@ -7,66 +7,96 @@
 
 namespace cnne {
 
-SgdOptimizer::SgdOptimizer(Context& ctx, const Network& net, const SgdHyper& hyper)
-    : ctx_(ctx), hyper_(hyper), momentum_(ctx.device(), net.flat_parameters().bytes()) {
-  ops::fill(ctx_, momentum(), 0.0f);
+std::unique_ptr<Optimizer> Optimizer::create(Context& ctx, const Network& net,
+                                             const OptimizerConfig& config) {
+  if (config.is_adam()) return std::make_unique<AdamOptimizer>(ctx, net, config);
+  return std::make_unique<SgdOptimizer>(ctx, net, config);
 }
 
-Tensor SgdOptimizer::momentum() const {
-  return Tensor(static_cast<float*>(momentum_.data()),
-                Shape{static_cast<int64_t>(momentum_.bytes() / sizeof(float))}, ctx_.device());
+Optimizer::Optimizer(Context& ctx, const Network& net, const OptimizerConfig& config,
+                     std::vector<std::string> state_names)
+    : ctx_(ctx), config_(config), state_names_(std::move(state_names)) {
+  for (size_t i = 0; i < state_names_.size(); ++i) {
+    state_.emplace_back(ctx.device(), net.flat_parameters().bytes());
+    ops::fill(ctx_, state(i), 0.0f);
+  }
 }
 
-void SgdOptimizer::step(Network& net) {
-  ops::sgd_update(ctx_, hyper_, steps_ == 0, net.flat_parameters(), net.flat_gradients(),
-                  momentum());
-  ++steps_;
+Tensor Optimizer::state(size_t i) const {
+  return Tensor(static_cast<float*>(state_[i].data()),
+                Shape{static_cast<int64_t>(state_[i].bytes() / sizeof(float))}, ctx_.device());
 }
 
-Safetensors SgdOptimizer::export_state(const Network& net) const {
-  std::vector<float> host(static_cast<size_t>(momentum().numel()));
-  copy_tensor(momentum(), Tensor(host.data(), momentum().shape));
+size_t Optimizer::state_bytes() const {
+  size_t bytes = 0;
+  for (const Buffer& b : state_) bytes += b.bytes();
+  return bytes;
+}
+
+Safetensors Optimizer::export_state(const Network& net) const {
   Safetensors file;
-  if (steps_ > 0 && hyper_.momentum != 0.0f)
-    for (const NamedParam& p : net.parameters())
-      file.add(p.name + ".momentum_buffer", Tensor(host.data() + p.offset, p.shape));
-  file.metadata["optimizer"] = "sgd";
+  file.metadata["optimizer"] = config_.type;
   file.metadata["steps"] = std::to_string(steps_);
+  if (steps_ == 0) return file;
+  for (size_t i = 0; i < state_.size(); ++i) {
+    std::vector<float> host(static_cast<size_t>(state(i).numel()));
+    copy_tensor(state(i), Tensor(host.data(), state(i).shape));
+    for (const NamedParam& p : net.parameters())
+      file.add(p.name + "." + state_names_[i], Tensor(host.data() + p.offset, p.shape));
+  }
   return file;
 }
 
-void SgdOptimizer::import_state(const Safetensors& file, const std::string& path,
-                                const Network& net) {
-  auto meta = file.metadata.find("steps");
-  if (meta == file.metadata.end() || file.metadata.count("optimizer") == 0 ||
-      file.metadata.at("optimizer") != "sgd")
-    throw CheckpointError(path + ": not an SGD optimizer state (metadata optimizer/steps)");
-  int64_t steps = 0;
+void Optimizer::import_state(const Safetensors& file, const std::string& path, const Network& net) {
+  const auto type = file.metadata.find("optimizer");
+  const auto steps = file.metadata.find("steps");
+  if (type == file.metadata.end() || steps == file.metadata.end())
+    throw CheckpointError(path + ": not an optimizer state (no optimizer/steps metadata)");
+  if (type->second != config_.type)
+    throw CheckpointError(path + ": holds " + type->second + " state, the run uses " +
+                          config_.type + "; an optimizer change cannot resume");
+  int64_t count = 0;
   try {
-    steps = std::stoll(meta->second);
+    count = std::stoll(steps->second);
   } catch (const std::exception&) {
-    throw CheckpointError(path + ": metadata steps '" + meta->second + "' is not a number");
+    throw CheckpointError(path + ": metadata steps '" + steps->second + "' is not a number");
   }
-  std::vector<float> host(static_cast<size_t>(momentum().numel()), 0.0f);
-  const bool has_buffers = !file.tensors.empty();
-  if (has_buffers) {
-    if (file.tensors.size() != net.parameters().size())
-      throw CheckpointError(path + ": holds " + std::to_string(file.tensors.size()) +
-                            " momentum buffers, the network has " +
-                            std::to_string(net.parameters().size()) + " parameters");
+  if (count < 0) throw CheckpointError(path + ": negative step count");
+  const size_t expected = count == 0 ? 0 : state_.size() * net.parameters().size();
+  if (file.tensors.size() != expected)
+    throw CheckpointError(path + ": holds " + std::to_string(file.tensors.size()) +
+                          " state tensors, expected " + std::to_string(expected));
+  for (size_t i = 0; i < state_.size() && count > 0; ++i) {
+    std::vector<float> host(static_cast<size_t>(state(i).numel()), 0.0f);
     for (const NamedParam& p : net.parameters()) {
-      const SafetensorsTensor* t = file.find(p.name + ".momentum_buffer");
+      const std::string name = p.name + "." + state_names_[i];
+      const SafetensorsTensor* t = file.find(name);
       if (!t || t->dtype != DType::F32 || !(t->shape == p.shape))
-        throw CheckpointError(path + ": missing or mis-shaped '" + p.name +
-                              ".momentum_buffer' (expected F32 " + p.shape.str() + ")");
+        throw CheckpointError(path + ": missing or mis-shaped '" + name + "' (expected F32 " +
+                              p.shape.str() + ")");
       std::memcpy(host.data() + p.offset, t->bytes.data(), t->bytes.size());
     }
-  } else if (steps > 0 && hyper_.momentum != 0.0f) {
-    throw CheckpointError(path + ": has no momentum buffers after " + std::to_string(steps) +
-                          " steps of SGD with momentum");
+    copy_tensor(Tensor(host.data(), state(i).shape), state(i));
   }
-  copy_tensor(Tensor(host.data(), momentum().shape), momentum());
-  steps_ = steps;
+  steps_ = count;
+}
+
+SgdOptimizer::SgdOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
+    : Optimizer(ctx, net, config, {"momentum_buffer"}) {}
+
+void SgdOptimizer::step(Network& net, const StepRates& rates) {
+  ops::sgd_update(ctx_, config_.sgd(rates.lr, rates.momentum), steps_ == 0, net.flat_parameters(),
+                  net.flat_gradients(), state(0));
+  ++steps_;
+}
+
+AdamOptimizer::AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
+    : Optimizer(ctx, net, config, {"exp_avg", "exp_avg_sq"}) {}
+
+void AdamOptimizer::step(Network& net, const StepRates& rates) {
+  ++steps_;
+  ops::adam_update(ctx_, config_.adam(rates.lr, rates.momentum, steps_), net.flat_parameters(),
+                   net.flat_gradients(), state(0), state(1));
 }
 
 }  // namespace cnne

@@ -1,36 +1,66 @@
 #pragma once
-// SGD with momentum, dampening, weight decay and Nesterov, PyTorch's
-// torch.optim.SGD semantics, as one update over the flat parameter arena.
-// The momentum buffer lives in its own buffer with the parameters' layout.
+// Optimizers over the flat parameter arena, PyTorch's semantics: SGD
+// (torch.optim.SGD, plus decoupled weight decay), Adam and AdamW. Each state
+// buffer (momentum, Adam's moments) has the parameters' layout, so one kernel
+// updates everything. The schedule (engine/schedule.h) gives the rates of
+// each step.
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "engine/buffer.h"
-#include "engine/config.h"
 #include "engine/context.h"
 #include "engine/network.h"
+#include "engine/optimizer_config.h"
 #include "engine/safetensors.h"
+#include "engine/schedule.h"
 
 namespace cnne {
 
-class SgdOptimizer {
+class Optimizer {
  public:
-  SgdOptimizer(Context& ctx, const Network& net, const SgdHyper& hyper);
+  static std::unique_ptr<Optimizer> create(Context& ctx, const Network& net,
+                                           const OptimizerConfig& config);
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
 
   // One update from the gradients the last backward() assigned.
-  void step(Network& net);
+  virtual void step(Network& net, const StepRates& rates) = 0;
   int64_t steps() const { return steps_; }
-  const SgdHyper& hyper() const { return hyper_; }
-  Tensor momentum() const;  // (P) same layout as Network::flat_parameters()
+  const OptimizerConfig& config() const { return config_; }
+  // State buffer i (P), same layout as Network::flat_parameters().
+  Tensor state(size_t i) const;
+  size_t state_bytes() const;
 
-  // The optimizer's state as host tensors under PyTorch's names
-  // ("<param>.momentum_buffer"), the step count in the metadata.
+  // The state as host tensors under PyTorch's per-parameter names
+  // ("<param>.momentum_buffer", "<param>.exp_avg", ...), the type and step
+  // count in the metadata. Empty before the first step.
   Safetensors export_state(const Network& net) const;
   // Restores export_state's output; CheckpointError naming `path` on any mismatch.
   void import_state(const Safetensors& file, const std::string& path, const Network& net);
 
- private:
+ protected:
+  Optimizer(Context& ctx, const Network& net, const OptimizerConfig& config,
+            std::vector<std::string> state_names);
+
   Context& ctx_;
-  SgdHyper hyper_;
-  Buffer momentum_;  // (P) F32
+  OptimizerConfig config_;
+  std::vector<std::string> state_names_;
+  std::vector<Buffer> state_;  // each (P) F32
   int64_t steps_ = 0;
+};
+
+class SgdOptimizer : public Optimizer {
+ public:
+  SgdOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
+  void step(Network& net, const StepRates& rates) override;
+};
+
+class AdamOptimizer : public Optimizer {
+ public:
+  AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
+  void step(Network& net, const StepRates& rates) override;
 };
 
 }  // namespace cnne

@@ -1,5 +1,6 @@
 // SGD over the flat parameter arena, CPU reference. The order of operations
 // is PyTorch's torch.optim.SGD (single-tensor path), in float:
+//   p = p * decay_factor        (decoupled weight decay; 1 when off)
 //   d = g + wd * p
 //   buf = first ? d : momentum * buf + (1 - dampening) * d
 //   d = nesterov ? d + momentum * buf : buf
@@ -15,7 +16,9 @@ template <bool kDecay, bool kMomentum, bool kFirst, bool kNesterov>
 void sgd_loop(const SgdHyper& h, float* __restrict p, const float* __restrict g,
               float* __restrict buf, int64_t n) {
   const float lr = h.lr, wd = h.weight_decay, mu = h.momentum, keep = 1.0f - h.dampening;
+  const float decay = h.decay_factor;
   for (int64_t i = 0; i < n; ++i) {
+    if (decay != 1.0f) p[i] = p[i] * decay;
     float d = g[i];
     if constexpr (kDecay) d = d + wd * p[i];
     if constexpr (kMomentum) {

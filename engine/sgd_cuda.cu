@@ -12,6 +12,7 @@ __global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, SgdH
                            bool first_step) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
+    if (h.decay_factor != 1.0f) p[i] = __fmul_rn(p[i], h.decay_factor);
     float d = g[i];
     if (h.weight_decay != 0.0f) d = __fadd_rn(d, __fmul_rn(h.weight_decay, p[i]));
     if (h.momentum != 0.0f) {

@@ -31,8 +31,8 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
       config_(config),
       net_(net),
       rng_(rng),
-      optimizer_(ctx, net, config.training.optimizer.hyper()),
-      saver_(config, net, optimizer_),
+      optimizer_(Optimizer::create(ctx, net, config.training.optimizer)),
+      saver_(config, net, *optimizer_),
       nonfinite_(ctx.device(), sizeof(int32_t)) {
   state_.seed = config.training.seed;
   state_.device = std::string(device_name(ctx.device()));
@@ -40,7 +40,7 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
 
 void Trainer::resume(const TrainingState& state, const Safetensors& optimizer,
                      const std::string& path) {
-  optimizer_.import_state(optimizer, path, net_);
+  optimizer_->import_state(optimizer, path, net_);
   state_ = state;
   resumed_ = true;
   state_.device = std::string(device_name(ctx_.device()));
@@ -88,7 +88,10 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   const TrainingConfig& tc = config_.training;
   const Normalization norm(config_.data.mean, config_.data.std);
   BatchLoader loader(data, tc.batch_size, config_.data.shuffle);
+  loader.set_augment(config_.data.augment, tc.seed);
   BatchStage stage(ctx_, net_);
+  const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, loader.batches());
+  const auto smoothing = static_cast<float>(tc.label_smoothing);
   LossMeter running(ctx_);  // the tutorial's running_loss, reset at every print
   LossMeter epoch_meter(ctx_);
   InterruptGuard interrupts;
@@ -115,7 +118,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       s.epoch_correct = s.epoch_images = 0;
     }
     s.epoch_rng = rng_.state();  // before the shuffle: redrawing it gives the same order
-    loader.start_epoch(rng_);
+    loader.start_epoch(rng_, epoch - 1);
     running.set(s.running_loss, 0);
     epoch_meter.set(0, s.epoch_correct);
     int64_t images_this_run = 0;
@@ -131,8 +134,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       const Tensor dlogits = net_.output_grad(n);
       {
         NvtxRange phase("loss");
-        ops::softmax_cross_entropy(ctx_, logits, stage.labels(n), &dlogits, running.loss_sum(),
-                                   epoch_meter.correct());
+        ops::softmax_cross_entropy(ctx_, logits, stage.labels(n), smoothing, &dlogits,
+                                   running.loss_sum(), epoch_meter.correct());
       }
       {
         NvtxRange phase("backward");
@@ -141,7 +144,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       check_finite(s, n, running.read().loss_sum);
       {
         NvtxRange phase("update");
-        optimizer_.step(net_);
+        optimizer_->step(net_, schedule.at(s.epochs_completed, s.steps));
       }
       ++s.steps;
       if (s.steps == profile_last_) cuda::profiler_stop();
@@ -193,9 +196,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                        : 0.0};
     reports_.push_back(report);
     std::snprintf(line, sizeof line,
-                  "Epoch %lld: %lld batches in %.2f s, %.0f images/s, train accuracy %.2f%%\n",
+                  "Epoch %lld: %lld batches in %.2f s, %.0f images/s, train accuracy %.2f%%, "
+                  "lr %.3g\n",
                   static_cast<long long>(epoch), static_cast<long long>(report.batches),
-                  report.seconds, report.images_per_second, report.train_accuracy);
+                  report.seconds, report.images_per_second, report.train_accuracy,
+                  schedule.at(epoch - 1, s.steps - 1).lr);
     out << line << std::flush;
     s.running_loss = 0;
     s.epoch_correct = s.epoch_images = 0;

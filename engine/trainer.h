@@ -16,6 +16,7 @@
 #include "engine/network.h"
 #include "engine/optimizer.h"
 #include "engine/rng.h"
+#include "engine/schedule.h"
 
 namespace cnne {
 
@@ -51,7 +52,7 @@ class Trainer {
   // The signal that interrupted train(), or 0.
   int stop_signal() const { return stop_signal_; }
   const std::vector<EpochReport>& epochs() const { return reports_; }
-  const SgdOptimizer& optimizer() const { return optimizer_; }
+  const Optimizer& optimizer() const { return *optimizer_; }
   const CheckpointSaver& saver() const { return saver_; }
 
  private:
@@ -62,7 +63,7 @@ class Trainer {
   const Config& config_;
   Network& net_;
   Rng& rng_;
-  SgdOptimizer optimizer_;
+  std::unique_ptr<Optimizer> optimizer_;
   CheckpointSaver saver_;
   TrainingState state_;
   Buffer nonfinite_;  // (1) I32 on the device

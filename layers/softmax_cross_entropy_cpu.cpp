@@ -7,9 +7,10 @@
 
 namespace cnne::cpu {
 
-void softmax_cross_entropy(Context&, const Tensor& logits, const Tensor& labels,
+void softmax_cross_entropy(Context&, const Tensor& logits, const Tensor& labels, float smoothing,
                            const Tensor* dlogits, const Tensor& loss_sum, const Tensor& correct) {
   const int64_t n = logits.shape[0], k = logits.shape[1];
+  const double eps = smoothing, off = eps / static_cast<double>(k), on = 1.0 - eps + off;
   double total = 0.0;
   int32_t hits = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -26,12 +27,20 @@ void softmax_cross_entropy(Context&, const Tensor& logits, const Tensor& labels,
     double sum = 0.0;
     for (int64_t j = 0; j < k; ++j) sum += std::exp(static_cast<double>(row[j]) - mx);
     const double log_sum = std::log(sum);
-    total += -(static_cast<double>(row[label]) - mx - log_sum);
+    const double nll = -(static_cast<double>(row[label]) - mx - log_sum);
+    if (eps == 0.0) {
+      total += nll;
+    } else {  // (1 - eps) * nll + eps * mean_j(-log p_j)
+      double sum_neg_logp = 0.0;
+      for (int64_t j = 0; j < k; ++j) sum_neg_logp -= static_cast<double>(row[j]) - mx - log_sum;
+      total += (1.0 - eps) * nll + eps * sum_neg_logp / static_cast<double>(k);
+    }
     if (dlogits) {
       float* g = dlogits->f32() + i * k;
       for (int64_t j = 0; j < k; ++j) {
-        double prob = std::exp(static_cast<double>(row[j]) - mx - log_sum);
-        g[j] = static_cast<float>((prob - (j == label ? 1.0 : 0.0)) / static_cast<double>(n));
+        const double prob = std::exp(static_cast<double>(row[j]) - mx - log_sum);
+        const double target = j == label ? on : off;
+        g[j] = static_cast<float>((prob - target) / static_cast<double>(n));
       }
     }
   }

@@ -11,8 +11,9 @@ namespace {
 constexpr int kCeThreads = 256;
 
 __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels,
-                                             float* dlogits, float* loss_sum, int32_t* correct,
-                                             int64_t n, int64_t k) {
+                                             float smoothing, float* dlogits, float* loss_sum,
+                                             int32_t* correct, int64_t n, int64_t k) {
+  const double eps = smoothing, off = eps / static_cast<double>(k), on = 1.0 - eps + off;
   __shared__ double loss_part[kCeThreads];
   __shared__ int hits_part[kCeThreads];
   double loss = 0.0;
@@ -28,12 +29,19 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
     double sum = 0.0;
     for (int64_t j = 0; j < k; ++j) sum += exp(static_cast<double>(row[j]) - mx);
     const double log_sum = log(sum);
-    loss += -(static_cast<double>(row[label]) - mx - log_sum);
+    const double nll = -(static_cast<double>(row[label]) - mx - log_sum);
+    if (eps == 0.0) {
+      loss += nll;
+    } else {
+      double sum_neg_logp = 0.0;
+      for (int64_t j = 0; j < k; ++j) sum_neg_logp -= static_cast<double>(row[j]) - mx - log_sum;
+      loss += (1.0 - eps) * nll + eps * sum_neg_logp / static_cast<double>(k);
+    }
     if (dlogits) {
       float* g = dlogits + i * k;
       for (int64_t j = 0; j < k; ++j) {
         const double prob = exp(static_cast<double>(row[j]) - mx - log_sum);
-        g[j] = static_cast<float>((prob - (j == label ? 1.0 : 0.0)) / static_cast<double>(n));
+        g[j] = static_cast<float>((prob - (j == label ? on : off)) / static_cast<double>(n));
       }
     }
   }

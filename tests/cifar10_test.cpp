@@ -130,6 +130,45 @@ TEST(Normalization, MatchesToTensorThenNormalize) {
   EXPECT_EQ(norm(1, 100), (100.0f / 255.0f - 0.4822f) / 0.2435f);
 }
 
+TEST(Augment, CropAndFlipByHand) {
+  // one channel, 3x3: 1..9
+  const std::vector<uint8_t> image{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<uint8_t> out(9);
+  crop_and_flip(image.data(), 1, 3, 3, 1, -1, false, out.data());  // down 1, left 1
+  EXPECT_EQ(out, (std::vector<uint8_t>{0, 4, 5, 0, 7, 8, 0, 0, 0}));
+  crop_and_flip(image.data(), 1, 3, 3, 0, 0, true, out.data());  // mirror
+  EXPECT_EQ(out, (std::vector<uint8_t>{3, 2, 1, 6, 5, 4, 9, 8, 7}));
+  crop_and_flip(image.data(), 1, 3, 3, 0, 1, true, out.data());  // mirror, then crop at +1
+  EXPECT_EQ(out, (std::vector<uint8_t>{2, 1, 0, 5, 4, 0, 8, 7, 0}));
+}
+
+TEST(Augment, DrawsDependOnlyOnSeedEpochAndBatch) {
+  ImageDataset data;
+  data.count = 8;
+  data.channels = 1;
+  data.height = data.width = 4;
+  for (int i = 0; i < 8 * 16; ++i) data.pixels.push_back(static_cast<uint8_t>(i % 251 + 1));
+  for (int i = 0; i < 8; ++i) data.labels.push_back(i % 10);
+  const Normalization norm({0.0}, {1.0 / 255.0});
+  auto batch = [&](uint64_t seed, int64_t epoch, int64_t b) {
+    BatchLoader loader(data, 4, false);
+    loader.set_augment(AugmentConfig{2, true}, seed);
+    Rng unused(0);
+    loader.start_epoch(unused, epoch);
+    std::vector<float> x(4 * 16);
+    std::vector<int32_t> l(4);
+    loader.fill(b, norm, x.data(), l.data());
+    return x;
+  };
+  EXPECT_EQ(batch(1, 3, 1), batch(1, 3, 1));
+  EXPECT_NE(batch(1, 3, 1), batch(1, 4, 1));
+  EXPECT_NE(batch(1, 3, 1), batch(2, 3, 1));
+  bool zero_padding_seen = false;  // some crop reaches the padding (pixel 0)
+  for (int64_t e = 0; e < 20; ++e)
+    for (float v : batch(7, e, 0)) zero_padding_seen |= v == 0.0f;
+  EXPECT_TRUE(zero_padding_seen);
+}
+
 TEST(BatchLoader, SameSeedSameOrderAndEveryImageOncePerEpoch) {
   ImageDataset data;
   data.count = 10;

@@ -181,7 +181,7 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
   for (auto& l : labels) l = static_cast<int32_t>(rng.below(10));
   HostTensor grad(logits.shape), sums(Shape{2});
   const Tensor g = grad.view();
-  ops::softmax_cross_entropy(cpu, logits.view(), Tensor(labels.data(), Shape{37}), &g,
+  ops::softmax_cross_entropy(cpu, logits.view(), Tensor(labels.data(), Shape{37}), 0.1f, &g,
                              Tensor(sums.values.data(), Shape{1}),
                              Tensor(reinterpret_cast<int32_t*>(sums.values.data() + 1), Shape{1}));
   const DeviceTensor logits_d(logits), grad_d(logits.shape), sums_d(HostTensor(Shape{2}));
@@ -190,7 +190,7 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
   copy_tensor(Tensor(labels.data(), Shape{37}), labels_view);
   const Tensor gd = grad_d.view();
   ops::softmax_cross_entropy(
-      gpu, logits_d.view(), labels_view, &gd,
+      gpu, logits_d.view(), labels_view, 0.1f, &gd,
       Tensor(static_cast<float*>(sums_d.buffer.data()), Shape{1}, Device::CUDA),
       Tensor(static_cast<int32_t*>(sums_d.buffer.data()) + 1, Shape{1}, Device::CUDA));
   const HostTensor sums_gpu = sums_d.download();
@@ -201,7 +201,7 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
   EXPECT_EQ(hits_gpu, hits_cpu);
   EXPECT_EQ(worst("dlogits", grad_d.download(), grad, 1e-7, 1e-6), "");
 
-  SgdHyper h{0.01f, 0.9f, 0.1f, 5e-4f, false};
+  SgdHyper h{0.01f, 0.9f, 0.1f, 5e-4f, false, 1.0f};
   HostTensor p = random_tensor(rng, Shape{1000}), gr = random_tensor(rng, Shape{1000}),
              m(Shape{1000});
   const DeviceTensor p_d(p), g_d(gr), m_d(m);
@@ -214,7 +214,7 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
 
 TEST(GpuVsCpu, PyTorchFixturesOnTheGpu) {
   REQUIRE_GPU();
-  for (const char* recipe : {"tutorial", "decay"})
+  for (const std::string& recipe : parity_recipes())
     for (const auto& p : run_parity(Device::CUDA, recipe)) ADD_FAILURE() << p;
 }
 
@@ -227,7 +227,8 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
   net.setup(ctx, {4});
   Rng rng(21);
   net.initialize(rng);
-  SgdOptimizer optimizer(ctx, net, config.training.optimizer.hyper());
+  const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
+  const StepRates rates{config.training.optimizer.lr, config.training.optimizer.momentum};
   ImageDataset data;
   data.count = 4 * steps;
   for (int64_t i = 0; i < data.count * 3072; ++i)
@@ -246,10 +247,10 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
     stage.load(loader, k, norm);
     const Tensor logits = net.forward(4);
     const Tensor dlogits = net.output_grad(4);
-    ops::softmax_cross_entropy(ctx, logits, stage.labels(4), &dlogits, meter.loss_sum(),
+    ops::softmax_cross_entropy(ctx, logits, stage.labels(4), 0.0f, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(4);
-    optimizer.step(net);
+    optimizer->step(net, rates);
     losses.push_back(meter.read().loss_sum);
   }
 #ifdef CNNE_WITH_CUDA

@@ -97,7 +97,10 @@ TEST(FlattenGradient, IsTheIdentity) {
   EXPECT_EQ(test::gradient_check(flat, in, test::random_tensor(rng, in), 2), "");
 }
 
-TEST(SoftmaxCrossEntropyGradient, MatchesFiniteDifferences) {
+class SoftmaxCrossEntropyGradient : public ::testing::TestWithParam<float> {};
+
+TEST_P(SoftmaxCrossEntropyGradient, MatchesFiniteDifferences) {
+  const float smoothing = GetParam();
   Context ctx(Device::CPU);
   Rng rng(3);
   const int64_t n = 4, k = 6;
@@ -107,16 +110,16 @@ TEST(SoftmaxCrossEntropyGradient, MatchesFiniteDifferences) {
   auto loss = [&] {
     float sum = 0;
     int32_t correct = 0;
-    ops::softmax_cross_entropy(ctx, logits.view(), label_view, nullptr, Tensor(&sum, Shape{1}),
-                               Tensor(&correct, Shape{1}));
+    ops::softmax_cross_entropy(ctx, logits.view(), label_view, smoothing, nullptr,
+                               Tensor(&sum, Shape{1}), Tensor(&correct, Shape{1}));
     return static_cast<double>(sum);
   };
   HostTensor grad(Shape{n, k});
   float sum = 0;
   int32_t correct = 0;
   const Tensor grad_view = grad.view();
-  ops::softmax_cross_entropy(ctx, logits.view(), label_view, &grad_view, Tensor(&sum, Shape{1}),
-                             Tensor(&correct, Shape{1}));
+  ops::softmax_cross_entropy(ctx, logits.view(), label_view, smoothing, &grad_view,
+                             Tensor(&sum, Shape{1}), Tensor(&correct, Shape{1}));
   const double eps = 1e-2;
   for (size_t i = 0; i < logits.values.size(); ++i) {
     const float saved = logits[i];
@@ -128,6 +131,9 @@ TEST(SoftmaxCrossEntropyGradient, MatchesFiniteDifferences) {
     EXPECT_NEAR(grad[i], (plus - minus) / (2 * eps), 1e-4) << "element " << i;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(LabelSmoothing, SoftmaxCrossEntropyGradient,
+                         ::testing::Values(0.0f, 0.1f, 0.3f));
 
 }  // namespace
 }  // namespace cnne

@@ -10,5 +10,7 @@ namespace cnne::test {
 // Replays the fixture's steps of `recipe` on `device`; returns one line per
 // quantity outside tolerance (empty when everything matches PyTorch).
 std::vector<std::string> run_parity(Device device, const std::string& recipe);
+// The recipes the fixture holds.
+std::vector<std::string> parity_recipes();
 
 }  // namespace cnne::test

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/checkpoint_saver.h"
+#include "engine/config.h"
 #include "tests/test_util.h"
 
 namespace cnne::test {
@@ -66,6 +67,25 @@ TEST(Resume, StopAndResumeIsBitIdenticalToOneRun) {
     };
     EXPECT_EQ(loss_lines(first.out) + loss_lines(rest.out), loss_lines(full.out)) << k;
   }
+}
+
+TEST(Resume, ExactWithAugmentationAdamAndASchedule) {
+  TrainingRun run;
+  nlohmann::json config = nlohmann::json::parse(Config::embedded_default(), nullptr, true, true);
+  config["data"]["augment"] = {{"crop_padding", 4}, {"horizontal_flip", true}};
+  config["training"]["optimizer"] = {{"type", "adamw"}, {"lr", 0.002}};
+  config["training"]["schedule"] = {{"type", "onecycle"}, {"max_lr", 0.01}};
+  config["training"]["label_smoothing"] = 0.1;
+  write_text(run.out.file("recipe.json"), config.dump());
+  const std::string recipe = "train " + run.out.file("recipe.json") + " " + run.common;
+  ASSERT_EQ(run_cli(recipe + "--epochs 3 --out " + run.ckpt("full")).exit_code, 0);
+  const std::string path = run.ckpt("part");
+  const RunResult first = run_cli(recipe + "--epochs 3 --stop-after-steps 13 --out " + path);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const RunResult rest = run_cli("train --resume " + path + " --no-eval --device cpu --data " +
+                                 run.data.path().string());
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  EXPECT_EQ(digest_of(path), digest_of(run.ckpt("full")));
 }
 
 TEST(Resume, RecipeChangesAreReportedOrRefused) {

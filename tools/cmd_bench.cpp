@@ -66,7 +66,9 @@ int run_bench(int argc, char** argv, int first) {
   net.setup(ctx, {batch});
   Rng rng(config.training.seed);
   net.initialize(rng);
-  SgdOptimizer optimizer(ctx, net, config.training.optimizer.hyper());
+  const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
+  const StepRates rates{config.training.optimizer.lr, config.training.optimizer.momentum_like()};
+  const auto smoothing = static_cast<float>(config.training.label_smoothing);
   LossMeter meter(ctx);
 
   // A synthetic batch: inputs uniform in [-1, 1], labels uniform over the classes.
@@ -90,11 +92,12 @@ int run_bench(int argc, char** argv, int first) {
     const Tensor logits = net.forward(batch);
     const Tensor dlogits = net.output_grad(batch);
     if (timed) clock->start(loss_slot);
-    ops::softmax_cross_entropy(ctx, logits, labels, &dlogits, meter.loss_sum(), meter.correct());
+    ops::softmax_cross_entropy(ctx, logits, labels, smoothing, &dlogits, meter.loss_sum(),
+                               meter.correct());
     if (timed) clock->stop(loss_slot);
     net.backward(batch);
     if (timed) clock->start(update_slot);
-    optimizer.step(net);
+    optimizer->step(net, rates);
     if (timed) {
       clock->stop(update_slot);
       clock->stop(step_slot);
@@ -155,7 +158,7 @@ int run_bench(int argc, char** argv, int first) {
                 "memory on %s: %.2f MiB held at peak (parameters %.2f, gradients %.2f, optimizer "
                 "%.2f, activations %.2f, workspace %.2f MiB)\n",
                 std::string(device_name(device)).c_str(), mib(memory_peak(device)),
-                mib(plan.parameters), mib(plan.gradients), mib(optimizer.momentum().bytes()),
+                mib(plan.parameters), mib(plan.gradients), mib(optimizer->state_bytes()),
                 mib(plan.activations), mib(ctx.workspace_bytes()));
   std::cout << line;
   return 0;

@@ -12,9 +12,12 @@ It holds, as safetensors (written here with json + struct, no extra package):
   batch.<k>.labels        I32 (4) labels of step k
   grad0.<param>           the gradients of the first step (same for every recipe)
   <recipe>.losses         F32 (steps) the loss before each update
-  <recipe>.final.<param>  the weights after all steps
-Recipes: "tutorial" = SGD(lr=0.001, momentum=0.9);
-         "decay"    = SGD(lr=0.01, momentum=0.9, dampening=0.1, weight_decay=5e-4).
+  <recipe>.final.<param>  the weights after all steps (every parameter for the first two
+                          recipes; conv1.*, fc3.* for the others, to keep the file small)
+The recipes are written in cnnengine's config terms (metadata "recipes":
+training.optimizer, training.schedule with unit "step", training.label_smoothing)
+and translated here to torch.optim, torch.optim.lr_scheduler and
+CrossEntropyLoss(label_smoothing), stepping the scheduler after every step.
 Inputs go through ToTensor + Normalize(0.5, 0.5) exactly as torchvision does it.
 """
 import argparse
@@ -34,9 +37,56 @@ from pytorch_tutorial import SimpleCNN  # noqa: E402  the tutorial's network, ve
 STEPS = 5
 BATCH = 4
 RECIPES = {
-    "tutorial": dict(lr=0.001, momentum=0.9),
-    "decay": dict(lr=0.01, momentum=0.9, dampening=0.1, weight_decay=5e-4),
+    "tutorial": {"optimizer": {"type": "sgd", "lr": 0.001, "momentum": 0.9}},
+    "decay": {"optimizer": {"type": "sgd", "lr": 0.01, "momentum": 0.9, "dampening": 0.1,
+                            "weight_decay": 5e-4}},
+    "nesterov_smoothing": {"optimizer": {"type": "sgd", "lr": 0.01, "momentum": 0.9,
+                                         "nesterov": True, "weight_decay": 1e-3},
+                           "label_smoothing": 0.1},
+    "adam_step": {"optimizer": {"type": "adam", "lr": 0.001, "weight_decay": 1e-4},
+                  "schedule": {"type": "step", "unit": "step", "step_size": 2, "gamma": 0.5}},
+    "adamw_onecycle": {"optimizer": {"type": "adamw", "lr": 0.002, "weight_decay": 0.05,
+                                     "betas": [0.85, 0.99]},
+                       "schedule": {"type": "onecycle", "max_lr": 0.01}},
+    "sgd_warmup_cosine": {"optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+                          "schedule": {"type": "cosine", "unit": "step", "warmup": 2,
+                                       "warmup_start_factor": 0.25, "t_max": 3}},
 }
+FULL_FINALS = ("tutorial", "decay")
+SMALL_FINALS = ("conv1.weight", "conv1.bias", "fc3.weight", "fc3.bias")
+
+
+def make_optimizer(params, o):
+    if o["type"] == "sgd":
+        return optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0),
+                         dampening=o.get("dampening", 0), weight_decay=o.get("weight_decay", 0),
+                         nesterov=o.get("nesterov", False))
+    cls = optim.Adam if o["type"] == "adam" else optim.AdamW
+    wd = o.get("weight_decay", 0.0 if o["type"] == "adam" else 0.01)
+    return cls(params, lr=o["lr"], betas=tuple(o.get("betas", (0.9, 0.999))),
+               eps=o.get("eps", 1e-8), weight_decay=wd)
+
+
+def make_scheduler(optimizer, sched):
+    """Per-step schedulers matching cnnengine's closed forms (unit "step")."""
+    if sched is None:
+        return None
+    sch = optim.lr_scheduler
+    t = sched["type"]
+    if t == "step":
+        main = sch.StepLR(optimizer, step_size=sched["step_size"], gamma=sched.get("gamma", 0.1))
+    elif t == "cosine":
+        main = sch.CosineAnnealingLR(optimizer, T_max=sched["t_max"], eta_min=sched.get("eta_min", 0))
+    elif t == "onecycle":
+        return sch.OneCycleLR(optimizer, max_lr=sched["max_lr"], total_steps=STEPS)
+    else:
+        raise ValueError(t)
+    warmup = sched.get("warmup", 0)
+    if not warmup:
+        return main
+    linear = sch.LinearLR(optimizer, start_factor=sched["warmup_start_factor"], end_factor=1.0,
+                          total_iters=warmup)
+    return sch.SequentialLR(optimizer, [linear, main], milestones=[warmup])
 
 
 def to_input(pixels):
@@ -83,24 +133,30 @@ def main():
         out[f"batch.{k}.pixels"] = pixels[k]
         out[f"batch.{k}.labels"] = labels[k]
 
-    criterion = nn.CrossEntropyLoss()
-    for recipe, hyper in RECIPES.items():
+    for recipe, spec in RECIPES.items():
         net = SimpleCNN()
         net.load_state_dict(init)
-        optimizer = optim.SGD(net.parameters(), **hyper)
-        losses = []
+        criterion = nn.CrossEntropyLoss(label_smoothing=spec.get("label_smoothing", 0.0))
+        optimizer = make_optimizer(net.parameters(), spec["optimizer"])
+        scheduler = make_scheduler(optimizer, spec.get("schedule"))
+        losses, lrs = [], []
         for k in range(STEPS):
             optimizer.zero_grad()
             loss = criterion(net(to_input(pixels[k])), torch.from_numpy(labels[k]).long())
             loss.backward()
             losses.append(loss.item())
+            lrs.append(optimizer.param_groups[0]["lr"])
             if k == 0 and recipe == "tutorial":
                 for name, p in net.named_parameters():
                     out[f"grad0.{name}"] = p.grad.detach().numpy().copy()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
         out[f"{recipe}.losses"] = np.array(losses, dtype=np.float32)
+        print(f"{recipe}: lr per step {['%.6g' % v for v in lrs]}")
         for name, v in net.state_dict().items():
-            out[f"{recipe}.final.{name}"] = v.numpy().copy()
+            if recipe in FULL_FINALS or name in SMALL_FINALS:
+                out[f"{recipe}.final.{name}"] = v.numpy().copy()
 
     metadata = {"generator": "tools/make_parity_fixtures.py", "torch_version": torch.__version__,
                 "steps": str(STEPS), "batch": str(BATCH),

@@ -48,7 +48,8 @@ void checkpoint_one(const uint8_t* data, size_t size) {
     const Checkpoint c = interpret_checkpoint(
         parse_safetensors(std::vector<uint8_t>(data, data + size), "fuzz"), "fuzz");
     load_weights(c.file, "fuzz", net);
-    SgdOptimizer optimizer(ctx, net, SgdHyper{});
+    OptimizerConfig sgd;
+    SgdOptimizer optimizer(ctx, net, sgd);
     optimizer.import_state(c.file, "fuzz", net);
   } catch (const Error&) {
   }

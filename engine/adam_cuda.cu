@@ -1,0 +1,38 @@
+// Adam / AdamW over the flat parameter arena on the GPU: one kernel, the CPU
+// reference's order of operations without FMA contraction.
+#include "cuda/check.h"
+#include "cuda/cuda_context.h"
+#include "cuda/launch.h"
+#include "engine/ops.h"
+
+namespace cnne::cuda {
+namespace {
+
+__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamHyper h) {
+  const float neg_step = -h.step_size;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float param = __fmul_rn(p[i], h.decay_factor);
+    const float grad = __fadd_rn(g[i], __fmul_rn(h.weight_decay, param));
+    const float mi = __fadd_rn(__fmul_rn(m[i], h.beta1), __fmul_rn(grad, h.one_minus_beta1));
+    const float vi =
+        __fadd_rn(__fmul_rn(v[i], h.beta2), __fmul_rn(__fmul_rn(h.one_minus_beta2, grad), grad));
+    m[i] = mi;
+    v[i] = vi;
+    const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), h.bias_correction2_sqrt), h.eps);
+    p[i] = __fadd_rn(param, __fdiv_rn(__fmul_rn(neg_step, mi), denom));
+  }
+}
+
+}  // namespace
+
+void adam_update(Context& ctx, const AdamHyper& h, const Tensor& params, const Tensor& grads,
+                 const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+  const int64_t n = params.numel();
+  if (n == 0) return;
+  adam_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+      params.f32(), grads.f32(), exp_avg.f32(), exp_avg_sq.f32(), n, h);
+  CNNE_CHECK_LAUNCH("adam_update of " + std::to_string(n) + " parameters");
+}
+
+}  // namespace cnne::cuda
