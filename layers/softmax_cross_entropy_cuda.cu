@@ -76,11 +76,12 @@ __global__ void argmax_rows_kernel(const float* logits, int32_t* predictions, in
 }  // namespace
 
 void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
-                           const Tensor* dlogits, const Tensor& loss_sum, const Tensor& correct) {
+                           float smoothing, const Tensor* dlogits, const Tensor& loss_sum,
+                           const Tensor& correct) {
   const int64_t n = logits.shape[0], k = logits.shape[1];
   softmax_cross_entropy_kernel<<<1, kCeThreads, 0, ctx.cuda().stream()>>>(
-      logits.f32(), labels.i32(), dlogits ? dlogits->f32() : nullptr, loss_sum.f32(), correct.i32(),
-      n, k);
+      logits.f32(), labels.i32(), smoothing, dlogits ? dlogits->f32() : nullptr, loss_sum.f32(),
+      correct.i32(), n, k);
   CNNE_CHECK_LAUNCH("softmax_cross_entropy " + logits.shape.str());
 }
 
