@@ -49,6 +49,11 @@ void BatchLoader::set_augment(const AugmentConfig& augment, uint64_t seed) {
   scratch_.resize(static_cast<size_t>(data_.image_bytes()));
 }
 
+void BatchLoader::set_mirror(bool mirror) {
+  mirror_ = mirror;
+  scratch_.resize(static_cast<size_t>(data_.image_bytes()));
+}
+
 void BatchLoader::start_epoch(Rng& rng, int64_t epoch) {
   epoch_ = epoch;
   std::iota(order_.begin(), order_.end(), 0);
@@ -73,6 +78,9 @@ int64_t BatchLoader::fill(int64_t b, const Normalization& norm, float* x, int32_
       const int64_t dx = static_cast<int64_t>(draws.below(span)) - augment_.crop_padding;
       crop_and_flip(image, data_.channels, data_.height, data_.width, dy, dx, flip,
                     scratch_.data());
+      image = scratch_.data();
+    } else if (mirror_) {
+      crop_and_flip(image, data_.channels, data_.height, data_.width, 0, 0, true, scratch_.data());
       image = scratch_.data();
     }
     norm.apply(image, data_.channels, plane, x + i * data_.image_bytes());

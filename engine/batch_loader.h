@@ -33,6 +33,8 @@ class BatchLoader {
   BatchLoader(const ImageDataset& data, int64_t batch_size, bool shuffle);
   // Training loaders augment each image (Note [stateless augmentation draws]).
   void set_augment(const AugmentConfig& augment, uint64_t seed);
+  // Mirror every image left-right (test-time flip averaging).
+  void set_mirror(bool mirror);
 
   int64_t batch_size() const { return batch_size_; }
   int64_t batches() const { return (data_.count + batch_size_ - 1) / batch_size_; }
@@ -50,6 +52,7 @@ class BatchLoader {
   AugmentConfig augment_;
   uint64_t augment_seed_ = 0;
   int64_t epoch_ = 0;
+  bool mirror_ = false;
   mutable std::vector<uint8_t> scratch_;  // (C, H, W) one augmented image
 };
 

@@ -58,6 +58,10 @@ std::string optimizer_state_path(const std::string& path, int64_t step) {
   return stem_of(path) + suffix;
 }
 
+std::string best_checkpoint_path(const std::string& path) {
+  return stem_of(path) + ".best.safetensors";
+}
+
 std::vector<std::string> periodic_checkpoints(const std::string& path) {
   std::vector<std::string> out;
   for (const auto& [step, file] : files_with_step(stem_of(path), R"(\.step-([0-9]+)\.safetensors)"))

@@ -49,6 +49,8 @@ ResumePoint read_resume_point(const std::string& path);
 
 // "<dir>/<stem>.optimizer.step-<step>.safetensors" for checkpoint `path`.
 std::string optimizer_state_path(const std::string& path, int64_t step);
+// "<stem>.best.safetensors": the best checkpoint of evaluations during training.
+std::string best_checkpoint_path(const std::string& path);
 // The periodic checkpoints of `path` on disk, oldest first.
 std::vector<std::string> periodic_checkpoints(const std::string& path);
 

@@ -102,7 +102,12 @@ Config Config::from_json(const nlohmann::json& j, const std::string& where) {
   if (f.has("eval")) {
     JsonFields e(f.get_raw("eval"), where + ": eval");
     c.eval.batch_size = e.get_int("batch_size", c.eval.batch_size);
+    c.eval.tta_flip = e.get_bool("tta_flip", false);
+    c.eval.every_epochs = e.get_int("every_epochs", 0);
+    c.eval.keep_best = e.get_bool("keep_best", true);
     e.finish();
+    if (c.eval.every_epochs < 0)
+      throw ConfigError(e.error("every_epochs", "must be >= 0 (0 = at the end only)"));
     if (c.eval.batch_size < 1 || c.eval.batch_size > 65536)
       throw ConfigError(e.error("batch_size", "must be in 1..65536"));
   }
@@ -172,7 +177,11 @@ nlohmann::json Config::to_json() const {
             {"checkpoint_every_steps", training.checkpoint_every_steps},
             {"checkpoint_every_epochs", training.checkpoint_every_epochs},
             {"keep_checkpoints", training.keep_checkpoints}}},
-          {"eval", {{"batch_size", eval.batch_size}}}};
+          {"eval",
+           {{"batch_size", eval.batch_size},
+            {"tta_flip", eval.tta_flip},
+            {"every_epochs", eval.every_epochs},
+            {"keep_best", eval.keep_best}}}};
 }
 
 void apply_overrides(Config& c, const Overrides& o) {

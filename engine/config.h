@@ -46,6 +46,9 @@ struct TrainingConfig {
 
 struct EvalConfig {
   int64_t batch_size = 100;
+  bool tta_flip = false;     // average the logits of each image and its mirror image
+  int64_t every_epochs = 0;  // also evaluate during training every N epochs (0 = at the end only)
+  bool keep_best = true;     // with every_epochs: keep the best as <stem>.best.safetensors
 };
 
 struct Config {

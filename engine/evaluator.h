@@ -15,7 +15,9 @@ struct Evaluation {
   double mean_loss = 0;  // mean over images of the cross-entropy
 };
 
+// With tta_flip, each image's logits are the mean of its own and its mirror
+// image's (the loss is then that of the averaged logits).
 Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const Normalization& norm,
-                    int64_t batch_size);
+                    int64_t batch_size, bool tta_flip = false);
 
 }  // namespace cnne

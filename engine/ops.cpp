@@ -87,6 +87,9 @@ void fill(Context& ctx, const Tensor& t, float value) {
   CNNE_ROUTE(fill, t, value);
 }
 
+void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor& y) {
+  CNNE_ROUTE(axpby, alpha, x, beta, y);
+}
 void count_nonfinite(Context& ctx, const Tensor& t, const Tensor& count) {
   CNNE_ROUTE(count_nonfinite, t, count);
 }

@@ -204,6 +204,27 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     out << line << std::flush;
     s.running_loss = 0;
     s.epoch_correct = s.epoch_images = 0;
+    if (eval_every_ > 0 && evaluate_ && epoch % eval_every_ == 0) {
+      const double accuracy = evaluate_();
+      const bool better = accuracy > s.best_accuracy;
+      if (better) {
+        s.best_accuracy = accuracy;
+        s.best_epoch = epoch;
+      }
+      std::snprintf(line, sizeof line,
+                    "Epoch %lld: test accuracy %.2f%% (best %.2f%% at epoch %lld)\n",
+                    static_cast<long long>(epoch), accuracy, s.best_accuracy,
+                    static_cast<long long>(s.best_epoch));
+      out << line;
+      if (better && keep_best_) {
+        TrainingState best = snapshot("best");
+        best.test_accuracy = accuracy;
+        const std::string path = best_checkpoint_path(tc.checkpoint);
+        saver_.save(path, best);
+        out << "Best checkpoint " << path << "\n";
+      }
+      out << std::flush;
+    }
     if (tc.checkpoint_every_epochs > 0 && epoch % tc.checkpoint_every_epochs == 0) {
       const TrainingState snap = snapshot("periodic");
       saver_.save(tc.checkpoint, snap);

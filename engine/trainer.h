@@ -7,6 +7,7 @@
 // periodic checkpoints, and stops cleanly (checkpoint written) on SIGINT or
 // SIGTERM or after a requested number of steps. A resumed run continues
 // exactly where its checkpoint stopped (Note [exact resume]).
+#include <functional>
 #include <ostream>
 
 #include "engine/checkpoint_saver.h"
@@ -38,6 +39,13 @@ class Trainer {
   void resume(const TrainingState& state, const Safetensors& optimizer, const std::string& path);
   // Stop like an interrupt once this many steps are done in all (0 = never).
   void stop_after_steps(int64_t steps) { stop_after_ = steps; }
+  // Evaluate (returns test accuracy, percent) after every `epochs` epochs and,
+  // with keep_best, write the best so far to <stem>.best.safetensors.
+  void evaluate_every(int64_t epochs, std::function<double()> evaluate, bool keep_best) {
+    eval_every_ = epochs;
+    evaluate_ = std::move(evaluate);
+    keep_best_ = keep_best;
+  }
   // Open the profiler's capture range before global step `first` (1-based) and
   // close it after step `last` (cuda/profiler.h); 0, 0 = never.
   void profile_steps(int64_t first, int64_t last) {
@@ -69,6 +77,9 @@ class Trainer {
   Buffer nonfinite_;  // (1) I32 on the device
   int64_t stop_after_ = 0;
   int64_t profile_first_ = 0, profile_last_ = 0;
+  int64_t eval_every_ = 0;
+  std::function<double()> evaluate_;
+  bool keep_best_ = true;
   bool resumed_ = false;
   int stop_signal_ = 0;
   std::vector<EpochReport> reports_;

@@ -25,6 +25,8 @@ struct TrainingState {
   int64_t epoch_images = 0;    // training images seen so far this epoch
   double last_loss = -1;       // the last printed mean training loss; < 0 if none
   double test_accuracy = -1;   // percent on the test set after training; < 0 if not measured
+  double best_accuracy = -1;   // best test accuracy of the evaluations during training
+  int64_t best_epoch = 0;      // the epoch that reached it
   std::string device;          // where it was trained: "cpu" or "cuda"
   std::string optimizer_file;  // the optimizer-state file beside the checkpoint; "" if none
 

@@ -18,6 +18,7 @@ int run_eval(int argc, char** argv, int first) {
       {"data", "DIR", "CIFAR-10 folder; default $CNNE_DATA or ./data"},
       {"batch-size", "N", "evaluation batch size (default: the config's eval.batch_size)"},
       {"test-limit", "N", "evaluate on the first N test images only"},
+      {"tta-flip", "", "average each image's logits with its mirror image's"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("eval", flags, 0, argc, argv, first);
@@ -64,8 +65,9 @@ int run_eval(int argc, char** argv, int first) {
     std::cout << ", trained " << checkpoint.state.epochs_completed << " epochs ("
               << checkpoint.state.steps << " steps) on " << checkpoint.state.device;
   std::cout << "\nData: " << test.count << " test images from " << folder << "\n";
-  const Evaluation e = evaluate(ctx, net, test, Normalization(config.data.mean, config.data.std),
-                                config.eval.batch_size);
+  const Evaluation e =
+      evaluate(ctx, net, test, Normalization(config.data.mean, config.data.std),
+               config.eval.batch_size, config.eval.tta_flip || args.has("tta-flip"));
   print_evaluation(std::cout, e.confusion, class_names(config, test), e.mean_loss);
   return 0;
 }

@@ -186,6 +186,15 @@ int run_train(int argc, char** argv, int first) {
     trainer.resume(resume->checkpoint.state, resume->optimizer, resume->optimizer_path);
   }
   trainer.stop_after_steps(stop_after);
+  const Normalization norm(config.data.mean, config.data.std);
+  if (run_eval && config.eval.every_epochs > 0)
+    trainer.evaluate_every(
+        config.eval.every_epochs,
+        [&] {
+          return evaluate(ctx, net, test, norm, config.eval.batch_size, config.eval.tta_flip)
+              .confusion.accuracy_percent();
+        },
+        config.eval.keep_best);
   trainer.profile_steps(profile.first, profile.second);
   TrainingState state = trainer.train(train, std::cout);
   if (state.status != "complete") return trainer.stop_signal() ? 128 + trainer.stop_signal() : 0;
@@ -194,8 +203,8 @@ int run_train(int argc, char** argv, int first) {
   std::cout << "Model saved to " << config.training.checkpoint << "\n" << std::flush;
 
   if (run_eval) {
-    const Evaluation e = evaluate(ctx, net, test, Normalization(config.data.mean, config.data.std),
-                                  config.eval.batch_size);
+    const Evaluation e =
+        evaluate(ctx, net, test, norm, config.eval.batch_size, config.eval.tta_flip);
     print_evaluation(std::cout, e.confusion, classes, e.mean_loss);
     state.test_accuracy = e.confusion.accuracy_percent();
     trainer.saver().save(config.training.checkpoint, state);  // now with the accuracy

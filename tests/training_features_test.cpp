@@ -1,0 +1,86 @@
+// Training features beyond the tutorial: evaluation during training with the
+// best checkpoint kept, test-time flip averaging, and the example configs.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine/batch_loader.h"
+#include "engine/config.h"
+#include "engine/evaluator.h"
+#include "tests/test_util.h"
+
+namespace cnne::test {
+namespace {
+
+Config tutorial() {
+  return Config::from_json(parse_json_text(Config::embedded_default(), "simplecnn.json"),
+                           "simplecnn.json");
+}
+
+TEST(TestTimeFlip, EqualsPlainEvaluationOnMirrorSymmetricImages) {
+  Context ctx(Device::CPU);
+  const Config config = tutorial();
+  Network net = Network::from_json(config.network, "simplecnn.json");
+  net.setup(ctx, {5});
+  Rng rng(3);
+  net.initialize(rng);
+  ImageDataset symmetric, random;
+  symmetric.count = random.count = 10;
+  for (int64_t i = 0; i < 10; ++i) {
+    symmetric.labels.push_back(static_cast<int32_t>(i % 10));
+    random.labels.push_back(static_cast<int32_t>(i % 10));
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < 32; ++y)
+        for (int64_t x = 0; x < 32; ++x) {
+          symmetric.pixels.push_back(
+              static_cast<uint8_t>((i * 31 + c * 7 + y * 5 + std::min(x, 31 - x) * 3) % 256));
+          random.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
+        }
+  }
+  const Normalization norm(config.data.mean, config.data.std);
+  const Evaluation plain = evaluate(ctx, net, symmetric, norm, 5, false);
+  const Evaluation flipped = evaluate(ctx, net, symmetric, norm, 5, true);
+  EXPECT_NEAR(flipped.mean_loss, plain.mean_loss, 1e-6);
+  EXPECT_EQ(flipped.confusion.correct(), plain.confusion.correct());
+  // On asymmetric images the mirror view changes the logits, so the loss moves.
+  EXPECT_NE(evaluate(ctx, net, random, norm, 5, true).mean_loss,
+            evaluate(ctx, net, random, norm, 5, false).mean_loss);
+}
+
+TEST(EvalDuringTraining, PrintsEachEvaluationAndKeepsTheBest) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 20);
+  nlohmann::json config = parse_json_text(Config::embedded_default(), "simplecnn.json");
+  config["eval"] = {{"every_epochs", 1}, {"tta_flip", true}};
+  write_text(out.file("c.json"), config.dump());
+  const std::string ckpt = out.file("w.safetensors");
+  const RunResult r = run_cli("train " + out.file("c.json") + " --device cpu --epochs 3 --data " +
+                              data.path().string() + " --out " + ckpt);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* line : {"Epoch 1: test accuracy ", "Epoch 2: test accuracy ",
+                           "Epoch 3: test accuracy ", "Best checkpoint "})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  const std::string best = out.file("w.best.safetensors");
+  ASSERT_TRUE(std::filesystem::exists(best));
+  const RunResult inspect = run_cli("inspect " + best);
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("\"status\":\"best\""), std::string::npos) << inspect.out;
+  const RunResult eval = run_cli("eval --device cpu --tta-flip --checkpoint " + best + " --data " +
+                                 data.path().string());
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+}
+
+TEST(ExampleConfigs, AreValidAndRoundTrip) {
+  for (const char* name : {"simplecnn.json", "simplecnn_adam.json", "simplecnn_augment.json"}) {
+    const std::string path = std::string(CNNE_SOURCE_DIR) + "/configs/" + name;
+    const Config c = Config::load(path);
+    const Network net = Network::from_json(c.network, path);
+    EXPECT_EQ(Config::from_json(c.to_json(), "again").to_json(), c.to_json()) << name;
+    EXPECT_GT(net.parameter_count(), 0) << name;
+    const RunResult summary = run_cli("summary " + path);
+    EXPECT_EQ(summary.exit_code, 0) << name << summary.err;
+  }
+}
+
+}  // namespace
+}  // namespace cnne::test
