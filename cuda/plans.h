@@ -31,6 +31,7 @@ struct ConvPlan {
 };
 
 struct PoolKey {
+  int mode;  // cudnnPoolingMode_t
   int n, c, h, w;
   int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
   auto operator<=>(const PoolKey&) const = default;

@@ -1,5 +1,8 @@
 #include "engine/checkpoint.h"
 
+#include <fnmatch.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "engine/error.h"
@@ -9,9 +12,19 @@ namespace cnne {
 void save_checkpoint(const std::string& path, const Config& config, const Network& net,
                      const TrainingState& state) {
   Safetensors file;
-  const std::vector<float> host = net.download_parameters();
+  const std::vector<float> params = net.download_parameters();
   for (const NamedParam& p : net.parameters())
-    file.add(p.name, Tensor(const_cast<float*>(host.data()) + p.offset, p.shape));
+    file.add(p.name, Tensor(const_cast<float*>(params.data()) + p.offset, p.shape));
+  const std::vector<float> buffers = net.download_buffers();
+  for (const NamedParam& b : net.buffers())
+    file.add(b.name, Tensor(const_cast<float*>(buffers.data()) + b.offset, b.shape));
+  for (size_t l = 0; l < net.layer_count(); ++l)
+    for (auto [name, value] : net.layer(l).counters()) {
+      Tensor scalar;
+      scalar.data = &value;
+      scalar.dtype = DType::I64;  // PyTorch's num_batches_tracked is a 0-d int64 tensor
+      file.add(net.layer(l).name() + "." + name, scalar);
+    }
   Config stored = config;
   stored.network = net.to_json();  // the network as built, defaults made explicit
   file.metadata["format"] = kCheckpointFormat;
@@ -52,29 +65,101 @@ Checkpoint interpret_checkpoint(Safetensors file, const std::string& path) {
   return c;
 }
 
-void load_weights(const Safetensors& file, const std::string& path, Network& net) {
-  std::vector<float> host(static_cast<size_t>(net.flat_parameters().numel()), 0.0f);
-  for (const NamedParam& p : net.parameters()) {
-    const SafetensorsTensor* t = file.find(p.name);
-    if (!t)
-      throw CheckpointError(path + ": missing tensor '" + p.name + "' (network '" + net.name() +
-                            "' expects " + p.shape.str() + "); is it from a different network?");
-    if (t->dtype != DType::F32)
-      throw CheckpointError(path + ": tensor '" + p.name + "' is " + dtype_name(t->dtype) +
-                            ", expected F32");
-    if (!(t->shape == p.shape))
-      throw CheckpointError(path + ": tensor '" + p.name + "' has shape " + t->shape.str() +
-                            ", the network expects " + p.shape.str());
-    std::memcpy(host.data() + p.offset, t->bytes.data(), t->bytes.size());
+namespace {
+
+bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
+  for (const std::string& p : patterns)
+    if (fnmatch(p.c_str(), name.c_str(), 0) == 0) return true;
+  return false;
+}
+
+// Copies tensor `t` (F32, the expected shape) into host floats at `dst`.
+void take_f32(const SafetensorsTensor& t, const NamedParam& p, const std::string& path,
+              float* dst) {
+  if (t.dtype != DType::F32)
+    throw CheckpointError(path + ": tensor '" + p.name + "' is " + dtype_name(t.dtype) +
+                          ", expected F32");
+  if (!(t.shape == p.shape))
+    throw CheckpointError(path + ": tensor '" + p.name + "' has shape " + t.shape.str() +
+                          ", the network expects " + p.shape.str());
+  std::memcpy(dst, t.bytes.data(), t.bytes.size());
+}
+
+int64_t scalar_value(const SafetensorsTensor& t, const std::string& path) {
+  if (t.shape.numel() != 1)
+    throw CheckpointError(path + ": tensor '" + t.name + "' has shape " + t.shape.str() +
+                          ", expected a scalar");
+  switch (t.dtype) {
+    case DType::I64: {
+      int64_t v;
+      std::memcpy(&v, t.bytes.data(), 8);
+      return v;
+    }
+    case DType::I32: {
+      int32_t v;
+      std::memcpy(&v, t.bytes.data(), 4);
+      return v;
+    }
+    case DType::F32: {
+      float v;
+      std::memcpy(&v, t.bytes.data(), 4);
+      return static_cast<int64_t>(v);
+    }
+    default:
+      throw CheckpointError(path + ": tensor '" + t.name + "' is " + dtype_name(t.dtype) +
+                            ", expected an integer scalar");
   }
+}
+
+}  // namespace
+
+LoadReport load_weights(const Safetensors& file, const std::string& path, Network& net,
+                        const std::vector<std::string>& skip) {
+  LoadReport report;
+  std::vector<float> params = net.download_parameters();  // skipped tensors keep their values
+  std::vector<float> buffers = net.download_buffers();
+  std::vector<std::string> known;
+  auto missing = [&](const std::string& name, const Shape& shape) {
+    return CheckpointError(path + ": missing tensor '" + name + "' (network '" + net.name() +
+                           "' expects " + shape.str() + "); is it from a different network?");
+  };
+  auto load_layout = [&](const std::vector<NamedParam>& layout, std::vector<float>& host) {
+    for (const NamedParam& p : layout) {
+      known.push_back(p.name);
+      if (matches_any(p.name, skip)) {
+        report.skipped.push_back(p.name);
+        continue;
+      }
+      const SafetensorsTensor* t = file.find(p.name);
+      if (!t) throw missing(p.name, p.shape);
+      take_f32(*t, p, path, host.data() + p.offset);
+      ++report.loaded;
+    }
+  };
+  load_layout(net.parameters(), params);
+  load_layout(net.buffers(), buffers);
+  for (size_t l = 0; l < net.layer_count(); ++l)
+    for (const auto& [counter, value] : net.layer(l).counters()) {
+      const std::string name = net.layer(l).name() + "." + counter;
+      known.push_back(name);
+      if (matches_any(name, skip)) continue;
+      const SafetensorsTensor* t = file.find(name);
+      if (!t) throw missing(name, Shape{});
+      net.layer(l).set_counter(counter, scalar_value(*t, path));
+      (void)value;
+    }
   for (const SafetensorsTensor& t : file.tensors) {
-    bool known = false;
-    for (const NamedParam& p : net.parameters()) known = known || p.name == t.name;
-    if (!known)
-      throw CheckpointError(path + ": unexpected tensor '" + t.name + "': network '" + net.name() +
-                            "' has no such parameter; is it from a different network?");
+    if (std::find(known.begin(), known.end(), t.name) != known.end()) continue;
+    if (matches_any(t.name, skip)) {
+      report.skipped.push_back(t.name);
+      continue;
+    }
+    throw CheckpointError(path + ": unexpected tensor '" + t.name + "': network '" + net.name() +
+                          "' has no such parameter or buffer; is it from a different network?");
   }
-  net.upload_parameters(host);
+  net.upload_parameters(params);
+  net.upload_buffers(buffers);
+  return report;
 }
 
 }  // namespace cnne

@@ -33,9 +33,17 @@ Checkpoint read_checkpoint(const std::string& path);
 // The metadata checks of read_checkpoint on a file already parsed.
 Checkpoint interpret_checkpoint(Safetensors file, const std::string& path);
 
-// Copies the checkpoint's tensors into net's parameters (net must be set up).
-// Every parameter must be present as F32 with its shape, and nothing else may
-// be: errors name the path and the tensor.
-void load_weights(const Safetensors& file, const std::string& path, Network& net);
+// Copies the checkpoint's tensors into net's parameters, buffers and counters
+// (net must be set up). Every one must be present with its shape (F32;
+// counters as integer scalars), and the file may hold nothing else: errors
+// name the path and the tensor. Names matching a `skip` pattern (shell
+// wildcards: "fc.*") are left as they are, on either side: that is how a
+// pretrained model's head or stem is replaced (transfer learning).
+struct LoadReport {
+  int64_t loaded = 0;
+  std::vector<std::string> skipped;
+};
+LoadReport load_weights(const Safetensors& file, const std::string& path, Network& net,
+                        const std::vector<std::string>& skip = {});
 
 }  // namespace cnne

@@ -12,19 +12,11 @@
 namespace cnne {
 namespace {
 
-constexpr int64_t kParamAlignFloats = 16;  // 64-byte aligned tensors inside the flat layout
+constexpr int64_t kParamAlignFloats = 16;  // 64-byte aligned tensors inside the flat layouts
 
 int64_t align_up(int64_t v, int64_t a) {
   return (v + a - 1) / a * a;
 }
-
-}  // namespace
-
-Network::Network(Network&&) noexcept = default;
-Network& Network::operator=(Network&&) noexcept = default;
-Network::~Network() = default;
-
-namespace {
 
 // Layer errors say "layer 'conv2' (conv2d): ..."; put the config file in front.
 template <class F>
@@ -37,7 +29,25 @@ auto with_file(const std::string& where, F&& f) {
   }
 }
 
+// Appends `specs` to a flat layout named after `layer`; returns the new size.
+int64_t lay_out(const std::string& layer, const std::vector<ParamSpec>& specs, int64_t size,
+                std::vector<NamedParam>& out) {
+  for (const ParamSpec& spec : specs) {
+    out.push_back({layer + "." + spec.name, spec.shape, size});
+    size = align_up(size + spec.shape.numel(), kParamAlignFloats);
+  }
+  return size;
+}
+
+size_t float_bytes(int64_t n) {
+  return sizeof(float) * static_cast<size_t>(n);
+}
+
 }  // namespace
+
+Network::Network(Network&&) noexcept = default;
+Network& Network::operator=(Network&&) noexcept = default;
+Network::~Network() = default;
 
 Network Network::from_json(const nlohmann::json& network, const std::string& where) {
   Network net;
@@ -57,23 +67,48 @@ Network Network::from_json(const nlohmann::json& network, const std::string& whe
     throw ConfigError(f.error("layers", "must be a non-empty array of layer objects"));
 
   const LayerRegistry& registry = LayerRegistry::builtin();
-  std::map<std::string, size_t> seen;
+  std::map<std::string, size_t> node_of{{"input", 0}};  // output name -> node
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string at = where + ": network.layers[" + std::to_string(i) + "]";
     JsonFields lf(layers[i], at);
     const std::string type = lf.get_string("type");
     const std::string name = lf.get_string("name", type + std::to_string(i));
-    if (name.empty() || name.find('.') != std::string::npos)
-      throw ConfigError(lf.error("name", "must be non-empty and contain no '.'"));
-    if (auto [it, fresh] = seen.emplace(name, i); !fresh)
-      throw ConfigError(at + ": layer name '" + name + "' is already used by network.layers[" +
-                        std::to_string(it->second) + "]");
+    if (name.empty() || name.find_first_of(" \t\n") != std::string::npos)
+      throw ConfigError(lf.error("name", "must be non-empty and contain no spaces"));
+    if (auto it = node_of.find(name); it != node_of.end())
+      throw ConfigError(at + ": layer name '" + name + "' is already used" +
+                        (it->second == 0
+                             ? std::string(" (\"input\" names the network's input)")
+                             : " by network.layers[" + std::to_string(it->second - 1) + "]"));
     JsonFields named(layers[i], at + " '" + name + "'");
     named.allow("type");
     named.allow("name");
+    const std::vector<std::string> input_names = named.get_strings("inputs", {});
     net.layers_.push_back(with_file(where, [&] { return registry.create(type, name, named); }));
     named.finish();
+    std::vector<size_t> inputs;
+    if (input_names.empty()) {
+      inputs.push_back(i);  // the previous layer's output (node i), or the input
+    } else {
+      for (const std::string& in : input_names) {
+        const auto it = node_of.find(in);
+        if (it == node_of.end())
+          throw ConfigError(named.error("inputs", "names '" + in +
+                                                      "', which is not \"input\" or a layer "
+                                                      "defined before this one"));
+        inputs.push_back(it->second);
+      }
+    }
+    if (inputs.size() > kMaxLayerInputs || inputs.size() != net.layers_.back()->input_count())
+      throw ConfigError(named.error(
+          "inputs", "lists " + std::to_string(inputs.size()) + " inputs, the layer takes " +
+                        std::to_string(net.layers_.back()->input_count())));
+    net.inputs_.push_back(inputs);
+    node_of[name] = i + 1;
   }
+  net.consumers_.assign(layers.size() + 1, 0);
+  for (const auto& inputs : net.inputs_)
+    for (size_t node : inputs) ++net.consumers_[node];
 
   // Shapes are checked layer by layer here, with batch 1, so a config that
   // cannot run fails when it is read, naming the layer.
@@ -84,28 +119,50 @@ Network Network::from_json(const nlohmann::json& network, const std::string& whe
 
   for (const auto& layer : net.layers_) {
     net.first_param_of_layer_.push_back(net.params_.size());
-    for (const ParamSpec& spec : layer->parameter_specs()) {
-      net.params_.push_back({layer->name() + "." + spec.name, spec.shape, net.layout_floats_});
-      net.param_floats_ += spec.shape.numel();
-      net.layout_floats_ = align_up(net.layout_floats_ + spec.shape.numel(), kParamAlignFloats);
-    }
+    net.first_buffer_of_layer_.push_back(net.buffers_.size());
+    const auto specs = layer->parameter_specs();
+    net.layout_floats_ = lay_out(layer->name(), specs, net.layout_floats_, net.params_);
+    for (const ParamSpec& spec : specs) net.param_floats_ += spec.shape.numel();
+    net.buffer_floats_ =
+        lay_out(layer->name(), layer->buffer_specs(), net.buffer_floats_, net.buffers_);
   }
   net.first_param_of_layer_.push_back(net.params_.size());
+  net.first_buffer_of_layer_.push_back(net.buffers_.size());
   return net;
 }
 
 nlohmann::json Network::to_json() const {
   nlohmann::json layers = nlohmann::json::array();
-  for (const auto& layer : layers_) layers.push_back(layer->to_json());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    nlohmann::json entry = layers_[i]->to_json();
+    if (!(inputs_[i].size() == 1 && inputs_[i][0] == i)) {  // not the default chain
+      nlohmann::json names = nlohmann::json::array();
+      for (size_t node : inputs_[i])
+        names.push_back(node == 0 ? std::string("input") : layers_[node - 1]->name());
+      entry["inputs"] = names;
+    }
+    layers.push_back(entry);
+  }
   return {{"name", name_},
           {"input", {input_shape_[0], input_shape_[1], input_shape_[2]}},
           {"layers", layers}};
 }
 
+void Network::infer_shapes_into(int64_t n, std::vector<Shape>& nodes) const {
+  nodes.clear();
+  nodes.push_back(input_shape_.with_batch(n));
+  Shape in[kMaxLayerInputs];
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const size_t count = inputs_[i].size();
+    for (size_t j = 0; j < count; ++j) in[j] = nodes[inputs_[i][j]];
+    nodes.push_back(layers_[i]->output_shape_of(std::span<const Shape>(in, count)));
+  }
+}
+
 std::vector<Shape> Network::infer_shapes(int64_t n) const {
-  std::vector<Shape> shapes{input_shape_.with_batch(n)};
-  for (const auto& layer : layers_) shapes.push_back(layer->output_shape(shapes.back()));
-  return shapes;
+  std::vector<Shape> nodes;
+  infer_shapes_into(n, nodes);
+  return nodes;
 }
 
 Shape Network::output_shape(int64_t n) const {
@@ -117,7 +174,9 @@ std::vector<LayerSummary> Network::summarize(int64_t batch) const {
   std::vector<LayerSummary> rows;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = *layers_[i];
-    LayerSummary row{l.name(), l.type(), l.repr(), shapes[i + 1], 0, l.forward_flops(shapes[i])};
+    std::vector<Shape> in;
+    for (size_t node : inputs_[i]) in.push_back(shapes[node]);
+    LayerSummary row{l.name(), l.type(), l.repr(), shapes[i + 1], 0, l.forward_flops_of(in)};
     for (const ParamSpec& spec : l.parameter_specs()) row.params += spec.shape.numel();
     rows.push_back(row);
   }
@@ -136,42 +195,79 @@ void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
   max_batch_ = *std::max_element(batch_sizes.begin(), batch_sizes.end());
   if (max_batch_ < 1) throw Error("Network::setup: batch size must be >= 1");
 
-  weights_ = Buffer(ctx.device(), sizeof(float) * static_cast<size_t>(layout_floats_));
-  gradients_ = Buffer(ctx.device(), sizeof(float) * static_cast<size_t>(layout_floats_));
+  weights_ = Buffer(ctx.device(), float_bytes(layout_floats_));
+  gradients_ = Buffer(ctx.device(), float_bytes(layout_floats_));
+  persistent_ = Buffer(ctx.device(), float_bytes(buffer_floats_));
   ctx_ = &ctx;
   ops::fill(ctx, flat_parameters(), 0.0f);  // alignment gaps stay zero forever
   ops::fill(ctx, flat_gradients(), 0.0f);
 
+  // Node outputs, then a gradient per node (node 0, the input, needs none).
   const std::vector<Shape> shapes = infer_shapes(max_batch_);
   step_shapes_.reserve(shapes.size());
+  grad_written_.assign(shapes.size(), 0);
+  node_offsets_.assign(shapes.size(), 0);
+  grad_offsets_.assign(shapes.size(), 0);
   int64_t largest = 0;
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    const bool alias = i > 0 && layers_[i - 1]->output_aliases_input();
-    activation_offsets_.push_back(
-        alias ? activation_offsets_.back()
-              : activations_.reserve(sizeof(float) * static_cast<size_t>(shapes[i].numel())));
-    largest = std::max(largest, shapes[i].numel());
+  for (size_t node = 0; node < shapes.size(); ++node) {
+    const bool alias = node > 0 && layers_[node - 1]->output_aliases_input();
+    node_offsets_[node] = alias ? node_offsets_[inputs_[node - 1][0]]
+                                : activations_.reserve(float_bytes(shapes[node].numel()));
+    largest = std::max(largest, shapes[node].numel());
   }
-  for (size_t& offset : grad_offset_)
-    offset = activations_.reserve(sizeof(float) * static_cast<size_t>(largest));
+  for (size_t node = 1; node < shapes.size(); ++node)
+    grad_offsets_[node] = activations_.reserve(float_bytes(shapes[node].numel()));
+  // A throwaway gradient for the input, for layers that always compute one.
+  for (size_t i = 0; i < layers_.size(); ++i)
+    if (inputs_[i][0] == 0 && layers_[i]->always_computes_dx()) {
+      grad_offsets_[0] = activations_.reserve(float_bytes(shapes[0].numel()));
+      break;
+    }
+  // An aliasing layer whose input nobody else reads shares its gradient too.
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const size_t in = inputs_[i][0];
+    if (layers_[i]->output_aliases_input() && in > 0 && consumers_[in] == 1)
+      grad_offsets_[in] = grad_offsets_[i + 1];
+  }
+  size_t arity = 0;
+  for (const auto& inputs : inputs_) arity = std::max(arity, inputs.size());
+  for (size_t j = 0; j < arity; ++j)
+    accumulate_offsets_.push_back(activations_.reserve(float_bytes(largest)));
+  std::vector<std::vector<size_t>> scratch_offsets(layers_.size());
+  std::vector<std::vector<ParamSpec>> scratch_specs(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    scratch_specs[i] = layers_[i]->scratch_specs(shapes[inputs_[i][0]]);
+    for (const ParamSpec& spec : scratch_specs[i])
+      scratch_offsets[i].push_back(activations_.reserve(float_bytes(spec.shape.numel())));
+  }
   activations_.allocate(ctx.device());
 
   size_t workspace = 0;
   for (int64_t n : batch_sizes) {
     const std::vector<Shape> s = infer_shapes(n);
     for (size_t i = 0; i < layers_.size(); ++i)
-      workspace = std::max(workspace, layers_[i]->workspace_bytes(ctx, s[i]));
+      workspace = std::max(workspace, layers_[i]->workspace_bytes(ctx, s[inputs_[i][0]]));
   }
   ctx.reserve_workspace(workspace);
 
+  std::vector<float> initial_buffers(static_cast<size_t>(buffer_floats_), 0.0f);
   for (size_t l = 0; l < layers_.size(); ++l) {
-    std::vector<Tensor> p, g;
+    std::vector<Tensor> p, g, b, host_b, s;
     for (size_t i = first_param_of_layer_[l]; i < first_param_of_layer_[l + 1]; ++i) {
       p.push_back(parameter(i));
       g.push_back(gradient(i));
     }
+    for (size_t i = first_buffer_of_layer_[l]; i < first_buffer_of_layer_[l + 1]; ++i) {
+      b.push_back(buffer(i));
+      host_b.emplace_back(initial_buffers.data() + buffers_[i].offset, buffers_[i].shape);
+    }
+    for (size_t k = 0; k < scratch_specs[l].size(); ++k)
+      s.push_back(activations_.view(scratch_offsets[l][k], scratch_specs[l][k].shape));
     layers_[l]->bind(std::move(p), std::move(g));
+    layers_[l]->bind_state(std::move(b), std::move(s));
+    layers_[l]->initialize_buffers(host_b);
   }
+  upload_buffers(initial_buffers);
 }
 
 void Network::initialize(Rng& rng) {
@@ -198,6 +294,40 @@ void Network::upload_parameters(const std::vector<float>& host) {
   copy_tensor(Tensor(const_cast<float*>(host.data()), Shape{layout_floats_}), flat_parameters());
 }
 
+std::vector<float> Network::download_buffers() const {
+  std::vector<float> host(static_cast<size_t>(buffer_floats_));
+  copy_tensor(
+      Tensor(static_cast<float*>(persistent_.data()), Shape{buffer_floats_}, persistent_.device()),
+      Tensor(host.data(), Shape{buffer_floats_}));
+  return host;
+}
+
+void Network::upload_buffers(const std::vector<float>& host) {
+  if (static_cast<int64_t>(host.size()) != buffer_floats_)
+    throw Error("Network::upload_buffers: " + std::to_string(host.size()) + " floats, expected " +
+                std::to_string(buffer_floats_));
+  copy_tensor(
+      Tensor(const_cast<float*>(host.data()), Shape{buffer_floats_}),
+      Tensor(static_cast<float*>(persistent_.data()), Shape{buffer_floats_}, persistent_.device()));
+}
+
+void Network::set_training(bool training) {
+  for (auto& layer : layers_) layer->set_training(training);
+}
+
+void Network::set_step_key(uint64_t seed, int64_t step) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    uint64_t key = seed ^ 0x5bd1e9955bd1e995ULL;
+    key = key * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(step);
+    key = key * 0xbf58476d1ce4e5b9ULL + i;
+    layers_[i]->set_step_key(key);
+  }
+}
+
+Network::MemoryPlan Network::memory_plan() const {
+  return {weights_.bytes(), gradients_.bytes(), persistent_.bytes(), activations_.planned_bytes()};
+}
+
 Tensor Network::flat_parameters() const {
   return Tensor(static_cast<float*>(weights_.data()), Shape{layout_floats_}, weights_.device());
 }
@@ -216,60 +346,85 @@ Tensor Network::gradient(size_t i) const {
                 gradients_.device());
 }
 
+Tensor Network::buffer(size_t i) const {
+  return Tensor(static_cast<float*>(persistent_.data()) + buffers_[i].offset, buffers_[i].shape,
+                persistent_.device());
+}
+
 Tensor Network::input(int64_t n) const {
   if (!ctx_) throw Error("Network::input before setup");
   if (n < 1 || n > max_batch_)
     throw Error("batch of " + std::to_string(n) + " outside the planned 1.." +
                 std::to_string(max_batch_));
-  return activations_.view(activation_offsets_[0], input_shape_.with_batch(n));
+  return activations_.view(node_offsets_[0], input_shape_.with_batch(n));
 }
 
 Tensor Network::forward(int64_t n) {
-  Tensor x = input(n);
+  input(n);                                   // checks n
+  std::vector<Shape>& shapes = step_shapes_;  // capacity reserved at setup: no allocation here
+  infer_shapes_into(n, shapes);
+  Tensor xs[kMaxLayerInputs];
   for (size_t i = 0; i < layers_.size(); ++i) {
     NvtxRange range(layers_[i]->name().c_str());
-    Tensor y = activations_.view(activation_offsets_[i + 1], layers_[i]->output_shape(x.shape));
+    const size_t count = inputs_[i].size();
+    for (size_t j = 0; j < count; ++j)
+      xs[j] = activations_.view(node_offsets_[inputs_[i][j]], shapes[inputs_[i][j]]);
+    const Tensor y = activations_.view(node_offsets_[i + 1], shapes[i + 1]);
     if (observer_) observer_->before(i, false);
-    layers_[i]->forward(*ctx_, x, y);
+    layers_[i]->forward_of(*ctx_, std::span<const Tensor>(xs, count), y);
     if (observer_) observer_->after(i, false);
-    x = y;
   }
-  return x;
-}
-
-Network::MemoryPlan Network::memory_plan() const {
-  return {weights_.bytes(), gradients_.bytes(), activations_.planned_bytes()};
+  return activations_.view(node_offsets_.back(), shapes.back());
 }
 
 Tensor Network::output_of(size_t layer, int64_t n) const {
   const std::vector<Shape> shapes = infer_shapes(n);
-  return activations_.view(activation_offsets_[layer + 1], shapes[layer + 1]);
+  return activations_.view(node_offsets_[layer + 1], shapes[layer + 1]);
 }
 
 Tensor Network::output_grad(int64_t n) const {
-  return activations_.view(grad_offset_[0], output_shape(n));
+  return activations_.view(grad_offsets_.back(), output_shape(n));
 }
 
 void Network::backward(int64_t n) {
-  // Walk the activations backwards: x_i is layer i's input, x_{i+1} its output.
-  std::vector<Shape>& shapes = step_shapes_;  // capacity reserved at setup: no allocation here
-  shapes.clear();
-  shapes.push_back(input(n).shape);
-  for (const auto& layer : layers_) shapes.push_back(layer->output_shape(shapes.back()));
-
-  int current = 0;  // the ping-pong buffer holding dy
+  std::vector<Shape>& shapes = step_shapes_;
+  infer_shapes_into(n, shapes);
+  std::fill(grad_written_.begin(), grad_written_.end(), 0);
+  grad_written_.back() = 1;  // the loss wrote output_grad
+  Tensor xs[kMaxLayerInputs], dx_views[kMaxLayerInputs];
+  const Tensor* dxs[kMaxLayerInputs];
   for (size_t i = layers_.size(); i-- > 0;) {
     Layer& layer = *layers_[i];
     NvtxRange range(layer.name().c_str());
-    const Tensor x = activations_.view(activation_offsets_[i], shapes[i]);
-    const Tensor y = activations_.view(activation_offsets_[i + 1], shapes[i + 1]);
-    const Tensor dy = activations_.view(grad_offset_[current], shapes[i + 1]);
-    const int next = layer.output_aliases_input() ? current : 1 - current;
-    const Tensor dx = activations_.view(grad_offset_[next], shapes[i]);
+    const size_t out = i + 1, count = inputs_[i].size();
+    const Tensor y = activations_.view(node_offsets_[out], shapes[out]);
+    const Tensor dy = activations_.view(grad_offsets_[out], shapes[out]);
+    if (!grad_written_[out]) ops::fill(*ctx_, dy, 0.0f);  // an output nothing reads
+    bool accumulate[kMaxLayerInputs] = {};
+    for (size_t j = 0; j < count; ++j) {
+      const size_t node = inputs_[i][j];
+      xs[j] = activations_.view(node_offsets_[node], shapes[node]);
+      if (node == 0) {  // nothing upstream needs d(input)
+        dx_views[j] = activations_.view(grad_offsets_[0], shapes[0]);
+        dxs[j] = layer.always_computes_dx() ? &dx_views[j] : nullptr;
+        continue;
+      }
+      // The first gradient to reach a node is written in place; later ones
+      // (a node read by several layers) are added to it.
+      accumulate[j] = grad_written_[node] != 0;
+      dx_views[j] = activations_.view(accumulate[j] ? accumulate_offsets_[j] : grad_offsets_[node],
+                                      shapes[node]);
+      dxs[j] = &dx_views[j];
+      grad_written_[node] = 1;
+    }
     if (observer_) observer_->before(i, true);
-    layer.backward(*ctx_, x, y, dy, i == 0 ? nullptr : &dx);  // nothing upstream needs d(input)
+    layer.backward_of(*ctx_, std::span<const Tensor>(xs, count), y, dy,
+                      std::span<const Tensor* const>(dxs, count));
     if (observer_) observer_->after(i, true);
-    current = next;
+    for (size_t j = 0; j < count; ++j)
+      if (accumulate[j])
+        ops::axpby(*ctx_, 1.0f, dx_views[j], 1.0f,
+                   activations_.view(grad_offsets_[inputs_[i][j]], shapes[inputs_[i][j]]));
   }
 }
 

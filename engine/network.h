@@ -1,11 +1,15 @@
 #pragma once
-// Network: a chain of layers built from the config's "network" object, with
-// its memory planned once (DESIGN principle 2):
-//   parameters, gradients, momentum: one flat buffer each, the same layout
-//   activations: the input and every layer's output for the largest batch
-//   activation gradients: two ping-pong buffers of the largest activation
+// Network: layers from the config's "network" object, wired as a graph: each
+// layer reads the outputs named by its "inputs" (default: the layer before
+// it; "input" is the network's input), so residual blocks are expressible.
+// Layers are listed in an order where every input comes first. Memory is
+// planned once (DESIGN principle 2):
+//   parameters, gradients: one flat buffer each, the same layout
+//   buffers (running statistics): one flat buffer
+//   activations: the input and every layer's output for the largest batch,
+//     a gradient buffer per output, two accumulation buffers, layer scratch
 //   workspace: the context's, sized to the largest layer need
-// Nothing is allocated after setup(); forward/backward only read shapes.
+// Nothing is allocated after setup(); forward/backward only compute shapes.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,11 +24,11 @@
 
 namespace cnne {
 
-// One parameter tensor of the network under its PyTorch state_dict name.
+// One tensor of the network under its PyTorch state_dict name.
 struct NamedParam {
   std::string name;  // "conv1.weight"
   Shape shape;
-  int64_t offset = 0;  // in floats, into the flat parameter layout
+  int64_t offset = 0;  // in floats, into its flat layout
 };
 
 // One row of `cnnengine summary`.
@@ -44,6 +48,9 @@ class LayerObserver {
   virtual void after(size_t layer, bool backward) = 0;
 };
 
+// The most inputs one layer may take.
+constexpr size_t kMaxLayerInputs = 4;
+
 class Network {
  public:
   // `network` is the config's "network" object: {"name", "input": [C, H, W], "layers": [...]};
@@ -60,9 +67,11 @@ class Network {
   // Output shape for a batch of n (N, classes).
   Shape output_shape(int64_t n) const;
   const std::vector<NamedParam>& parameters() const { return params_; }
+  const std::vector<NamedParam>& buffers() const { return buffers_; }
   int64_t parameter_count() const { return param_floats_; }
   size_t layer_count() const { return layers_.size(); }
   const Layer& layer(size_t i) const { return *layers_[i]; }
+  Layer& layer(size_t i) { return *layers_[i]; }
   std::vector<LayerSummary> summarize(int64_t batch) const;
   // The PyTorch print(net) text: "SimpleCNN(\n  (conv1): Conv2d(...)\n ...)".
   std::string repr() const;
@@ -74,9 +83,16 @@ class Network {
 
   // PyTorch's default initialization, layer by layer, from rng.
   void initialize(Rng& rng);
-  // Host copies of the weights, by name / from host floats laid out as parameters().
+  // Host copies of the parameters / buffers, laid out as parameters() / buffers().
   std::vector<float> download_parameters() const;
   void upload_parameters(const std::vector<float>& host);
+  std::vector<float> download_buffers() const;
+  void upload_buffers(const std::vector<float>& host);
+
+  // Training mode (default) or evaluation mode, for every layer.
+  void set_training(bool training);
+  // Gives stochastic layers a fresh key for this step (dropout masks).
+  void set_step_key(uint64_t seed, int64_t step);
 
   // The batch input (n, C, H, W) the caller fills before forward().
   Tensor input(int64_t n) const;
@@ -90,9 +106,9 @@ class Network {
   void backward(int64_t n);
 
   void set_observer(LayerObserver* observer) { observer_ = observer; }
-  // Bytes of device memory this network planned: parameters, gradients, activations.
+  // Bytes of device memory this network planned.
   struct MemoryPlan {
-    size_t parameters = 0, gradients = 0, activations = 0;
+    size_t parameters = 0, gradients = 0, buffers = 0, activations = 0;
   };
   MemoryPlan memory_plan() const;
 
@@ -101,28 +117,37 @@ class Network {
   Tensor flat_gradients() const;
   Tensor parameter(size_t i) const;
   Tensor gradient(size_t i) const;
+  Tensor buffer(size_t i) const;
 
  private:
   Network() = default;
-  // Output shapes of every layer for a batch of n: shapes[0] is the input.
+  // Shapes of every node for a batch of n: node 0 is the input, node i + 1
+  // layer i's output.
   std::vector<Shape> infer_shapes(int64_t n) const;
+  void infer_shapes_into(int64_t n, std::vector<Shape>& nodes) const;
 
   std::string name_;
   Shape input_shape_;
   std::vector<std::unique_ptr<Layer>> layers_;
-  std::vector<NamedParam> params_;
-  std::vector<size_t> first_param_of_layer_;  // index into params_
-  int64_t param_floats_ = 0;                  // sum of parameter elements
-  int64_t layout_floats_ = 0;                 // with alignment gaps
+  std::vector<std::vector<size_t>> inputs_;  // per layer: node indices it reads
+  std::vector<size_t> consumers_;            // per node: how many layer inputs read it
+  std::vector<NamedParam> params_, buffers_;
+  std::vector<size_t> first_param_of_layer_, first_buffer_of_layer_;
+  int64_t param_floats_ = 0;   // sum of parameter elements
+  int64_t layout_floats_ = 0;  // parameters with alignment gaps
+  int64_t buffer_floats_ = 0;  // buffers with alignment gaps
 
   Context* ctx_ = nullptr;
   int64_t max_batch_ = 0;
-  Buffer weights_;    // (layout_floats_)
-  Buffer gradients_;  // (layout_floats_)
+  Buffer weights_;     // (layout_floats_)
+  Buffer gradients_;   // (layout_floats_)
+  Buffer persistent_;  // (buffer_floats_)
   Arena activations_;
-  std::vector<size_t> activation_offsets_;  // per activation index 0..L; aliases repeat
-  size_t grad_offset_[2] = {0, 0};          // ping-pong buffers, each of the largest activation
-  std::vector<Shape> step_shapes_;          // backward's per-step shapes, reserved at setup
+  std::vector<size_t> node_offsets_;        // per node: its output; aliases repeat
+  std::vector<size_t> grad_offsets_;        // per node (0 unused): its gradient; aliases repeat
+  std::vector<size_t> accumulate_offsets_;  // per input slot: for nodes read more than once
+  std::vector<Shape> step_shapes_;          // per-step node shapes, reserved at setup
+  std::vector<char> grad_written_;          // per-step, reserved at setup
   LayerObserver* observer_ = nullptr;
 };
 

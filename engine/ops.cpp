@@ -48,6 +48,44 @@ void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, co
                         const Tensor& dy, const Tensor& dx) {
   CNNE_ROUTE(maxpool2d_backward, p, x, y, dy, dx);
 }
+void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  CNNE_ROUTE(avgpool2d_forward, p, x, y);
+}
+void avgpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
+                        const Tensor& dy, const Tensor& dx) {
+  CNNE_ROUTE(avgpool2d_backward, p, x, y, dy, dx);
+}
+void global_avgpool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  CNNE_ROUTE(global_avgpool_forward, x, y);
+}
+void global_avgpool_backward(Context& ctx, const Tensor& dy, const Tensor& dx) {
+  CNNE_ROUTE(global_avgpool_backward, dy, dx);
+}
+void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gamma,
+                                const Tensor& beta, float momentum, float eps,
+                                const Tensor& running_mean, const Tensor& running_var,
+                                const Tensor& save_mean, const Tensor& save_invstd,
+                                const Tensor& y) {
+  CNNE_ROUTE(batchnorm_forward_training, x, gamma, beta, momentum, eps, running_mean, running_var,
+             save_mean, save_invstd, y);
+}
+void batchnorm_forward_inference(Context& ctx, const Tensor& x, const Tensor& gamma,
+                                 const Tensor& beta, const Tensor& running_mean,
+                                 const Tensor& running_var, float eps, const Tensor& y) {
+  CNNE_ROUTE(batchnorm_forward_inference, x, gamma, beta, running_mean, running_var, eps, y);
+}
+void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const Tensor& gamma,
+                        const Tensor& save_mean, const Tensor& save_invstd, float eps,
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  CNNE_ROUTE(batchnorm_backward, x, dy, gamma, save_mean, save_invstd, eps, dx, dgamma, dbeta);
+}
+void dropout_forward(Context& ctx, float p, uint64_t key, const Tensor& x, const Tensor& mask,
+                     const Tensor& y) {
+  CNNE_ROUTE(dropout_forward, p, key, x, mask, y);
+}
+void multiply(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& out) {
+  CNNE_ROUTE(multiply, a, b, out);
+}
 void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) {
   CNNE_ROUTE(relu_forward, x, y);
 }

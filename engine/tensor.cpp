@@ -11,6 +11,8 @@ size_t dtype_size(DType t) {
       return 4;
     case DType::U8:
       return 1;
+    case DType::I64:
+      return 8;
   }
   return 0;
 }
@@ -23,6 +25,8 @@ const char* dtype_name(DType t) {
       return "I32";
     case DType::U8:
       return "U8";
+    case DType::I64:
+      return "I64";
   }
   return "?";
 }

@@ -10,10 +10,10 @@
 
 namespace cnne {
 
-enum class DType { F32, I32, U8 };
+enum class DType { F32, I32, U8, I64 };
 
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);  // safetensors spelling: "F32", "I32", "U8"
+const char* dtype_name(DType t);  // safetensors spelling: "F32", "I32", "U8", "I64"
 
 struct Tensor {
   void* data = nullptr;

@@ -13,4 +13,23 @@ void Layer::bind(std::vector<Tensor> params, std::vector<Tensor> grads) {
   grads_ = std::move(grads);
 }
 
+void Layer::bind_state(std::vector<Tensor> buffers, std::vector<Tensor> scratch) {
+  buffers_ = std::move(buffers);
+  scratch_ = std::move(scratch);
+}
+
+Shape Layer::output_shape(const Shape&) const {
+  throw ConfigError(where() + ": takes " + std::to_string(input_count()) + " inputs");
+}
+
+void Layer::forward(Context&, const Tensor&, const Tensor&) {
+  throw Error(where() + ": forward of a single input on a layer of " +
+              std::to_string(input_count()) + " inputs");
+}
+
+void Layer::backward(Context&, const Tensor&, const Tensor&, const Tensor&, const Tensor*) {
+  throw Error(where() + ": backward of a single input on a layer of " +
+              std::to_string(input_count()) + " inputs");
+}
+
 }  // namespace cnne

@@ -23,8 +23,8 @@ namespace cnne {
 // Largest kernel, stride or padding a config may ask for (keeps int casts safe).
 constexpr int64_t kMaxWindowValue = 1 << 16;
 
-// One learnable tensor of a layer: `name` is the suffix of its PyTorch
-// state_dict key ("weight" -> "conv1.weight").
+// One tensor of a layer: `name` is the suffix of its PyTorch state_dict key
+// ("weight" -> "conv1.weight", "running_mean" -> "bn1.running_mean").
 struct ParamSpec {
   std::string name;
   Shape shape;
@@ -41,26 +41,60 @@ class Layer {
   // The config's "type" ("conv2d").
   virtual std::string type() const = 0;
 
+  // How many inputs the layer takes (the config's "inputs" names them; most
+  // layers take the previous layer's output).
+  virtual size_t input_count() const { return 1; }
   // The output shape for input `in`; throws ConfigError naming this layer when
-  // the input cannot feed it.
-  virtual Shape output_shape(const Shape& in) const = 0;
+  // the input cannot feed it. Multi-input layers override output_shape_of.
+  virtual Shape output_shape(const Shape& in) const;
+  virtual Shape output_shape_of(std::span<const Shape> in) const { return output_shape(in[0]); }
   // Learnable tensors, in state_dict order.
   virtual std::vector<ParamSpec> parameter_specs() const { return {}; }
   // Fills host tensors laid out as parameter_specs() with PyTorch's default init.
   virtual void initialize(Rng&, std::span<const Tensor>) const {}
   // Scratch bytes this layer needs from the context for input shape `in`.
   virtual size_t workspace_bytes(Context&, const Shape&) const { return 0; }
+  // True when backward must be given a dx even where nothing upstream reads it
+  // (the network then passes a throwaway buffer for its input).
+  virtual bool always_computes_dx() const { return false; }
   // True when the output is the input seen with another shape (flatten): the
   // network then gives y the memory of x and dx the memory of dy.
   virtual bool output_aliases_input() const { return false; }
 
+  // Persistent tensors that are not learned (BatchNorm's running statistics):
+  // saved in checkpoints, never touched by the optimizer.
+  virtual std::vector<ParamSpec> buffer_specs() const { return {}; }
+  virtual void initialize_buffers(std::span<const Tensor>) const {}
+  // Per-step tensors the backward needs (BatchNorm's batch statistics, a
+  // dropout mask), for input `in` at the largest batch.
+  virtual std::vector<ParamSpec> scratch_specs(const Shape&) const { return {}; }
+  // Integer state saved as I64 scalars (BatchNorm's num_batches_tracked).
+  virtual std::vector<std::pair<std::string, int64_t>> counters() const { return {}; }
+  virtual void set_counter(const std::string&, int64_t) {}
+
   // Parameter and gradient views, in parameter_specs() order, set by the Network.
   void bind(std::vector<Tensor> params, std::vector<Tensor> grads);
+  // Buffer and scratch views, in buffer_specs() and scratch_specs() order.
+  void bind_state(std::vector<Tensor> buffers, std::vector<Tensor> scratch);
+  // Training mode (batch statistics, dropout) or evaluation mode.
+  virtual void set_training(bool training) { training_ = training; }
+  bool training() const { return training_; }
+  // A key that differs every step (stochastic layers draw from it).
+  void set_step_key(uint64_t key) { step_key_ = key; }
 
-  virtual void forward(Context& ctx, const Tensor& x, const Tensor& y) = 0;
-  // See Note [backward contract]. dx is null for the first layer.
+  virtual void forward(Context& ctx, const Tensor& x, const Tensor& y);
+  // See Note [backward contract]. dx is null when nothing upstream needs it.
   virtual void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
-                        const Tensor* dx) = 0;
+                        const Tensor* dx);
+  // The multi-input forms, with one x and one dx per input; by default the
+  // single-input ones.
+  virtual void forward_of(Context& ctx, std::span<const Tensor> xs, const Tensor& y) {
+    forward(ctx, xs[0], y);
+  }
+  virtual void backward_of(Context& ctx, std::span<const Tensor> xs, const Tensor& y,
+                           const Tensor& dy, std::span<const Tensor* const> dxs) {
+    backward(ctx, xs[0], y, dy, dxs[0]);
+  }
 
   // The config entry that rebuilds this layer (round-trips through the registry).
   virtual nlohmann::json to_json() const = 0;
@@ -68,6 +102,7 @@ class Layer {
   virtual std::string repr() const = 0;
   // Floating-point operations of one forward pass on input `in` (a multiply-add counts 2).
   virtual int64_t forward_flops(const Shape& in) const = 0;
+  virtual int64_t forward_flops_of(std::span<const Shape> in) const { return forward_flops(in[0]); }
 
  protected:
   // "layer 'conv1' (conv2d)": the start of every error about this layer.
@@ -75,6 +110,10 @@ class Layer {
 
   std::vector<Tensor> params_;
   std::vector<Tensor> grads_;
+  std::vector<Tensor> buffers_;
+  std::vector<Tensor> scratch_;
+  bool training_ = true;
+  uint64_t step_key_ = 0;
 
  private:
   std::string name_;

@@ -1,7 +1,11 @@
 #include "layers/registry.h"
 
 #include "engine/error.h"
+#include "layers/add.h"
+#include "layers/avgpool2d.h"
+#include "layers/batchnorm2d.h"
 #include "layers/conv2d.h"
+#include "layers/dropout.h"
 #include "layers/flatten.h"
 #include "layers/linear.h"
 #include "layers/maxpool2d.h"
@@ -47,6 +51,11 @@ void register_builtin_layers(LayerRegistry& registry) {
   registry.add("relu", ReLU::from_json);
   registry.add("flatten", Flatten::from_json);
   registry.add("linear", Linear::from_json);
+  registry.add("batchnorm2d", BatchNorm2d::from_json);
+  registry.add("dropout", Dropout::from_json);
+  registry.add("avgpool2d", AvgPool2d::from_json);
+  registry.add("global_avgpool2d", GlobalAvgPool2d::from_json);
+  registry.add("add", Add::from_json);
 }
 
 }  // namespace cnne

@@ -57,7 +57,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "layers[0] 'conv1': unknown key 'kernal_size'"},
         BadConfig{
             "unknown layer type", [](auto& j) { j[layer(1)]["type"] = "gelu"; },
-            "unknown layer type 'gelu' (known types: conv2d, flatten, linear, maxpool2d, relu)"},
+            "unknown layer type 'gelu' (known types: add, avgpool2d, batchnorm2d, conv2d, dropout, "
+            "flatten, global_avgpool2d, linear, maxpool2d, relu)"},
         BadConfig{"wrong type", [](auto& j) { j[layer(0)]["out_channels"] = "6"; },
                   "key 'out_channels' must be an integer, got string \"6\""},
         BadConfig{"fractional int", [](auto& j) { j[layer(0)]["out_channels"] = 6.5; },

@@ -19,7 +19,10 @@
 #include "engine/config.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
+#include "layers/avgpool2d.h"
+#include "layers/batchnorm2d.h"
 #include "layers/conv2d.h"
+#include "layers/dropout.h"
 #include "layers/linear.h"
 #include "layers/maxpool2d.h"
 #include "layers/relu.h"
@@ -110,6 +113,18 @@ void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5) {
     gv.push_back(grads[i].view());
   }
   gpu_layer->bind(pv, gv);
+  // Buffers start as the CPU layer's did; scratch is the GPU's own.
+  std::vector<HostTensor> host_buffers;
+  std::vector<Tensor> host_views, bv, sv;
+  for (const ParamSpec& spec : gpu_layer->buffer_specs()) host_buffers.emplace_back(spec.shape);
+  for (auto& b : host_buffers) host_views.push_back(b.view());
+  gpu_layer->initialize_buffers(host_views);
+  std::vector<DeviceTensor> state;
+  for (const auto& b : host_buffers) state.emplace_back(b);
+  const size_t buffer_count = state.size();
+  for (const ParamSpec& spec : gpu_layer->scratch_specs(in)) state.emplace_back(spec.shape);
+  for (size_t i = 0; i < state.size(); ++i) (i < buffer_count ? bv : sv).push_back(state[i].view());
+  gpu_layer->bind_state(bv, sv);
   gpu.reserve_workspace(gpu_layer->workspace_bytes(gpu, in));
   DeviceTensor dx_d(x.shape), y_d(y.shape);
   const DeviceTensor x_d(x), dy_d(dy);
@@ -123,6 +138,10 @@ void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5) {
   for (size_t i = 0; i < grads.size(); ++i)
     EXPECT_EQ(
         worst(label + " dparam" + std::to_string(i), grads[i].download(), h.grads()[i], tol, tol),
+        "");
+  for (size_t i = 0; i < buffer_count; ++i)  // running statistics after one training forward
+    EXPECT_EQ(
+        worst(label + " buffer" + std::to_string(i), state[i].download(), h.buffers()[i], tol, tol),
         "");
 }
 
@@ -170,6 +189,23 @@ TEST(GpuVsCpu, Linear) {
     for (bool bias : {true, false})
       compare_layer([&] { return std::make_unique<Linear>("fc", i, o, bias); }, Shape{n, i}, 4,
                     2e-5);
+}
+
+TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
+  REQUIRE_GPU();
+  for (Shape in : {Shape{4, 6, 8, 8}, Shape{1, 3, 5, 7}, Shape{8, 16, 4, 4}})
+    compare_layer([&] { return std::make_unique<BatchNorm2d>("bn", in[1], 1e-5, 0.1); }, in, 5,
+                  5e-5);
+  for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1}})
+    compare_layer([&] { return std::make_unique<AvgPool2d>("pool", p); }, Shape{3, 4, 9, 8}, 6);
+  compare_layer([] { return std::make_unique<GlobalAvgPool2d>("gap"); }, Shape{5, 7, 4, 4}, 7);
+  compare_layer(
+      [] {
+        auto d = std::make_unique<Dropout>("drop", 0.3);
+        d->set_step_key(1234);
+        return d;
+      },
+      Shape{6, 50}, 8, 0.0);  // the same mask bit for bit on both backends
 }
 
 TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {

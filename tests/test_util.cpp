@@ -31,6 +31,13 @@ LayerHarness::LayerHarness(Context& ctx, Layer& layer, Shape input, uint64_t see
     g.push_back(grads_[i].view());
   }
   layer.bind(p, g);
+  std::vector<Tensor> b, sc;
+  for (const ParamSpec& spec : layer.buffer_specs()) buffers_.emplace_back(spec.shape);
+  for (const ParamSpec& spec : layer.scratch_specs(input)) scratch_.emplace_back(spec.shape);
+  for (auto& t : buffers_) b.push_back(t.view());
+  for (auto& t : scratch_) sc.push_back(t.view());
+  layer.initialize_buffers(b);
+  layer.bind_state(b, sc);
   ctx.reserve_workspace(layer.workspace_bytes(ctx, input));
 }
 

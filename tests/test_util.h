@@ -40,6 +40,7 @@ class LayerHarness {
   Shape output_shape() const { return output_; }
   std::vector<HostTensor>& params() { return params_; }
   std::vector<HostTensor>& grads() { return grads_; }
+  std::vector<HostTensor>& buffers() { return buffers_; }
 
   HostTensor forward(const HostTensor& x);
   // Returns dx; fills grads().
@@ -49,7 +50,7 @@ class LayerHarness {
   Context& ctx_;
   Layer& layer_;
   Shape input_, output_;
-  std::vector<HostTensor> params_, grads_;
+  std::vector<HostTensor> params_, grads_, buffers_, scratch_;
 };
 
 // Finite-difference check of a layer: L = dot(y, r) for random r; compares

@@ -1,0 +1,105 @@
+#include "layers/batchnorm2d.h"
+
+#include <cstdio>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace cnne {
+
+BatchNorm2d::BatchNorm2d(std::string name, int64_t features, double eps, double momentum)
+    : Layer(std::move(name)), features_(features), eps_(eps), momentum_(momentum) {
+  if (features_ < 1) throw ConfigError(where() + ": num_features must be >= 1");
+  if (!(eps_ > 0)) throw ConfigError(where() + ": eps must be > 0");
+  if (!(momentum_ >= 0 && momentum_ <= 1))
+    throw ConfigError(where() + ": momentum must be in [0, 1]");
+}
+
+std::unique_ptr<Layer> BatchNorm2d::from_json(const std::string& name, JsonFields& f) {
+  const int64_t features = f.get_int("num_features");
+  const double eps = f.get_number("eps", 1e-5);
+  const double momentum = f.get_number("momentum", 0.1);
+  return std::make_unique<BatchNorm2d>(name, features, eps, momentum);
+}
+
+Shape BatchNorm2d::output_shape(const Shape& in) const {
+  if (in.rank() != 4)
+    throw ConfigError(where() + ": expects an input of shape (N, C, H, W), got " + in.str());
+  if (in[1] != features_)
+    throw ConfigError(where() + ": num_features is " + std::to_string(features_) +
+                      " but its input has " + std::to_string(in[1]) + " channels (shape " +
+                      in.str() + ")");
+  return in;
+}
+
+std::vector<ParamSpec> BatchNorm2d::parameter_specs() const {
+  return {{"weight", Shape{features_}}, {"bias", Shape{features_}}};
+}
+
+void BatchNorm2d::initialize(Rng&, std::span<const Tensor> params) const {
+  for (int64_t i = 0; i < features_; ++i) {
+    params[0].f32()[i] = 1.0f;  // PyTorch: weight ones, bias zeros
+    params[1].f32()[i] = 0.0f;
+  }
+}
+
+std::vector<ParamSpec> BatchNorm2d::buffer_specs() const {
+  return {{"running_mean", Shape{features_}}, {"running_var", Shape{features_}}};
+}
+
+void BatchNorm2d::initialize_buffers(std::span<const Tensor> host) const {
+  for (int64_t i = 0; i < features_; ++i) {
+    host[0].f32()[i] = 0.0f;
+    host[1].f32()[i] = 1.0f;
+  }
+}
+
+std::vector<ParamSpec> BatchNorm2d::scratch_specs(const Shape&) const {
+  return {{"save_mean", Shape{features_}}, {"save_invstd", Shape{features_}}};
+}
+
+std::vector<std::pair<std::string, int64_t>> BatchNorm2d::counters() const {
+  return {{"num_batches_tracked", batches_tracked_}};
+}
+
+void BatchNorm2d::set_counter(const std::string& name, int64_t value) {
+  if (name == "num_batches_tracked") batches_tracked_ = value;
+}
+
+void BatchNorm2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  if (training()) {
+    ops::batchnorm_forward_training(ctx, x, params_[0], params_[1], static_cast<float>(momentum_),
+                                    static_cast<float>(eps_), buffers_[0], buffers_[1], scratch_[0],
+                                    scratch_[1], y);
+    ++batches_tracked_;
+  } else {
+    ops::batchnorm_forward_inference(ctx, x, params_[0], params_[1], buffers_[0], buffers_[1],
+                                     static_cast<float>(eps_), y);
+  }
+}
+
+void BatchNorm2d::backward(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,
+                           const Tensor* dx) {
+  if (!training()) throw Error(where() + ": backward in evaluation mode is not supported");
+  if (!dx) throw Error(where() + ": backward needs a dx buffer (always_computes_dx)");
+  ops::batchnorm_backward(ctx, x, dy, params_[0], scratch_[0], scratch_[1],
+                          static_cast<float>(eps_), *dx, grads_[0], grads_[1]);
+}
+
+nlohmann::json BatchNorm2d::to_json() const {
+  return {{"type", type()},
+          {"name", name()},
+          {"num_features", features_},
+          {"eps", eps_},
+          {"momentum", momentum_}};
+}
+
+std::string BatchNorm2d::repr() const {
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "BatchNorm2d(%lld, eps=%g, momentum=%g, affine=True, track_running_stats=True)",
+                static_cast<long long>(features_), eps_, momentum_);
+  return text;
+}
+
+}  // namespace cnne

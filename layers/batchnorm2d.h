@@ -1,0 +1,39 @@
+#pragma once
+// BatchNorm2d: PyTorch's nn.BatchNorm2d (affine, tracking running statistics).
+// x, y (N, C, H, W); weight, bias (C); buffers running_mean, running_var (C);
+// counter num_batches_tracked. Training mode normalizes with the batch's
+// statistics; evaluation mode with the running ones.
+#include "engine/json_fields.h"
+#include "layers/layer.h"
+
+namespace cnne {
+
+class BatchNorm2d : public Layer {
+ public:
+  BatchNorm2d(std::string name, int64_t features, double eps, double momentum);
+  static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
+
+  std::string type() const override { return "batchnorm2d"; }
+  Shape output_shape(const Shape& in) const override;
+  std::vector<ParamSpec> parameter_specs() const override;
+  void initialize(Rng& rng, std::span<const Tensor> params) const override;
+  std::vector<ParamSpec> buffer_specs() const override;
+  void initialize_buffers(std::span<const Tensor> host) const override;
+  std::vector<ParamSpec> scratch_specs(const Shape& in) const override;
+  bool always_computes_dx() const override { return true; }
+  std::vector<std::pair<std::string, int64_t>> counters() const override;
+  void set_counter(const std::string& name, int64_t value) override;
+  void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
+  void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
+                const Tensor* dx) override;
+  nlohmann::json to_json() const override;
+  std::string repr() const override;
+  int64_t forward_flops(const Shape& in) const override { return 2 * in.numel(); }
+
+ private:
+  int64_t features_;
+  double eps_, momentum_;
+  int64_t batches_tracked_ = 0;
+};
+
+}  // namespace cnne

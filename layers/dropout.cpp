@@ -1,0 +1,52 @@
+#include "layers/dropout.h"
+
+#include <cstdio>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace cnne {
+
+Dropout::Dropout(std::string name, double p) : Layer(std::move(name)), p_(p) {
+  if (!(p_ >= 0 && p_ < 1)) throw ConfigError(where() + ": p must be in [0, 1)");
+}
+
+std::unique_ptr<Layer> Dropout::from_json(const std::string& name, JsonFields& f) {
+  return std::make_unique<Dropout>(name, f.get_number("p", 0.5));
+}
+
+std::vector<ParamSpec> Dropout::scratch_specs(const Shape& in) const {
+  return {{"mask", Shape{in.numel()}}};  // (N * ...) at the largest batch
+}
+
+void Dropout::forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  if (!training() || p_ == 0) {
+    ops::axpby(ctx, 1.0f, x, 0.0f, y);
+    return;
+  }
+  const Tensor mask = scratch_[0].reshaped(Shape{scratch_[0].numel()});
+  const Tensor used(mask.f32(), x.shape, mask.device);  // the first numel(x) of the mask
+  ops::dropout_forward(ctx, static_cast<float>(p_), step_key_, x, used, y);
+}
+
+void Dropout::backward(Context& ctx, const Tensor&, const Tensor&, const Tensor& dy,
+                       const Tensor* dx) {
+  if (!dx) return;
+  if (!training() || p_ == 0) {
+    ops::axpby(ctx, 1.0f, dy, 0.0f, *dx);
+    return;
+  }
+  ops::multiply(ctx, dy, Tensor(scratch_[0].f32(), dy.shape, scratch_[0].device), *dx);
+}
+
+nlohmann::json Dropout::to_json() const {
+  return {{"type", type()}, {"name", name()}, {"p", p_}};
+}
+
+std::string Dropout::repr() const {
+  char text[64];
+  std::snprintf(text, sizeof text, "Dropout(p=%g, inplace=False)", p_);
+  return text;
+}
+
+}  // namespace cnne

@@ -1,0 +1,24 @@
+// Dropout and elementwise multiply, CPU reference.
+#include "engine/ops.h"
+#include "layers/dropout_mask.h"
+
+namespace cnne::cpu {
+
+void dropout_forward(Context&, float p, uint64_t key, const Tensor& x, const Tensor& mask,
+                     const Tensor& y) {
+  const float keep_scale = 1.0f / (1.0f - p);
+  const int64_t n = x.numel();
+  float* m = mask.f32();
+  for (int64_t i = 0; i < n; ++i)
+    m[i] = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? keep_scale : 0.0f;
+  const float* in = x.f32();
+  float* out = y.f32();
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i] * m[i];
+}
+
+void multiply(Context&, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const int64_t n = out.numel();
+  for (int64_t i = 0; i < n; ++i) out.f32()[i] = a.f32()[i] * b.f32()[i];
+}
+
+}  // namespace cnne::cpu

@@ -1,0 +1,24 @@
+#pragma once
+// The dropout draw shared by the CPU and the GPU: a counter-based hash of
+// (step key, element index), so both backends make the same mask and a
+// resumed run the same masks as an uninterrupted one.
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define CNNE_HOST_DEVICE __host__ __device__
+#else
+#define CNNE_HOST_DEVICE
+#endif
+
+namespace cnne {
+
+// Uniform in [0, 1) with 24 random bits.
+CNNE_HOST_DEVICE inline float dropout_uniform(uint64_t key, uint64_t index) {
+  uint64_t z = key + (index + 1) * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
+}
+
+}  // namespace cnne

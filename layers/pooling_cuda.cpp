@@ -1,0 +1,82 @@
+// Max and average pooling on the GPU through cuDNN pooling descriptors
+// (deterministic max; average counting the padding, PyTorch's default).
+#include <string>
+
+#include "cuda/check.h"
+#include "cuda/cuda_context.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace cnne::cuda {
+namespace {
+
+const float kOne = 1.0f, kZero = 0.0f;
+
+PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, const Shape& x) {
+  CudaContext& cu = ctx.cuda();
+  auto i = [](int64_t v) { return static_cast<int>(v); };
+  const PoolKey key{static_cast<int>(mode),
+                    i(x[0]),
+                    i(x[1]),
+                    i(x[2]),
+                    i(x[3]),
+                    p.kernel_h,
+                    p.kernel_w,
+                    p.stride_h,
+                    p.stride_w,
+                    p.pad_h,
+                    p.pad_w};
+  auto& slot = cu.plans().pool[key];
+  if (slot) return *slot;
+  const std::string what = "pooling x " + x.str();
+  auto plan = std::make_unique<PoolPlan>();
+  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, key.n,
+                                           key.c, key.h, key.w),
+                what);
+  CNNE_CHECK_AT(cudnnSetPooling2dDescriptor(plan->pool, mode, CUDNN_NOT_PROPAGATE_NAN, p.kernel_h,
+                                            p.kernel_w, p.pad_h, p.pad_w, p.stride_h, p.stride_w),
+                what);
+  int n = 0, c = 0, h = 0, w = 0;
+  CNNE_CHECK_AT(cudnnGetPooling2dForwardOutputDim(plan->pool, plan->x, &n, &c, &h, &w), what);
+  if (h != window_output_size(key.h, p.kernel_h, p.stride_h, p.pad_h) ||
+      w != window_output_size(key.w, p.kernel_w, p.stride_w, p.pad_w))
+    throw DeviceError("cuDNN pooling output size differs from cnnengine's for " + what);
+  CNNE_CHECK_AT(
+      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w), what);
+  slot = std::move(plan);
+  return *slot;
+}
+
+}  // namespace
+
+void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x.shape);
+  CNNE_CHECK_AT(cudnnPoolingForward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.x, x.data, &kZero,
+                                    plan.y, y.data),
+                "maxpool2d forward " + x.shape.str());
+}
+
+void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
+                        const Tensor& dy, const Tensor& dx) {
+  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x.shape);
+  CNNE_CHECK_AT(cudnnPoolingBackward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.y, y.data, plan.y,
+                                     dy.data, plan.x, x.data, &kZero, plan.x, dx.data),
+                "maxpool2d backward " + x.shape.str());
+}
+
+void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, x.shape);
+  CNNE_CHECK_AT(cudnnPoolingForward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.x, x.data, &kZero,
+                                    plan.y, y.data),
+                "avgpool2d forward " + x.shape.str());
+}
+
+void avgpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
+                        const Tensor& dy, const Tensor& dx) {
+  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, dx.shape);
+  CNNE_CHECK_AT(cudnnPoolingBackward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.y, y.data, plan.y,
+                                     dy.data, plan.x, x.data, &kZero, plan.x, dx.data),
+                "avgpool2d backward " + dx.shape.str());
+}
+
+}  // namespace cnne::cuda

@@ -1,0 +1,195 @@
+// The layers beyond the tutorial (BatchNorm2d, Dropout, AvgPool2d,
+// GlobalAvgPool2d, Add): finite differences, hand-computed cases, and a
+// residual network checked end to end by finite differences.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/network.h"
+#include "engine/ops.h"
+#include "layers/avgpool2d.h"
+#include "layers/batchnorm2d.h"
+#include "layers/dropout.h"
+#include "tests/test_util.h"
+
+namespace cnne {
+namespace {
+
+using test::HostTensor;
+
+TEST(BatchNormGradient, MatchesFiniteDifferencesInTrainingMode) {
+  BatchNorm2d bn("bn", 3, 1e-5, 0.1);
+  Rng rng(4);
+  const Shape in{4, 3, 3, 2};
+  // Gamma and beta start at 1 and 0; the check perturbs them too.
+  EXPECT_EQ(
+      test::gradient_check(bn, in, test::random_tensor(rng, in, -2.0f, 2.0f), 5, 1e-2, 2e-4, 2e-3),
+      "");
+}
+
+TEST(AvgPoolGradient, MatchesFiniteDifferences) {
+  for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1},
+                         Pool2dParams{3, 2, 1, 2, 1, 1}}) {
+    AvgPool2d pool("pool", p);
+    Rng rng(8);
+    const Shape in{2, 2, 7, 6};
+    EXPECT_EQ(test::gradient_check(pool, in, test::random_tensor(rng, in), 6), "") << pool.repr();
+  }
+}
+
+TEST(GlobalAvgPoolGradient, MatchesFiniteDifferences) {
+  GlobalAvgPool2d pool("gap");
+  Rng rng(2);
+  const Shape in{2, 3, 4, 5};
+  EXPECT_EQ(test::gradient_check(pool, in, test::random_tensor(rng, in), 6), "");
+}
+
+TEST(DropoutGradient, MatchesFiniteDifferencesForAFixedMask) {
+  Dropout drop("drop", 0.3);
+  drop.set_step_key(77);
+  Rng rng(2);
+  const Shape in{3, 10};
+  EXPECT_EQ(test::gradient_check(drop, in, test::random_tensor(rng, in), 6), "");
+}
+
+TEST(DropoutCases, MaskRateScaleAndEvaluationMode) {
+  Context ctx(Device::CPU);
+  const int64_t n = 20000;
+  HostTensor x(Shape{n}, 1.0f), y(Shape{n}), mask(Shape{n}), y2(Shape{n}), mask2(Shape{n});
+  ops::dropout_forward(ctx, 0.25f, 5, x.view(), mask.view(), y.view());
+  int64_t dropped = 0;
+  for (float v : y.values) {
+    ASSERT_TRUE(v == 0.0f || std::fabs(v - 1.0f / 0.75f) < 1e-6f) << v;
+    dropped += v == 0.0f;
+  }
+  EXPECT_NEAR(static_cast<double>(dropped) / n, 0.25, 0.015);
+  ops::dropout_forward(ctx, 0.25f, 5, x.view(), mask2.view(), y2.view());
+  EXPECT_EQ(y.values, y2.values);  // same key, same mask
+  ops::dropout_forward(ctx, 0.25f, 6, x.view(), mask2.view(), y2.view());
+  EXPECT_NE(y.values, y2.values);
+
+  Dropout drop("drop", 0.5);
+  drop.set_training(false);
+  test::LayerHarness h(ctx, drop, Shape{2, 3});
+  Rng rng(1);
+  const HostTensor in = test::random_tensor(rng, Shape{2, 3});
+  EXPECT_EQ(h.forward(in).values, in.values);
+}
+
+TEST(BatchNormCases, RunningStatisticsAndEvaluationMode) {
+  Context ctx(Device::CPU);
+  BatchNorm2d bn("bn", 1, 1e-5, 0.1);
+  test::LayerHarness h(ctx, bn, Shape{2, 1, 1, 2});
+  HostTensor running_mean(Shape{1}, 0.0f), running_var(Shape{1}, 1.0f), save_mean(Shape{1}),
+      save_invstd(Shape{1});
+  bn.bind_state({running_mean.view(), running_var.view()}, {save_mean.view(), save_invstd.view()});
+  HostTensor x(Shape{2, 1, 1, 2});
+  x.values = {1, 2, 3, 4};  // mean 2.5, biased var 1.25, unbiased 5/3
+  const HostTensor y = h.forward(x);
+  EXPECT_NEAR(running_mean[0], 0.25, 1e-6);
+  EXPECT_NEAR(running_var[0], 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
+  EXPECT_NEAR(y[0], (1 - 2.5) / std::sqrt(1.25 + 1e-5), 1e-5);
+  EXPECT_EQ(bn.counters()[0].second, 1);
+  bn.set_training(false);  // now the running statistics normalize
+  const HostTensor z = h.forward(x);
+  EXPECT_NEAR(z[3], (4 - 0.25) / std::sqrt(running_var[0] + 1e-5), 1e-5);
+}
+
+TEST(AvgPoolCases, PaddingCountsInTheDivisor) {
+  Context ctx(Device::CPU);
+  HostTensor x(Shape{1, 1, 2, 2});
+  x.values = {1, 2, 3, 4};
+  HostTensor y(Shape{1, 1, 2, 2});
+  ops::avgpool2d_forward(ctx, Pool2dParams{2, 2, 1, 1, 1, 1}, x.view(), y.view());
+  // Window at (-1,-1) holds only x[0][0] = 1: 1/4 (count_include_pad).
+  EXPECT_FLOAT_EQ(y[0], 0.25f);
+  EXPECT_FLOAT_EQ(y[3], 2.5f);  // the full window at (0, 0): 10/4
+}
+
+// A residual network: node "a" feeds both "b" and the join, so its gradient
+// is the sum of two contributions; checked against central differences of
+// L = dot(logits, r) over every parameter element. No ReLU here: BatchNorm
+// centres its outputs on zero, so a +-0.01 nudge of a weight moves many of them
+// across ReLU's kink and the differences stop measuring the derivative (ReLU
+// has its own check in gradient_check_test.cpp).
+TEST(ResidualNetwork, GradientsMatchFiniteDifferences) {
+  const nlohmann::json config = nlohmann::json::parse(R"({
+    "name": "Tiny", "input": [2, 5, 5],
+    "layers": [
+      {"type": "conv2d", "name": "a", "in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": 1},
+      {"type": "batchnorm2d", "name": "bn", "num_features": 3},
+      {"type": "conv2d", "name": "b", "in_channels": 3, "out_channels": 3, "kernel_size": 3, "padding": 1},
+      {"type": "add", "name": "join", "inputs": ["b", "a"]},
+      {"type": "avgpool2d", "name": "pool", "kernel_size": 2, "stride": 1},
+      {"type": "global_avgpool2d", "name": "gap"},
+      {"type": "flatten", "name": "flat"},
+      {"type": "linear", "name": "fc", "in_features": 3, "out_features": 4}
+    ]})");
+  Context ctx(Device::CPU);
+  Network net = Network::from_json(config, "tiny.json");
+  net.setup(ctx, {3});
+  Rng rng(9);
+  net.initialize(rng);
+  const HostTensor x = test::random_tensor(rng, net.input(3).shape);
+  const HostTensor r = test::random_tensor(rng, net.output_shape(3));
+  auto loss = [&] {
+    copy_tensor(x.view(), net.input(3));
+    const Tensor logits = net.forward(3);
+    double l = 0;
+    for (int64_t i = 0; i < logits.numel(); ++i) l += double(logits.f32()[i]) * r[size_t(i)];
+    return l;
+  };
+  loss();
+  copy_tensor(r.view(), net.output_grad(3));
+  net.backward(3);
+  std::vector<float> analytic(static_cast<size_t>(net.flat_gradients().numel()));
+  copy_tensor(net.flat_gradients(), Tensor(analytic.data(), net.flat_gradients().shape));
+  std::vector<float> weights = net.download_parameters();
+  const double eps = 1e-2;
+  int checked = 0;
+  for (const NamedParam& p : net.parameters())
+    for (int64_t k = 0; k < p.shape.numel(); ++k) {
+      const size_t i = static_cast<size_t>(p.offset + k);
+      const float saved = weights[i];
+      weights[i] = saved + static_cast<float>(eps);
+      net.upload_parameters(weights);
+      const double plus = loss();
+      weights[i] = saved - static_cast<float>(eps);
+      net.upload_parameters(weights);
+      const double minus = loss();
+      weights[i] = saved;
+      const double numeric = (plus - minus) / (2 * eps);
+      EXPECT_NEAR(analytic[i], numeric, 2e-4 + 2e-3 * std::fabs(numeric))
+          << p.name << "[" << k << "]";
+      ++checked;
+    }
+  net.upload_parameters(weights);
+  EXPECT_EQ(checked, net.parameter_count());
+}
+
+TEST(ResidualNetwork, ConfigErrorsNameTheInput) {
+  auto build = [](const char* layers) {
+    return Network::from_json(
+        nlohmann::json::parse(std::string(R"({"input": [1, 4, 4], "layers": )") + layers + "}"),
+        "g.json");
+  };
+  EXPECT_THROW(
+      {
+        try {
+          build(R"([{"type": "add", "name": "j", "inputs": ["input", "later"]}])");
+        } catch (const ConfigError& e) {
+          EXPECT_NE(std::string(e.what()).find("names 'later', which is not \"input\" or a layer "
+                                               "defined before this one"),
+                    std::string::npos)
+              << e.what();
+          throw;
+        }
+      },
+      ConfigError);
+  EXPECT_THROW(build(R"([{"type": "add", "name": "j"}])"), ConfigError);  // one input, takes two
+  EXPECT_THROW(build(R"([{"type": "flatten", "name": "input"}])"), ConfigError);  // reserved name
+}
+
+}  // namespace
+}  // namespace cnne
