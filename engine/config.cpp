@@ -66,6 +66,9 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.checkpoint_every_steps = f.get_int("checkpoint_every_steps", 0);
   t.checkpoint_every_epochs = f.get_int("checkpoint_every_epochs", 0);
   t.keep_checkpoints = f.get_int("keep_checkpoints", t.keep_checkpoints);
+  t.init_from = f.get_string("init_from", "");
+  t.init_skip = f.get_strings("init_skip", {});
+  t.freeze = f.get_strings("freeze", {});
   f.finish();
   if (t.checkpoint_every_steps < 0)
     throw ConfigError(f.error("checkpoint_every_steps", "must be >= 0 (0 = off)"));
@@ -176,7 +179,10 @@ nlohmann::json Config::to_json() const {
             {"deterministic", training.deterministic},
             {"checkpoint_every_steps", training.checkpoint_every_steps},
             {"checkpoint_every_epochs", training.checkpoint_every_epochs},
-            {"keep_checkpoints", training.keep_checkpoints}}},
+            {"keep_checkpoints", training.keep_checkpoints},
+            {"init_from", training.init_from},
+            {"init_skip", training.init_skip},
+            {"freeze", training.freeze}}},
           {"eval",
            {{"batch_size", eval.batch_size},
             {"tta_flip", eval.tta_flip},
@@ -225,6 +231,10 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.checkpoint_every_epochs) c.training.checkpoint_every_epochs = *o.checkpoint_every_epochs;
   if (o.keep_checkpoints) c.training.keep_checkpoints = *o.keep_checkpoints;
   if (o.deterministic) c.training.deterministic = true;
+  if (o.init_from) {
+    if (o.init_from->empty()) throw UsageError("--init-from needs a file");
+    c.training.init_from = *o.init_from;
+  }
 }
 
 }  // namespace cnne

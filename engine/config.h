@@ -42,6 +42,11 @@ struct TrainingConfig {
   int64_t checkpoint_every_steps = 0;   // periodic checkpoints; 0 = off
   int64_t checkpoint_every_epochs = 0;  // periodic checkpoints; 0 = off
   int64_t keep_checkpoints = 3;         // periodic checkpoints kept (the newest)
+  // Transfer learning: start from another model's tensors (by PyTorch name),
+  // except those matching init_skip; never update layers matching freeze.
+  std::string init_from;
+  std::vector<std::string> init_skip;
+  std::vector<std::string> freeze;
 };
 
 struct EvalConfig {
@@ -74,6 +79,7 @@ struct Overrides {
   std::optional<std::string> checkpoint;
   std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;
   bool deterministic = false;
+  std::optional<std::string> init_from;
 };
 
 // Applies overrides and re-checks the ranges; throws UsageError naming the flag.

@@ -1,5 +1,7 @@
 #include "engine/network.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <map>
 
@@ -322,6 +324,32 @@ void Network::set_step_key(uint64_t seed, int64_t step) {
     key = key * 0xbf58476d1ce4e5b9ULL + i;
     layers_[i]->set_step_key(key);
   }
+}
+
+std::vector<std::pair<int64_t, int64_t>> Network::trainable_ranges(
+    const std::vector<std::string>& frozen) const {
+  std::vector<bool> is_frozen(layers_.size(), false);
+  for (const std::string& pattern : frozen) {
+    bool used = false;
+    for (size_t l = 0; l < layers_.size(); ++l)
+      if (fnmatch(pattern.c_str(), layers_[l]->name().c_str(), 0) == 0) is_frozen[l] = used = true;
+    if (!used)
+      throw ConfigError("training.freeze: '" + pattern + "' matches no layer of network '" + name_ +
+                        "'");
+  }
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    if (is_frozen[l] || first_param_of_layer_[l] == first_param_of_layer_[l + 1]) continue;
+    const int64_t begin = params_[first_param_of_layer_[l]].offset;
+    const int64_t end = first_param_of_layer_[l + 1] < params_.size()
+                            ? params_[first_param_of_layer_[l + 1]].offset
+                            : layout_floats_;
+    if (!ranges.empty() && ranges.back().second == begin)
+      ranges.back().second = end;
+    else
+      ranges.emplace_back(begin, end);
+  }
+  return ranges;
 }
 
 Network::MemoryPlan Network::memory_plan() const {

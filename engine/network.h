@@ -112,6 +112,12 @@ class Network {
   };
   MemoryPlan memory_plan() const;
 
+  // The [begin, end) float ranges of the parameter layout that belong to
+  // layers whose names match none of `frozen` (shell wildcards), merged where
+  // adjacent. Throws ConfigError naming a pattern that matches no layer.
+  std::vector<std::pair<int64_t, int64_t>> trainable_ranges(
+      const std::vector<std::string>& frozen) const;
+
   // Flat views over the whole parameter layout (P): for the optimizer.
   Tensor flat_parameters() const;
   Tensor flat_gradients() const;

@@ -5,6 +5,7 @@
 // updates everything. The schedule (engine/schedule.h) gives the rates of
 // each step.
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,10 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // One update from the gradients the last backward() assigned.
-  virtual void step(Network& net, const StepRates& rates) = 0;
+  void step(Network& net, const StepRates& rates);
+  // Update only these [begin, end) float ranges of the layout (frozen layers
+  // stay as they are); default: everything.
+  void set_ranges(std::vector<std::pair<int64_t, int64_t>> ranges) { ranges_ = std::move(ranges); }
   int64_t steps() const { return steps_; }
   const OptimizerConfig& config() const { return config_; }
   // State buffer i (P), same layout as Network::flat_parameters().
@@ -44,8 +48,13 @@ class Optimizer {
   Optimizer(Context& ctx, const Network& net, const OptimizerConfig& config,
             std::vector<std::string> state_names);
 
+  // The update over one range: params, grads and state views of equal size.
+  virtual void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
+                      const StepRates& rates) = 0;
+
   Context& ctx_;
   OptimizerConfig config_;
+  std::vector<std::pair<int64_t, int64_t>> ranges_;
   std::vector<std::string> state_names_;
   std::vector<Buffer> state_;  // each (P) F32
   int64_t steps_ = 0;
@@ -54,13 +63,19 @@ class Optimizer {
 class SgdOptimizer : public Optimizer {
  public:
   SgdOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
-  void step(Network& net, const StepRates& rates) override;
+
+ private:
+  void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
+              const StepRates& rates) override;
 };
 
 class AdamOptimizer : public Optimizer {
  public:
   AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
-  void step(Network& net, const StepRates& rates) override;
+
+ private:
+  void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
+              const StepRates& rates) override;
 };
 
 }  // namespace cnne

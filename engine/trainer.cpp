@@ -34,6 +34,8 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
       optimizer_(Optimizer::create(ctx, net, config.training.optimizer)),
       saver_(config, net, *optimizer_),
       nonfinite_(ctx.device(), sizeof(int32_t)) {
+  if (!config.training.freeze.empty())
+    optimizer_->set_ranges(net.trainable_ranges(config.training.freeze));
   state_.seed = config.training.seed;
   state_.device = std::string(device_name(ctx.device()));
 }

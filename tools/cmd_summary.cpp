@@ -1,5 +1,6 @@
 // cnnengine summary [CONFIG]: the model printout (PyTorch's print(net)) and a
 // table of output shapes, parameter counts and forward FLOPs.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -43,23 +44,30 @@ int run_summary(int argc, char** argv, int first) {
   const Network net = Network::from_json(config.network, source);
 
   std::cout << net.repr() << "\n\n";
-  char line[200];
-  std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", "Layer", "Type", "Output shape",
-                "Params", "Forward FLOPs");
-  std::cout << line << std::string(74, '-') << "\n";
+  const std::vector<LayerSummary> rows = net.summarize(batch);
+  int name_width = 12, type_width = 10;
+  for (const LayerSummary& row : rows) {
+    name_width = std::max(name_width, static_cast<int>(row.name.size()));
+    type_width = std::max(type_width, static_cast<int>(row.type.size()));
+  }
+  const auto rule = static_cast<size_t>(name_width + type_width + 20 + 12 + 16 + 4);
+  char line[400];
+  std::snprintf(line, sizeof line, "%-*s %-*s %-20s %12s %16s\n", name_width, "Layer", type_width,
+                "Type", "Output shape", "Params", "Forward FLOPs");
+  std::cout << line << std::string(rule, '-') << "\n";
   int64_t params = 0, flops = 0;
-  std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", "input", "",
-                net.input_shape().with_batch(batch).str().c_str(), "0", "0");
+  std::snprintf(line, sizeof line, "%-*s %-*s %-20s %12s %16s\n", name_width, "input", type_width,
+                "", net.input_shape().with_batch(batch).str().c_str(), "0", "0");
   std::cout << line;
-  for (const LayerSummary& row : net.summarize(batch)) {
-    std::snprintf(line, sizeof line, "%-12s %-10s %-20s %12s %16s\n", row.name.c_str(),
-                  row.type.c_str(), row.output.str().c_str(), grouped(row.params).c_str(),
-                  grouped(row.flops).c_str());
+  for (const LayerSummary& row : rows) {
+    std::snprintf(line, sizeof line, "%-*s %-*s %-20s %12s %16s\n", name_width, row.name.c_str(),
+                  type_width, row.type.c_str(), row.output.str().c_str(),
+                  grouped(row.params).c_str(), grouped(row.flops).c_str());
     std::cout << line;
     params += row.params;
     flops += row.flops;
   }
-  std::cout << std::string(74, '-') << "\n";
+  std::cout << std::string(rule, '-') << "\n";
   std::snprintf(line, sizeof line, "Total parameters: %s (%.1f KiB as float32)\n",
                 grouped(params).c_str(), static_cast<double>(params) * 4.0 / 1024.0);
   std::cout << line;

@@ -38,6 +38,7 @@ std::vector<FlagSpec> train_flags() {
       {"keep-checkpoints", "N", "periodic checkpoints kept, newest first (default 3)"},
       {"stop-after-steps", "N", "stop like an interrupt after N steps in all (checkpoint written)"},
       {"profile-steps", "A:B", "profiler capture range: steps A..B (nsys/ncu; docs/PROFILING.md)"},
+      {"init-from", "FILE", "start from this safetensors model's tensors (training.init_from)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   return flags;
@@ -85,6 +86,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.checkpoint_every_epochs = args.integer("checkpoint-every-epochs", 0, INT64_MAX);
   o.keep_checkpoints = args.integer("keep-checkpoints", 1, 1000000);
   o.deterministic = args.has("deterministic");
+  o.init_from = args.text("init-from");
   return o;
 }
 
@@ -163,6 +165,11 @@ int run_train(int argc, char** argv, int first) {
   const Device device = choose_device(args, std::cout);
 
   Network net = Network::from_json(config.network, source);
+  try {  // a freeze pattern that matches nothing fails here, not after loading the data
+    net.trainable_ranges(config.training.freeze);
+  } catch (const ConfigError& e) {
+    throw ConfigError(source + ": " + e.what());
+  }
   const std::string folder = data_folder(args, config);
   const ImageDataset train = cifar10::load_train(folder, config.data.train_limit);
   const bool run_eval = !args.has("no-eval");
@@ -180,6 +187,13 @@ int run_train(int argc, char** argv, int first) {
   net.setup(ctx, {config.training.batch_size, config.eval.batch_size});
   Rng rng(config.training.seed);
   net.initialize(rng);
+  if (!config.training.init_from.empty() && !resume) {
+    const Safetensors init = load_safetensors(config.training.init_from);
+    const LoadReport loaded =
+        load_weights(init, config.training.init_from, net, config.training.init_skip);
+    std::cout << "Initialized from " << config.training.init_from << ": " << loaded.loaded
+              << " tensors loaded, " << loaded.skipped.size() << " skipped\n";
+  }
   Trainer trainer(ctx, config, net, rng);
   if (resume) {
     load_weights(resume->checkpoint.file, *args.text("resume"), net);

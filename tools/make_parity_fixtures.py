@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Makes tests/fixtures/simplecnn_parity.safetensors from the tutorial's PyTorch model.
+"""Makes tests/fixtures/simplecnn_parity.safetensors from the tutorial's PyTorch model
+(and tests/fixtures/residual_parity.safetensors from a small residual BatchNorm network).
 
 Run with Debian's CPU PyTorch (apt-get install python3-torch python3-numpy):
     /usr/bin/python3 tools/make_parity_fixtures.py [--out tests/fixtures/simplecnn_parity.safetensors]
@@ -96,7 +97,7 @@ def to_input(pixels):
 
 
 def save_safetensors(path, tensors, metadata):
-    dtypes = {np.float32: "F32", np.int32: "I32", np.uint8: "U8"}
+    dtypes = {np.float32: "F32", np.int32: "I32", np.uint8: "U8", np.int64: "I64"}
     header, blobs, offset = {}, [], 0
     for name, array in tensors.items():
         array = np.ascontiguousarray(array)
@@ -115,10 +116,95 @@ def save_safetensors(path, tensors, metadata):
             f.write(blob)
 
 
+class ResidualTiny(nn.Module):
+    """A residual block with BatchNorm, average pooling and a linear head: the
+    layers a CIFAR ResNet adds to the tutorial's, small enough for a fixture."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.down = nn.Conv2d(3, 8, 1, bias=False)
+        self.downbn = nn.BatchNorm2d(8)
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        h = self.bn2(self.conv2(h))
+        h = torch.relu(h + self.downbn(self.down(x)))
+        h = nn.functional.adaptive_avg_pool2d(self.pool(h), 1).flatten(1)
+        return self.fc(h)
+
+
+RESIDUAL_CONFIG = {"name": "ResidualTiny", "input": [3, 8, 8], "layers": [
+    {"type": "conv2d", "name": "conv1", "in_channels": 3, "out_channels": 8, "kernel_size": 3,
+     "padding": 1, "bias": False},
+    {"type": "batchnorm2d", "name": "bn1", "num_features": 8},
+    {"type": "relu", "name": "relu1"},
+    {"type": "conv2d", "name": "conv2", "in_channels": 8, "out_channels": 8, "kernel_size": 3,
+     "padding": 1, "bias": False},
+    {"type": "batchnorm2d", "name": "bn2", "num_features": 8},
+    {"type": "conv2d", "name": "down", "in_channels": 3, "out_channels": 8, "kernel_size": 1,
+     "bias": False, "inputs": ["input"]},
+    {"type": "batchnorm2d", "name": "downbn", "num_features": 8},
+    {"type": "add", "name": "join", "inputs": ["bn2", "downbn"]},
+    {"type": "relu", "name": "relu2"},
+    {"type": "avgpool2d", "name": "pool", "kernel_size": 2},
+    {"type": "global_avgpool2d", "name": "gap"},
+    {"type": "flatten", "name": "flatten"},
+    {"type": "linear", "name": "fc", "in_features": 8, "out_features": 10}]}
+RESIDUAL_OPTIMIZER = {"type": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4}
+
+
+def make_residual_fixture(path):
+    """init.* state_dict, step.<k>.x / .labels, losses, final.* state_dict (running
+    statistics and num_batches_tracked included) and eval-mode logits."""
+    torch.manual_seed(99)
+    net = ResidualTiny()
+    out = {f"init.{k}": v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    for k, v in out.items():
+        if v.dtype == np.int64:
+            out[k] = v  # num_batches_tracked stays I64, like PyTorch's
+    o = RESIDUAL_OPTIMIZER
+    optimizer = optim.SGD(net.parameters(), lr=o["lr"], momentum=o["momentum"],
+                          weight_decay=o["weight_decay"])
+    criterion = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(7)
+    losses = []
+    for k in range(STEPS):
+        x = torch.randn(BATCH, 3, 8, 8, generator=gen)
+        y = torch.randint(0, 10, (BATCH,), generator=gen)
+        out[f"step.{k}.x"] = x.numpy().copy()
+        out[f"step.{k}.labels"] = y.numpy().astype(np.int32)
+        optimizer.zero_grad()
+        loss = criterion(net(x), y)
+        loss.backward()
+        losses.append(loss.item())
+        optimizer.step()
+    out["losses"] = np.array(losses, dtype=np.float32)
+    for k, v in net.state_dict().items():
+        out[f"final.{k}"] = v.detach().numpy().copy()
+    net.eval()
+    x = torch.randn(BATCH, 3, 8, 8, generator=gen)
+    out["eval.x"] = x.numpy().copy()
+    with torch.no_grad():
+        out["eval.logits"] = net(x).numpy().copy()
+    metadata = {"generator": "tools/make_parity_fixtures.py", "torch_version": torch.__version__,
+                "steps": str(STEPS), "network": json.dumps(RESIDUAL_CONFIG),
+                "optimizer": json.dumps(RESIDUAL_OPTIMIZER)}
+    save_safetensors(path, out, metadata)
+    print(f"wrote {path}: {len(out)} tensors")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="tests/fixtures/simplecnn_parity.safetensors")
+    parser.add_argument("--residual-out", default="tests/fixtures/residual_parity.safetensors")
     args = parser.parse_args()
+    make_residual_fixture(args.residual_out)
 
     torch.manual_seed(1234)
     torch.set_num_threads(1)
