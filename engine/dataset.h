@@ -1,6 +1,6 @@
 #pragma once
 // ImageDataset: images kept as the bytes they are on disk, normalized per
-// batch (engine/batch_loader.h). CIFAR-10 is 150 MB this way, 600 MB as floats.
+// batch (engine/device_dataset.h). CIFAR-10 is 150 MB this way, 600 MB as floats.
 #include <cstdint>
 #include <string>
 #include <vector>

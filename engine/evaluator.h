@@ -2,11 +2,11 @@
 // Evaluation on a labelled set: accuracy, per-class accuracy, confusion
 // matrix, mean loss. Batches of eval.batch_size; the network must be set up
 // for that batch size.
-#include "engine/batch_loader.h"
 #include "engine/context.h"
 #include "engine/dataset.h"
 #include "engine/metrics.h"
 #include "engine/network.h"
+#include "engine/normalization.h"
 
 namespace cnne {
 

@@ -121,6 +121,11 @@ void adam_update(Context& ctx, const AdamHyper& h, const Tensor& params, const T
                  const Tensor& exp_avg, const Tensor& exp_avg_sq) {
   CNNE_ROUTE(adam_update, h, params, grads, exp_avg, exp_avg_sq);
 }
+void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
+                    int64_t first, const BatchAugment& aug, const Tensor& lut, const Tensor& x,
+                    const Tensor& labels_out) {
+  CNNE_ROUTE(assemble_batch, pixels, labels, order, first, aug, lut, x, labels_out);
+}
 void fill(Context& ctx, const Tensor& t, float value) {
   CNNE_ROUTE(fill, t, value);
 }

@@ -52,6 +52,13 @@ struct AdamHyper {
   float decay_factor = 1.0f;  // AdamW's decoupled decay (1 for Adam)
 };
 
+// How assemble_batch augments each image (Note [stateless augmentation draws]).
+struct BatchAugment {
+  int crop_padding = 0;  // RandomCrop(size, padding); 0 = none
+  int flip = 0;          // 0 never, 1 with probability 1/2 (RandomHorizontalFlip), 2 always
+  uint64_t key = 0;      // the draws of image p are hash(key, 3p), hash(key, 3p+1), hash(key, 3p+2)
+};
+
 namespace ops {
 #include "engine/op_signatures.inc"
 }  // namespace ops

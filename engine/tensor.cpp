@@ -41,6 +41,11 @@ int32_t* Tensor::i32() const {
   return static_cast<int32_t*>(data);
 }
 
+uint8_t* Tensor::u8() const {
+  if (dtype != DType::U8) throw Error(std::string("tensor is ") + dtype_name(dtype) + ", not U8");
+  return static_cast<uint8_t*>(data);
+}
+
 Tensor Tensor::reshaped(Shape s) const {
   if (s.numel() != numel())
     throw Error("cannot view a tensor of shape " + shape.str() + " as " + s.str());

@@ -26,12 +26,15 @@ struct Tensor {
       : data(p), shape(s), dtype(DType::F32), device(d) {}
   Tensor(int32_t* p, Shape s, Device d = Device::CPU)
       : data(p), shape(s), dtype(DType::I32), device(d) {}
+  Tensor(uint8_t* p, Shape s, Device d = Device::CPU)
+      : data(p), shape(s), dtype(DType::U8), device(d) {}
 
   int64_t numel() const { return shape.numel(); }
   size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
   // Typed access; throws if the dtype differs.
   float* f32() const;
   int32_t* i32() const;
+  uint8_t* u8() const;
   // The same memory seen with another shape of equal element count.
   Tensor reshaped(Shape s) const;
 };

@@ -6,10 +6,10 @@
 
 #include "cuda/nvtx_range.h"
 #include "cuda/profiler.h"
-#include "engine/batch_loader.h"
-#include "engine/batch_stage.h"
+#include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/interrupt.h"
+#include "engine/loss_meter.h"
 #include "engine/ops.h"
 
 namespace cnne {
@@ -88,20 +88,20 @@ void Trainer::check_finite(const TrainingState& state, int64_t n, double running
 // order on the same data and, in deterministic mode, ends bit-identical.
 TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   const TrainingConfig& tc = config_.training;
-  const Normalization norm(config_.data.mean, config_.data.std);
-  BatchLoader loader(data, tc.batch_size, config_.data.shuffle);
-  loader.set_augment(config_.data.augment, tc.seed);
-  BatchStage stage(ctx_, net_);
-  const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, loader.batches());
+  DeviceDataset dataset(ctx_, data, Normalization(config_.data.mean, config_.data.std));
+  dataset.set_augment(config_.data.augment, tc.seed);
+  const int64_t batches = dataset.batches(tc.batch_size);
+  Buffer labels(ctx_.device(), sizeof(int32_t) * static_cast<size_t>(tc.batch_size));  // (B) I32
+  const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
   const auto smoothing = static_cast<float>(tc.label_smoothing);
   LossMeter running(ctx_);  // the tutorial's running_loss, reset at every print
   LossMeter epoch_meter(ctx_);
   InterruptGuard interrupts;
   TrainingState& s = state_;
   char line[160];
-  if (s.batches_done >= loader.batches())
+  if (s.batches_done >= batches)
     throw CheckpointError("cannot resume at batch " + std::to_string(s.batches_done) +
-                          ": an epoch has only " + std::to_string(loader.batches()) + " batches");
+                          ": an epoch has only " + std::to_string(batches) + " batches");
 
   // The state with the device-side meters read back, for a checkpoint.
   auto snapshot = [&](const char* status) {
@@ -120,14 +120,16 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       s.epoch_correct = s.epoch_images = 0;
     }
     s.epoch_rng = rng_.state();  // before the shuffle: redrawing it gives the same order
-    loader.start_epoch(rng_, epoch - 1);
+    dataset.start_epoch(rng_, epoch - 1, config_.data.shuffle);
     running.set(s.running_loss, 0);
     epoch_meter.set(0, s.epoch_correct);
     int64_t images_this_run = 0;
-    for (int64_t b = s.batches_done; b < loader.batches(); ++b) {
+    for (int64_t b = s.batches_done; b < batches; ++b) {
       if (s.steps + 1 == profile_first_) cuda::profiler_start();
       NvtxRange step_range("train_step");
-      const int64_t n = stage.load(loader, b, norm);
+      const int64_t n = dataset.batch_count(b, tc.batch_size);
+      const Tensor batch_labels(static_cast<int32_t*>(labels.data()), Shape{n}, ctx_.device());
+      dataset.load(b, tc.batch_size, net_.input(n), batch_labels);
       Tensor logits;
       {
         NvtxRange phase("forward");
@@ -136,7 +138,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       const Tensor dlogits = net_.output_grad(n);
       {
         NvtxRange phase("loss");
-        ops::softmax_cross_entropy(ctx_, logits, stage.labels(n), smoothing, &dlogits,
+        ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, &dlogits,
                                    running.loss_sum(), epoch_meter.correct());
       }
       {
@@ -161,7 +163,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         s.last_loss = mean;
         running.reset();
       }
-      if (s.batches_done == loader.batches()) {  // the epoch is done: the state says so
+      if (s.batches_done == batches) {  // the epoch is done: the state says so
         s.epochs_completed = epoch;
         s.batches_done = 0;
         s.epoch_rng = rng_.state();  // the next epoch's shuffle starts from here
@@ -192,8 +194,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int64_t correct = epoch_meter.read().correct;
     EpochReport report{
-        epoch, loader.batches(), seconds,
-        seconds > 0 ? static_cast<double>(images_this_run) / seconds : 0.0,
+        epoch, batches, seconds, seconds > 0 ? static_cast<double>(images_this_run) / seconds : 0.0,
         s.epoch_images ? 100.0 * static_cast<double>(correct) / static_cast<double>(s.epoch_images)
                        : 0.0};
     reports_.push_back(report);

@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <set>
 
-#include "engine/batch_loader.h"
+#include "engine/batch_assembly.h"
 #include "engine/cifar10.h"
+#include "engine/device_dataset.h"
 #include "engine/error.h"
+#include "engine/normalization.h"
 #include "tests/test_util.h"
 
 namespace cnne {
@@ -130,19 +132,63 @@ TEST(Normalization, MatchesToTensorThenNormalize) {
   EXPECT_EQ(norm(1, 100), (100.0f / 255.0f - 0.4822f) / 0.2435f);
 }
 
-TEST(Augment, CropAndFlipByHand) {
-  // one channel, 3x3: 1..9
-  const std::vector<uint8_t> image{1, 2, 3, 4, 5, 6, 7, 8, 9};
-  std::vector<uint8_t> out(9);
-  crop_and_flip(image.data(), 1, 3, 3, 1, -1, false, out.data());  // down 1, left 1
-  EXPECT_EQ(out, (std::vector<uint8_t>{0, 4, 5, 0, 7, 8, 0, 0, 0}));
-  crop_and_flip(image.data(), 1, 3, 3, 0, 0, true, out.data());  // mirror
-  EXPECT_EQ(out, (std::vector<uint8_t>{3, 2, 1, 6, 5, 4, 9, 8, 7}));
-  crop_and_flip(image.data(), 1, 3, 3, 0, 1, true, out.data());  // mirror, then crop at +1
-  EXPECT_EQ(out, (std::vector<uint8_t>{2, 1, 0, 5, 4, 0, 8, 7, 0}));
+TEST(Augment, FlipThenCropByHand) {
+  // 3x3 image, pixel index = y * 3 + x
+  const ImageDraw shift{false, 1, -1};             // down 1, left 1
+  EXPECT_EQ(source_pixel(shift, 0, 0, 3, 3), -1);  // reads the padding
+  EXPECT_EQ(source_pixel(shift, 0, 1, 3, 3), 3);   // (1, 0)
+  EXPECT_EQ(source_pixel(shift, 2, 2, 3, 3), -1);
+  const ImageDraw mirror{true, 0, 0};
+  EXPECT_EQ(source_pixel(mirror, 0, 0, 3, 3), 2);
+  EXPECT_EQ(source_pixel(mirror, 1, 2, 3, 3), 3);
+  const ImageDraw both{true, 0, 1};  // mirror, then crop at +1
+  EXPECT_EQ(source_pixel(both, 0, 0, 3, 3), 1);
+  EXPECT_EQ(source_pixel(both, 0, 2, 3, 3), -1);
 }
 
-TEST(Augment, DrawsDependOnlyOnSeedEpochAndBatch) {
+// A data set of 1x1 single-channel images whose pixel is their index.
+ImageDataset numbered(int64_t count) {
+  ImageDataset data;
+  data.count = count;
+  data.channels = 1;
+  data.height = data.width = 1;
+  for (int64_t i = 0; i < count; ++i) {
+    data.pixels.push_back(static_cast<uint8_t>(i));
+    data.labels.push_back(static_cast<int32_t>(i % 10));
+  }
+  return data;
+}
+
+TEST(DeviceDataset, SameSeedSameOrderAndEveryImageOncePerEpoch) {
+  const ImageDataset data = numbered(10);
+  const Normalization norm({0.0}, {1.0 / 255.0});  // value = pixel
+  Context ctx(Device::CPU);
+  auto epoch_order = [&](uint64_t seed) {
+    DeviceDataset dataset(ctx, data, norm);
+    Rng rng(seed);
+    dataset.start_epoch(rng, 0, true);
+    std::vector<int32_t> seen;
+    EXPECT_EQ(dataset.batches(4), 3);
+    for (int64_t b = 0; b < 3; ++b) {
+      const int64_t n = dataset.batch_count(b, 4);
+      EXPECT_EQ(n, b < 2 ? 4 : 2);
+      float x[4];
+      int32_t l[4];
+      dataset.load(b, 4, Tensor(x, Shape{n, 1, 1, 1}), Tensor(l, Shape{n}));
+      for (int64_t i = 0; i < n; ++i) {
+        EXPECT_EQ(l[i], static_cast<int32_t>(x[i] + 0.5f) % 10);  // image and label travel together
+        seen.push_back(static_cast<int32_t>(x[i] + 0.5f));
+      }
+    }
+    return seen;
+  };
+  const auto a = epoch_order(1), b = epoch_order(1), c = epoch_order(2);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(std::set<int32_t>(a.begin(), a.end()).size(), 10u);
+}
+
+TEST(DeviceDataset, AugmentationDependsOnlyOnSeedEpochAndPosition) {
   ImageDataset data;
   data.count = 8;
   data.channels = 1;
@@ -150,57 +196,24 @@ TEST(Augment, DrawsDependOnlyOnSeedEpochAndBatch) {
   for (int i = 0; i < 8 * 16; ++i) data.pixels.push_back(static_cast<uint8_t>(i % 251 + 1));
   for (int i = 0; i < 8; ++i) data.labels.push_back(i % 10);
   const Normalization norm({0.0}, {1.0 / 255.0});
+  Context ctx(Device::CPU);
   auto batch = [&](uint64_t seed, int64_t epoch, int64_t b) {
-    BatchLoader loader(data, 4, false);
-    loader.set_augment(AugmentConfig{2, true}, seed);
+    DeviceDataset dataset(ctx, data, norm);
+    dataset.set_augment(AugmentConfig{2, true}, seed);
     Rng unused(0);
-    loader.start_epoch(unused, epoch);
+    dataset.start_epoch(unused, epoch, false);
     std::vector<float> x(4 * 16);
     std::vector<int32_t> l(4);
-    loader.fill(b, norm, x.data(), l.data());
+    dataset.load(b, 4, Tensor(x.data(), Shape{4, 1, 4, 4}), Tensor(l.data(), Shape{4}));
     return x;
   };
   EXPECT_EQ(batch(1, 3, 1), batch(1, 3, 1));
   EXPECT_NE(batch(1, 3, 1), batch(1, 4, 1));
   EXPECT_NE(batch(1, 3, 1), batch(2, 3, 1));
-  bool zero_padding_seen = false;  // some crop reaches the padding (pixel 0)
+  bool padding_seen = false;  // some crop reaches the padding (pixel 0)
   for (int64_t e = 0; e < 20; ++e)
-    for (float v : batch(7, e, 0)) zero_padding_seen |= v == 0.0f;
-  EXPECT_TRUE(zero_padding_seen);
-}
-
-TEST(BatchLoader, SameSeedSameOrderAndEveryImageOncePerEpoch) {
-  ImageDataset data;
-  data.count = 10;
-  data.channels = 1;
-  data.height = data.width = 1;
-  for (int i = 0; i < 10; ++i) {
-    data.pixels.push_back(static_cast<uint8_t>(i));
-    data.labels.push_back(i);
-  }
-  const Normalization norm({0.0}, {1.0 / 255.0});  // value = pixel
-  auto epoch_order = [&](uint64_t seed) {
-    BatchLoader loader(data, 4, true);
-    Rng rng(seed);
-    loader.start_epoch(rng);
-    std::vector<int32_t> labels;
-    EXPECT_EQ(loader.batches(), 3);
-    for (int64_t b = 0; b < loader.batches(); ++b) {
-      float x[4];
-      int32_t l[4];
-      const int64_t n = loader.fill(b, norm, x, l);
-      EXPECT_EQ(n, b < 2 ? 4 : 2);
-      for (int64_t i = 0; i < n; ++i) {
-        EXPECT_NEAR(x[i], static_cast<float>(l[i]), 1e-4);  // image and label travel together
-        labels.push_back(l[i]);
-      }
-    }
-    return labels;
-  };
-  const auto a = epoch_order(1), b = epoch_order(1), c = epoch_order(2);
-  EXPECT_EQ(a, b);
-  EXPECT_NE(a, c);
-  EXPECT_EQ(std::set<int32_t>(a.begin(), a.end()).size(), 10u);
+    for (float v : batch(7, e, 0)) padding_seen |= v == 0.0f;
+  EXPECT_TRUE(padding_seen);
 }
 
 }  // namespace

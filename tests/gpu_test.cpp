@@ -14,9 +14,9 @@
 #include "cuda/device_memory.h"
 #include "cuda/device_query.h"
 #endif
-#include "engine/batch_loader.h"
-#include "engine/batch_stage.h"
 #include "engine/config.h"
+#include "engine/device_dataset.h"
+#include "engine/loss_meter.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "layers/avgpool2d.h"
@@ -208,6 +208,34 @@ TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
       Shape{6, 50}, 8, 0.0);  // the same mask bit for bit on both backends
 }
 
+TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
+  REQUIRE_GPU();
+  ImageDataset data;
+  data.count = 37;
+  Rng rng(3);
+  for (int64_t i = 0; i < data.count * 3072; ++i)
+    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
+  for (int64_t i = 0; i < data.count; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
+  const Normalization norm({0.4914, 0.4822, 0.4465}, {0.247, 0.2435, 0.2616});
+  Context cpu(Device::CPU), gpu(Device::CUDA);
+  DeviceDataset on_cpu(cpu, data, norm), on_gpu(gpu, data, norm);
+  for (DeviceDataset* d : {&on_cpu, &on_gpu}) {
+    Rng order(11);
+    d->start_epoch(order, 3, true);
+    d->set_augment(AugmentConfig{4, true}, 99);
+  }
+  HostTensor x(Shape{8, 3, 32, 32});
+  std::vector<int32_t> labels(8), gpu_labels(8);
+  const DeviceTensor x_d(x.shape);
+  Buffer labels_d(Device::CUDA, 8 * sizeof(int32_t));
+  const Tensor labels_view(static_cast<int32_t*>(labels_d.data()), Shape{8}, Device::CUDA);
+  on_cpu.load(2, 8, x.view(), Tensor(labels.data(), Shape{8}));
+  on_gpu.load(2, 8, x_d.view(), labels_view);
+  copy_tensor(labels_view, Tensor(gpu_labels.data(), Shape{8}));
+  EXPECT_EQ(worst("assembled batch", x_d.download(), x, 0, 0), "");  // bit for bit
+  EXPECT_EQ(gpu_labels, labels);
+}
+
 TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
   REQUIRE_GPU();
   Context cpu(Device::CPU), gpu(Device::CUDA);
@@ -271,20 +299,20 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
   for (int64_t i = 0; i < data.count * 3072; ++i)
     data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
   for (int64_t i = 0; i < data.count; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
-  BatchLoader loader(data, 4, false);
-  BatchStage stage(ctx, net);
+  DeviceDataset dataset(ctx, data, Normalization(config.data.mean, config.data.std));
+  Buffer labels(ctx.device(), 4 * sizeof(int32_t));
+  const Tensor label_view(static_cast<int32_t*>(labels.data()), Shape{4}, ctx.device());
   LossMeter meter(ctx);
-  const Normalization norm(config.data.mean, config.data.std);
   std::vector<double> losses;
 #ifdef CNNE_WITH_CUDA
   const int64_t before = cuda::device_allocation_count();
 #endif
   for (int k = 0; k < steps; ++k) {
     meter.reset();
-    stage.load(loader, k, norm);
+    dataset.load(k, 4, net.input(4), label_view);
     const Tensor logits = net.forward(4);
     const Tensor dlogits = net.output_grad(4);
-    ops::softmax_cross_entropy(ctx, logits, stage.labels(4), 0.0f, &dlogits, meter.loss_sum(),
+    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(4);
     optimizer->step(net, rates);

@@ -5,10 +5,10 @@
 
 #include <cmath>
 
-#include "engine/batch_loader.h"
-#include "engine/batch_stage.h"
 #include "engine/checkpoint.h"
 #include "engine/config.h"
+#include "engine/device_dataset.h"
+#include "engine/loss_meter.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "engine/schedule.h"
@@ -77,20 +77,21 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
   const Normalization norm(config.data.mean, config.data.std);
   const float* expected_losses = fixture.find(recipe + ".losses")->view().f32();
 
-  ImageDataset batch;  // one batch of 4 at a time, through the real loader path
+  Buffer label_buffer(ctx.device(), 4 * sizeof(int32_t));
+  const Tensor label_view(static_cast<int32_t*>(label_buffer.data()), Shape{4}, ctx.device());
+  ImageDataset batch;  // one batch of 4 at a time, through the real batch assembly
   batch.count = 4;
   for (int k = 0; k < steps; ++k) {
     const auto* pixels = fixture.find("batch." + std::to_string(k) + ".pixels");
     const auto* labels = fixture.find("batch." + std::to_string(k) + ".labels");
     batch.pixels = pixels->bytes;
     batch.labels.assign(labels->view().i32(), labels->view().i32() + 4);
-    BatchLoader loader(batch, 4, /*shuffle=*/false);
-    BatchStage stage(ctx, net);
+    DeviceDataset dataset(ctx, batch, norm);
     LossMeter meter(ctx);
-    stage.load(loader, 0, norm);
+    dataset.load(0, 4, net.input(4), label_view);
     const Tensor logits = net.forward(4);
     const Tensor dlogits = net.output_grad(4);
-    ops::softmax_cross_entropy(ctx, logits, stage.labels(4), smoothing, &dlogits, meter.loss_sum(),
+    ops::softmax_cross_entropy(ctx, logits, label_view, smoothing, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(4);
     const float loss = static_cast<float>(meter.read().loss_sum);

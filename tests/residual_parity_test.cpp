@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/batch_stage.h"
 #include "engine/checkpoint.h"
+#include "engine/loss_meter.h"
 #include "engine/network.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"

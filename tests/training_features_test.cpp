@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
-#include "engine/batch_loader.h"
 #include "engine/config.h"
 #include "engine/evaluator.h"
+#include "engine/normalization.h"
 #include "tests/test_util.h"
 
 namespace cnne::test {

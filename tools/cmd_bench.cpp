@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "engine/batch_stage.h"
+#include "engine/loss_meter.h"
 #include "engine/config.h"
 #include "engine/error.h"
 #include "engine/interval_clock.h"

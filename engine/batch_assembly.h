@@ -1,0 +1,48 @@
+#pragma once
+// The per-image arithmetic of assemble_batch, shared by the CPU reference and
+// the GPU kernel so both make the same batch bit for bit: the augmentation
+// draws of an image (from its position in the epoch) and the source pixel of
+// each output pixel.
+#include <cstdint>
+
+#include "engine/ops.h"
+#include "layers/dropout_mask.h"
+
+namespace cnne {
+
+struct ImageDraw {
+  bool flip;
+  int dy, dx;  // crop offsets in [-pad, pad]
+};
+
+CNNE_HOST_DEVICE inline ImageDraw draw_for(const BatchAugment& aug, int64_t position) {
+  const auto p = static_cast<uint64_t>(position);
+  ImageDraw d{aug.flip == 2, 0, 0};
+  if (aug.flip == 1) d.flip = dropout_uniform(aug.key, 3 * p) < 0.5f;
+  if (aug.crop_padding > 0) {
+    const int span = 2 * aug.crop_padding + 1;
+    d.dy = static_cast<int>(dropout_uniform(aug.key, 3 * p + 1) * static_cast<float>(span)) -
+           aug.crop_padding;
+    d.dx = static_cast<int>(dropout_uniform(aug.key, 3 * p + 2) * static_cast<float>(span)) -
+           aug.crop_padding;
+  }
+  return d;
+}
+
+// The pixel (y, x) of the augmented image reads source pixel (sy, sx), or the
+// zero padding when -1: torchvision's RandomHorizontalFlip, then RandomCrop.
+CNNE_HOST_DEVICE inline int64_t source_pixel(const ImageDraw& d, int64_t y, int64_t x,
+                                             int64_t height, int64_t width) {
+  const int64_t sy = y + d.dy;
+  const int64_t sx = d.flip ? width - 1 - (x + d.dx) : x + d.dx;
+  if (sy < 0 || sy >= height || sx < 0 || sx >= width) return -1;
+  return sy * width + sx;
+}
+
+// The key of an epoch's draws.
+inline uint64_t augment_key(uint64_t seed, int64_t epoch) {
+  uint64_t key = seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
+  return key ^ (static_cast<uint64_t>(epoch) * 0xbf58476d1ce4e5b9ULL);
+}
+
+}  // namespace cnne

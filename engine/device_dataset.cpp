@@ -1,0 +1,69 @@
+#include "engine/device_dataset.h"
+
+#include <numeric>
+
+#include "engine/batch_assembly.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace cnne {
+
+DeviceDataset::DeviceDataset(Context& ctx, const ImageDataset& data, const Normalization& norm)
+    : ctx_(ctx), data_(data), count_(data.count), order_(static_cast<size_t>(data.count)) {
+  if (norm.channels() != data.channels)
+    throw DataError("normalize has " + std::to_string(norm.channels()) +
+                    " channels, the images have " + std::to_string(data.channels));
+  const std::vector<float> table = norm.flat();
+  lut_ = Buffer(ctx.device(), table.size() * sizeof(float));
+  copy_tensor(Tensor(const_cast<float*>(table.data()), Shape{norm.channels(), 256}),
+              Tensor(static_cast<float*>(lut_.data()), Shape{norm.channels(), 256}, ctx.device()));
+  std::iota(order_.begin(), order_.end(), 0);
+  if (ctx.device() != Device::CPU) {
+    const Shape images{count_, data.channels, data.height, data.width};
+    pixels_ = Buffer(ctx.device(), data.pixels.size());
+    labels_ = Buffer(ctx.device(), data.labels.size() * sizeof(int32_t));
+    order_device_ = Buffer(ctx.device(), order_.size() * sizeof(int32_t));
+    copy_tensor(Tensor(const_cast<uint8_t*>(data.pixels.data()), images),
+                Tensor(static_cast<uint8_t*>(pixels_.data()), images, ctx.device()));
+    copy_tensor(Tensor(const_cast<int32_t*>(data.labels.data()), Shape{count_}),
+                Tensor(static_cast<int32_t*>(labels_.data()), Shape{count_}, ctx.device()));
+  }
+}
+
+void DeviceDataset::start_epoch(Rng& rng, int64_t epoch, bool shuffle) {
+  epoch_ = epoch;
+  std::iota(order_.begin(), order_.end(), 0);
+  if (shuffle) rng.shuffle(order_);
+  if (ctx_.device() != Device::CPU)
+    copy_tensor(Tensor(order_.data(), Shape{count_}),
+                Tensor(static_cast<int32_t*>(order_device_.data()), Shape{count_}, ctx_.device()));
+}
+
+int64_t DeviceDataset::load(int64_t b, int64_t batch_size, const Tensor& x,
+                            const Tensor& labels) const {
+  const int64_t n = batch_count(b, batch_size);
+  if (x.shape[0] != n || labels.numel() != n)
+    throw Error("DeviceDataset::load: batch " + std::to_string(b) + " has " + std::to_string(n) +
+                " images, the tensors hold " + std::to_string(x.shape[0]));
+  const bool host = ctx_.device() == Device::CPU;
+  const Shape images{count_, data_.channels, data_.height, data_.width};
+  const Tensor pixels = host ? Tensor(const_cast<uint8_t*>(data_.pixels.data()), images)
+                             : Tensor(static_cast<uint8_t*>(pixels_.data()), images, ctx_.device());
+  const Tensor all_labels =
+      host ? Tensor(const_cast<int32_t*>(data_.labels.data()), Shape{count_})
+           : Tensor(static_cast<int32_t*>(labels_.data()), Shape{count_}, ctx_.device());
+  const Tensor order =
+      host ? Tensor(const_cast<int32_t*>(order_.data()), Shape{count_})
+           : Tensor(static_cast<int32_t*>(order_device_.data()), Shape{count_}, ctx_.device());
+  BatchAugment aug;
+  aug.crop_padding = static_cast<int>(augment_.crop_padding);
+  aug.flip = mirror_ ? 2 : (augment_.horizontal_flip ? 1 : 0);
+  aug.key = augment_key(seed_, epoch_);
+  ops::assemble_batch(
+      ctx_, pixels, all_labels, order, b * batch_size, aug,
+      Tensor(static_cast<float*>(lut_.data()), Shape{data_.channels, 256}, ctx_.device()), x,
+      labels);
+  return n;
+}
+
+}  // namespace cnne

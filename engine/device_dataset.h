@@ -1,0 +1,66 @@
+#pragma once
+// DeviceDataset: a data set where the training step needs it. The images stay
+// bytes (CIFAR-10's 50,000 training images are 150 MB) on the context's
+// device, with their labels, the epoch's order and the normalization table;
+// a batch is assembled there by one op (ops::assemble_batch: gather, crop,
+// flip, normalize), so no image crosses from the host during training. On the
+// CPU the data set's own memory is used, without a copy.
+//
+// Note [stateless augmentation draws]: the crop and flip of the image at
+// position p of epoch e come from hash(key(seed, e), p) (engine/batch_assembly.h),
+// not from a running generator, so both backends draw the same and a resumed
+// run augments exactly as an uninterrupted one, with no generator state to save.
+#include <cstdint>
+#include <vector>
+
+#include "engine/augment.h"
+#include "engine/buffer.h"
+#include "engine/context.h"
+#include "engine/dataset.h"
+#include "engine/normalization.h"
+#include "engine/rng.h"
+
+namespace cnne {
+
+class DeviceDataset {
+ public:
+  // `data` must outlive this object on the CPU (its memory is used directly).
+  DeviceDataset(Context& ctx, const ImageDataset& data, const Normalization& norm);
+
+  int64_t count() const { return count_; }
+  int64_t batches(int64_t batch_size) const { return (count_ + batch_size - 1) / batch_size; }
+  int64_t batch_count(int64_t b, int64_t batch_size) const {
+    return std::min(batch_size, count_ - b * batch_size);
+  }
+  // The order of epoch `epoch` (0-based): a shuffle drawn from rng, or the
+  // identity; uploaded once per epoch.
+  void start_epoch(Rng& rng, int64_t epoch, bool shuffle);
+  // Augmentation for the batches that follow: crop/flip from `augment`,
+  // drawn with `seed` and the current epoch; `mirror` flips every image.
+  void set_augment(const AugmentConfig& augment, uint64_t seed) {
+    augment_ = augment;
+    seed_ = seed;
+  }
+  void set_mirror(bool mirror) { mirror_ = mirror; }
+  // Assembles batch b into x (n, C, H, W) and labels (n) on the device, n =
+  // batch_count(b, batch_size); returns n.
+  int64_t load(int64_t b, int64_t batch_size, const Tensor& x, const Tensor& labels) const;
+  const ImageDataset& host() const { return data_; }
+  const std::vector<int32_t>& order() const { return order_; }
+
+ private:
+  Context& ctx_;
+  const ImageDataset& data_;
+  int64_t count_;
+  Buffer pixels_;               // (count, C, H, W) U8, GPU only
+  Buffer labels_;               // (count) I32, GPU only
+  Buffer order_device_;         // (count) I32, GPU only
+  Buffer lut_;                  // (C, 256) F32 on the device
+  std::vector<int32_t> order_;  // (count) this epoch's order, on the host
+  AugmentConfig augment_;
+  uint64_t seed_ = 0;
+  int64_t epoch_ = 0;
+  bool mirror_ = false;
+};
+
+}  // namespace cnne
