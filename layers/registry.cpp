@@ -2,13 +2,13 @@
 
 #include "engine/error.h"
 #include "layers/add.h"
-#include "layers/avgpool2d.h"
 #include "layers/batchnorm2d.h"
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
 #include "layers/flatten.h"
+#include "layers/global_avgpool2d.h"
 #include "layers/linear.h"
-#include "layers/maxpool2d.h"
+#include "layers/pool2d.h"
 #include "layers/relu.h"
 
 namespace cnne {

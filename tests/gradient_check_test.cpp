@@ -8,7 +8,7 @@
 #include "layers/conv2d.h"
 #include "layers/flatten.h"
 #include "layers/linear.h"
-#include "layers/maxpool2d.h"
+#include "layers/pool2d.h"
 #include "layers/relu.h"
 #include "tests/test_util.h"
 

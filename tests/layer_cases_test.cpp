@@ -9,7 +9,7 @@
 #include "engine/ops.h"
 #include "layers/conv2d.h"
 #include "layers/linear.h"
-#include "layers/maxpool2d.h"
+#include "layers/pool2d.h"
 #include "layers/relu.h"
 #include "tests/test_util.h"
 

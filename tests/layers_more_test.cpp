@@ -8,9 +8,10 @@
 #include "engine/error.h"
 #include "engine/network.h"
 #include "engine/ops.h"
-#include "layers/avgpool2d.h"
 #include "layers/batchnorm2d.h"
 #include "layers/dropout.h"
+#include "layers/global_avgpool2d.h"
+#include "layers/pool2d.h"
 #include "tests/test_util.h"
 
 namespace cnne {

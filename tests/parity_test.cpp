@@ -18,17 +18,6 @@
 namespace cnne::test {
 namespace {
 
-Safetensors with_prefix_removed(const Safetensors& file, const std::string& prefix) {
-  Safetensors out;
-  for (const auto& t : file.tensors)
-    if (t.name.rfind(prefix, 0) == 0) {
-      SafetensorsTensor copy = t;
-      copy.name = t.name.substr(prefix.size());
-      out.tensors.push_back(std::move(copy));
-    }
-  return out;
-}
-
 // Worst |a - b| - (abs + rel * |b|) over all elements; <= 0 means within tolerance.
 std::string compare(const std::string& what, const float* a, const float* b, int64_t n,
                     double abs_tol, double rel_tol) {
@@ -72,7 +61,7 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
   Context ctx(device);
   Network net = Network::from_json(config.network, "simplecnn.json");
   net.setup(ctx, {4});
-  load_weights(with_prefix_removed(fixture, "init."), "fixture init", net);
+  load_weights(strip_prefix(fixture, "init."), "fixture init", net);
   const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
   const Normalization norm(config.data.mean, config.data.std);
   const float* expected_losses = fixture.find(recipe + ".losses")->view().f32();

@@ -18,17 +18,6 @@
 namespace cnne::test {
 namespace {
 
-Safetensors with_prefix(const Safetensors& file, const std::string& prefix) {
-  Safetensors out;
-  for (const auto& t : file.tensors)
-    if (t.name.rfind(prefix, 0) == 0) {
-      SafetensorsTensor copy = t;
-      copy.name = t.name.substr(prefix.size());
-      out.tensors.push_back(std::move(copy));
-    }
-  return out;
-}
-
 void expect_close(std::vector<std::string>& problems, const std::string& what, const float* got,
                   const float* want, int64_t n, double tol) {
   for (int64_t i = 0; i < n; ++i)
@@ -49,7 +38,7 @@ std::vector<std::string> run_residual_parity(Device device) {
   Context ctx(device);
   const int64_t batch = fx.find("step.0.x")->shape[0];
   net.setup(ctx, {batch});
-  load_weights(with_prefix(fx, "init."), "fixture init", net);
+  load_weights(strip_prefix(fx, "init."), "fixture init", net);
   const auto optimizer = Optimizer::create(
       ctx, net,
       OptimizerConfig::from_json(nlohmann::json::parse(fx.metadata.at("optimizer")), "fixture"));

@@ -168,6 +168,17 @@ void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test) {
   write_bytes(dir.file("test_batch.bin"), cifar_records(test, 500));
 }
 
+Safetensors strip_prefix(const Safetensors& file, const std::string& prefix) {
+  Safetensors out;
+  for (const auto& t : file.tensors)
+    if (t.name.rfind(prefix, 0) == 0) {
+      SafetensorsTensor copy = t;
+      copy.name = t.name.substr(prefix.size());
+      out.tensors.push_back(std::move(copy));
+    }
+  return out;
+}
+
 std::string fixtures_dir() {
   return CNNE_FIXTURES_DIR;
 }

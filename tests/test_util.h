@@ -8,6 +8,7 @@
 
 #include "engine/context.h"
 #include "engine/rng.h"
+#include "engine/safetensors.h"
 #include "engine/tensor.h"
 #include "layers/layer.h"
 
@@ -94,6 +95,10 @@ RunResult run_cli(const std::string& args, const std::string& env = "");
 
 // A CIFAR-10 folder with `per_file` records per training file and `test` test records.
 void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test);
+
+// The tensors of `file` whose names start with `prefix`, without it
+// ("init.conv1.weight" -> "conv1.weight").
+Safetensors strip_prefix(const Safetensors& file, const std::string& prefix);
 
 // The folder of committed fixtures, and the real CIFAR-10 folder for
 // whole-program tests ("" when absent: such tests skip).

@@ -1,29 +1,9 @@
 #pragma once
-// AvgPool2d: PyTorch's nn.AvgPool2d (count_include_pad, floor mode), and
 // GlobalAvgPool2d: nn.AdaptiveAvgPool2d(1), (N, C, H, W) -> (N, C, 1, 1).
 #include "engine/json_fields.h"
-#include "engine/ops.h"
 #include "layers/layer.h"
 
 namespace cnne {
-
-class AvgPool2d : public Layer {
- public:
-  AvgPool2d(std::string name, const Pool2dParams& params);
-  static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
-
-  std::string type() const override { return "avgpool2d"; }
-  Shape output_shape(const Shape& in) const override;
-  void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
-  void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
-                const Tensor* dx) override;
-  nlohmann::json to_json() const override;
-  std::string repr() const override;
-  int64_t forward_flops(const Shape& in) const override;
-
- private:
-  Pool2dParams params_;
-};
 
 class GlobalAvgPool2d : public Layer {
  public:
