@@ -6,8 +6,9 @@
 
 namespace cnne::cpu {
 
-void adam_update(Context&, const AdamHyper& h, const Tensor& params, const Tensor& grads,
+void adam_update(Context&, const AdamHyper* hyper, const Tensor& params, const Tensor& grads,
                  const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+  const AdamHyper& h = *hyper;
   float* __restrict p = params.f32();
   const float* __restrict g = grads.f32();
   float* __restrict m = exp_avg.f32();

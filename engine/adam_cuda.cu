@@ -8,7 +8,9 @@
 namespace cnne::cuda {
 namespace {
 
-__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamHyper h) {
+__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n,
+                            const AdamHyper* hyper) {
+  const AdamHyper h = *hyper;  // this step's values (Note [graph-safe step arguments])
   const float neg_step = -h.step_size;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -26,7 +28,7 @@ __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_
 
 }  // namespace
 
-void adam_update(Context& ctx, const AdamHyper& h, const Tensor& params, const Tensor& grads,
+void adam_update(Context& ctx, const AdamHyper* h, const Tensor& params, const Tensor& grads,
                  const Tensor& exp_avg, const Tensor& exp_avg_sq) {
   const int64_t n = params.numel();
   if (n == 0) return;

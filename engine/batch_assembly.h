@@ -15,15 +15,16 @@ struct ImageDraw {
   int dy, dx;  // crop offsets in [-pad, pad]
 };
 
-CNNE_HOST_DEVICE inline ImageDraw draw_for(const BatchAugment& aug, int64_t position) {
+CNNE_HOST_DEVICE inline ImageDraw draw_for(const BatchAugment& aug, uint64_t key,
+                                           int64_t position) {
   const auto p = static_cast<uint64_t>(position);
   ImageDraw d{aug.flip == 2, 0, 0};
-  if (aug.flip == 1) d.flip = dropout_uniform(aug.key, 3 * p) < 0.5f;
+  if (aug.flip == 1) d.flip = dropout_uniform(key, 3 * p) < 0.5f;
   if (aug.crop_padding > 0) {
     const int span = 2 * aug.crop_padding + 1;
-    d.dy = static_cast<int>(dropout_uniform(aug.key, 3 * p + 1) * static_cast<float>(span)) -
+    d.dy = static_cast<int>(dropout_uniform(key, 3 * p + 1) * static_cast<float>(span)) -
            aug.crop_padding;
-    d.dx = static_cast<int>(dropout_uniform(aug.key, 3 * p + 2) * static_cast<float>(span)) -
+    d.dx = static_cast<int>(dropout_uniform(key, 3 * p + 2) * static_cast<float>(span)) -
            aug.crop_padding;
   }
   return d;

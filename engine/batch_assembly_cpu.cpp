@@ -4,15 +4,16 @@
 namespace cnne::cpu {
 
 void assemble_batch(Context&, const Tensor& pixels, const Tensor& labels, const Tensor& order,
-                    int64_t first, const BatchAugment& aug, const Tensor& lut, const Tensor& x,
-                    const Tensor& labels_out) {
+                    const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,
+                    const Tensor& x, const Tensor& labels_out) {
+  const int64_t first = args->first;
   const int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
   const int64_t image_bytes = c * h * w;
   for (int64_t i = 0; i < n; ++i) {
     const int32_t index = order.i32()[first + i];
     const uint8_t* src = pixels.u8() + index * image_bytes;
     float* dst = x.f32() + i * image_bytes;
-    const ImageDraw d = draw_for(aug, first + i);
+    const ImageDraw d = draw_for(aug, args->key, first + i);
     for (int64_t ch = 0; ch < c; ++ch) {
       const float* table = lut.f32() + ch * 256;
       for (int64_t y = 0; y < h; ++y)

@@ -9,14 +9,16 @@ namespace cnne::cuda {
 namespace {
 
 __global__ void assemble_kernel(const uint8_t* pixels, const int32_t* labels, const int32_t* order,
-                                int64_t first, BatchAugment aug, const float* lut, float* x,
+                                const BatchArgs* args, BatchAugment aug, const float* lut, float* x,
                                 int32_t* labels_out, int64_t n, int64_t c, int64_t h, int64_t w) {
   const int64_t total = n * c * h * w;
+  const int64_t first = args->first;
+  const uint64_t key = args->key;
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
        t += int64_t(gridDim.x) * blockDim.x) {
     const int64_t xx = t % w, y = (t / w) % h, ch = (t / (w * h)) % c, i = t / (w * h * c);
     const int32_t index = order[first + i];
-    const ImageDraw d = draw_for(aug, first + i);
+    const ImageDraw d = draw_for(aug, key, first + i);
     const int64_t s = source_pixel(d, y, xx, h, w);
     const uint8_t value = s < 0 ? 0 : pixels[(index * c + ch) * h * w + s];
     x[t] = lut[ch * 256 + value];
@@ -27,12 +29,12 @@ __global__ void assemble_kernel(const uint8_t* pixels, const int32_t* labels, co
 }  // namespace
 
 void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
-                    int64_t first, const BatchAugment& aug, const Tensor& lut, const Tensor& x,
-                    const Tensor& labels_out) {
+                    const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,
+                    const Tensor& x, const Tensor& labels_out) {
   const int64_t total = x.numel();
   if (total == 0) return;
   assemble_kernel<<<blocks_for(total), kThreads, 0, ctx.cuda().stream()>>>(
-      pixels.u8(), labels.i32(), order.i32(), first, aug, lut.f32(), x.f32(), labels_out.i32(),
+      pixels.u8(), labels.i32(), order.i32(), args, aug, lut.f32(), x.f32(), labels_out.i32(),
       x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
   CNNE_CHECK_LAUNCH("assemble_batch " + x.shape.str());
 }

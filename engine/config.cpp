@@ -63,6 +63,7 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   const int64_t seed = f.get_int("seed", 0);
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
   t.deterministic = f.get_bool("deterministic", false);
+  t.cuda_graph = f.get_bool("cuda_graph", false);
   t.checkpoint_every_steps = f.get_int("checkpoint_every_steps", 0);
   t.checkpoint_every_epochs = f.get_int("checkpoint_every_epochs", 0);
   t.keep_checkpoints = f.get_int("keep_checkpoints", t.keep_checkpoints);
@@ -177,6 +178,7 @@ nlohmann::json Config::to_json() const {
             {"seed", training.seed},
             {"checkpoint", training.checkpoint},
             {"deterministic", training.deterministic},
+            {"cuda_graph", training.cuda_graph},
             {"checkpoint_every_steps", training.checkpoint_every_steps},
             {"checkpoint_every_epochs", training.checkpoint_every_epochs},
             {"keep_checkpoints", training.keep_checkpoints},
@@ -231,6 +233,7 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.checkpoint_every_epochs) c.training.checkpoint_every_epochs = *o.checkpoint_every_epochs;
   if (o.keep_checkpoints) c.training.keep_checkpoints = *o.keep_checkpoints;
   if (o.deterministic) c.training.deterministic = true;
+  if (o.cuda_graph) c.training.cuda_graph = true;
   if (o.init_from) {
     if (o.init_from->empty()) throw UsageError("--init-from needs a file");
     c.training.init_from = *o.init_from;

@@ -39,6 +39,7 @@ struct TrainingConfig {
   uint64_t seed = 0;             // initial weights and shuffling
   std::string checkpoint = "cnn_model.safetensors";
   bool deterministic = false;           // bit-reproducible runs (deterministic cuDNN algorithms)
+  bool cuda_graph = false;              // capture the training step as a CUDA graph (GPU only)
   int64_t checkpoint_every_steps = 0;   // periodic checkpoints; 0 = off
   int64_t checkpoint_every_epochs = 0;  // periodic checkpoints; 0 = off
   int64_t keep_checkpoints = 3;         // periodic checkpoints kept (the newest)
@@ -79,6 +80,7 @@ struct Overrides {
   std::optional<std::string> checkpoint;
   std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;
   bool deterministic = false;
+  bool cuda_graph = false;
   std::optional<std::string> init_from;
 };
 

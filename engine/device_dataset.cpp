@@ -39,12 +39,23 @@ void DeviceDataset::start_epoch(Rng& rng, int64_t epoch, bool shuffle) {
                 Tensor(static_cast<int32_t*>(order_device_.data()), Shape{count_}, ctx_.device()));
 }
 
-int64_t DeviceDataset::load(int64_t b, int64_t batch_size, const Tensor& x,
-                            const Tensor& labels) const {
+BatchArgs DeviceDataset::batch_args(int64_t b, int64_t batch_size) const {
+  return {b * batch_size, augment_key(seed_, epoch_)};
+}
+
+int64_t DeviceDataset::load(int64_t b, int64_t batch_size, const Tensor& x, const Tensor& labels,
+                            StepArgs& args) const {
   const int64_t n = batch_count(b, batch_size);
   if (x.shape[0] != n || labels.numel() != n)
     throw Error("DeviceDataset::load: batch " + std::to_string(b) + " has " + std::to_string(n) +
                 " images, the tensors hold " + std::to_string(x.shape[0]));
+  args.next().batch = batch_args(b, batch_size);
+  args.upload();
+  assemble(args.batch(), x, labels);
+  return n;
+}
+
+void DeviceDataset::assemble(const BatchArgs* args, const Tensor& x, const Tensor& labels) const {
   const bool host = ctx_.device() == Device::CPU;
   const Shape images{count_, data_.channels, data_.height, data_.width};
   const Tensor pixels = host ? Tensor(const_cast<uint8_t*>(data_.pixels.data()), images)
@@ -58,12 +69,10 @@ int64_t DeviceDataset::load(int64_t b, int64_t batch_size, const Tensor& x,
   BatchAugment aug;
   aug.crop_padding = static_cast<int>(augment_.crop_padding);
   aug.flip = mirror_ ? 2 : (augment_.horizontal_flip ? 1 : 0);
-  aug.key = augment_key(seed_, epoch_);
   ops::assemble_batch(
-      ctx_, pixels, all_labels, order, b * batch_size, aug,
+      ctx_, pixels, all_labels, order, args, aug,
       Tensor(static_cast<float*>(lut_.data()), Shape{data_.channels, 256}, ctx_.device()), x,
       labels);
-  return n;
 }
 
 }  // namespace cnne

@@ -19,6 +19,7 @@
 #include "engine/dataset.h"
 #include "engine/normalization.h"
 #include "engine/rng.h"
+#include "engine/step_args.h"
 
 namespace cnne {
 
@@ -42,9 +43,14 @@ class DeviceDataset {
     seed_ = seed;
   }
   void set_mirror(bool mirror) { mirror_ = mirror; }
-  // Assembles batch b into x (n, C, H, W) and labels (n) on the device, n =
-  // batch_count(b, batch_size); returns n.
-  int64_t load(int64_t b, int64_t batch_size, const Tensor& x, const Tensor& labels) const;
+  // The arguments of batch b (its first position, this epoch's augmentation key).
+  BatchArgs batch_args(int64_t b, int64_t batch_size) const;
+  // Assembles the batch whose arguments `args` points to (on the device; see
+  // Note [graph-safe step arguments]) into x (n, C, H, W) and labels (n).
+  void assemble(const BatchArgs* args, const Tensor& x, const Tensor& labels) const;
+  // Eagerly: batch b through `args` into x and labels, n = batch_count(b, batch_size).
+  int64_t load(int64_t b, int64_t batch_size, const Tensor& x, const Tensor& labels,
+               StepArgs& args) const;
   const ImageDataset& host() const { return data_; }
   const std::vector<int32_t>& order() const { return order_; }
 

@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "engine/loss_meter.h"
 #include "engine/ops.h"
+#include "engine/step_args.h"
 
 namespace cnne {
 
@@ -15,6 +16,7 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
   Evaluation result{ConfusionMatrix(classes), 0.0};
   if (data.count == 0) return result;
   DeviceDataset dataset(ctx, data, norm);  // in order, unaugmented
+  StepArgs args(ctx);
   Buffer labels(ctx.device(), sizeof(int32_t) * static_cast<size_t>(batch_size));  // (B) I32
   // mean of the two views' logits: (batch_size, classes)
   Buffer averaged(ctx.device(), tta_flip ? net.output_grad(batch_size).bytes() : 0);
@@ -26,13 +28,13 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
     const int64_t n = dataset.batch_count(b, batch_size);
     const Tensor batch_labels(static_cast<int32_t*>(labels.data()), Shape{n}, ctx.device());
     dataset.set_mirror(false);
-    dataset.load(b, batch_size, net.input(n), batch_labels);
+    dataset.load(b, batch_size, net.input(n), batch_labels, args);
     Tensor logits = net.forward(n);
     if (tta_flip) {
       const Tensor mean(static_cast<float*>(averaged.data()), logits.shape, ctx.device());
       ops::axpby(ctx, 0.5f, logits, 0.0f, mean);
       dataset.set_mirror(true);
-      dataset.load(b, batch_size, net.input(n), batch_labels);
+      dataset.load(b, batch_size, net.input(n), batch_labels, args);
       ops::axpby(ctx, 0.5f, net.forward(n), 1.0f, mean);
       logits = mean;
     }

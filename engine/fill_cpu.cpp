@@ -25,7 +25,7 @@ void count_nonfinite(Context&, const Tensor& t, const Tensor& count) {
   const int64_t n = t.numel();
   int32_t bad = 0;
   for (int64_t i = 0; i < n; ++i) bad += !(p[i] - p[i] == 0.0f);  // NaN for NaN and Inf
-  count.i32()[0] = bad;
+  count.i32()[0] += bad;
 }
 
 }  // namespace cnne::cpu

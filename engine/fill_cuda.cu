@@ -39,11 +39,10 @@ void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor&
 }
 
 void count_nonfinite(Context& ctx, const Tensor& t, const Tensor& count) {
-  CudaContext& cu = ctx.cuda();
-  CNNE_CHECK(cudaMemsetAsync(count.data, 0, sizeof(int32_t), cu.stream()));
   const int64_t n = t.numel();
   if (n == 0) return;
-  count_nonfinite_kernel<<<blocks_for(n), kThreads, 0, cu.stream()>>>(t.f32(), n, count.i32());
+  count_nonfinite_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(t.f32(), n,
+                                                                              count.i32());
   CNNE_CHECK_LAUNCH("count_nonfinite " + t.shape.str());
 }
 

@@ -317,13 +317,17 @@ void Network::set_training(bool training) {
   for (auto& layer : layers_) layer->set_training(training);
 }
 
-void Network::set_step_key(uint64_t seed, int64_t step) {
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    uint64_t key = seed ^ 0x5bd1e9955bd1e995ULL;
-    key = key * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(step);
-    key = key * 0xbf58476d1ce4e5b9ULL + i;
-    layers_[i]->set_step_key(key);
-  }
+void Network::bind_step_key(const uint64_t* key) {
+  for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->bind_step_key(key, i + 1);
+}
+
+uint64_t Network::step_key(uint64_t seed, int64_t step) {
+  const uint64_t key = seed ^ 0x5bd1e9955bd1e995ULL;
+  return key * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(step);
+}
+
+void Network::note_training_step() {
+  for (auto& layer : layers_) layer->advance_counters(1);
 }
 
 std::vector<std::pair<int64_t, int64_t>> Network::trainable_ranges(

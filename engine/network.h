@@ -91,8 +91,12 @@ class Network {
 
   // Training mode (default) or evaluation mode, for every layer.
   void set_training(bool training);
-  // Gives stochastic layers a fresh key for this step (dropout masks).
-  void set_step_key(uint64_t seed, int64_t step);
+  // Where stochastic layers find this step's key (dropout masks); each layer
+  // mixes in its own salt. The key of step `step` of a run seeded `seed`:
+  void bind_step_key(const uint64_t* key);
+  static uint64_t step_key(uint64_t seed, int64_t step);
+  // Advances the layers' per-step counters after a training step.
+  void note_training_step();
 
   // The batch input (n, C, H, W) the caller fills before forward().
   Tensor input(int64_t n) const;

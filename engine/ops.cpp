@@ -79,9 +79,9 @@ void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const T
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
   CNNE_ROUTE(batchnorm_backward, x, dy, gamma, save_mean, save_invstd, eps, dx, dgamma, dbeta);
 }
-void dropout_forward(Context& ctx, float p, uint64_t key, const Tensor& x, const Tensor& mask,
-                     const Tensor& y) {
-  CNNE_ROUTE(dropout_forward, p, key, x, mask, y);
+void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t salt,
+                     const Tensor& x, const Tensor& mask, const Tensor& y) {
+  CNNE_ROUTE(dropout_forward, p, step_key, salt, x, mask, y);
 }
 void multiply(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& out) {
   CNNE_ROUTE(multiply, a, b, out);
@@ -113,18 +113,18 @@ void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& lab
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
   CNNE_ROUTE(argmax_rows, logits, predictions);
 }
-void sgd_update(Context& ctx, const SgdHyper& h, bool first_step, const Tensor& params,
-                const Tensor& grads, const Tensor& momentum) {
-  CNNE_ROUTE(sgd_update, h, first_step, params, grads, momentum);
+void sgd_update(Context& ctx, const SgdHyper* h, const Tensor& params, const Tensor& grads,
+                const Tensor& momentum) {
+  CNNE_ROUTE(sgd_update, h, params, grads, momentum);
 }
-void adam_update(Context& ctx, const AdamHyper& h, const Tensor& params, const Tensor& grads,
+void adam_update(Context& ctx, const AdamHyper* h, const Tensor& params, const Tensor& grads,
                  const Tensor& exp_avg, const Tensor& exp_avg_sq) {
   CNNE_ROUTE(adam_update, h, params, grads, exp_avg, exp_avg_sq);
 }
 void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
-                    int64_t first, const BatchAugment& aug, const Tensor& lut, const Tensor& x,
-                    const Tensor& labels_out) {
-  CNNE_ROUTE(assemble_batch, pixels, labels, order, first, aug, lut, x, labels_out);
+                    const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,
+                    const Tensor& x, const Tensor& labels_out) {
+  CNNE_ROUTE(assemble_batch, pixels, labels, order, args, aug, lut, x, labels_out);
 }
 void fill(Context& ctx, const Tensor& t, float value) {
   CNNE_ROUTE(fill, t, value);

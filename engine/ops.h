@@ -25,6 +25,13 @@ inline int64_t window_output_size(int64_t in, int64_t kernel, int stride, int pa
   return (in + 2 * pad - kernel) / stride + 1;
 }
 
+// Note [graph-safe step arguments]: what changes from one training step to
+// the next (the batch's position, the learning rate, the first-step flag, the
+// dropout key) reaches the ops through a pointer to memory on the context's
+// device, not as a value. A captured CUDA graph then replays with each step's
+// values: the host writes them (engine/step_args.h) and uploads them before
+// launching the graph. On the CPU the pointer is to host memory.
+
 struct SgdHyper {
   float lr = 0.001f;
   float momentum = 0.0f;
@@ -32,6 +39,7 @@ struct SgdHyper {
   float weight_decay = 0.0f;  // L2: g += weight_decay * p
   bool nesterov = false;
   float decay_factor = 1.0f;  // decoupled weight decay: p *= 1 - lr * wd first (1 = off)
+  int32_t first_step = 0;     // 1 on the first step: momentum = grad
 };
 
 // The scalars of one Adam/AdamW step, derived on the host in double and
@@ -56,7 +64,12 @@ struct AdamHyper {
 struct BatchAugment {
   int crop_padding = 0;  // RandomCrop(size, padding); 0 = none
   int flip = 0;          // 0 never, 1 with probability 1/2 (RandomHorizontalFlip), 2 always
-  uint64_t key = 0;      // the draws of image p are hash(key, 3p), hash(key, 3p+1), hash(key, 3p+2)
+};
+
+// The per-step part of assemble_batch (see Note [graph-safe step arguments]).
+struct BatchArgs {
+  int64_t first = 0;  // position in the epoch's order of the batch's first image
+  uint64_t key = 0;   // the draws of image p are hash(key, 3p), hash(key, 3p+1), hash(key, 3p+2)
 };
 
 namespace ops {

@@ -81,42 +81,58 @@ void Optimizer::import_state(const Safetensors& file, const std::string& path, c
   steps_ = count;
 }
 
-void Optimizer::step(Network& net, const StepRates& rates) {
+void Optimizer::write_step(StepScalars& scalars, const StepRates& rates) const {
+  write_scalars(scalars, rates);
+}
+
+void Optimizer::step(Network& net, const StepRates& rates, StepArgs& args) {
+  write_step(args.next(), rates);
+  args.upload();
+  apply(net, args);
+  count_step();
+}
+
+void Optimizer::apply(Network& net, const StepArgs& args) {
   const Tensor params = net.flat_parameters(), grads = net.flat_gradients();
   auto slice = [](const Tensor& t, int64_t begin, int64_t end) {
     return Tensor(t.f32() + begin, Shape{end - begin}, t.device);
   };
-  ++steps_;
   Tensor state_slices[2];
   if (ranges_.empty()) {  // the whole layout in one kernel
     for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = state(i);
-    update(params, grads, std::span<const Tensor>(state_slices, state_.size()), rates);
+    update(params, grads, std::span<const Tensor>(state_slices, state_.size()), args);
     return;
   }
   for (const auto& [begin, end] : ranges_) {
     for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = slice(state(i), begin, end);
     update(slice(params, begin, end), slice(grads, begin, end),
-           std::span<const Tensor>(state_slices, state_.size()), rates);
+           std::span<const Tensor>(state_slices, state_.size()), args);
   }
 }
 
 SgdOptimizer::SgdOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
     : Optimizer(ctx, net, config, {"momentum_buffer"}) {}
 
+void SgdOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates) const {
+  scalars.sgd = config_.sgd(rates.lr, rates.momentum);
+  scalars.sgd.first_step = steps_ == 0 ? 1 : 0;
+}
+
 void SgdOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-                          const StepRates& rates) {
-  // steps_ was just incremented: the first step is steps_ == 1
-  ops::sgd_update(ctx_, config_.sgd(rates.lr, rates.momentum), steps_ == 1, params, grads,
-                  state[0]);
+                          const StepArgs& args) {
+  ops::sgd_update(ctx_, args.sgd(), params, grads, state[0]);
 }
 
 AdamOptimizer::AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
     : Optimizer(ctx, net, config, {"exp_avg", "exp_avg_sq"}) {}
 
+void AdamOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates) const {
+  scalars.adam = config_.adam(rates.lr, rates.momentum, steps_ + 1);
+}
+
 void AdamOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-                           const StepRates& rates) {
-  ops::adam_update(ctx_, config_.adam(rates.lr, rates.momentum, steps_), params, grads, state[0],
-                   state[1]);
+                           const StepArgs& args) {
+  ops::adam_update(ctx_, args.adam(), params, grads, state[0], state[1]);
 }
 
 }  // namespace cnne

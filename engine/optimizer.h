@@ -15,6 +15,7 @@
 #include "engine/optimizer_config.h"
 #include "engine/safetensors.h"
 #include "engine/schedule.h"
+#include "engine/step_args.h"
 
 namespace cnne {
 
@@ -26,8 +27,16 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
-  // One update from the gradients the last backward() assigned.
-  void step(Network& net, const StepRates& rates);
+  // One update from the gradients the last backward() assigned, in three
+  // parts so a CUDA graph can hold the middle one: write_step() puts this
+  // step's arguments (rates, step number) in `scalars`; after they are
+  // uploaded, apply() launches the update reading them from the device;
+  // count_step() advances the host's step count.
+  void write_step(StepScalars& scalars, const StepRates& rates) const;
+  void apply(Network& net, const StepArgs& args);
+  void count_step() { ++steps_; }
+  // All three, eagerly.
+  void step(Network& net, const StepRates& rates, StepArgs& args);
   // Update only these [begin, end) float ranges of the layout (frozen layers
   // stay as they are); default: everything.
   void set_ranges(std::vector<std::pair<int64_t, int64_t>> ranges) { ranges_ = std::move(ranges); }
@@ -48,9 +57,10 @@ class Optimizer {
   Optimizer(Context& ctx, const Network& net, const OptimizerConfig& config,
             std::vector<std::string> state_names);
 
+  virtual void write_scalars(StepScalars& scalars, const StepRates& rates) const = 0;
   // The update over one range: params, grads and state views of equal size.
   virtual void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-                      const StepRates& rates) = 0;
+                      const StepArgs& args) = 0;
 
   Context& ctx_;
   OptimizerConfig config_;
@@ -65,8 +75,9 @@ class SgdOptimizer : public Optimizer {
   SgdOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
 
  private:
+  void write_scalars(StepScalars& scalars, const StepRates& rates) const override;
   void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-              const StepRates& rates) override;
+              const StepArgs& args) override;
 };
 
 class AdamOptimizer : public Optimizer {
@@ -74,8 +85,9 @@ class AdamOptimizer : public Optimizer {
   AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
 
  private:
+  void write_scalars(StepScalars& scalars, const StepRates& rates) const override;
   void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-              const StepRates& rates) override;
+              const StepArgs& args) override;
 };
 
 }  // namespace cnne

@@ -42,8 +42,10 @@ void sgd_dispatch(const SgdHyper& h, bool first, float* p, const float* g, float
 
 }  // namespace
 
-void sgd_update(Context&, const SgdHyper& h, bool first_step, const Tensor& params,
-                const Tensor& grads, const Tensor& momentum) {
+void sgd_update(Context&, const SgdHyper* hyper, const Tensor& params, const Tensor& grads,
+                const Tensor& momentum) {
+  const SgdHyper& h = *hyper;
+  const bool first_step = h.first_step != 0;
   if (h.weight_decay != 0.0f)
     sgd_dispatch<true>(h, first_step, params.f32(), grads.f32(), momentum.f32(), params.numel());
   else

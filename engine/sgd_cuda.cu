@@ -8,8 +8,9 @@
 namespace cnne::cuda {
 namespace {
 
-__global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, SgdHyper h,
-                           bool first_step) {
+__global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, const SgdHyper* hyper) {
+  const SgdHyper h = *hyper;  // this step's values (Note [graph-safe step arguments])
+  const bool first_step = h.first_step != 0;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     if (h.decay_factor != 1.0f) p[i] = __fmul_rn(p[i], h.decay_factor);
@@ -28,12 +29,12 @@ __global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, SgdH
 
 }  // namespace
 
-void sgd_update(Context& ctx, const SgdHyper& h, bool first_step, const Tensor& params,
-                const Tensor& grads, const Tensor& momentum) {
+void sgd_update(Context& ctx, const SgdHyper* h, const Tensor& params, const Tensor& grads,
+                const Tensor& momentum) {
   const int64_t n = params.numel();
   if (n == 0) return;
   sgd_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(params.f32(), grads.f32(),
-                                                                  momentum.f32(), n, h, first_step);
+                                                                  momentum.f32(), n, h);
   CNNE_CHECK_LAUNCH("sgd_update of " + std::to_string(n) + " parameters");
 }
 

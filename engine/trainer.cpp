@@ -11,6 +11,8 @@
 #include "engine/interrupt.h"
 #include "engine/loss_meter.h"
 #include "engine/ops.h"
+#include "engine/step_args.h"
+#include "engine/step_graph.h"
 
 namespace cnne {
 namespace {
@@ -49,10 +51,28 @@ void Trainer::resume(const TrainingState& state, const Safetensors& optimizer,
   state_.test_accuracy = -1;
 }
 
-void Trainer::check_finite(const TrainingState& state, int64_t n, double running_loss) {
-  const Tensor count(static_cast<int32_t*>(nonfinite_.data()), Shape{1}, ctx_.device());
-  ops::count_nonfinite(ctx_, net_.flat_gradients(), count);
+Tensor Trainer::nonfinite() const {
+  return Tensor(static_cast<int32_t*>(nonfinite_.data()), Shape{1}, ctx_.device());
+}
+
+void Trainer::check_graph_finite(const TrainingState& state) {
   int32_t bad = 0;
+  copy_tensor(nonfinite(), Tensor(&bad, Shape{1}));
+  if (bad == 0) return;
+  throw NumericalError("non-finite values: " + std::to_string(bad) +
+                       " gradient elements were NaN/Inf in the steps up to step " +
+                       std::to_string(state.steps) + " (epoch " +
+                       std::to_string(state.epochs_completed + 1) +
+                       "); under a CUDA graph the check runs at log lines, so the weights may "
+                       "already hold them. Checkpoints on disk are left as they were; rerun "
+                       "without --graph to find the step and layer, or lower the learning rate");
+}
+
+void Trainer::check_finite(const TrainingState& state, int64_t n, double running_loss) {
+  const Tensor count = nonfinite();
+  int32_t bad = 0;
+  copy_tensor(Tensor(&bad, Shape{1}), count);  // zero: count_nonfinite adds
+  ops::count_nonfinite(ctx_, net_.flat_gradients(), count);
   copy_tensor(count, Tensor(&bad, Shape{1}));
   if (bad == 0 && std::isfinite(running_loss)) return;
 
@@ -92,6 +112,14 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   dataset.set_augment(config_.data.augment, tc.seed);
   const int64_t batches = dataset.batches(tc.batch_size);
   Buffer labels(ctx_.device(), sizeof(int32_t) * static_cast<size_t>(tc.batch_size));  // (B) I32
+  StepArgs args(ctx_);
+  net_.bind_step_key(args.step_key());
+  StepGraph graph(ctx_);
+  const bool use_graph = tc.cuda_graph && graph.supported();
+  if (tc.cuda_graph && !use_graph)
+    out << "CUDA graph: not on this device; running the step eagerly\n";
+  int32_t zero = 0;
+  copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
   const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
   const auto smoothing = static_cast<float>(tc.label_smoothing);
   LossMeter running(ctx_);  // the tutorial's running_loss, reset at every print
@@ -129,33 +157,56 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       NvtxRange step_range("train_step");
       const int64_t n = dataset.batch_count(b, tc.batch_size);
       const Tensor batch_labels(static_cast<int32_t*>(labels.data()), Shape{n}, ctx_.device());
-      dataset.load(b, tc.batch_size, net_.input(n), batch_labels);
-      Tensor logits;
-      {
-        NvtxRange phase("forward");
-        logits = net_.forward(n);
-      }
-      const Tensor dlogits = net_.output_grad(n);
-      {
-        NvtxRange phase("loss");
-        ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, &dlogits,
-                                   running.loss_sum(), epoch_meter.correct());
-      }
-      {
+      // This step's arguments, uploaded once (Note [graph-safe step arguments]).
+      StepScalars& scalars = args.next();
+      scalars.batch = dataset.batch_args(b, tc.batch_size);
+      scalars.step_key = Network::step_key(tc.seed, s.steps);
+      optimizer_->write_step(scalars, schedule.at(s.epochs_completed, s.steps));
+      args.upload();
+      auto forward_backward = [&] {
+        dataset.assemble(args.batch(), net_.input(n), batch_labels);
+        Tensor logits;
+        {
+          NvtxRange phase("forward");
+          logits = net_.forward(n);
+        }
+        const Tensor dlogits = net_.output_grad(n);
+        {
+          NvtxRange phase("loss");
+          ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, &dlogits,
+                                     running.loss_sum(), epoch_meter.correct());
+        }
         NvtxRange phase("backward");
         net_.backward(n);
-      }
-      check_finite(s, n, running.read().loss_sum);
-      {
+      };
+      if (use_graph && n == tc.batch_size) {
+        // Note [numerical checks under a graph]: the gradients' NaN/Inf count
+        // accumulates on the device and is read at each log line and epoch end.
+        if (!graph.captured()) {
+          out << "CUDA graph: capturing the training step (batch " << n << ")\n";
+          graph.capture([&] {
+            forward_backward();
+            ops::count_nonfinite(ctx_, net_.flat_gradients(), nonfinite());
+            NvtxRange phase("update");
+            optimizer_->apply(net_, args);
+          });
+        }
+        graph.replay();
+      } else {
+        forward_backward();
+        check_finite(s, n, running.read().loss_sum);
         NvtxRange phase("update");
-        optimizer_->step(net_, schedule.at(s.epochs_completed, s.steps));
+        optimizer_->apply(net_, args);
       }
+      optimizer_->count_step();
+      net_.note_training_step();
       ++s.steps;
       if (s.steps == profile_last_) cuda::profiler_stop();
       s.batches_done = b + 1;
       s.epoch_images += n;
       images_this_run += n;
       if ((b + 1) % tc.log_every == 0) {
+        if (use_graph) check_graph_finite(s);
         const double mean = running.read().loss_sum / static_cast<double>(tc.log_every);
         std::snprintf(line, sizeof line, "[Epoch: %lld, Batch: %lld] Loss: %.3f\n",
                       static_cast<long long>(epoch), static_cast<long long>(b + 1), mean);
@@ -189,6 +240,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         return snap;
       }
     }
+    if (use_graph) check_graph_finite(s);
     ctx_.synchronize();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -66,6 +66,9 @@ class Trainer {
  private:
   // Throws NumericalError naming the step and the first non-finite layer.
   void check_finite(const TrainingState& state, int64_t n, double running_loss);
+  // Under a CUDA graph: throws NumericalError if any step so far met NaN/Inf.
+  void check_graph_finite(const TrainingState& state);
+  Tensor nonfinite() const;  // (1) I32 on the device
 
   Context& ctx_;
   const Config& config_;

@@ -71,7 +71,6 @@ void BatchNorm2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {
     ops::batchnorm_forward_training(ctx, x, params_[0], params_[1], static_cast<float>(momentum_),
                                     static_cast<float>(eps_), buffers_[0], buffers_[1], scratch_[0],
                                     scratch_[1], y);
-    ++batches_tracked_;
   } else {
     ops::batchnorm_forward_inference(ctx, x, params_[0], params_[1], buffers_[0], buffers_[1],
                                      static_cast<float>(eps_), y);

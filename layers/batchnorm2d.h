@@ -23,6 +23,7 @@ class BatchNorm2d : public Layer {
   bool always_computes_dx() const override { return true; }
   std::vector<std::pair<std::string, int64_t>> counters() const override;
   void set_counter(const std::string& name, int64_t value) override;
+  void advance_counters(int64_t steps) override { batches_tracked_ += steps; }
   void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
   void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                 const Tensor* dx) override;

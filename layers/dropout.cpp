@@ -26,7 +26,8 @@ void Dropout::forward(Context& ctx, const Tensor& x, const Tensor& y) {
   }
   const Tensor mask = scratch_[0].reshaped(Shape{scratch_[0].numel()});
   const Tensor used(mask.f32(), x.shape, mask.device);  // the first numel(x) of the mask
-  ops::dropout_forward(ctx, static_cast<float>(p_), step_key_, x, used, y);
+  if (!step_key_) throw Error(where() + ": training needs a step key (Network::bind_step_key)");
+  ops::dropout_forward(ctx, static_cast<float>(p_), step_key_, salt_, x, used, y);
 }
 
 void Dropout::backward(Context& ctx, const Tensor&, const Tensor&, const Tensor& dy,

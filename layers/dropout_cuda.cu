@@ -9,8 +9,9 @@
 namespace cnne::cuda {
 namespace {
 
-__global__ void dropout_kernel(float p, uint64_t key, const float* x, float* mask, float* y,
-                               int64_t n) {
+__global__ void dropout_kernel(float p, const uint64_t* step_key, uint64_t salt, const float* x,
+                               float* mask, float* y, int64_t n) {
+  const uint64_t key = dropout_key(*step_key, salt);
   const float keep_scale = 1.0f / (1.0f - p);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -28,12 +29,12 @@ __global__ void multiply_kernel(const float* a, const float* b, float* out, int6
 
 }  // namespace
 
-void dropout_forward(Context& ctx, float p, uint64_t key, const Tensor& x, const Tensor& mask,
-                     const Tensor& y) {
+void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t salt,
+                     const Tensor& x, const Tensor& mask, const Tensor& y) {
   const int64_t n = x.numel();
   if (n == 0) return;
-  dropout_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(p, key, x.f32(), mask.f32(),
-                                                                      y.f32(), n);
+  dropout_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(p, step_key, salt, x.f32(),
+                                                                      mask.f32(), y.f32(), n);
   CNNE_CHECK_LAUNCH("dropout " + x.shape.str());
 }
 

@@ -12,6 +12,11 @@
 
 namespace cnne {
 
+// A layer's key for this step: the step's key mixed with the layer's salt.
+CNNE_HOST_DEVICE inline uint64_t dropout_key(uint64_t step_key, uint64_t salt) {
+  return step_key ^ (salt * 0xd6e8feb86659fd93ULL);
+}
+
 // Uniform in [0, 1) with 24 random bits.
 CNNE_HOST_DEVICE inline float dropout_uniform(uint64_t key, uint64_t index) {
   uint64_t z = key + (index + 1) * 0x9e3779b97f4a7c15ULL;

@@ -79,8 +79,16 @@ class Layer {
   // Training mode (batch statistics, dropout) or evaluation mode.
   virtual void set_training(bool training) { training_ = training; }
   bool training() const { return training_; }
-  // A key that differs every step (stochastic layers draw from it).
-  void set_step_key(uint64_t key) { step_key_ = key; }
+  // Where this step's key lives (on the context's device; stochastic layers
+  // draw from it mixed with `salt`, Note [graph-safe step arguments]).
+  void bind_step_key(const uint64_t* key, uint64_t salt) {
+    step_key_ = key;
+    salt_ = salt;
+  }
+  // One more training step happened (BatchNorm's num_batches_tracked): called
+  // by the trainer per step, not by forward, so replays of a captured CUDA
+  // graph count too.
+  virtual void advance_counters(int64_t) {}
 
   virtual void forward(Context& ctx, const Tensor& x, const Tensor& y);
   // See Note [backward contract]. dx is null when nothing upstream needs it.
@@ -113,7 +121,8 @@ class Layer {
   std::vector<Tensor> buffers_;
   std::vector<Tensor> scratch_;
   bool training_ = true;
-  uint64_t step_key_ = 0;
+  const uint64_t* step_key_ = nullptr;
+  uint64_t salt_ = 0;
 
  private:
   std::string name_;

@@ -165,6 +165,7 @@ TEST(DeviceDataset, SameSeedSameOrderAndEveryImageOncePerEpoch) {
   Context ctx(Device::CPU);
   auto epoch_order = [&](uint64_t seed) {
     DeviceDataset dataset(ctx, data, norm);
+    StepArgs args(ctx);
     Rng rng(seed);
     dataset.start_epoch(rng, 0, true);
     std::vector<int32_t> seen;
@@ -174,7 +175,7 @@ TEST(DeviceDataset, SameSeedSameOrderAndEveryImageOncePerEpoch) {
       EXPECT_EQ(n, b < 2 ? 4 : 2);
       float x[4];
       int32_t l[4];
-      dataset.load(b, 4, Tensor(x, Shape{n, 1, 1, 1}), Tensor(l, Shape{n}));
+      dataset.load(b, 4, Tensor(x, Shape{n, 1, 1, 1}), Tensor(l, Shape{n}), args);
       for (int64_t i = 0; i < n; ++i) {
         EXPECT_EQ(l[i], static_cast<int32_t>(x[i] + 0.5f) % 10);  // image and label travel together
         seen.push_back(static_cast<int32_t>(x[i] + 0.5f));
@@ -204,7 +205,8 @@ TEST(DeviceDataset, AugmentationDependsOnlyOnSeedEpochAndPosition) {
     dataset.start_epoch(unused, epoch, false);
     std::vector<float> x(4 * 16);
     std::vector<int32_t> l(4);
-    dataset.load(b, 4, Tensor(x.data(), Shape{4, 1, 4, 4}), Tensor(l.data(), Shape{4}));
+    StepArgs args(ctx);
+    dataset.load(b, 4, Tensor(x.data(), Shape{4, 1, 4, 4}), Tensor(l.data(), Shape{4}), args);
     return x;
   };
   EXPECT_EQ(batch(1, 3, 1), batch(1, 3, 1));

@@ -19,6 +19,8 @@
 #include "engine/loss_meter.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
+#include "engine/step_args.h"
+#include "engine/step_graph.h"
 #include "layers/batchnorm2d.h"
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
@@ -95,6 +97,12 @@ void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5) {
   auto cpu_layer = make();
   auto gpu_layer = make();
   Context cpu(Device::CPU), gpu(Device::CUDA);
+  StepArgs cpu_key(cpu), gpu_key(gpu);  // the same step key on both devices (dropout)
+  cpu_key.next().step_key = gpu_key.next().step_key = 1234;
+  cpu_key.upload();
+  gpu_key.upload();
+  cpu_layer->bind_step_key(cpu_key.step_key(), 7);
+  gpu_layer->bind_step_key(gpu_key.step_key(), 7);
   LayerHarness h(cpu, *cpu_layer, in, seed);
   Rng rng(seed);
   HostTensor x = random_tensor(rng, in);
@@ -199,13 +207,8 @@ TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
   for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1}})
     compare_layer([&] { return std::make_unique<AvgPool2d>("pool", p); }, Shape{3, 4, 9, 8}, 6);
   compare_layer([] { return std::make_unique<GlobalAvgPool2d>("gap"); }, Shape{5, 7, 4, 4}, 7);
-  compare_layer(
-      [] {
-        auto d = std::make_unique<Dropout>("drop", 0.3);
-        d->set_step_key(1234);
-        return d;
-      },
-      Shape{6, 50}, 8, 0.0);  // the same mask bit for bit on both backends
+  compare_layer([] { return std::make_unique<Dropout>("drop", 0.3); }, Shape{6, 50}, 8,
+                0.0);  // the same mask bit for bit on both backends
 }
 
 TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
@@ -225,12 +228,13 @@ TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
     d->set_augment(AugmentConfig{4, true}, 99);
   }
   HostTensor x(Shape{8, 3, 32, 32});
+  StepArgs cpu_args(cpu), gpu_args(gpu);
   std::vector<int32_t> labels(8), gpu_labels(8);
   const DeviceTensor x_d(x.shape);
   Buffer labels_d(Device::CUDA, 8 * sizeof(int32_t));
   const Tensor labels_view(static_cast<int32_t*>(labels_d.data()), Shape{8}, Device::CUDA);
-  on_cpu.load(2, 8, x.view(), Tensor(labels.data(), Shape{8}));
-  on_gpu.load(2, 8, x_d.view(), labels_view);
+  on_cpu.load(2, 8, x.view(), Tensor(labels.data(), Shape{8}), cpu_args);
+  on_gpu.load(2, 8, x_d.view(), labels_view, gpu_args);
   copy_tensor(labels_view, Tensor(gpu_labels.data(), Shape{8}));
   EXPECT_EQ(worst("assembled batch", x_d.download(), x, 0, 0), "");  // bit for bit
   EXPECT_EQ(gpu_labels, labels);
@@ -265,13 +269,17 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
   EXPECT_EQ(hits_gpu, hits_cpu);
   EXPECT_EQ(worst("dlogits", grad_d.download(), grad, 1e-7, 1e-6), "");
 
-  SgdHyper h{0.01f, 0.9f, 0.1f, 5e-4f, false, 1.0f};
+  SgdHyper h{0.01f, 0.9f, 0.1f, 5e-4f, false, 1.0f, 0};
   HostTensor p = random_tensor(rng, Shape{1000}), gr = random_tensor(rng, Shape{1000}),
              m(Shape{1000});
   const DeviceTensor p_d(p), g_d(gr), m_d(m);
-  for (bool first : {true, false}) {
-    ops::sgd_update(cpu, h, first, p.view(), gr.view(), m.view());
-    ops::sgd_update(gpu, h, first, p_d.view(), g_d.view(), m_d.view());
+  StepArgs gpu_args(gpu);
+  for (int first : {1, 0}) {
+    h.first_step = first;
+    gpu_args.next().sgd = h;
+    gpu_args.upload();
+    ops::sgd_update(cpu, &h, p.view(), gr.view(), m.view());
+    ops::sgd_update(gpu, gpu_args.sgd(), p_d.view(), g_d.view(), m_d.view());
   }
   EXPECT_EQ(worst("sgd params", p_d.download(), p, 0, 0), "");  // same rounding, bit for bit
 }
@@ -283,8 +291,10 @@ TEST(GpuVsCpu, PyTorchFixturesOnTheGpu) {
   for (const auto& p : run_residual_parity(Device::CUDA)) ADD_FAILURE() << p;
 }
 
-// The whole tutorial network, same weights and batches, K steps: the same losses.
-std::vector<double> train_losses(Device device, int steps, int64_t* allocations_in_steps) {
+// The whole tutorial network, same weights and batches, K steps: the same
+// losses; with `graph`, each step is a replay of one captured CUDA graph.
+std::vector<double> train_losses(Device device, int steps, int64_t* allocations_in_steps,
+                                 bool graph = false, std::vector<float>* final_weights = nullptr) {
   Config config = Config::from_json(parse_json_text(Config::embedded_default(), "simplecnn.json"),
                                     "simplecnn.json");
   Context ctx(device);
@@ -303,21 +313,36 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
   Buffer labels(ctx.device(), 4 * sizeof(int32_t));
   const Tensor label_view(static_cast<int32_t*>(labels.data()), Shape{4}, ctx.device());
   LossMeter meter(ctx);
+  StepArgs args(ctx);
+  StepGraph step_graph(ctx);
   std::vector<double> losses;
-#ifdef CNNE_WITH_CUDA
-  const int64_t before = cuda::device_allocation_count();
-#endif
-  for (int k = 0; k < steps; ++k) {
-    meter.reset();
-    dataset.load(k, 4, net.input(4), label_view);
+  auto enqueue = [&] {
+    dataset.assemble(args.batch(), net.input(4), label_view);
     const Tensor logits = net.forward(4);
     const Tensor dlogits = net.output_grad(4);
     ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(4);
-    optimizer->step(net, rates);
+    optimizer->apply(net, args);
+  };
+#ifdef CNNE_WITH_CUDA
+  const int64_t before = cuda::device_allocation_count();
+#endif
+  for (int k = 0; k < steps; ++k) {
+    meter.reset();
+    args.next().batch = dataset.batch_args(k, 4);
+    optimizer->write_step(args.next(), rates);
+    args.upload();
+    if (graph) {
+      if (!step_graph.captured()) step_graph.capture(enqueue);
+      step_graph.replay();
+    } else {
+      enqueue();
+    }
+    optimizer->count_step();
     losses.push_back(meter.read().loss_sum);
   }
+  if (final_weights) *final_weights = net.download_parameters();
 #ifdef CNNE_WITH_CUDA
   if (allocations_in_steps) *allocations_in_steps = cuda::device_allocation_count() - before;
 #else
@@ -334,6 +359,15 @@ TEST(GpuVsCpu, WholeNetworkSameLossesForKSteps) {
   ASSERT_EQ(cpu.size(), gpu.size());
   for (size_t k = 0; k < cpu.size(); ++k) EXPECT_NEAR(gpu[k], cpu[k], 1e-4 + 1e-4 * cpu[k]) << k;
   EXPECT_EQ(allocations, 0) << "device allocations inside training steps";
+}
+
+TEST(GpuVsCpu, GraphStepsEqualEagerStepsBitForBit) {
+  REQUIRE_GPU();
+  std::vector<float> eager_weights, graph_weights;
+  const auto eager = train_losses(Device::CUDA, 12, nullptr, false, &eager_weights);
+  const auto graph = train_losses(Device::CUDA, 12, nullptr, true, &graph_weights);
+  EXPECT_EQ(graph, eager);
+  EXPECT_TRUE(graph_weights == eager_weights) << "weights differ after 12 graph vs eager steps";
 }
 
 TEST(GpuVsCpu, NoDeviceMemoryTakenInsideSteps) {

@@ -48,7 +48,8 @@ TEST(GlobalAvgPoolGradient, MatchesFiniteDifferences) {
 
 TEST(DropoutGradient, MatchesFiniteDifferencesForAFixedMask) {
   Dropout drop("drop", 0.3);
-  drop.set_step_key(77);
+  const uint64_t key = 77;
+  drop.bind_step_key(&key, 1);
   Rng rng(2);
   const Shape in{3, 10};
   EXPECT_EQ(test::gradient_check(drop, in, test::random_tensor(rng, in), 6), "");
@@ -58,16 +59,17 @@ TEST(DropoutCases, MaskRateScaleAndEvaluationMode) {
   Context ctx(Device::CPU);
   const int64_t n = 20000;
   HostTensor x(Shape{n}, 1.0f), y(Shape{n}), mask(Shape{n}), y2(Shape{n}), mask2(Shape{n});
-  ops::dropout_forward(ctx, 0.25f, 5, x.view(), mask.view(), y.view());
+  const uint64_t key5 = 5, key6 = 6;
+  ops::dropout_forward(ctx, 0.25f, &key5, 0, x.view(), mask.view(), y.view());
   int64_t dropped = 0;
   for (float v : y.values) {
     ASSERT_TRUE(v == 0.0f || std::fabs(v - 1.0f / 0.75f) < 1e-6f) << v;
     dropped += v == 0.0f;
   }
   EXPECT_NEAR(static_cast<double>(dropped) / n, 0.25, 0.015);
-  ops::dropout_forward(ctx, 0.25f, 5, x.view(), mask2.view(), y2.view());
+  ops::dropout_forward(ctx, 0.25f, &key5, 0, x.view(), mask2.view(), y2.view());
   EXPECT_EQ(y.values, y2.values);  // same key, same mask
-  ops::dropout_forward(ctx, 0.25f, 6, x.view(), mask2.view(), y2.view());
+  ops::dropout_forward(ctx, 0.25f, &key6, 0, x.view(), mask2.view(), y2.view());
   EXPECT_NE(y.values, y2.values);
 
   Dropout drop("drop", 0.5);
@@ -91,6 +93,8 @@ TEST(BatchNormCases, RunningStatisticsAndEvaluationMode) {
   EXPECT_NEAR(running_mean[0], 0.25, 1e-6);
   EXPECT_NEAR(running_var[0], 0.9 + 0.1 * 5.0 / 3.0, 1e-6);
   EXPECT_NEAR(y[0], (1 - 2.5) / std::sqrt(1.25 + 1e-5), 1e-5);
+  EXPECT_EQ(bn.counters()[0].second, 0);  // the trainer counts steps, not forward
+  bn.advance_counters(1);
   EXPECT_EQ(bn.counters()[0].second, 1);
   bn.set_training(false);  // now the running statistics normalize
   const HostTensor z = h.forward(x);

@@ -10,10 +10,12 @@ namespace {
 float two_steps(const SgdHyper& h, float p0, float g1, float g2) {
   Context ctx(Device::CPU);
   float p = p0, g = g1, buf = 12345.0f;  // buf's start value must not matter
-  ops::sgd_update(ctx, h, true, Tensor(&p, Shape{1}), Tensor(&g, Shape{1}), Tensor(&buf, Shape{1}));
+  SgdHyper step = h;
+  step.first_step = 1;
+  ops::sgd_update(ctx, &step, Tensor(&p, Shape{1}), Tensor(&g, Shape{1}), Tensor(&buf, Shape{1}));
+  step.first_step = 0;
   g = g2;
-  ops::sgd_update(ctx, h, false, Tensor(&p, Shape{1}), Tensor(&g, Shape{1}),
-                  Tensor(&buf, Shape{1}));
+  ops::sgd_update(ctx, &step, Tensor(&p, Shape{1}), Tensor(&g, Shape{1}), Tensor(&buf, Shape{1}));
   return p;
 }
 

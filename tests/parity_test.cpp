@@ -63,6 +63,7 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
   net.setup(ctx, {4});
   load_weights(strip_prefix(fixture, "init."), "fixture init", net);
   const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
+  StepArgs args(ctx);
   const Normalization norm(config.data.mean, config.data.std);
   const float* expected_losses = fixture.find(recipe + ".losses")->view().f32();
 
@@ -77,7 +78,7 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
     batch.labels.assign(labels->view().i32(), labels->view().i32() + 4);
     DeviceDataset dataset(ctx, batch, norm);
     LossMeter meter(ctx);
-    dataset.load(0, 4, net.input(4), label_view);
+    dataset.load(0, 4, net.input(4), label_view, args);
     const Tensor logits = net.forward(4);
     const Tensor dlogits = net.output_grad(4);
     ops::softmax_cross_entropy(ctx, logits, label_view, smoothing, &dlogits, meter.loss_sum(),
@@ -100,7 +101,7 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
           problems.push_back(p);
       }
     }
-    optimizer->step(net, schedule.at(0, k));
+    optimizer->step(net, schedule.at(0, k), args);
   }
   const std::vector<float> weights = net.download_parameters();
   int compared = 0;

@@ -44,6 +44,7 @@ std::vector<std::string> run_residual_parity(Device device) {
       OptimizerConfig::from_json(nlohmann::json::parse(fx.metadata.at("optimizer")), "fixture"));
   const StepRates rates{optimizer->config().lr, optimizer->config().momentum};
   LossMeter meter(ctx);
+  StepArgs args(ctx);
   Buffer labels(ctx.device(), sizeof(int32_t) * static_cast<size_t>(batch));
   const Tensor label_view(static_cast<int32_t*>(labels.data()), Shape{batch}, ctx.device());
   const float* want_losses = fx.find("losses")->view().f32();
@@ -57,7 +58,8 @@ std::vector<std::string> run_residual_parity(Device device) {
     ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(batch);
-    optimizer->step(net, rates);
+    optimizer->step(net, rates, args);
+    net.note_training_step();
     const auto loss = static_cast<float>(meter.read().loss_sum);
     expect_close(problems, "loss of step " + std::to_string(k), &loss, &want_losses[k], 1, 2e-5);
   }

@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <iostream>
 
-#include "engine/loss_meter.h"
 #include "engine/config.h"
 #include "engine/error.h"
 #include "engine/interval_clock.h"
+#include "engine/loss_meter.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
+#include "engine/step_args.h"
+#include "engine/step_graph.h"
 #include "tools/commands.h"
 #include "tools/session.h"
 
@@ -38,7 +40,8 @@ double mib(size_t bytes) {
 int run_bench(int argc, char** argv, int first) {
   std::vector<FlagSpec> flags = {{"batch-size", "N", "batch size (default: the config's)"},
                                  {"steps", "N", "timed steps (default 100)"},
-                                 {"warmup", "N", "untimed steps first (default 10)"}};
+                                 {"warmup", "N", "untimed steps first (default 10)"},
+                                 {"graph", "", "also time the step captured as a CUDA graph"}};
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("bench", flags, 1, argc, argv, first);
   if (args.help_requested()) {
@@ -70,6 +73,11 @@ int run_bench(int argc, char** argv, int first) {
   const StepRates rates{config.training.optimizer.lr, config.training.optimizer.momentum_like()};
   const auto smoothing = static_cast<float>(config.training.label_smoothing);
   LossMeter meter(ctx);
+  StepArgs step_args(ctx);  // constant rates: written and uploaded once
+  net.bind_step_key(step_args.step_key());
+  step_args.next().step_key = Network::step_key(config.training.seed, 0);
+  optimizer->write_step(step_args.next(), rates);
+  step_args.upload();
 
   // A synthetic batch: inputs uniform in [-1, 1], labels uniform over the classes.
   const Tensor input = net.input(batch);
@@ -97,7 +105,7 @@ int run_bench(int argc, char** argv, int first) {
     if (timed) clock->stop(loss_slot);
     net.backward(batch);
     if (timed) clock->start(update_slot);
-    optimizer->step(net, rates);
+    optimizer->apply(net, step_args);
     if (timed) {
       clock->stop(update_slot);
       clock->stop(step_slot);
@@ -122,6 +130,22 @@ int run_bench(int argc, char** argv, int first) {
   net.set_observer(nullptr);
   const std::vector<double> ms = clock->totals_ms();
   const auto per = [&](size_t slot) { return ms[slot] / static_cast<double>(steps); };
+
+  // The same step captured as a CUDA graph and replayed (issue 4).
+  double graph_ms = -1;
+  StepGraph graph(ctx);
+  if (args.has("graph") && graph.supported()) {
+    graph.capture([&] { step(false); });
+    for (int64_t i = 0; i < warmup; ++i) graph.replay();
+    auto graph_clock = make_interval_clock(ctx, 1);
+    for (int64_t i = 0; i < steps; ++i) {
+      graph_clock->start(0);
+      graph.replay();
+      graph_clock->stop(0);
+      graph_clock->end_round();
+    }
+    graph_ms = graph_clock->totals_ms()[0] / static_cast<double>(steps);
+  }
 
   char line[200];
   std::snprintf(
@@ -153,6 +177,13 @@ int run_bench(int argc, char** argv, int first) {
                 "step (forward + loss + backward + update): %.4f ms, %.0f images/s\n", step_ms,
                 static_cast<double>(batch) * 1000.0 / step_ms);
   std::cout << line;
+  if (graph_ms > 0) {
+    std::snprintf(line, sizeof line, "step as a CUDA graph: %.4f ms, %.0f images/s\n", graph_ms,
+                  static_cast<double>(batch) * 1000.0 / graph_ms);
+    std::cout << line;
+  } else if (args.has("graph")) {
+    std::cout << "step as a CUDA graph: not on this device\n";
+  }
   const Network::MemoryPlan plan = net.memory_plan();
   std::snprintf(line, sizeof line,
                 "memory on %s: %.2f MiB held at peak (parameters %.2f, gradients %.2f, optimizer "

@@ -33,6 +33,7 @@ std::vector<FlagSpec> train_flags() {
       {"resume", "FILE",
        "continue the run of a checkpoint (its config, weights, optimizer, position)"},
       {"deterministic", "", "bit-reproducible run (deterministic cuDNN algorithms on the GPU)"},
+      {"graph", "", "capture the training step as a CUDA graph and replay it (GPU)"},
       {"checkpoint-every-steps", "N", "write a checkpoint every N steps (also the main one)"},
       {"checkpoint-every-epochs", "N", "write a checkpoint every N epochs"},
       {"keep-checkpoints", "N", "periodic checkpoints kept, newest first (default 3)"},
@@ -86,6 +87,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.checkpoint_every_epochs = args.integer("checkpoint-every-epochs", 0, INT64_MAX);
   o.keep_checkpoints = args.integer("keep-checkpoints", 1, 1000000);
   o.deterministic = args.has("deterministic");
+  o.cuda_graph = args.has("graph");
   o.init_from = args.text("init-from");
   return o;
 }
