@@ -3,6 +3,7 @@
 # GPU in one go, from a build made elsewhere (tools/device_bundle.sh) or here.
 #
 #   tools/device_check.sh [--build DIR] [--data DIR] [--report FILE] [--skip-peer] [--quick]
+#                         [--bench]
 #
 # With no --build, it unpacks .device-data/bundle.tar.xz into /tmp/cnne-device;
 # with no --data, it extracts the CIFAR-10 parts found in .device-data/ into
@@ -18,6 +19,8 @@
 #   4. the tutorial trained on the GPU on the CIFAR-10 found in --data
 #      (all five training batches if present, else what is there)
 #   5. the tutorial's PyTorch program on the same GPU, same data (--skip-peer skips)
+#   6. with --bench: tools/bench_gpu.sh (eager and graph tutorial against PyTorch,
+#      SimpleCNN and ResNet-18 images/s at batch 256 against PyTorch)
 # The report (markdown) goes to --report (default $OUT/device_report.md when
 # $OUT is set, else ./device_report.md). docs/DEVICE.md says how to run it.
 set -uo pipefail
@@ -30,6 +33,7 @@ report="${OUT:+$OUT/device_report.md}"
 report="${report:-$here/device_report.md}"
 skip_peer=0
 quick=0
+bench=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$(cd "$2" && pwd); shift 2 ;;
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
     --report) report="$2"; shift 2 ;;
     --skip-peer) skip_peer=1; shift ;;
     --quick) quick=1; shift ;;
+    --bench) bench=1; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "device_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -181,12 +186,21 @@ else
   note "tutorial on GPU" SKIP "no --data"
 fi
 
+# 6. side-by-side benchmark
+if [ $bench -eq 1 ] && [ -n "$data" ]; then
+  bench_args=(--bin "$bin" --data "$data" --report "$logs/bench.md")
+  [ $quick -eq 1 ] && bench_args+=(--quick)
+  "$here/tools/bench_gpu.sh" "${bench_args[@]}" > "$logs/bench.log" 2>&1
+  note "GPU benchmark" DONE "see below"
+fi
+
 {
   cat "$logs/head.md"
   echo
   echo "| step | result | details |"
   echo "|---|---|---|"
   printf '%s\n' "${results[@]}"
+  [ -s "$logs/bench.md" ] && { echo; cat "$logs/bench.md"; }
   if [ -s "$logs/test_failures.txt" ]; then
     echo; echo "Test failures:"; echo '```'; cat "$logs/test_failures.txt"; echo '```'
   fi

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Side-by-side GPU benchmark (issue 4): cnnengine and PyTorch on the same GPU,
+# same data, same recipe, one after the other, in one call. Prints a markdown
+# table (and writes it to --report).
+#
+#   tools/bench_gpu.sh --bin BUILD/cnnengine --data DIR [--report FILE] [--quick]
+#
+#   (a) the tutorial (batch 4, 2 epochs; --quick: 1 epoch on 10,000 images):
+#       cnnengine eager, cnnengine --graph, tools/pytorch_tutorial.py --device cuda
+#   (b) SimpleCNN at batch 256, images/s: cnnengine bench --graph vs tools/pytorch_bench.py
+#   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32) vs PyTorch fp32,
+#       channels_last, and bf16 autocast
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=""; data=""; report=""; quick=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin) bin="$2"; shift 2 ;;
+    --data) data="$2"; shift 2 ;;
+    --report) report="$2"; shift 2 ;;
+    --quick) quick=1; shift ;;
+    *) echo "bench_gpu: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+[ -x "$bin" ] && [ -d "$data" ] || { echo "bench_gpu: needs --bin and --data" >&2; exit 2; }
+logs=$(mktemp -d)
+limit=(); [ $quick -eq 1 ] && limit=(--epochs 1 --train-limit 10000)
+rows=()
+row() { rows+=("| $1 | $2 | $3 | $4 |"); echo "== $1 | $2 | $3 | $4"; }
+secs() { awk '/^Epoch [0-9]+: [0-9]+ batches in/ {for (i=1;i<=NF;i++) if ($i=="s,") s+=$(i-1); n++} END {if (n) printf "%.2f s/epoch", s/n}' "$1"; }
+acc() { grep -oE 'test images: [0-9.]+%' "$1" | tail -1 | grep -oE '[0-9.]+%'; }
+
+# (a) the tutorial
+for mode in eager graph; do
+  flag=(); [ $mode = graph ] && flag=(--graph)
+  start=$(date +%s.%N)
+  "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" "${flag[@]}" \
+    --out "$logs/tutorial_$mode.safetensors" > "$logs/tutorial_$mode.log" 2>&1
+  rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  row "tutorial, cnnengine $mode" "$(secs "$logs/tutorial_$mode.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_$mode.log")"
+done
+start=$(date +%s.%N)
+PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_tutorial.py" --device cuda --data "$data" "${limit[@]}" \
+  > "$logs/tutorial_pytorch.log" 2>&1
+rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+row "tutorial, PyTorch $(python3 -c 'import torch; print(torch.__version__)')" \
+  "$(secs "$logs/tutorial_pytorch.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_pytorch.log")"
+
+# (b), (c) throughput on synthetic batches
+ips() { grep -oE '[0-9]+ images/s' "$1" | tail -1; }
+for model in simplecnn resnet18; do
+  cfg="$here/configs/$model.json"
+  "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph \
+    > "$logs/bench_$model.log" 2>&1
+  row "$model batch 256, cnnengine fp32" "$(grep -oE 'step \(forward.*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" \
+    "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" "bench"
+  for variant in "" "--channels-last" "--channels-last --amp bf16"; do
+    python3 "$here/tools/pytorch_bench.py" --model $model --batch 256 --steps 50 --warmup 10 $variant \
+      > "$logs/pytorch_$model.log" 2>&1
+    row "$model batch 256, PyTorch ${variant:-fp32}" "$(grep -oE 'images_per_second=[0-9]+' "$logs/pytorch_$model.log")" "" "pytorch_bench"
+  done
+done
+
+{
+  echo "## GPU benchmark, $(date -u +%F), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
+  echo
+  echo "| what | time or throughput | wall | accuracy / note |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+} | tee "${report:-/dev/null}"
+[ -n "${OUT:-}" ] && cp "$logs"/*.log "$OUT"/ 2>/dev/null
+exit 0
