@@ -15,6 +15,15 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
   const int64_t classes = net.output_shape(1)[1];
   Evaluation result{ConfusionMatrix(classes), 0.0};
   if (data.count == 0) return result;
+  // Evaluation mode (running statistics, no dropout) for the evaluation only.
+  struct EvalMode {
+    Network& net;
+    bool was_training;
+    explicit EvalMode(Network& n) : net(n), was_training(n.layer(0).training()) {
+      net.set_training(false);
+    }
+    ~EvalMode() { net.set_training(was_training); }
+  } eval_mode(net);
   DeviceDataset dataset(ctx, data, norm);  // in order, unaugmented
   StepArgs args(ctx);
   Buffer labels(ctx.device(), sizeof(int32_t) * static_cast<size_t>(batch_size));  // (B) I32

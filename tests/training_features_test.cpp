@@ -47,6 +47,35 @@ TEST(TestTimeFlip, EqualsPlainEvaluationOnMirrorSymmetricImages) {
             evaluate(ctx, net, random, norm, 5, false).mean_loss);
 }
 
+TEST(Evaluation, RunsInEvaluationModeAndLeavesTheModeAsItWas) {
+  const nlohmann::json config = nlohmann::json::parse(R"({
+    "name": "Noisy", "input": [3, 32, 32],
+    "layers": [
+      {"type": "conv2d", "name": "c", "in_channels": 3, "out_channels": 4, "kernel_size": 3},
+      {"type": "batchnorm2d", "name": "bn", "num_features": 4},
+      {"type": "global_avgpool2d", "name": "gap"},
+      {"type": "flatten", "name": "f"},
+      {"type": "dropout", "name": "drop", "p": 0.9},
+      {"type": "linear", "name": "fc", "in_features": 4, "out_features": 10}]})");
+  Context ctx(Device::CPU);
+  Network net = Network::from_json(config, "noisy.json");
+  net.setup(ctx, {5});
+  Rng rng(2);
+  net.initialize(rng);
+  ImageDataset data;
+  data.count = 10;
+  for (int64_t i = 0; i < 10 * 3072; ++i)
+    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
+  for (int64_t i = 0; i < 10; ++i) data.labels.push_back(static_cast<int32_t>(i));
+  const Normalization norm({0.5, 0.5, 0.5}, {0.5, 0.5, 0.5});
+  const std::vector<float> stats = net.download_buffers();
+  const Evaluation a = evaluate(ctx, net, data, norm, 5);
+  const Evaluation b = evaluate(ctx, net, data, norm, 3);  // other batches: same answer
+  EXPECT_NEAR(a.mean_loss, b.mean_loss, 1e-6);             // no dropout, no batch statistics
+  EXPECT_EQ(net.download_buffers(), stats);                // running statistics untouched
+  EXPECT_TRUE(net.layer(1).training());                    // back in training mode
+}
+
 TEST(EvalDuringTraining, PrintsEachEvaluationAndKeepsTheBest) {
   TempDir data, out;
   make_small_cifar(data, 8, 20);
