@@ -1,5 +1,7 @@
 // MaxPool2d, CPU reference. Padding never wins (it reads as -infinity); ties
 // go to the first maximum in window order, as in PyTorch's CPU kernel.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -42,6 +44,38 @@ bool is_tiling(const PoolWalk& g) {
          g.prm.pad_w == 0;
 }
 
+// `candidate` replaces `best` under argmax_in_window's rule; branch-free
+// (selects), since on real data the winner of a 2x2 window is a coin toss.
+inline bool wins(float candidate, float best) {
+  return candidate > best || candidate != candidate;
+}
+
+// 2x2 windows with stride 2 (the tutorial's pooling), one output row at a
+// time: x rows r0, r1 (W) -> y (Q); the argmax offsets 0..3 into `arg` when given.
+void pool_row_2x2(const float* r0, const float* r1, int64_t q, float* y, int8_t* arg) {
+  for (int64_t j = 0; j < q; ++j) {
+    const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+    float m = a;
+    int8_t k = 0;
+    const bool wb = wins(b, m);
+    m = wb ? b : m;
+    k = wb ? 1 : k;
+    const bool wc = wins(c, m);
+    m = wc ? c : m;
+    k = wc ? 2 : k;
+    const bool wd = wins(d, m);
+    m = wd ? d : m;
+    k = wd ? 3 : k;
+    y[j] = m;
+    if (arg) arg[j] = k;
+  }
+}
+
+bool is_2x2_stride_2(const Pool2dParams& p) {
+  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
+         p.pad_w == 0;
+}
+
 // argmax_in_window for tiling windows, which lie inside the plane: no bounds checks.
 int64_t tiling_argmax(const PoolWalk& g, const float* plane, int64_t op, int64_t oq) {
   const int64_t top = op * g.prm.kernel_h, left = oq * g.prm.kernel_w;
@@ -61,15 +95,39 @@ int64_t tiling_argmax(const PoolWalk& g, const float* plane, int64_t op, int64_t
 // dx plane (H, W) from dy plane (P, Q) for tiling windows, in one pass.
 void tiling_backward(const PoolWalk& g, const float* x, const float* dy, float* dx) {
   const int64_t kh = g.prm.kernel_h, kw = g.prm.kernel_w;
-  for (int64_t op = 0; op < g.p; ++op)
-    for (int64_t oq = 0; oq < g.q; ++oq) {
-      const int64_t at = tiling_argmax(g, x, op, oq);
-      for (int64_t r = 0; r < kh; ++r)
-        for (int64_t s = 0; s < kw; ++s) {
-          const int64_t i = (op * kh + r) * g.w + oq * kw + s;
-          dx[i] = i == at ? dy[op * g.q + oq] : 0.0f;
-        }
+  if (is_2x2_stride_2(g.prm)) {
+    for (int64_t op = 0; op < g.p; ++op) {
+      const float* r0 = x + 2 * op * g.w;
+      const float* r1 = r0 + g.w;
+      float* d0 = dx + 2 * op * g.w;
+      float* d1 = d0 + g.w;
+      const float* gy = dy + op * g.q;
+      for (int64_t j = 0; j < g.q; ++j) {
+        const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+        // the winner's index as in pool_row_2x2, kept as four exclusive flags
+        const bool wb = wins(b, a);
+        const float m1 = wb ? b : a;
+        const bool wc = wins(c, m1);
+        const float m2 = wc ? c : m1;
+        const bool wd = wins(d, m2);
+        const float g1 = gy[j];
+        d1[2 * j + 1] = wd ? g1 : 0.0f;
+        d1[2 * j] = (wc && !wd) ? g1 : 0.0f;
+        d0[2 * j + 1] = (wb && !wc && !wd) ? g1 : 0.0f;
+        d0[2 * j] = (!wb && !wc && !wd) ? g1 : 0.0f;
+      }
     }
+  } else {
+    for (int64_t op = 0; op < g.p; ++op)
+      for (int64_t oq = 0; oq < g.q; ++oq) {
+        const int64_t at = tiling_argmax(g, x, op, oq);
+        for (int64_t r = 0; r < kh; ++r)
+          for (int64_t s = 0; s < kw; ++s) {
+            const int64_t i = (op * kh + r) * g.w + oq * kw + s;
+            dx[i] = i == at ? dy[op * g.q + oq] : 0.0f;
+          }
+      }
+  }
   // Rows and columns past the last whole window (floor mode) get no gradient.
   for (int64_t h = g.p * kh; h < g.h; ++h)
     for (int64_t w = 0; w < g.w; ++w) dx[h * g.w + w] = 0.0f;
@@ -83,6 +141,14 @@ void maxpool2d_forward(Context&, const Pool2dParams& p, const Tensor& x, const T
   const PoolWalk g{x.shape[2], x.shape[3], y.shape[2], y.shape[3], p};
   const int64_t planes = x.shape[0] * x.shape[1];
   const bool tiling = is_tiling(g);
+  if (is_2x2_stride_2(p)) {
+    for (int64_t pl = 0; pl < planes; ++pl)
+      for (int64_t op = 0; op < g.p; ++op) {
+        const float* r0 = x.f32() + pl * g.h * g.w + 2 * op * g.w;
+        pool_row_2x2(r0, r0 + g.w, g.q, y.f32() + pl * g.p * g.q + op * g.q, nullptr);
+      }
+    return;
+  }
   for (int64_t pl = 0; pl < planes; ++pl) {
     const float* xp = x.f32() + pl * g.h * g.w;  // (H, W)
     float* yp = y.f32() + pl * g.p * g.q;        // (P, Q)
