@@ -41,8 +41,7 @@ CudaContext::CudaContext() : device_(chosen_device()) {
   CNNE_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
   cublas_workspace_ = device_malloc(kCublasWorkspaceBytes);
   CNNE_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
-  CNNE_CHECK(
-      cudnnSetActivationDescriptor(relu_, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  CNNE_CHECK(cudnnSetActivationDescriptor(relu_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
   size_t free_bytes = 0, total = 0;
   CNNE_CHECK(cudaMemGetInfo(&free_bytes, &total));
   workspace_limit_ = std::min(kMaxConvWorkspaceBytes, free_bytes / 8);

@@ -111,6 +111,12 @@ Network Network::from_json(const nlohmann::json& network, const std::string& whe
   net.consumers_.assign(layers.size() + 1, 0);
   for (const auto& inputs : net.inputs_)
     for (size_t node : inputs) ++net.consumers_[node];
+  net.fusable_.assign(layers.size(), 0);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const size_t node = net.inputs_[i][0];
+    net.fusable_[i] = net.layers_[i]->type() == "relu" && node > 0 && net.consumers_[node] == 1 &&
+                      net.layers_[node - 1]->can_fuse_relu();
+  }
 
   // Shapes are checked layer by layer here, with batch 1, so a config that
   // cannot run fails when it is read, naming the layer.
@@ -191,6 +197,28 @@ std::string Network::repr() const {
   return out + ")";
 }
 
+// Note [ReLU fusion]: a ReLU layer whose input is read by nothing else and
+// comes from a layer that can apply ReLU itself (conv2d, linear) is done by
+// that layer: its forward writes act(conv(x) + b) in one pass (on the GPU one
+// bias+ReLU kernel where cudnnAddTensor and cudnnActivationForward took two),
+// and the ReLU's output shares the producer's memory (one activation fewer).
+// Nothing else changes: the ReLU layer's backward still turns its dy into the
+// producer's dy using the shared output, and the producer's backward reads
+// only x and dy, never its own output. Results are bit-identical to the
+// unfused network (tests/fusion_test.cpp); `--no-fusion` turns it off.
+void Network::set_relu_fusion(bool on) {
+  if (ctx_) throw Error("Network::set_relu_fusion after setup");
+  relu_fusion_ = on;
+}
+
+std::vector<std::string> Network::fused_relus() const {
+  std::vector<std::string> pairs;
+  if (!relu_fusion_) return pairs;
+  for (size_t i = 0; i < layers_.size(); ++i)
+    if (fusable_[i]) pairs.push_back(layers_[inputs_[i][0] - 1]->name() + "+" + layers_[i]->name());
+  return pairs;
+}
+
 void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
   if (ctx_) throw Error("Network::setup called twice");
   if (batch_sizes.empty()) throw Error("Network::setup needs at least one batch size");
@@ -211,8 +239,14 @@ void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
   node_offsets_.assign(shapes.size(), 0);
   grad_offsets_.assign(shapes.size(), 0);
   int64_t largest = 0;
+  absorbed_.assign(layers_.size(), 0);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    absorbed_[i] = relu_fusion_ && fusable_[i];
+    if (absorbed_[i]) layers_[inputs_[i][0] - 1]->fuse_relu(true);
+  }
   for (size_t node = 0; node < shapes.size(); ++node) {
-    const bool alias = node > 0 && layers_[node - 1]->output_aliases_input();
+    const bool alias =
+        node > 0 && (layers_[node - 1]->output_aliases_input() || absorbed_[node - 1]);
     node_offsets_[node] = alias ? node_offsets_[inputs_[node - 1][0]]
                                 : activations_.reserve(float_bytes(shapes[node].numel()));
     largest = std::max(largest, shapes[node].numel());
@@ -397,6 +431,7 @@ Tensor Network::forward(int64_t n) {
   infer_shapes_into(n, shapes);
   Tensor xs[kMaxLayerInputs];
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (absorbed_[i]) continue;  // its producer applied it, Note [ReLU fusion]
     NvtxRange range(layers_[i]->name().c_str());
     const size_t count = inputs_[i].size();
     for (size_t j = 0; j < count; ++j)

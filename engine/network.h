@@ -76,6 +76,14 @@ class Network {
   // The PyTorch print(net) text: "SimpleCNN(\n  (conv1): Conv2d(...)\n ...)".
   std::string repr() const;
 
+  // ReLU fusion (Note [ReLU fusion] in network.cpp), on unless turned off
+  // before setup(). fused_relus() names the pairs, "conv1+relu1", in order.
+  void set_relu_fusion(bool on);
+  bool relu_fusion() const { return relu_fusion_; }
+  std::vector<std::string> fused_relus() const;
+  // True when layer i is a ReLU whose forward its producer does (after setup).
+  bool forward_fused(size_t i) const { return !absorbed_.empty() && absorbed_[i]; }
+
   // Plans and allocates all memory for batches up to max(batch_sizes) on ctx's device.
   void setup(Context& ctx, const std::vector<int64_t>& batch_sizes);
   bool is_setup() const { return ctx_ != nullptr; }
@@ -102,7 +110,8 @@ class Network {
   Tensor input(int64_t n) const;
   // Runs every layer on input(n); returns the logits (n, classes).
   Tensor forward(int64_t n);
-  // Layer i's output of the last forward(n) (for diagnosis and tests).
+  // Layer i's output of the last forward(n) (for diagnosis and tests); a
+  // layer with a fused ReLU shares its ReLU's output, so it reads post-ReLU.
   Tensor output_of(size_t layer, int64_t n) const;
   // The loss writes d(loss)/d(logits) here before backward(): (n, classes).
   Tensor output_grad(int64_t n) const;
@@ -141,6 +150,9 @@ class Network {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::vector<size_t>> inputs_;  // per layer: node indices it reads
   std::vector<size_t> consumers_;            // per node: how many layer inputs read it
+  std::vector<char> fusable_;                // per layer: a ReLU its producer can do
+  std::vector<char> absorbed_;               // per layer, after setup: fusable_ and fusion on
+  bool relu_fusion_ = true;
   std::vector<NamedParam> params_, buffers_;
   std::vector<size_t> first_param_of_layer_, first_buffer_of_layer_;
   int64_t param_floats_ = 0;   // sum of parameter elements

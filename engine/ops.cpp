@@ -27,8 +27,8 @@ size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& 
   CNNE_ROUTE(conv2d_workspace_bytes, p, x, w);
 }
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
-                    const Tensor* b, const Tensor& y) {
-  CNNE_ROUTE(conv2d_forward, p, x, w, b, y);
+                    const Tensor* b, FusedActivation act, const Tensor& y) {
+  CNNE_ROUTE(conv2d_forward, p, x, w, b, act, y);
 }
 void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, const Tensor& dy,
                           const Tensor& dx) {
@@ -93,8 +93,8 @@ void relu_backward(Context& ctx, const Tensor& y, const Tensor& dy, const Tensor
   CNNE_ROUTE(relu_backward, y, dy, dx);
 }
 void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor* b,
-                    const Tensor& y) {
-  CNNE_ROUTE(linear_forward, x, w, b, y);
+                    FusedActivation act, const Tensor& y) {
+  CNNE_ROUTE(linear_forward, x, w, b, act, y);
 }
 void linear_backward_data(Context& ctx, const Tensor& w, const Tensor& dy, const Tensor& dx) {
   CNNE_ROUTE(linear_backward_data, w, dy, dx);

@@ -20,6 +20,12 @@ struct Pool2dParams {
   int pad_h = 0, pad_w = 0;
 };
 
+// What a conv2d or linear forward applies to its output before writing it:
+// nothing, or ReLU (a following ReLU layer fused into the producer; see
+// Note [ReLU fusion] in engine/network.cpp). ReLU here is the relu op's:
+// max(v, 0) with NaN kept, as in PyTorch.
+enum class FusedActivation { kNone, kRelu };
+
 // Output size of a convolution or pooling window along one axis (floor mode).
 inline int64_t window_output_size(int64_t in, int64_t kernel, int stride, int pad) {
   return (in + 2 * pad - kernel) / stride + 1;

@@ -86,7 +86,7 @@ size_t Conv2d::workspace_bytes(Context& ctx, const Shape& in) const {
 
 void Conv2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {
   ops::conv2d_forward(ctx, options_.params, x, params_[0], options_.bias ? &params_[1] : nullptr,
-                      y);
+                      activation_, y);
 }
 
 void Conv2d::backward(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,

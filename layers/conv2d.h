@@ -24,6 +24,7 @@ class Conv2d : public Layer {
   std::vector<ParamSpec> parameter_specs() const override;
   void initialize(Rng& rng, std::span<const Tensor> params) const override;
   size_t workspace_bytes(Context& ctx, const Shape& in) const override;
+  bool can_fuse_relu() const override { return true; }
   void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
   void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                 const Tensor* dx) override;

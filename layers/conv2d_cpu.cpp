@@ -4,6 +4,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "layers/im2col_cpu.h"
+#include "layers/relu_math.h"
 
 namespace cnne::cpu {
 
@@ -27,7 +28,7 @@ float* col_scratch(Context& ctx, const ConvGeometry& g) {
 }  // namespace
 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
-                    const Tensor* b, const Tensor& y) {
+                    const Tensor* b, FusedActivation act, const Tensor& y) {
   const ConvGeometry g = conv_geometry(p, x.shape, w.shape);
   const int64_t n = x.shape[0], k = w.shape[0];
   const int64_t in_stride = g.c * g.h * g.w, out_stride = k * g.p * g.q;
@@ -46,6 +47,7 @@ void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const 
     }
     gemm(Trans::No, Trans::No, k, g.col_cols(), g.col_rows(), 1.0f, w.f32(), g.col_rows(), a,
          g.col_cols(), b ? 1.0f : 0.0f, yi, g.col_cols());
+    if (act == FusedActivation::kRelu) relu_in_place(yi, out_stride);  // while yi is in cache
   }
 }
 

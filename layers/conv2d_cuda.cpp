@@ -7,6 +7,7 @@
 #include "cuda/cuda_context.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "layers/bias_activation_cuda.h"
 
 namespace cnne::cuda {
 namespace {
@@ -123,7 +124,7 @@ size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& 
 }
 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
-                    const Tensor* b, const Tensor& y) {
+                    const Tensor* b, FusedActivation act, const Tensor& y) {
   ConvPlan& plan = conv_plan(ctx, p, x.shape, w.shape);
   check_workspace(ctx, plan.forward_bytes, plan);
   CudaContext& cu = ctx.cuda();
@@ -131,7 +132,10 @@ void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const 
                                         plan.conv, plan.forward_algo, ctx.workspace(),
                                         plan.forward_bytes, &kZero, plan.y, y.data),
                 "conv2d forward " + x.shape.str());
-  if (b)
+  if (act == FusedActivation::kRelu)  // bias and ReLU in one pass
+    add_bias_activation(cu, y.f32(), b ? b->f32() : nullptr, y.shape[0], y.shape[1],
+                        y.shape[2] * y.shape[3], act, "conv2d forward");
+  else if (b)
     CNNE_CHECK_AT(cudnnAddTensor(cu.cudnn(), &kOne, plan.bias, b->data, &kOne, plan.y, y.data),
                   "conv2d bias " + y.shape.str());
 }

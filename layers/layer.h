@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/context.h"
+#include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/shape.h"
 #include "engine/tensor.h"
@@ -57,6 +58,12 @@ class Layer {
   // True when backward must be given a dx even where nothing upstream reads it
   // (the network then passes a throwaway buffer for its input).
   virtual bool always_computes_dx() const { return false; }
+  // True when forward() can apply a ReLU to its own output (conv2d, linear):
+  // the Network then fuses a ReLU layer that alone reads this output into it
+  // (Note [ReLU fusion] in engine/network.cpp) and calls fuse_relu().
+  virtual bool can_fuse_relu() const { return false; }
+  void fuse_relu(bool on) { activation_ = on ? FusedActivation::kRelu : FusedActivation::kNone; }
+  bool relu_fused() const { return activation_ == FusedActivation::kRelu; }
   // True when the output is the input seen with another shape (flatten): the
   // network then gives y the memory of x and dx the memory of dy.
   virtual bool output_aliases_input() const { return false; }
@@ -121,6 +128,7 @@ class Layer {
   std::vector<Tensor> buffers_;
   std::vector<Tensor> scratch_;
   bool training_ = true;
+  FusedActivation activation_ = FusedActivation::kNone;  // what forward() applies last
   const uint64_t* step_key_ = nullptr;
   uint64_t salt_ = 0;
 

@@ -40,7 +40,7 @@ void Linear::initialize(Rng& rng, std::span<const Tensor> params) const {
 }
 
 void Linear::forward(Context& ctx, const Tensor& x, const Tensor& y) {
-  ops::linear_forward(ctx, x, params_[0], bias_ ? &params_[1] : nullptr, y);
+  ops::linear_forward(ctx, x, params_[0], bias_ ? &params_[1] : nullptr, activation_, y);
 }
 
 void Linear::backward(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,

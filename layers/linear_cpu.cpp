@@ -1,10 +1,12 @@
 // Linear, CPU reference: GEMMs through OpenBLAS, bias sums in double.
 #include "engine/cpu_gemm.h"
 #include "engine/ops.h"
+#include "layers/relu_math.h"
 
 namespace cnne::cpu {
 
-void linear_forward(Context&, const Tensor& x, const Tensor& w, const Tensor* b, const Tensor& y) {
+void linear_forward(Context&, const Tensor& x, const Tensor& w, const Tensor* b,
+                    FusedActivation act, const Tensor& y) {
   const int64_t n = x.shape[0], in = x.shape[1], out = w.shape[0];
   float* yd = y.f32();  // (N, O)
   if (b) {
@@ -14,6 +16,7 @@ void linear_forward(Context&, const Tensor& x, const Tensor& w, const Tensor* b,
   }
   // y (N, O) (+)= x (N, I) * w^T (I, O)
   gemm(Trans::No, Trans::Yes, n, out, in, 1.0f, x.f32(), in, w.f32(), in, b ? 1.0f : 0.0f, yd, out);
+  if (act == FusedActivation::kRelu) relu_in_place(yd, n * out);
 }
 
 void linear_backward_data(Context&, const Tensor& w, const Tensor& dy, const Tensor& dx) {

@@ -5,6 +5,7 @@
 #include "cuda/cuda_context.h"
 #include "cuda/launch.h"
 #include "engine/ops.h"
+#include "layers/bias_activation_cuda.h"
 
 namespace cnne::cuda {
 namespace {
@@ -36,9 +37,18 @@ __global__ void sum_rows_kernel(const float* dy, float* db, int64_t n, int64_t o
 }  // namespace
 
 void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor* b,
-                    const Tensor& y) {
+                    FusedActivation act, const Tensor& y) {
   CudaContext& cu = ctx.cuda();
   const int64_t n = x.shape[0], in = x.shape[1], out = w.shape[0];
+  if (act == FusedActivation::kRelu) {
+    // y^T (O, N) = w (O, I) . x^T (I, N), then bias and ReLU in one pass
+    CNNE_CHECK_AT(
+        cublasSgemm(cu.cublas(), CUBLAS_OP_T, CUBLAS_OP_N, narrow(out), narrow(n), narrow(in),
+                    &kOne, w.f32(), narrow(in), x.f32(), narrow(in), &kZero, y.f32(), narrow(out)),
+        "linear forward x " + x.shape.str() + " w " + w.shape.str());
+    add_bias_activation(cu, y.f32(), b ? b->f32() : nullptr, n, out, 1, act, "linear forward");
+    return;
+  }
   if (b) {
     broadcast_rows_kernel<<<blocks_for(n * out), kThreads, 0, cu.stream()>>>(y.f32(), b->f32(), n,
                                                                              out);

@@ -1,5 +1,6 @@
-// ReLU, CPU reference: y = max(x, 0); dx = dy where y > 0, else 0.
+// ReLU, CPU reference: y = max(x, 0) (NaN kept); dx = dy where y > 0, else 0.
 #include "engine/ops.h"
+#include "layers/relu_math.h"
 
 namespace cnne::cpu {
 
@@ -7,7 +8,7 @@ void relu_forward(Context&, const Tensor& x, const Tensor& y) {
   const float* in = x.f32();
   float* out = y.f32();
   const int64_t n = x.numel();
-  for (int64_t i = 0; i < n; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) out[i] = relu_value(in[i]);
 }
 
 void relu_backward(Context&, const Tensor& y, const Tensor& dy, const Tensor& dx) {

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 #ifdef CNNE_WITH_CUDA
@@ -163,16 +164,23 @@ TEST(GpuVsCpu, Conv2d) {
   for (ConvShape s : {ConvShape{4, 3, 32, 32, 6, 5, 1, 0}, ConvShape{1, 6, 14, 14, 16, 5, 1, 0},
                       ConvShape{3, 5, 9, 7, 7, 3, 1, 1}, ConvShape{2, 4, 11, 11, 8, 3, 2, 1},
                       ConvShape{1, 1, 5, 5, 1, 1, 1, 0}, ConvShape{5, 16, 8, 8, 32, 3, 1, 1}}) {
-    compare_layer(
-        [&] {
-          Conv2d::Options o;
-          o.in_channels = s.c;
-          o.out_channels = s.k;
-          o.kernel_h = o.kernel_w = s.r;
-          o.params = {s.stride, s.stride, s.pad, s.pad};
-          return std::make_unique<Conv2d>("conv", o);
-        },
-        Shape{s.n, s.c, s.h, s.w}, 1, 2e-5);
+    for (bool fused_relu : {false, true})  // Note [ReLU fusion]: the bias+ReLU epilogue kernel
+      for (bool bias : {true, false}) {
+        if (!bias && !fused_relu) continue;
+        compare_layer(
+            [&] {
+              Conv2d::Options o;
+              o.in_channels = s.c;
+              o.out_channels = s.k;
+              o.kernel_h = o.kernel_w = s.r;
+              o.params = {s.stride, s.stride, s.pad, s.pad};
+              o.bias = bias;
+              auto layer = std::make_unique<Conv2d>("conv", o);
+              layer->fuse_relu(fused_relu);
+              return layer;
+            },
+            Shape{s.n, s.c, s.h, s.w}, 1, 2e-5);
+      }
   }
 }
 
@@ -195,8 +203,41 @@ TEST(GpuVsCpu, Linear) {
   for (auto [n, i, o] : {std::tuple{4, 400, 120}, std::tuple{1, 84, 10}, std::tuple{7, 33, 5},
                          std::tuple{256, 120, 84}})
     for (bool bias : {true, false})
-      compare_layer([&] { return std::make_unique<Linear>("fc", i, o, bias); }, Shape{n, i}, 4,
-                    2e-5);
+      for (bool fused_relu : {false, true})
+        compare_layer(
+            [&] {
+              auto layer = std::make_unique<Linear>("fc", i, o, bias);
+              layer->fuse_relu(fused_relu);
+              return layer;
+            },
+            Shape{n, i}, 4, 2e-5);
+}
+
+// ReLU keeps NaN on the GPU as on the CPU (and in PyTorch), through cuDNN's
+// activation and through the fused epilogue.
+TEST(GpuVsCpu, ReluKeepsNanOnTheGpu) {
+  REQUIRE_GPU();
+  Context gpu(Device::CUDA);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  HostTensor x(Shape{1, 4});
+  x.values = {nan, -1.0f, 2.0f, 0.0f};
+  const DeviceTensor x_d(x), y_d(x.shape);
+  ops::relu_forward(gpu, x_d.view(), y_d.view());
+  const HostTensor y = y_d.download();
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], 0.0f);
+  EXPECT_EQ(y[2], 2.0f);
+  EXPECT_EQ(y[3], 0.0f);
+  HostTensor in(Shape{1, 2}), w(Shape{2, 2}), b(Shape{2});
+  in.values = {1.0f, 2.0f};
+  w.values = {1.0f, 0.0f, 0.0f, 1.0f};
+  b.values = {nan, -5.0f};
+  const DeviceTensor in_d(in), w_d(w), b_d(b), out_d(Shape{1, 2});
+  const Tensor bv = b_d.view();
+  ops::linear_forward(gpu, in_d.view(), w_d.view(), &bv, FusedActivation::kRelu, out_d.view());
+  const HostTensor out = out_d.download();
+  EXPECT_TRUE(std::isnan(out[0]));  // 1 + nan
+  EXPECT_EQ(out[1], 0.0f);          // relu(2 - 5)
 }
 
 TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
@@ -294,11 +335,13 @@ TEST(GpuVsCpu, PyTorchFixturesOnTheGpu) {
 // The whole tutorial network, same weights and batches, K steps: the same
 // losses; with `graph`, each step is a replay of one captured CUDA graph.
 std::vector<double> train_losses(Device device, int steps, int64_t* allocations_in_steps,
-                                 bool graph = false, std::vector<float>* final_weights = nullptr) {
+                                 bool graph = false, std::vector<float>* final_weights = nullptr,
+                                 bool relu_fusion = true) {
   Config config = Config::from_json(parse_json_text(Config::embedded_default(), "simplecnn.json"),
                                     "simplecnn.json");
   Context ctx(device);
   Network net = Network::from_json(config.network, "simplecnn.json");
+  net.set_relu_fusion(relu_fusion);
   net.setup(ctx, {4});
   Rng rng(21);
   net.initialize(rng);
@@ -359,6 +402,17 @@ TEST(GpuVsCpu, WholeNetworkSameLossesForKSteps) {
   ASSERT_EQ(cpu.size(), gpu.size());
   for (size_t k = 0; k < cpu.size(); ++k) EXPECT_NEAR(gpu[k], cpu[k], 1e-4 + 1e-4 * cpu[k]) << k;
   EXPECT_EQ(allocations, 0) << "device allocations inside training steps";
+}
+
+// Fused and unfused ReLUs on the GPU: the same training to rounding (the
+// fused linear adds its bias after the GEMM, the unfused one inside it).
+TEST(GpuVsCpu, FusedReluTrainsLikeUnfused) {
+  REQUIRE_GPU();
+  const auto fused = train_losses(Device::CUDA, 30, nullptr, false, nullptr, true);
+  const auto apart = train_losses(Device::CUDA, 30, nullptr, false, nullptr, false);
+  ASSERT_EQ(fused.size(), apart.size());
+  for (size_t k = 0; k < fused.size(); ++k)
+    EXPECT_NEAR(fused[k], apart[k], 1e-4 + 1e-4 * apart[k]) << k;
 }
 
 TEST(GpuVsCpu, GraphStepsEqualEagerStepsBitForBit) {

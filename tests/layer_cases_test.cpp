@@ -30,7 +30,7 @@ TEST(Conv2dCases, PaddingAndStrideByHand) {
   ctx.reserve_workspace(ops::conv2d_workspace_bytes(ctx, p, x.shape, w.shape));
   HostTensor y(Shape{1, 1, 2, 2});
   const Tensor bias = b.view();
-  ops::conv2d_forward(ctx, p, x.view(), w.view(), &bias, y.view());
+  ops::conv2d_forward(ctx, p, x.view(), w.view(), &bias, FusedActivation::kNone, y.view());
   // Windows start at (-1,-1), (-1,1), (1,-1), (1,1) of the unpadded image:
   //   (-1,-1): pad*1 + x[0][0]*1 = 1;  (-1,1): pad + x[0][2] = 3
   //   (1,-1): pad + x[2][0] = 7;       (1,1): x[1][1] + x[2][2] = 5 + 9 = 14

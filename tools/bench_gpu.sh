@@ -7,7 +7,8 @@
 #
 #   (a) the tutorial (batch 4, 2 epochs; --quick: 1 epoch on 10,000 images):
 #       cnnengine eager, cnnengine --graph, tools/pytorch_tutorial.py --device cuda
-#   (b) SimpleCNN at batch 256, images/s: cnnengine bench --graph vs tools/pytorch_bench.py
+#   (b) SimpleCNN at batch 256, images/s: cnnengine bench --graph (and with
+#       --no-fusion, the cost of unfused ReLUs) vs tools/pytorch_bench.py
 #   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32) vs PyTorch fp32,
 #       channels_last, and bf16 autocast
 set -uo pipefail
@@ -54,6 +55,13 @@ for model in simplecnn resnet18; do
     > "$logs/bench_$model.log" 2>&1
   row "$model batch 256, cnnengine fp32" "$(grep -oE 'step \(forward.*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" \
     "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" "bench"
+  if [ $model = simplecnn ]; then
+    "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph --no-fusion \
+      > "$logs/bench_${model}_unfused.log" 2>&1
+    row "$model batch 256, cnnengine fp32 --no-fusion" \
+      "$(grep -oE 'step \(forward.*' "$logs/bench_${model}_unfused.log" | grep -oE '[0-9]+ images/s')" \
+      "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_${model}_unfused.log" | grep -oE '[0-9]+ images/s')" "bench"
+  fi
   for variant in "" "--channels-last" "--channels-last --amp bf16"; do
     python3 "$here/tools/pytorch_bench.py" --model $model --batch 256 --steps 50 --warmup 10 $variant \
       > "$logs/pytorch_$model.log" 2>&1

@@ -41,7 +41,8 @@ int run_bench(int argc, char** argv, int first) {
   std::vector<FlagSpec> flags = {{"batch-size", "N", "batch size (default: the config's)"},
                                  {"steps", "N", "timed steps (default 100)"},
                                  {"warmup", "N", "untimed steps first (default 10)"},
-                                 {"graph", "", "also time the step captured as a CUDA graph"}};
+                                 {"graph", "", "also time the step captured as a CUDA graph"},
+                                 {"no-fusion", "", "run ReLUs as layers of their own"}};
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("bench", flags, 1, argc, argv, first);
   if (args.help_requested()) {
@@ -66,6 +67,7 @@ int run_bench(int argc, char** argv, int first) {
 
   Network net = Network::from_json(config.network, source);
   Context ctx(device, threads);
+  net.set_relu_fusion(!args.has("no-fusion"));
   net.setup(ctx, {batch});
   Rng rng(config.training.seed);
   net.initialize(rng);
@@ -159,8 +161,12 @@ int run_bench(int argc, char** argv, int first) {
   std::cout << line << std::string(50, '-') << "\n";
   double forward = 0, backward = 0;
   for (size_t i = 0; i < layers; ++i) {
-    std::snprintf(line, sizeof line, "%-12s %-10s %12.4f %12.4f\n", net.layer(i).name().c_str(),
-                  net.layer(i).type().c_str(), per(i), per(layers + i));
+    if (net.forward_fused(i))
+      std::snprintf(line, sizeof line, "%-12s %-10s %12s %12.4f\n", net.layer(i).name().c_str(),
+                    net.layer(i).type().c_str(), "(fused)", per(layers + i));
+    else
+      std::snprintf(line, sizeof line, "%-12s %-10s %12.4f %12.4f\n", net.layer(i).name().c_str(),
+                    net.layer(i).type().c_str(), per(i), per(layers + i));
     std::cout << line;
     forward += per(i);
     backward += per(layers + i);

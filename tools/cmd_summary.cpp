@@ -75,6 +75,12 @@ int run_summary(int argc, char** argv, int first) {
                 "Forward FLOPs for a batch of %lld: %s (a training step is about 3x that)\n",
                 static_cast<long long>(batch), grouped(flops).c_str());
   std::cout << line;
+  const std::vector<std::string> fused = net.fused_relus();
+  if (!fused.empty()) {
+    std::cout << "ReLUs fused into their producer when run (--no-fusion keeps them apart):";
+    for (const std::string& pair : fused) std::cout << " " << pair;
+    std::cout << "\n";
+  }
   return 0;
 }
 

@@ -34,6 +34,7 @@ std::vector<FlagSpec> train_flags() {
        "continue the run of a checkpoint (its config, weights, optimizer, position)"},
       {"deterministic", "", "bit-reproducible run (deterministic cuDNN algorithms on the GPU)"},
       {"graph", "", "capture the training step as a CUDA graph and replay it (GPU)"},
+      {"no-fusion", "", "run ReLUs as layers of their own (no conv/linear + ReLU fusion)"},
       {"checkpoint-every-steps", "N", "write a checkpoint every N steps (also the main one)"},
       {"checkpoint-every-epochs", "N", "write a checkpoint every N epochs"},
       {"keep-checkpoints", "N", "periodic checkpoints kept, newest first (default 3)"},
@@ -186,6 +187,7 @@ int run_train(int argc, char** argv, int first) {
   std::cout << net.repr() << "\n" << std::flush;
 
   Context ctx(device, threads, config.training.deterministic);
+  net.set_relu_fusion(!args.has("no-fusion"));
   net.setup(ctx, {config.training.batch_size, config.eval.batch_size});
   Rng rng(config.training.seed);
   net.initialize(rng);
