@@ -233,7 +233,9 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.checkpoint_every_epochs) c.training.checkpoint_every_epochs = *o.checkpoint_every_epochs;
   if (o.keep_checkpoints) c.training.keep_checkpoints = *o.keep_checkpoints;
   if (o.deterministic) c.training.deterministic = true;
+  if (o.cuda_graph && o.no_cuda_graph) throw UsageError("--graph and --no-graph contradict");
   if (o.cuda_graph) c.training.cuda_graph = true;
+  if (o.no_cuda_graph) c.training.cuda_graph = false;
   if (o.init_from) {
     if (o.init_from->empty()) throw UsageError("--init-from needs a file");
     c.training.init_from = *o.init_from;

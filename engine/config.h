@@ -80,7 +80,8 @@ struct Overrides {
   std::optional<std::string> checkpoint;
   std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;
   bool deterministic = false;
-  bool cuda_graph = false;
+  bool cuda_graph = false;     // --graph
+  bool no_cuda_graph = false;  // --no-graph: eager even where the config asks for the graph
   std::optional<std::string> init_from;
 };
 

@@ -113,6 +113,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "has already trained 1 epochs"},
         BadInput{"bad profile range", "train --profile-steps 9:3", 2,
                  "--profile-steps expects A:B with 1 <= A <= B"},
+        BadInput{"graph and no graph", "train --graph --no-graph --data {data}", 2,
+                 "--graph and --no-graph contradict"},
         BadInput{"bench bad steps", "bench --steps 0", 2, "--steps must be in 1..1000000"},
         BadInput{"inspect without file", "inspect", 2, "inspect needs a checkpoint FILE"},
         BadInput{"help for unknown", "help frobnicate", 2, "no help for unknown command"}));

@@ -191,5 +191,20 @@ TEST(ConfigOverrides, ReplaceAndCheckRanges) {
   EXPECT_THROW(apply_overrides(c, bad), UsageError);
 }
 
+TEST(ConfigOverrides, NoGraphWinsOverTheConfigAndContradictsGraph) {
+  Config c = Config::from_json(tutorial(), "a.json");
+  Overrides graph;
+  graph.cuda_graph = true;
+  apply_overrides(c, graph);
+  EXPECT_TRUE(c.training.cuda_graph);
+  Overrides eager;
+  eager.no_cuda_graph = true;
+  apply_overrides(c, eager);
+  EXPECT_FALSE(c.training.cuda_graph);
+  Overrides both = graph;
+  both.no_cuda_graph = true;
+  EXPECT_THROW(apply_overrides(c, both), UsageError);
+}
+
 }  // namespace
 }  // namespace cnne

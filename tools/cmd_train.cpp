@@ -34,6 +34,7 @@ std::vector<FlagSpec> train_flags() {
        "continue the run of a checkpoint (its config, weights, optimizer, position)"},
       {"deterministic", "", "bit-reproducible run (deterministic cuDNN algorithms on the GPU)"},
       {"graph", "", "capture the training step as a CUDA graph and replay it (GPU)"},
+      {"no-graph", "", "run the step eagerly even where the config sets training.cuda_graph"},
       {"no-fusion", "", "run ReLUs as layers of their own (no conv/linear + ReLU fusion)"},
       {"checkpoint-every-steps", "N", "write a checkpoint every N steps (also the main one)"},
       {"checkpoint-every-epochs", "N", "write a checkpoint every N epochs"},
@@ -89,6 +90,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.keep_checkpoints = args.integer("keep-checkpoints", 1, 1000000);
   o.deterministic = args.has("deterministic");
   o.cuda_graph = args.has("graph");
+  o.no_cuda_graph = args.has("no-graph");
   o.init_from = args.text("init-from");
   return o;
 }
