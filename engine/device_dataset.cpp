@@ -1,5 +1,6 @@
 #include "engine/device_dataset.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "engine/batch_assembly.h"
@@ -7,6 +8,13 @@
 #include "engine/ops.h"
 
 namespace cnne {
+
+std::vector<int64_t> pass_batch_sizes(int64_t count, int64_t batch_size) {
+  if (count <= 0 || batch_size <= 0) return {std::max<int64_t>(batch_size, 1)};
+  std::vector<int64_t> sizes{std::min(count, batch_size)};
+  if (count > batch_size && count % batch_size != 0) sizes.push_back(count % batch_size);
+  return sizes;
+}
 
 DeviceDataset::DeviceDataset(Context& ctx, const ImageDataset& data, const Normalization& norm)
     : ctx_(ctx), data_(data), count_(data.count), order_(static_cast<size_t>(data.count)) {
@@ -28,15 +36,20 @@ DeviceDataset::DeviceDataset(Context& ctx, const ImageDataset& data, const Norma
     copy_tensor(Tensor(const_cast<int32_t*>(data.labels.data()), Shape{count_}),
                 Tensor(static_cast<int32_t*>(labels_.data()), Shape{count_}, ctx.device()));
   }
+  upload_order();  // the identity order, for users that never start an epoch (evaluation)
+}
+
+void DeviceDataset::upload_order() {
+  if (ctx_.device() != Device::CPU)
+    copy_tensor(Tensor(order_.data(), Shape{count_}),
+                Tensor(static_cast<int32_t*>(order_device_.data()), Shape{count_}, ctx_.device()));
 }
 
 void DeviceDataset::start_epoch(Rng& rng, int64_t epoch, bool shuffle) {
   epoch_ = epoch;
   std::iota(order_.begin(), order_.end(), 0);
   if (shuffle) rng.shuffle(order_);
-  if (ctx_.device() != Device::CPU)
-    copy_tensor(Tensor(order_.data(), Shape{count_}),
-                Tensor(static_cast<int32_t*>(order_device_.data()), Shape{count_}, ctx_.device()));
+  upload_order();
 }
 
 BatchArgs DeviceDataset::batch_args(int64_t b, int64_t batch_size) const {

@@ -23,6 +23,12 @@
 
 namespace cnne {
 
+// The batch sizes of one pass over `count` images in batches of `batch_size`:
+// the full one (count itself when smaller) and the last, partial one. Given
+// to Network::setup, every one is planned (memory, cuDNN algorithms) before
+// training instead of in the middle of an epoch.
+std::vector<int64_t> pass_batch_sizes(int64_t count, int64_t batch_size);
+
 class DeviceDataset {
  public:
   // `data` must outlive this object on the CPU (its memory is used directly).
@@ -55,6 +61,8 @@ class DeviceDataset {
   const std::vector<int32_t>& order() const { return order_; }
 
  private:
+  void upload_order();  // order_ -> order_device_ (GPU only)
+
   Context& ctx_;
   const ImageDataset& data_;
   int64_t count_;

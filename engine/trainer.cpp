@@ -116,6 +116,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   net_.bind_step_key(args.step_key());
   StepGraph graph(ctx_);
   const bool use_graph = tc.cuda_graph && graph.supported();
+  bool graph_warm = false;  // a full batch has run eagerly
   if (tc.cuda_graph && !use_graph)
     out << "CUDA graph: not on this device; running the step eagerly\n";
   int32_t zero = 0;
@@ -179,7 +180,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         NvtxRange phase("backward");
         net_.backward(n);
       };
-      if (use_graph && n == tc.batch_size) {
+      // The first full batch runs eagerly even under --graph: every cuDNN and
+      // cuBLAS routine then initializes outside the capture (a first call
+      // may allocate or synchronize, which a capture does not allow).
+      const bool graph_step = use_graph && n == tc.batch_size && graph_warm;
+      if (graph_step) {
         // Note [numerical checks under a graph]: the gradients' NaN/Inf count
         // accumulates on the device and is read at each log line and epoch end.
         if (!graph.captured()) {
@@ -193,10 +198,13 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         }
         graph.replay();
       } else {
+        // check_finite resets the count the graph steps accumulate: read it first.
+        if (graph.captured()) check_graph_finite(s);
         forward_backward();
         check_finite(s, n, running.read().loss_sum);
         NvtxRange phase("update");
         optimizer_->apply(net_, args);
+        graph_warm = graph_warm || n == tc.batch_size;
       }
       optimizer_->count_step();
       net_.note_training_step();

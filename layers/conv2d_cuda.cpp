@@ -1,6 +1,7 @@
 // Conv2d on the GPU: cuDNN convolution descriptors, algorithms found once per
 // size at setup (cudnnFind*, within the context's workspace limit), strict
 // FP32 math so the result matches the CPU reference.
+#include <algorithm>
 #include <string>
 
 #include "cuda/check.h"
@@ -26,7 +27,8 @@ std::string describe(const ConvKey& k) {
          std::to_string(k.pad_h) + ", " + std::to_string(k.pad_w) + ")";
 }
 
-// The fastest successful result that fits the limit and does not use TF32
+// The first result (the fastest for cudnnFind*, cuDNN's preferred for the
+// heuristics) that succeeded, fits the limit and does not use TF32
 // tensor-core math (FP32 stays exact enough to match the CPU reference); in
 // deterministic mode, only a bit-reproducible one.
 template <class Perf>
@@ -43,6 +45,26 @@ const Perf& pick(const Perf* results, int count, size_t limit, bool deterministi
   throw DeviceError(std::string("cuDNN found no FP32 ") + (deterministic ? "deterministic " : "") +
                     "algorithm within " + std::to_string(limit >> 20) + " MiB of workspace for " +
                     what);
+}
+
+// The candidate algorithms of one direction, Note [algorithm choice]: timed
+// by cudnnFind* or, with `heuristic`, in cuDNN's heuristic order with each
+// one's workspace asked exactly (a candidate whose size cannot be had is
+// marked unsupported). Returns how many `out` holds.
+template <class Perf, class Find, class Heuristic, class Workspace>
+int candidates(bool heuristic, Perf* out, int max, Find find, Heuristic get, Workspace workspace,
+               const std::string& what) {
+  int count = 0;
+  if (!heuristic) {
+    CNNE_CHECK_AT(find(max, &count, out), what);
+    return count;
+  }
+  CNNE_CHECK_AT(get(max, &count, out), what);
+  for (int i = 0; i < count; ++i)
+    if (out[i].status == CUDNN_STATUS_SUCCESS &&
+        workspace(out[i].algo, &out[i].memory) != CUDNN_STATUS_SUCCESS)
+      out[i].status = CUDNN_STATUS_NOT_SUPPORTED;
+  return count;
 }
 
 ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w) {
@@ -77,31 +99,69 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       cudnnSetTensor4dDescriptor(plan->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, k, 1, 1),
       what);
 
-  const size_t limit = cu.workspace_limit();
-  int count = 0;
+  // Plans made after setup (a batch size setup was not told of) must fit the
+  // workspace already reserved: it does not grow inside training.
+  size_t limit = cu.workspace_limit();
+  if (ctx.workspace_bytes() > 0) limit = std::min(limit, ctx.workspace_bytes());
+  // Note [algorithm choice]: by default cudnnFind* times every algorithm and
+  // the fastest that qualifies wins (PyTorch's benchmark=True). Timing noise
+  // can change that choice from one process to the next, so deterministic
+  // mode takes cuDNN's heuristic order instead (cudnnGet*_v7, PyTorch's
+  // benchmark=False): the same algorithms in every run and every resume,
+  // each candidate's workspace asked of cuDNN exactly.
+  const bool heuristic = ctx.deterministic();
+  const cudnnHandle_t h = cu.cudnn();
+  const auto xd = plan->x.get(), yd = plan->y.get();
+  const auto wd = plan->w.get();
+  const auto conv = plan->conv.get();
+
   cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  CNNE_CHECK_AT(
-      cudnnFindConvolutionForwardAlgorithm(cu.cudnn(), plan->x, plan->w, plan->conv, plan->y,
-                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, fwd),
-      what);
+  int count = candidates(
+      heuristic, fwd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+      [&](int m, int* c, auto* r) {
+        return cudnnFindConvolutionForwardAlgorithm(h, xd, wd, conv, yd, m, c, r);
+      },
+      [&](int m, int* c, auto* r) {
+        return cudnnGetConvolutionForwardAlgorithm_v7(h, xd, wd, conv, yd, m, c, r);
+      },
+      [&](auto algo, size_t* bytes) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, xd, wd, conv, yd, algo, bytes);
+      },
+      "forward " + what);
   const auto& f = pick(fwd, count, limit, ctx.deterministic(), "forward " + what);
   plan->forward_algo = f.algo;
   plan->forward_bytes = f.memory;
 
   cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  CNNE_CHECK_AT(cudnnFindConvolutionBackwardDataAlgorithm(
-                    cu.cudnn(), plan->w, plan->y, plan->conv, plan->x,
-                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, bwd_data),
-                what);
+  count = candidates(
+      heuristic, bwd_data, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+      [&](int m, int* c, auto* r) {
+        return cudnnFindConvolutionBackwardDataAlgorithm(h, wd, yd, conv, xd, m, c, r);
+      },
+      [&](int m, int* c, auto* r) {
+        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, wd, yd, conv, xd, m, c, r);
+      },
+      [&](auto algo, size_t* bytes) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, wd, yd, conv, xd, algo, bytes);
+      },
+      "backward data " + what);
   const auto& d = pick(bwd_data, count, limit, ctx.deterministic(), "backward data " + what);
   plan->backward_data_algo = d.algo;
   plan->backward_data_bytes = d.memory;
 
   cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  CNNE_CHECK_AT(cudnnFindConvolutionBackwardFilterAlgorithm(
-                    cu.cudnn(), plan->x, plan->y, plan->conv, plan->w,
-                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, bwd_filter),
-                what);
+  count = candidates(
+      heuristic, bwd_filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+      [&](int m, int* c, auto* r) {
+        return cudnnFindConvolutionBackwardFilterAlgorithm(h, xd, yd, conv, wd, m, c, r);
+      },
+      [&](int m, int* c, auto* r) {
+        return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, xd, yd, conv, wd, m, c, r);
+      },
+      [&](auto algo, size_t* bytes) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, xd, yd, conv, wd, algo, bytes);
+      },
+      "backward filter " + what);
   const auto& g = pick(bwd_filter, count, limit, ctx.deterministic(), "backward filter " + what);
   plan->backward_filter_algo = g.algo;
   plan->backward_filter_bytes = g.memory;

@@ -15,13 +15,16 @@ Shape Flatten::output_shape(const Shape& in) const {
 }
 
 // The Network aliases y to x (output_aliases_input); a copy is made only when
-// a caller hands separate buffers.
-void Flatten::forward(Context&, const Tensor& x, const Tensor& y) {
-  if (y.data != x.data) copy_tensor(x, y);
+// a caller hands separate buffers (or the input has other readers, so its
+// gradient is separate). The copy is an op on the context's stream, never a
+// blocking memcpy: it may be inside a captured CUDA graph.
+void Flatten::forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  if (y.data != x.data) ops::axpby(ctx, 1.0f, x.reshaped(y.shape), 0.0f, y);
 }
 
-void Flatten::backward(Context&, const Tensor&, const Tensor&, const Tensor& dy, const Tensor* dx) {
-  if (dx && dx->data != dy.data) copy_tensor(dy, *dx);
+void Flatten::backward(Context& ctx, const Tensor&, const Tensor&, const Tensor& dy,
+                       const Tensor* dx) {
+  if (dx && dx->data != dy.data) ops::axpby(ctx, 1.0f, dy.reshaped(dx->shape), 0.0f, *dx);
 }
 
 nlohmann::json Flatten::to_json() const {

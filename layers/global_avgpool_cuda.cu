@@ -21,10 +21,10 @@ __global__ void global_avgpool_kernel(const float* x, float* y, int64_t planes, 
 
 __global__ void global_avgpool_backward_kernel(const float* dy, float* dx, int64_t planes,
                                                int64_t area) {
-  const float inv = 1.0f / static_cast<float>(area);
+  const float divisor = static_cast<float>(area);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < planes * area;
        i += int64_t(gridDim.x) * blockDim.x)
-    dx[i] = __fmul_rn(dy[i / area], inv);
+    dx[i] = __fdiv_rn(dy[i / area], divisor);  // the CPU's dy / area, rounded the same
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p
   CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, key.n,
                                            key.c, key.h, key.w),
                 what);
-  CNNE_CHECK_AT(cudnnSetPooling2dDescriptor(plan->pool, mode, CUDNN_NOT_PROPAGATE_NAN, p.kernel_h,
+  CNNE_CHECK_AT(cudnnSetPooling2dDescriptor(plan->pool, mode, CUDNN_PROPAGATE_NAN, p.kernel_h,
                                             p.kernel_w, p.pad_h, p.pad_w, p.stride_h, p.stride_w),
                 what);
   int n = 0, c = 0, h = 0, w = 0;

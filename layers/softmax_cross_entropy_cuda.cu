@@ -21,6 +21,12 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     const float* row = logits + i * k;
     const int32_t label = labels[i];
+    if (label < 0 || label >= k) {  // never read outside the row: poison the loss and gradient
+      loss += nan("");
+      if (dlogits)
+        for (int64_t j = 0; j < k; ++j) dlogits[i * k + j] = nanf("");
+      continue;
+    }
     int64_t best = 0;
     for (int64_t j = 1; j < k; ++j)
       if (row[j] > row[best]) best = j;

@@ -218,5 +218,12 @@ TEST(DeviceDataset, AugmentationDependsOnlyOnSeedEpochAndPosition) {
   EXPECT_TRUE(padding_seen);
 }
 
+TEST(DeviceDataset, PassBatchSizesNameTheFullAndThePartialBatch) {
+  EXPECT_EQ(pass_batch_sizes(50000, 256), (std::vector<int64_t>{256, 80}));  // ResNet-18's epoch
+  EXPECT_EQ(pass_batch_sizes(50000, 4), (std::vector<int64_t>{4}));          // the tutorial's
+  EXPECT_EQ(pass_batch_sizes(3, 8), (std::vector<int64_t>{3}));
+  EXPECT_EQ(pass_batch_sizes(0, 8), (std::vector<int64_t>{8}));
+}
+
 }  // namespace
 }  // namespace cnne

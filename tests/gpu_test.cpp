@@ -333,15 +333,22 @@ TEST(GpuVsCpu, PyTorchFixturesOnTheGpu) {
 }
 
 // The whole tutorial network, same weights and batches, K steps: the same
-// losses; with `graph`, each step is a replay of one captured CUDA graph.
+// losses; with `graph`, every step after the first replays one captured CUDA graph.
+struct TrainOptions {
+  bool graph = false;  // steps after the first replay one captured CUDA graph
+  bool relu_fusion = true;
+  bool deterministic = false;  // heuristic, bit-reproducible cuDNN algorithms
+  std::vector<float>* final_weights = nullptr;
+};
+
 std::vector<double> train_losses(Device device, int steps, int64_t* allocations_in_steps,
-                                 bool graph = false, std::vector<float>* final_weights = nullptr,
-                                 bool relu_fusion = true) {
+                                 const TrainOptions& options = {}) {
+  const bool graph = options.graph;
   Config config = Config::from_json(parse_json_text(Config::embedded_default(), "simplecnn.json"),
                                     "simplecnn.json");
-  Context ctx(device);
+  Context ctx(device, 1, options.deterministic);
   Network net = Network::from_json(config.network, "simplecnn.json");
-  net.set_relu_fusion(relu_fusion);
+  net.set_relu_fusion(options.relu_fusion);
   net.setup(ctx, {4});
   Rng rng(21);
   net.initialize(rng);
@@ -376,7 +383,7 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
     args.next().batch = dataset.batch_args(k, 4);
     optimizer->write_step(args.next(), rates);
     args.upload();
-    if (graph) {
+    if (graph && k > 0) {  // like the trainer: the first step runs eagerly
       if (!step_graph.captured()) step_graph.capture(enqueue);
       step_graph.replay();
     } else {
@@ -385,7 +392,7 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
     optimizer->count_step();
     losses.push_back(meter.read().loss_sum);
   }
-  if (final_weights) *final_weights = net.download_parameters();
+  if (options.final_weights) *options.final_weights = net.download_parameters();
 #ifdef CNNE_WITH_CUDA
   if (allocations_in_steps) *allocations_in_steps = cuda::device_allocation_count() - before;
 #else
@@ -408,8 +415,10 @@ TEST(GpuVsCpu, WholeNetworkSameLossesForKSteps) {
 // fused linear adds its bias after the GEMM, the unfused one inside it).
 TEST(GpuVsCpu, FusedReluTrainsLikeUnfused) {
   REQUIRE_GPU();
-  const auto fused = train_losses(Device::CUDA, 30, nullptr, false, nullptr, true);
-  const auto apart = train_losses(Device::CUDA, 30, nullptr, false, nullptr, false);
+  TrainOptions apart_options;
+  apart_options.relu_fusion = false;
+  const auto fused = train_losses(Device::CUDA, 30, nullptr);
+  const auto apart = train_losses(Device::CUDA, 30, nullptr, apart_options);
   ASSERT_EQ(fused.size(), apart.size());
   for (size_t k = 0; k < fused.size(); ++k)
     EXPECT_NEAR(fused[k], apart[k], 1e-4 + 1e-4 * apart[k]) << k;
@@ -418,8 +427,14 @@ TEST(GpuVsCpu, FusedReluTrainsLikeUnfused) {
 TEST(GpuVsCpu, GraphStepsEqualEagerStepsBitForBit) {
   REQUIRE_GPU();
   std::vector<float> eager_weights, graph_weights;
-  const auto eager = train_losses(Device::CUDA, 12, nullptr, false, &eager_weights);
-  const auto graph = train_losses(Device::CUDA, 12, nullptr, true, &graph_weights);
+  // Deterministic mode: the same cuDNN algorithms in both runs, none with atomics.
+  TrainOptions eager_options, graph_options;
+  eager_options.deterministic = graph_options.deterministic = true;
+  eager_options.final_weights = &eager_weights;
+  graph_options.final_weights = &graph_weights;
+  graph_options.graph = true;
+  const auto eager = train_losses(Device::CUDA, 12, nullptr, eager_options);
+  const auto graph = train_losses(Device::CUDA, 12, nullptr, graph_options);
   EXPECT_EQ(graph, eager);
   EXPECT_TRUE(graph_weights == eager_weights) << "weights differ after 12 graph vs eager steps";
 }

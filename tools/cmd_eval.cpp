@@ -4,6 +4,7 @@
 #include "engine/checkpoint.h"
 #include "engine/cifar10.h"
 #include "engine/context.h"
+#include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/evaluator.h"
 #include "tools/commands.h"
@@ -57,7 +58,9 @@ int run_eval(int argc, char** argv, int first) {
   check_network_fits_data(net, test, source);
 
   Context ctx(device, threads);
-  net.setup(ctx, {config.eval.batch_size});
+  std::vector<int64_t> batch_sizes = pass_batch_sizes(test.count, config.eval.batch_size);
+  batch_sizes.push_back(config.eval.batch_size);
+  net.setup(ctx, batch_sizes);
   load_weights(checkpoint.file, *path, net);
   std::cout << "Loaded " << *path << ": network " << net.name() << ", " << net.parameter_count()
             << " parameters";

@@ -7,6 +7,7 @@
 #include "engine/checkpoint_saver.h"
 #include "engine/cifar10.h"
 #include "engine/context.h"
+#include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/evaluator.h"
 #include "engine/trainer.h"
@@ -190,7 +191,11 @@ int run_train(int argc, char** argv, int first) {
 
   Context ctx(device, threads, config.training.deterministic);
   net.set_relu_fusion(!args.has("no-fusion"));
-  net.setup(ctx, {config.training.batch_size, config.eval.batch_size});
+  std::vector<int64_t> batch_sizes = pass_batch_sizes(train.count, config.training.batch_size);
+  batch_sizes.push_back(config.training.batch_size);  // a resumed run's data may differ in size
+  for (int64_t n : pass_batch_sizes(test.count, config.eval.batch_size)) batch_sizes.push_back(n);
+  batch_sizes.push_back(config.eval.batch_size);
+  net.setup(ctx, batch_sizes);
   Rng rng(config.training.seed);
   net.initialize(rng);
   if (!config.training.init_from.empty() && !resume) {
