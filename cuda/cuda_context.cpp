@@ -52,13 +52,14 @@ CudaContext::~CudaContext() {
   device_free(cublas_workspace_);
 }
 
-cudnnTensorDescriptor_t CudaContext::nchw_descriptor(const Shape& shape) {
-  const NchwKey key = shape.rank() == 4 ? NchwKey{shape[0], shape[1], shape[2], shape[3]}
-                                        : NchwKey{1, 1, 1, shape.numel()};
+cudnnTensorDescriptor_t CudaContext::nchw_descriptor(const Shape& shape, DType dtype) {
+  const int t = static_cast<int>(dtype);
+  const NchwKey key = shape.rank() == 4 ? NchwKey{t, shape[0], shape[1], shape[2], shape[3]}
+                                        : NchwKey{t, 1, 1, 1, shape.numel()};
   auto& slot = plans_.nchw[key];
   if (!slot) {
     slot = std::make_unique<TensorDescriptor>();
-    CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(*slot, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+    CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(*slot, CUDNN_TENSOR_NCHW, cudnn_data_type(dtype),
                                              static_cast<int>(key.n), static_cast<int>(key.c),
                                              static_cast<int>(key.h), static_cast<int>(key.w)),
                   "tensor " + shape.str());

@@ -25,9 +25,10 @@ class CudaContext {
   PlanCache& plans() { return plans_; }
   // The most scratch memory an algorithm choice may ask for.
   size_t workspace_limit() const { return workspace_limit_; }
-  // A cached float NCHW descriptor for `shape`; a shape of another rank than
-  // 4 is seen flat, as (1, 1, 1, numel), which suits elementwise calls.
-  cudnnTensorDescriptor_t nchw_descriptor(const Shape& shape);
+  // A cached NCHW descriptor for `shape` of `dtype` (F32, BF16, F16); a shape
+  // of another rank than 4 is seen flat, as (1, 1, 1, numel), which suits
+  // elementwise calls.
+  cudnnTensorDescriptor_t nchw_descriptor(const Shape& shape, DType dtype = DType::F32);
   const ActivationDescriptor& relu() const { return relu_; }
   void synchronize() const;
 

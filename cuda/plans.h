@@ -8,10 +8,12 @@
 #include <memory>
 
 #include "cuda/handles.h"
+#include "engine/tensor.h"
 
 namespace cnne::cuda {
 
 struct ConvKey {
+  int dtype;       // DType of x, w and y (Note [mixed precision])
   int n, c, h, w;  // input
   int k, r, s;     // filter
   int stride_h, stride_w, pad_h, pad_w;
@@ -31,7 +33,8 @@ struct ConvPlan {
 };
 
 struct PoolKey {
-  int mode;  // cudnnPoolingMode_t
+  int dtype;  // DType of x and y
+  int mode;   // cudnnPoolingMode_t
   int n, c, h, w;
   int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
   auto operator<=>(const PoolKey&) const = default;
@@ -43,15 +46,19 @@ struct PoolPlan {
 };
 
 struct NchwKey {
+  int dtype;  // DType
   int64_t n, c, h, w;
   auto operator<=>(const NchwKey&) const = default;
 };
+
+// cuDNN's name for a float dtype (F32, BF16, F16); throws for others.
+cudnnDataType_t cudnn_data_type(DType t);
 
 // Owns every plan of one CudaContext.
 struct PlanCache {
   std::map<ConvKey, std::unique_ptr<ConvPlan>> conv;
   std::map<PoolKey, std::unique_ptr<PoolPlan>> pool;
-  std::map<NchwKey, std::unique_ptr<TensorDescriptor>> nchw;  // plain NCHW float tensors
+  std::map<NchwKey, std::unique_ptr<TensorDescriptor>> nchw;  // plain NCHW tensors
 };
 
 }  // namespace cnne::cuda

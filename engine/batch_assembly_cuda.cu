@@ -2,14 +2,16 @@
 // from the byte copy of the data set kept on the device.
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
+#include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "engine/batch_assembly.h"
 
 namespace cnne::cuda {
 namespace {
 
+template <class T>
 __global__ void assemble_kernel(const uint8_t* pixels, const int32_t* labels, const int32_t* order,
-                                const BatchArgs* args, BatchAugment aug, const float* lut, float* x,
+                                const BatchArgs* args, BatchAugment aug, const float* lut, T* x,
                                 int32_t* labels_out, int64_t n, int64_t c, int64_t h, int64_t w) {
   const int64_t total = n * c * h * w;
   const int64_t first = args->first;
@@ -21,7 +23,7 @@ __global__ void assemble_kernel(const uint8_t* pixels, const int32_t* labels, co
     const ImageDraw d = draw_for(aug, key, first + i);
     const int64_t s = source_pixel(d, y, xx, h, w);
     const uint8_t value = s < 0 ? 0 : pixels[(index * c + ch) * h * w + s];
-    x[t] = lut[ch * 256 + value];
+    x[t] = from_float<T>(lut[ch * 256 + value]);
     if (ch == 0 && y == 0 && xx == 0) labels_out[i] = labels[index];
   }
 }
@@ -33,10 +35,14 @@ void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, co
                     const Tensor& x, const Tensor& labels_out) {
   const int64_t total = x.numel();
   if (total == 0) return;
-  assemble_kernel<<<blocks_for(total), kThreads, 0, ctx.cuda().stream()>>>(
-      pixels.u8(), labels.i32(), order.i32(), args, aug, lut.f32(), x.f32(), labels_out.i32(),
-      x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-  CNNE_CHECK_LAUNCH("assemble_batch " + x.shape.str());
+  const std::string what = "assemble_batch " + x.shape.str();
+  with_float_type(x.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    assemble_kernel<T><<<blocks_for(total), kThreads, 0, ctx.cuda().stream()>>>(
+        pixels.u8(), labels.i32(), order.i32(), args, aug, lut.f32(), elements<T>(x),
+        labels_out.i32(), x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+  });
+  CNNE_CHECK_LAUNCH(what);
 }
 
 }  // namespace cnne::cuda

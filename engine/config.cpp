@@ -48,6 +48,12 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
   return d;
 }
 
+// fp16 gradients below 2^-24 vanish: scale the loss (PyTorch's GradScaler
+// starts far higher and adapts; a fixed 1024 suits these networks' losses).
+double default_loss_scale(Precision p) {
+  return p == Precision::FP16 ? 1024.0 : 1.0;
+}
+
 TrainingConfig parse_training(const nlohmann::json& j, const std::string& where) {
   TrainingConfig t;
   JsonFields f(j, where + ": training");
@@ -64,6 +70,10 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
   t.deterministic = f.get_bool("deterministic", false);
   t.cuda_graph = f.get_bool("cuda_graph", false);
+  const std::string precision = f.get_string("precision", "fp32");
+  if (!parse_precision(precision, t.precision))
+    throw ConfigError(f.error("precision", "is '" + precision + "', expected fp32, bf16 or fp16"));
+  t.loss_scale = f.get_number("loss_scale", default_loss_scale(t.precision));
   t.checkpoint_every_steps = f.get_int("checkpoint_every_steps", 0);
   t.checkpoint_every_epochs = f.get_int("checkpoint_every_epochs", 0);
   t.keep_checkpoints = f.get_int("keep_checkpoints", t.keep_checkpoints);
@@ -77,6 +87,8 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
     throw ConfigError(f.error("checkpoint_every_epochs", "must be >= 0 (0 = off)"));
   if (t.keep_checkpoints < 1) throw ConfigError(f.error("keep_checkpoints", "must be >= 1"));
   if (t.epochs < 1) throw ConfigError(f.error("epochs", "must be >= 1"));
+  if (!(t.loss_scale >= 1 && t.loss_scale <= 16777216))
+    throw ConfigError(f.error("loss_scale", "must be in [1, 2^24]"));
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
     throw ConfigError(f.error("label_smoothing", "must be in [0, 1)"));
   const bool cycles = t.schedule.type == "onecycle" || t.schedule.type == "cyclic";
@@ -179,6 +191,8 @@ nlohmann::json Config::to_json() const {
             {"checkpoint", training.checkpoint},
             {"deterministic", training.deterministic},
             {"cuda_graph", training.cuda_graph},
+            {"precision", precision_name(training.precision)},
+            {"loss_scale", training.loss_scale},
             {"checkpoint_every_steps", training.checkpoint_every_steps},
             {"checkpoint_every_epochs", training.checkpoint_every_epochs},
             {"keep_checkpoints", training.keep_checkpoints},
@@ -236,6 +250,14 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.cuda_graph && o.no_cuda_graph) throw UsageError("--graph and --no-graph contradict");
   if (o.cuda_graph) c.training.cuda_graph = true;
   if (o.no_cuda_graph) c.training.cuda_graph = false;
+  if (o.precision) {
+    const Precision before = c.training.precision;
+    if (!parse_precision(*o.precision, c.training.precision))
+      throw UsageError("--precision is '" + *o.precision + "', expected fp32, bf16 or fp16");
+    // The loss scale follows the precision unless the config chose one for it.
+    if (c.training.precision != before && c.training.loss_scale == default_loss_scale(before))
+      c.training.loss_scale = default_loss_scale(c.training.precision);
+  }
   if (o.init_from) {
     if (o.init_from->empty()) throw UsageError("--init-from needs a file");
     c.training.init_from = *o.init_from;

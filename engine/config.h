@@ -12,6 +12,7 @@
 
 #include "engine/augment.h"
 #include "engine/optimizer_config.h"
+#include "engine/precision.h"
 #include "engine/schedule.h"
 
 namespace cnne {
@@ -38,9 +39,12 @@ struct TrainingConfig {
   int64_t log_every = 2000;      // print the mean loss every N batches
   uint64_t seed = 0;             // initial weights and shuffling
   std::string checkpoint = "cnn_model.safetensors";
-  bool deterministic = false;           // bit-reproducible runs (deterministic cuDNN algorithms)
-  bool cuda_graph = false;              // capture the training step as a CUDA graph (GPU only)
-  int64_t checkpoint_every_steps = 0;   // periodic checkpoints; 0 = off
+  bool deterministic = false;  // bit-reproducible runs (deterministic cuDNN algorithms)
+  bool cuda_graph = false;     // capture the training step as a CUDA graph (GPU only)
+  Precision precision =
+      Precision::FP32;                 // activations in fp32, bf16 or fp16 (Note [mixed precision])
+  double loss_scale = 1.0;             // static loss scale (default 1024 under fp16, else 1)
+  int64_t checkpoint_every_steps = 0;  // periodic checkpoints; 0 = off
   int64_t checkpoint_every_epochs = 0;  // periodic checkpoints; 0 = off
   int64_t keep_checkpoints = 3;         // periodic checkpoints kept (the newest)
   // Transfer learning: start from another model's tensors (by PyTorch name),
@@ -83,6 +87,7 @@ struct Overrides {
   bool cuda_graph = false;     // --graph
   bool no_cuda_graph = false;  // --no-graph: eager even where the config asks for the graph
   std::optional<std::string> init_from;
+  std::optional<std::string> precision;  // --precision fp32|bf16|fp16
 };
 
 // Applies overrides and re-checks the ranges; throws UsageError naming the flag.

@@ -27,8 +27,10 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
   DeviceDataset dataset(ctx, data, norm);  // in order, unaugmented
   StepArgs args(ctx);
   Buffer labels(ctx.device(), sizeof(int32_t) * static_cast<size_t>(batch_size));  // (B) I32
-  // mean of the two views' logits: (batch_size, classes)
-  Buffer averaged(ctx.device(), tta_flip ? net.output_grad(batch_size).bytes() : 0);
+  // mean of the two views' logits: (batch_size, classes) F32
+  Buffer averaged(
+      ctx.device(),
+      tta_flip ? sizeof(float) * static_cast<size_t>(net.output_grad(batch_size).numel()) : 0);
   LossMeter meter(ctx);
   Buffer predictions(ctx.device(), sizeof(int32_t) * static_cast<size_t>(batch_size));
   std::vector<int32_t> host(static_cast<size_t>(batch_size));

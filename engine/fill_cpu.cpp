@@ -1,5 +1,10 @@
-// fill, axpby and count_nonfinite, CPU reference.
+// fill, axpby, count_nonfinite and convert, CPU reference.
+#include "engine/half.h"
 #include "engine/ops.h"
+
+#include <string>
+
+#include "engine/error.h"
 
 namespace cnne::cpu {
 
@@ -26,6 +31,13 @@ void count_nonfinite(Context&, const Tensor& t, const Tensor& count) {
   int32_t bad = 0;
   for (int64_t i = 0; i < n; ++i) bad += !(p[i] - p[i] == 0.0f);  // NaN for NaN and Inf
   count.i32()[0] += bad;
+}
+
+void convert(Context&, const Tensor& src, const Tensor& dst) {
+  if (src.numel() != dst.numel())
+    throw Error("convert: " + src.shape.str() + " into " + dst.shape.str() +
+                " (element counts differ)");
+  convert_host(src.data, src.dtype, dst.data, dst.dtype, static_cast<size_t>(src.numel()));
 }
 
 }  // namespace cnne::cpu

@@ -1,31 +1,47 @@
-// fill, axpby and count_nonfinite on the GPU.
+// fill, axpby, count_nonfinite and convert on the GPU, for F32, BF16 and F16
+// tensors (cuda/element.cuh): loads widen to float, stores round once.
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
+#include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "engine/ops.h"
 
 namespace cnne::cuda {
 namespace {
 
-__global__ void fill_kernel(float* p, int64_t n, float value) {
+template <class T>
+__global__ void fill_kernel(T* p, int64_t n, float value) {
+  const T v = from_float<T>(value);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    p[i] = value;
+    p[i] = v;
 }
 
-__global__ void axpby_kernel(float alpha, const float* x, float beta, float* y, int64_t n) {
+template <class X, class Y>
+__global__ void axpby_kernel(float alpha, const X* x, float beta, Y* y, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = beta == 0.0f ? __fmul_rn(alpha, x[i])
-                        : __fadd_rn(__fmul_rn(alpha, x[i]), __fmul_rn(beta, y[i]));
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float a = to_float(x[i]);
+    y[i] = from_float<Y>(beta == 0.0f
+                             ? __fmul_rn(alpha, a)
+                             : __fadd_rn(__fmul_rn(alpha, a), __fmul_rn(beta, to_float(y[i]))));
+  }
 }
 
-__global__ void count_nonfinite_kernel(const float* p, int64_t n, int32_t* count) {
+template <class T>
+__global__ void count_nonfinite_kernel(const T* p, int64_t n, int32_t* count) {
   int32_t bad = 0;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    bad += !isfinite(p[i]);
+    bad += !isfinite(to_float(p[i]));
   if (bad) atomicAdd(count, bad);
+}
+
+template <class S, class D>
+__global__ void convert_kernel(const S* src, D* dst, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = from_float<D>(to_float(src[i]));
 }
 
 }  // namespace
@@ -33,24 +49,55 @@ __global__ void count_nonfinite_kernel(const float* p, int64_t n, int32_t* count
 void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor& y) {
   const int64_t n = y.numel();
   if (n == 0) return;
-  axpby_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(alpha, x.f32(), beta, y.f32(),
-                                                                    n);
-  CNNE_CHECK_LAUNCH("axpby " + y.shape.str());
+  const std::string what = "axpby " + y.shape.str();
+  with_float_type(x.dtype, what, [&](auto xt) {
+    using X = typename decltype(xt)::type;
+    with_float_type(y.dtype, what, [&](auto yt) {
+      using Y = typename decltype(yt)::type;
+      axpby_kernel<X, Y><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+          alpha, elements<X>(x), beta, elements<Y>(y), n);
+    });
+  });
+  CNNE_CHECK_LAUNCH(what);
 }
 
 void count_nonfinite(Context& ctx, const Tensor& t, const Tensor& count) {
   const int64_t n = t.numel();
   if (n == 0) return;
-  count_nonfinite_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(t.f32(), n,
-                                                                              count.i32());
-  CNNE_CHECK_LAUNCH("count_nonfinite " + t.shape.str());
+  const std::string what = "count_nonfinite " + t.shape.str();
+  with_float_type(t.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    count_nonfinite_kernel<T>
+        <<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(elements<T>(t), n, count.i32());
+  });
+  CNNE_CHECK_LAUNCH(what);
 }
 
 void fill(Context& ctx, const Tensor& t, float value) {
   const int64_t n = t.numel();
   if (n == 0) return;
-  fill_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(t.f32(), n, value);
-  CNNE_CHECK_LAUNCH("fill " + t.shape.str());
+  const std::string what = "fill " + t.shape.str();
+  with_float_type(t.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    fill_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(elements<T>(t), n, value);
+  });
+  CNNE_CHECK_LAUNCH(what);
+}
+
+void convert(Context& ctx, const Tensor& src, const Tensor& dst) {
+  const int64_t n = src.numel();
+  const std::string what = "convert " + src.shape.str();
+  if (n != dst.numel()) throw Error(what + " into " + dst.shape.str() + " (element counts differ)");
+  if (n == 0) return;
+  with_float_type(src.dtype, what, [&](auto st) {
+    using S = typename decltype(st)::type;
+    with_float_type(dst.dtype, what, [&](auto dt) {
+      using D = typename decltype(dt)::type;
+      convert_kernel<S, D><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+          elements<S>(src), elements<D>(dst), n);
+    });
+  });
+  CNNE_CHECK_LAUNCH(what);
 }
 
 }  // namespace cnne::cuda

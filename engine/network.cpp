@@ -219,6 +219,17 @@ std::vector<std::string> Network::fused_relus() const {
   return pairs;
 }
 
+void Network::set_precision(Precision p) {
+  if (ctx_) throw Error("Network::set_precision after setup");
+  precision_ = p;
+  activation_dtype_ = cnne::activation_dtype(p);
+  for (auto& layer : layers_) layer->set_compute_dtype(activation_dtype_);
+}
+
+size_t Network::activation_bytes(int64_t n) const {
+  return static_cast<size_t>(n) * dtype_size(activation_dtype_);
+}
+
 void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
   if (ctx_) throw Error("Network::setup called twice");
   if (batch_sizes.empty()) throw Error("Network::setup needs at least one batch size");
@@ -248,15 +259,15 @@ void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
     const bool alias =
         node > 0 && (layers_[node - 1]->output_aliases_input() || absorbed_[node - 1]);
     node_offsets_[node] = alias ? node_offsets_[inputs_[node - 1][0]]
-                                : activations_.reserve(float_bytes(shapes[node].numel()));
+                                : activations_.reserve(activation_bytes(shapes[node].numel()));
     largest = std::max(largest, shapes[node].numel());
   }
   for (size_t node = 1; node < shapes.size(); ++node)
-    grad_offsets_[node] = activations_.reserve(float_bytes(shapes[node].numel()));
+    grad_offsets_[node] = activations_.reserve(activation_bytes(shapes[node].numel()));
   // A throwaway gradient for the input, for layers that always compute one.
   for (size_t i = 0; i < layers_.size(); ++i)
     if (inputs_[i][0] == 0 && layers_[i]->always_computes_dx()) {
-      grad_offsets_[0] = activations_.reserve(float_bytes(shapes[0].numel()));
+      grad_offsets_[0] = activations_.reserve(activation_bytes(shapes[0].numel()));
       break;
     }
   // An aliasing layer whose input nobody else reads shares its gradient too.
@@ -268,13 +279,14 @@ void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
   size_t arity = 0;
   for (const auto& inputs : inputs_) arity = std::max(arity, inputs.size());
   for (size_t j = 0; j < arity; ++j)
-    accumulate_offsets_.push_back(activations_.reserve(float_bytes(largest)));
+    accumulate_offsets_.push_back(activations_.reserve(activation_bytes(largest)));
   std::vector<std::vector<size_t>> scratch_offsets(layers_.size());
   std::vector<std::vector<ParamSpec>> scratch_specs(layers_.size());
   for (size_t i = 0; i < layers_.size(); ++i) {
     scratch_specs[i] = layers_[i]->scratch_specs(shapes[inputs_[i][0]]);
     for (const ParamSpec& spec : scratch_specs[i])
-      scratch_offsets[i].push_back(activations_.reserve(float_bytes(spec.shape.numel())));
+      scratch_offsets[i].push_back(
+          activations_.reserve(static_cast<size_t>(spec.shape.numel()) * dtype_size(spec.dtype)));
   }
   activations_.allocate(ctx.device());
 
@@ -298,7 +310,8 @@ void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
       host_b.emplace_back(initial_buffers.data() + buffers_[i].offset, buffers_[i].shape);
     }
     for (size_t k = 0; k < scratch_specs[l].size(); ++k)
-      s.push_back(activations_.view(scratch_offsets[l][k], scratch_specs[l][k].shape));
+      s.push_back(activations_.view(scratch_offsets[l][k], scratch_specs[l][k].shape,
+                                    scratch_specs[l][k].dtype));
     layers_[l]->bind(std::move(p), std::move(g));
     layers_[l]->bind_state(std::move(b), std::move(s));
     layers_[l]->initialize_buffers(host_b);
@@ -422,7 +435,7 @@ Tensor Network::input(int64_t n) const {
   if (n < 1 || n > max_batch_)
     throw Error("batch of " + std::to_string(n) + " outside the planned 1.." +
                 std::to_string(max_batch_));
-  return activations_.view(node_offsets_[0], input_shape_.with_batch(n));
+  return activations_.view(node_offsets_[0], input_shape_.with_batch(n), activation_dtype_);
 }
 
 Tensor Network::forward(int64_t n) {
@@ -435,22 +448,23 @@ Tensor Network::forward(int64_t n) {
     NvtxRange range(layers_[i]->name().c_str());
     const size_t count = inputs_[i].size();
     for (size_t j = 0; j < count; ++j)
-      xs[j] = activations_.view(node_offsets_[inputs_[i][j]], shapes[inputs_[i][j]]);
-    const Tensor y = activations_.view(node_offsets_[i + 1], shapes[i + 1]);
+      xs[j] =
+          activations_.view(node_offsets_[inputs_[i][j]], shapes[inputs_[i][j]], activation_dtype_);
+    const Tensor y = activations_.view(node_offsets_[i + 1], shapes[i + 1], activation_dtype_);
     if (observer_) observer_->before(i, false);
     layers_[i]->forward_of(*ctx_, std::span<const Tensor>(xs, count), y);
     if (observer_) observer_->after(i, false);
   }
-  return activations_.view(node_offsets_.back(), shapes.back());
+  return activations_.view(node_offsets_.back(), shapes.back(), activation_dtype_);
 }
 
 Tensor Network::output_of(size_t layer, int64_t n) const {
   const std::vector<Shape> shapes = infer_shapes(n);
-  return activations_.view(node_offsets_[layer + 1], shapes[layer + 1]);
+  return activations_.view(node_offsets_[layer + 1], shapes[layer + 1], activation_dtype_);
 }
 
 Tensor Network::output_grad(int64_t n) const {
-  return activations_.view(grad_offsets_.back(), output_shape(n));
+  return activations_.view(grad_offsets_.back(), output_shape(n), activation_dtype_);
 }
 
 void Network::backward(int64_t n) {
@@ -464,15 +478,15 @@ void Network::backward(int64_t n) {
     Layer& layer = *layers_[i];
     NvtxRange range(layer.name().c_str());
     const size_t out = i + 1, count = inputs_[i].size();
-    const Tensor y = activations_.view(node_offsets_[out], shapes[out]);
-    const Tensor dy = activations_.view(grad_offsets_[out], shapes[out]);
+    const Tensor y = activations_.view(node_offsets_[out], shapes[out], activation_dtype_);
+    const Tensor dy = activations_.view(grad_offsets_[out], shapes[out], activation_dtype_);
     if (!grad_written_[out]) ops::fill(*ctx_, dy, 0.0f);  // an output nothing reads
     bool accumulate[kMaxLayerInputs] = {};
     for (size_t j = 0; j < count; ++j) {
       const size_t node = inputs_[i][j];
-      xs[j] = activations_.view(node_offsets_[node], shapes[node]);
+      xs[j] = activations_.view(node_offsets_[node], shapes[node], activation_dtype_);
       if (node == 0) {  // nothing upstream needs d(input)
-        dx_views[j] = activations_.view(grad_offsets_[0], shapes[0]);
+        dx_views[j] = activations_.view(grad_offsets_[0], shapes[0], activation_dtype_);
         dxs[j] = layer.always_computes_dx() ? &dx_views[j] : nullptr;
         continue;
       }
@@ -480,7 +494,7 @@ void Network::backward(int64_t n) {
       // (a node read by several layers) are added to it.
       accumulate[j] = grad_written_[node] != 0;
       dx_views[j] = activations_.view(accumulate[j] ? accumulate_offsets_[j] : grad_offsets_[node],
-                                      shapes[node]);
+                                      shapes[node], activation_dtype_);
       dxs[j] = &dx_views[j];
       grad_written_[node] = 1;
     }
@@ -491,7 +505,8 @@ void Network::backward(int64_t n) {
     for (size_t j = 0; j < count; ++j)
       if (accumulate[j])
         ops::axpby(*ctx_, 1.0f, dx_views[j], 1.0f,
-                   activations_.view(grad_offsets_[inputs_[i][j]], shapes[inputs_[i][j]]));
+                   activations_.view(grad_offsets_[inputs_[i][j]], shapes[inputs_[i][j]],
+                                     activation_dtype_));
   }
 }
 

@@ -19,6 +19,7 @@
 
 #include "engine/arena.h"
 #include "engine/context.h"
+#include "engine/precision.h"
 #include "engine/rng.h"
 #include "layers/layer.h"
 
@@ -84,6 +85,13 @@ class Network {
   // True when layer i is a ReLU whose forward its producer does (after setup).
   bool forward_fused(size_t i) const { return !absorbed_.empty() && absorbed_[i]; }
 
+  // Mixed precision (Note [mixed precision] in engine/precision.h): FP32 by
+  // default; set before setup(). Activations and their gradients (input(),
+  // forward()'s logits, output_grad()) then have activation_dtype().
+  void set_precision(Precision p);
+  Precision precision() const { return precision_; }
+  DType activation_dtype() const { return activation_dtype_; }
+
   // Plans and allocates all memory for batches up to max(batch_sizes) on ctx's device.
   void setup(Context& ctx, const std::vector<int64_t>& batch_sizes);
   bool is_setup() const { return ctx_ != nullptr; }
@@ -144,6 +152,8 @@ class Network {
   // layer i's output.
   std::vector<Shape> infer_shapes(int64_t n) const;
   void infer_shapes_into(int64_t n, std::vector<Shape>& nodes) const;
+  // Bytes of n activation elements.
+  size_t activation_bytes(int64_t n) const;
 
   std::string name_;
   Shape input_shape_;
@@ -153,6 +163,8 @@ class Network {
   std::vector<char> fusable_;                // per layer: a ReLU its producer can do
   std::vector<char> absorbed_;               // per layer, after setup: fusable_ and fusion on
   bool relu_fusion_ = true;
+  Precision precision_ = Precision::FP32;
+  DType activation_dtype_ = DType::F32;
   std::vector<NamedParam> params_, buffers_;
   std::vector<size_t> first_param_of_layer_, first_buffer_of_layer_;
   int64_t param_floats_ = 0;   // sum of parameter elements

@@ -16,15 +16,16 @@ namespace {
 
 #ifdef CNNE_WITH_CUDA
 #define CNNE_ROUTE(op, ...) \
-  return ctx.device() == Device::CPU ? cpu::op(ctx, __VA_ARGS__) : cuda::op(ctx, __VA_ARGS__)
+  return ctx.device() == Device::CPU ? cpu_mixed::op(ctx, __VA_ARGS__) : cuda::op(ctx, __VA_ARGS__)
 #else
 #define CNNE_ROUTE(op, ...)                            \
   if (ctx.device() != Device::CPU) throw_no_cuda(#op); \
-  return cpu::op(ctx, __VA_ARGS__)
+  return cpu_mixed::op(ctx, __VA_ARGS__)
 #endif
 
-size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w) {
-  CNNE_ROUTE(conv2d_workspace_bytes, p, x, w);
+size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
+                              DType dtype) {
+  CNNE_ROUTE(conv2d_workspace_bytes, p, x, w, dtype);
 }
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
                     const Tensor* b, FusedActivation act, const Tensor& y) {
@@ -125,6 +126,9 @@ void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, co
                     const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,
                     const Tensor& x, const Tensor& labels_out) {
   CNNE_ROUTE(assemble_batch, pixels, labels, order, args, aug, lut, x, labels_out);
+}
+void convert(Context& ctx, const Tensor& src, const Tensor& dst) {
+  CNNE_ROUTE(convert, src, dst);
 }
 void fill(Context& ctx, const Tensor& t, float value) {
   CNNE_ROUTE(fill, t, value);

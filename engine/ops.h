@@ -86,6 +86,12 @@ namespace cpu {
 #include "engine/op_signatures.inc"
 }  // namespace cpu
 
+// The CPU path as ops:: calls it: 16-bit tensors widened around cpu::
+// (engine/ops_mixed_cpu.cpp, Note [mixed precision]).
+namespace cpu_mixed {
+#include "engine/op_signatures.inc"
+}  // namespace cpu_mixed
+
 #ifdef CNNE_WITH_CUDA
 namespace cuda {
 #include "engine/op_signatures.inc"

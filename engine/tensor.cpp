@@ -13,6 +13,9 @@ size_t dtype_size(DType t) {
       return 1;
     case DType::I64:
       return 8;
+    case DType::BF16:
+    case DType::F16:
+      return 2;
   }
   return 0;
 }
@@ -27,6 +30,10 @@ const char* dtype_name(DType t) {
       return "U8";
     case DType::I64:
       return "I64";
+    case DType::BF16:
+      return "BF16";
+    case DType::F16:
+      return "F16";
   }
   return "?";
 }

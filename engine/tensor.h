@@ -10,10 +10,17 @@
 
 namespace cnne {
 
-enum class DType { F32, I32, U8, I64 };
+// BF16 and F16 hold activations in mixed precision (Note [mixed precision]
+// in engine/precision.h); parameters, gradients and optimizer state stay F32.
+enum class DType { F32, I32, U8, I64, BF16, F16 };
+
+// True for the 16-bit float types.
+inline bool is_half(DType t) {
+  return t == DType::BF16 || t == DType::F16;
+}
 
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);  // safetensors spelling: "F32", "I32", "U8", "I64"
+const char* dtype_name(DType t);  // safetensors spelling: "F32", "I32", "U8", "I64", "BF16", "F16"
 
 struct Tensor {
   void* data = nullptr;

@@ -8,6 +8,7 @@
 #include "cuda/profiler.h"
 #include "engine/device_dataset.h"
 #include "engine/error.h"
+#include "engine/half.h"
 #include "engine/interrupt.h"
 #include "engine/loss_meter.h"
 #include "engine/ops.h"
@@ -19,8 +20,7 @@ namespace {
 
 // The first element of device tensor t that is NaN or Inf, or -1.
 int64_t first_nonfinite(const Tensor& t) {
-  std::vector<float> host(static_cast<size_t>(t.numel()));
-  copy_tensor(t, Tensor(host.data(), t.shape));
+  const std::vector<float> host = download_f32(t);
   for (size_t i = 0; i < host.size(); ++i)
     if (!std::isfinite(host[i])) return static_cast<int64_t>(i);
   return -1;
@@ -123,6 +123,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
   const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
   const auto smoothing = static_cast<float>(tc.label_smoothing);
+  const auto loss_scale = static_cast<float>(tc.loss_scale);
+  if (net_.precision() != tc.precision)
+    throw Error(std::string("Trainer: the network was set up in ") +
+                precision_name(net_.precision()) + ", the config asks for " +
+                precision_name(tc.precision));
   LossMeter running(ctx_);  // the tutorial's running_loss, reset at every print
   LossMeter epoch_meter(ctx_);
   InterruptGuard interrupts;
@@ -176,9 +181,13 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           NvtxRange phase("loss");
           ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, &dlogits,
                                      running.loss_sum(), epoch_meter.correct());
+          // Note [mixed precision]: the scaled loss gradient keeps small fp16 gradients alive.
+          if (loss_scale != 1.0f) ops::axpby(ctx_, loss_scale, dlogits, 0.0f, dlogits);
         }
         NvtxRange phase("backward");
         net_.backward(n);
+        if (loss_scale != 1.0f)
+          ops::axpby(ctx_, 1.0f / loss_scale, net_.flat_gradients(), 0.0f, net_.flat_gradients());
       };
       // The first full batch runs eagerly even under --graph: every cuDNN and
       // cuBLAS routine then initializes outside the capture (a first call

@@ -2,6 +2,8 @@
 // legacy cudnnBatchNormalization* calls, deprecated in cuDNN 9 but present).
 // cuDNN saves the batch mean and 1/sqrt(var + eps) for the backward and
 // updates the running variance with the unbiased estimate, as PyTorch does.
+// Under mixed precision x, y, dy and dx are BF16/F16 while scale, shift,
+// statistics and their gradients stay F32 (cuDNN's rule for 16-bit data).
 #include <algorithm>
 
 #include "cuda/check.h"
@@ -25,7 +27,7 @@ void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gam
                                 const Tensor& save_mean, const Tensor& save_invstd,
                                 const Tensor& y) {
   CudaContext& cu = ctx.cuda();
-  const cudnnTensorDescriptor_t xd = cu.nchw_descriptor(x.shape);
+  const cudnnTensorDescriptor_t xd = cu.nchw_descriptor(x.shape, x.dtype);
   const cudnnTensorDescriptor_t cd = cu.nchw_descriptor(Shape{1, x.shape[1], 1, 1});
   CNNE_CHECK_AT(cudnnBatchNormalizationForwardTraining(
                     cu.cudnn(), CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, xd, x.data, xd, y.data, cd,
@@ -38,7 +40,7 @@ void batchnorm_forward_inference(Context& ctx, const Tensor& x, const Tensor& ga
                                  const Tensor& beta, const Tensor& running_mean,
                                  const Tensor& running_var, float eps, const Tensor& y) {
   CudaContext& cu = ctx.cuda();
-  const cudnnTensorDescriptor_t xd = cu.nchw_descriptor(x.shape);
+  const cudnnTensorDescriptor_t xd = cu.nchw_descriptor(x.shape, x.dtype);
   const cudnnTensorDescriptor_t cd = cu.nchw_descriptor(Shape{1, x.shape[1], 1, 1});
   CNNE_CHECK_AT(cudnnBatchNormalizationForwardInference(
                     cu.cudnn(), CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, xd, x.data, xd, y.data, cd,
@@ -50,7 +52,7 @@ void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const T
                         const Tensor& save_mean, const Tensor& save_invstd, float eps,
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
   CudaContext& cu = ctx.cuda();
-  const cudnnTensorDescriptor_t xd = cu.nchw_descriptor(x.shape);
+  const cudnnTensorDescriptor_t xd = cu.nchw_descriptor(x.shape, x.dtype);
   const cudnnTensorDescriptor_t cd = cu.nchw_descriptor(Shape{1, x.shape[1], 1, 1});
   CNNE_CHECK_AT(cudnnBatchNormalizationBackward(cu.cudnn(), CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero,
                                                 &kOne, &kZero, xd, x.data, xd, dy.data, xd, dx.data,

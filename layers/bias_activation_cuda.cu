@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cuda/check.h"
+#include "cuda/element.cuh"
 #include "cuda/launch.h"
 
 namespace cnne::cuda {
@@ -14,30 +15,68 @@ __device__ __forceinline__ float relu_value(float v) {
 }
 
 // y (N, K, PQ): element i belongs to channel (i / PQ) % K.
-template <bool kRelu>
-__global__ void bias_activation_kernel(float* y, const float* b, int64_t total, int64_t k,
-                                       int64_t pq) {
+template <class T, bool kRelu>
+__global__ void bias_activation_kernel(T* y, const float* b, int64_t total, int64_t k, int64_t pq) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
-    float v = y[i];
+    float v = to_float(y[i]);
     if (b) v += b[(i / pq) % k];
-    y[i] = kRelu ? relu_value(v) : v;
+    y[i] = from_float<T>(kRelu ? relu_value(v) : v);
   }
+}
+
+constexpr int kBiasThreads = 256;
+
+// Block c sums channel c: thread t takes elements t, t + blockDim, ... of the
+// channel's N * PQ, then a tree in shared memory.
+template <class T>
+__global__ void bias_gradient_kernel(const T* dy, float* db, int64_t n, int64_t k, int64_t pq) {
+  __shared__ double part[kBiasThreads];
+  const int64_t c = blockIdx.x;
+  double sum = 0.0;
+  for (int64_t e = threadIdx.x; e < n * pq; e += blockDim.x) {
+    const int64_t image = e / pq, position = e % pq;
+    sum += to_float(dy[(image * k + c) * pq + position]);
+  }
+  part[threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) part[threadIdx.x] += part[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) db[c] = static_cast<float>(part[0]);
 }
 
 }  // namespace
 
-void add_bias_activation(CudaContext& cu, float* y, const float* b, int64_t n, int64_t k,
-                         int64_t pq, FusedActivation act, const char* what) {
-  const int64_t total = n * k * pq;
+void bias_gradient(CudaContext& cu, const Tensor& dy, float* db, int64_t k, int64_t pq,
+                   const char* what) {
+  if (k == 0) return;
+  const int64_t n = dy.numel() / (k * pq);
+  const std::string where = std::string(what) + " bias gradient";
+  with_float_type(dy.dtype, where, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    bias_gradient_kernel<T>
+        <<<static_cast<unsigned>(k), kBiasThreads, 0, cu.stream()>>>(elements<T>(dy), db, n, k, pq);
+  });
+  CNNE_CHECK_LAUNCH(where);
+}
+
+void add_bias_activation(CudaContext& cu, const Tensor& y, const float* b, int64_t k, int64_t pq,
+                         FusedActivation act, const char* what) {
+  const int64_t total = y.numel();
   if (total == 0 || (!b && act == FusedActivation::kNone)) return;
-  if (act == FusedActivation::kRelu)
-    bias_activation_kernel<true>
-        <<<blocks_for(total), kThreads, 0, cu.stream()>>>(y, b, total, k, pq);
-  else
-    bias_activation_kernel<false>
-        <<<blocks_for(total), kThreads, 0, cu.stream()>>>(y, b, total, k, pq);
-  CNNE_CHECK_LAUNCH(std::string(what) + " bias/activation epilogue");
+  const std::string where = std::string(what) + " bias/activation epilogue";
+  with_float_type(y.dtype, where, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (act == FusedActivation::kRelu)
+      bias_activation_kernel<T, true>
+          <<<blocks_for(total), kThreads, 0, cu.stream()>>>(elements<T>(y), b, total, k, pq);
+    else
+      bias_activation_kernel<T, false>
+          <<<blocks_for(total), kThreads, 0, cu.stream()>>>(elements<T>(y), b, total, k, pq);
+  });
+  CNNE_CHECK_LAUNCH(where);
 }
 
 }  // namespace cnne::cuda

@@ -81,19 +81,25 @@ void Conv2d::initialize(Rng& rng, std::span<const Tensor> params) const {
 }
 
 size_t Conv2d::workspace_bytes(Context& ctx, const Shape& in) const {
-  return ops::conv2d_workspace_bytes(ctx, options_.params, in, weight_shape());
+  return ops::conv2d_workspace_bytes(ctx, options_.params, in, weight_shape(), compute_dtype_);
+}
+
+std::vector<ParamSpec> Conv2d::scratch_specs(const Shape&) const {
+  return half_weight_specs(weight_shape());
 }
 
 void Conv2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {
-  ops::conv2d_forward(ctx, options_.params, x, params_[0], options_.bias ? &params_[1] : nullptr,
+  const Tensor w = compute_weight(ctx, 0, true);
+  ops::conv2d_forward(ctx, options_.params, x, w, options_.bias ? &params_[1] : nullptr,
                       activation_, y);
 }
 
 void Conv2d::backward(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,
                       const Tensor* dx) {
-  ops::conv2d_backward_filter(ctx, options_.params, x, dy, grads_[0]);
+  ops::conv2d_backward_filter(ctx, options_.params, x, dy, weight_grad_target(0));
+  finish_weight_grad(ctx, 0);
   if (options_.bias) ops::conv2d_backward_bias(ctx, dy, grads_[1]);
-  if (dx) ops::conv2d_backward_data(ctx, options_.params, params_[0], dy, *dx);
+  if (dx) ops::conv2d_backward_data(ctx, options_.params, compute_weight(ctx, 0, false), dy, *dx);
 }
 
 nlohmann::json Conv2d::to_json() const {

@@ -25,6 +25,7 @@ class Conv2d : public Layer {
   void initialize(Rng& rng, std::span<const Tensor> params) const override;
   size_t workspace_bytes(Context& ctx, const Shape& in) const override;
   bool can_fuse_relu() const override { return true; }
+  std::vector<ParamSpec> scratch_specs(const Shape& in) const override;
   void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
   void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                 const Tensor* dx) override;

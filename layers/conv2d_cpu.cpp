@@ -8,7 +8,8 @@
 
 namespace cnne::cpu {
 
-size_t conv2d_workspace_bytes(Context&, const Conv2dParams& p, const Shape& x, const Shape& w) {
+size_t conv2d_workspace_bytes(Context&, const Conv2dParams& p, const Shape& x, const Shape& w,
+                              DType) {
   ConvGeometry g = conv_geometry(p, x, w);
   if (g.is_pointwise()) return 0;
   return sizeof(float) * static_cast<size_t>(g.col_rows() * g.col_cols());  // col: (C*R*S, P*Q)

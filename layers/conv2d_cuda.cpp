@@ -1,6 +1,9 @@
 // Conv2d on the GPU: cuDNN convolution descriptors, algorithms found once per
 // size at setup (cudnnFind*, within the context's workspace limit), strict
-// FP32 math so the result matches the CPU reference.
+// FP32 math so the result matches the CPU reference. Under mixed precision
+// (Note [mixed precision]) x, w, y are BF16/F16 with F32 accumulation and
+// tensor-core algorithms allowed; the bias stays F32 and goes through the
+// bias epilogue kernel.
 #include <algorithm>
 #include <string>
 
@@ -20,31 +23,34 @@ int narrow(int64_t v) {
 }
 
 std::string describe(const ConvKey& k) {
-  return "conv x (" + std::to_string(k.n) + ", " + std::to_string(k.c) + ", " +
-         std::to_string(k.h) + ", " + std::to_string(k.w) + ") w (" + std::to_string(k.k) + ", " +
-         std::to_string(k.c) + ", " + std::to_string(k.r) + ", " + std::to_string(k.s) +
-         ") stride (" + std::to_string(k.stride_h) + ", " + std::to_string(k.stride_w) + ") pad (" +
+  return std::string("conv ") + dtype_name(static_cast<DType>(k.dtype)) + " x (" +
+         std::to_string(k.n) + ", " + std::to_string(k.c) + ", " + std::to_string(k.h) + ", " +
+         std::to_string(k.w) + ") w (" + std::to_string(k.k) + ", " + std::to_string(k.c) + ", " +
+         std::to_string(k.r) + ", " + std::to_string(k.s) + ") stride (" +
+         std::to_string(k.stride_h) + ", " + std::to_string(k.stride_w) + ") pad (" +
          std::to_string(k.pad_h) + ", " + std::to_string(k.pad_w) + ")";
 }
 
 // The first result (the fastest for cudnnFind*, cuDNN's preferred for the
-// heuristics) that succeeded, fits the limit and does not use TF32
-// tensor-core math (FP32 stays exact enough to match the CPU reference); in
-// deterministic mode, only a bit-reproducible one.
+// heuristics) that succeeded, fits the limit and, for F32 data, does not use
+// TF32 tensor-core math (FP32 stays exact enough to match the CPU reference;
+// 16-bit data is what tensor cores are for); in deterministic mode, only a
+// bit-reproducible one.
 template <class Perf>
-const Perf& pick(const Perf* results, int count, size_t limit, bool deterministic,
+const Perf& pick(const Perf* results, int count, size_t limit, bool deterministic, bool tensor_ops,
                  const std::string& what) {
   for (int i = 0; i < count; ++i) {
     const Perf& p = results[i];
     if (p.status != CUDNN_STATUS_SUCCESS || p.memory > limit) continue;
     if (deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
-    if (p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+    if (!tensor_ops &&
+        (p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
       continue;
     return p;
   }
-  throw DeviceError(std::string("cuDNN found no FP32 ") + (deterministic ? "deterministic " : "") +
-                    "algorithm within " + std::to_string(limit >> 20) + " MiB of workspace for " +
-                    what);
+  throw DeviceError(std::string("cuDNN found no ") + (tensor_ops ? "" : "FP32 ") +
+                    (deterministic ? "deterministic " : "") + "algorithm within " +
+                    std::to_string(limit >> 20) + " MiB of workspace for " + what);
 }
 
 // The candidate algorithms of one direction, Note [algorithm choice]: timed
@@ -67,34 +73,48 @@ int candidates(bool heuristic, Perf* out, int max, Find find, Heuristic get, Wor
   return count;
 }
 
-ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w) {
+ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
+                    DType dtype) {
   CudaContext& cu = ctx.cuda();
-  const ConvKey key{narrow(x[0]), narrow(x[1]), narrow(x[2]), narrow(x[3]),
-                    narrow(w[0]), narrow(w[2]), narrow(w[3]), p.stride_h,
-                    p.stride_w,   p.pad_h,      p.pad_w};
+  const ConvKey key{static_cast<int>(dtype),
+                    narrow(x[0]),
+                    narrow(x[1]),
+                    narrow(x[2]),
+                    narrow(x[3]),
+                    narrow(w[0]),
+                    narrow(w[2]),
+                    narrow(w[3]),
+                    p.stride_h,
+                    p.stride_w,
+                    p.pad_h,
+                    p.pad_w};
   auto& slot = cu.plans().conv[key];
   if (slot) return *slot;
   const std::string what = describe(key);
   auto plan = std::make_unique<ConvPlan>();
-  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, key.n,
-                                           key.c, key.h, key.w),
-                what);
-  CNNE_CHECK_AT(cudnnSetFilter4dDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, key.k,
-                                           key.c, key.r, key.s),
-                what);
+  const cudnnDataType_t type = cudnn_data_type(dtype);
+  const bool tensor_ops = is_half(dtype);
+  CNNE_CHECK_AT(
+      cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, type, key.n, key.c, key.h, key.w),
+      what);
+  CNNE_CHECK_AT(
+      cudnnSetFilter4dDescriptor(plan->w, type, CUDNN_TENSOR_NCHW, key.k, key.c, key.r, key.s),
+      what);
+  // 16-bit data accumulates in F32 (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations).
   CNNE_CHECK_AT(
       cudnnSetConvolution2dDescriptor(plan->conv, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
       what);
-  CNNE_CHECK_AT(cudnnSetConvolutionMathType(plan->conv, CUDNN_FMA_MATH), what);
+  CNNE_CHECK_AT(
+      cudnnSetConvolutionMathType(plan->conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+      what);
   int n = 0, k = 0, ph = 0, qw = 0;
   CNNE_CHECK_AT(
       cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &k, &ph, &qw), what);
   if (ph != window_output_size(key.h, key.r, p.stride_h, p.pad_h) ||
       qw != window_output_size(key.w, key.s, p.stride_w, p.pad_w))
     throw DeviceError("cuDNN output size differs from cnnengine's for " + what);
-  CNNE_CHECK_AT(
-      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, k, ph, qw), what);
+  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, type, n, k, ph, qw), what);
   CNNE_CHECK_AT(
       cudnnSetTensor4dDescriptor(plan->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, k, 1, 1),
       what);
@@ -128,7 +148,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
         return cudnnGetConvolutionForwardWorkspaceSize(h, xd, wd, conv, yd, algo, bytes);
       },
       "forward " + what);
-  const auto& f = pick(fwd, count, limit, ctx.deterministic(), "forward " + what);
+  const auto& f = pick(fwd, count, limit, ctx.deterministic(), tensor_ops, "forward " + what);
   plan->forward_algo = f.algo;
   plan->forward_bytes = f.memory;
 
@@ -145,7 +165,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
         return cudnnGetConvolutionBackwardDataWorkspaceSize(h, wd, yd, conv, xd, algo, bytes);
       },
       "backward data " + what);
-  const auto& d = pick(bwd_data, count, limit, ctx.deterministic(), "backward data " + what);
+  const auto& d =
+      pick(bwd_data, count, limit, ctx.deterministic(), tensor_ops, "backward data " + what);
   plan->backward_data_algo = d.algo;
   plan->backward_data_bytes = d.memory;
 
@@ -162,7 +183,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, xd, yd, conv, wd, algo, bytes);
       },
       "backward filter " + what);
-  const auto& g = pick(bwd_filter, count, limit, ctx.deterministic(), "backward filter " + what);
+  const auto& g =
+      pick(bwd_filter, count, limit, ctx.deterministic(), tensor_ops, "backward filter " + what);
   plan->backward_filter_algo = g.algo;
   plan->backward_filter_bytes = g.memory;
 
@@ -179,22 +201,23 @@ void check_workspace(const Context& ctx, size_t need, const ConvPlan&) {
 
 }  // namespace
 
-size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w) {
-  return conv_plan(ctx, p, x, w).workspace_bytes();
+size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
+                              DType dtype) {
+  return conv_plan(ctx, p, x, w, dtype).workspace_bytes();
 }
 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
                     const Tensor* b, FusedActivation act, const Tensor& y) {
-  ConvPlan& plan = conv_plan(ctx, p, x.shape, w.shape);
+  ConvPlan& plan = conv_plan(ctx, p, x.shape, w.shape, x.dtype);
   check_workspace(ctx, plan.forward_bytes, plan);
   CudaContext& cu = ctx.cuda();
   CNNE_CHECK_AT(cudnnConvolutionForward(cu.cudnn(), &kOne, plan.x, x.data, plan.w, w.data,
                                         plan.conv, plan.forward_algo, ctx.workspace(),
                                         plan.forward_bytes, &kZero, plan.y, y.data),
                 "conv2d forward " + x.shape.str());
-  if (act == FusedActivation::kRelu)  // bias and ReLU in one pass
-    add_bias_activation(cu, y.f32(), b ? b->f32() : nullptr, y.shape[0], y.shape[1],
-                        y.shape[2] * y.shape[3], act, "conv2d forward");
+  if (act == FusedActivation::kRelu || is_half(y.dtype))  // bias (and ReLU) in one pass
+    add_bias_activation(cu, y, b ? b->f32() : nullptr, y.shape[1], y.shape[2] * y.shape[3], act,
+                        "conv2d forward");
   else if (b)
     CNNE_CHECK_AT(cudnnAddTensor(cu.cudnn(), &kOne, plan.bias, b->data, &kOne, plan.y, y.data),
                   "conv2d bias " + y.shape.str());
@@ -202,7 +225,7 @@ void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const 
 
 void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, const Tensor& dy,
                           const Tensor& dx) {
-  ConvPlan& plan = conv_plan(ctx, p, dx.shape, w.shape);
+  ConvPlan& plan = conv_plan(ctx, p, dx.shape, w.shape, dx.dtype);
   check_workspace(ctx, plan.backward_data_bytes, plan);
   CNNE_CHECK_AT(
       cudnnConvolutionBackwardData(ctx.cuda().cudnn(), &kOne, plan.w, w.data, plan.y, dy.data,
@@ -213,7 +236,7 @@ void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, 
 
 void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& dy,
                             const Tensor& dw) {
-  ConvPlan& plan = conv_plan(ctx, p, x.shape, dw.shape);
+  ConvPlan& plan = conv_plan(ctx, p, x.shape, dw.shape, x.dtype);
   check_workspace(ctx, plan.backward_filter_bytes, plan);
   CNNE_CHECK_AT(
       cudnnConvolutionBackwardFilter(ctx.cuda().cudnn(), &kOne, plan.x, x.data, plan.y, dy.data,
@@ -224,6 +247,10 @@ void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x
 
 void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   CudaContext& cu = ctx.cuda();
+  if (is_half(dy.dtype)) {  // F32 db from 16-bit dy: cuDNN wants one dtype, so a kernel of ours
+    bias_gradient(cu, dy, db.f32(), dy.shape[1], dy.shape[2] * dy.shape[3], "conv2d backward bias");
+    return;
+  }
   CNNE_CHECK_AT(
       cudnnConvolutionBackwardBias(cu.cudnn(), &kOne, cu.nchw_descriptor(dy.shape), dy.data, &kZero,
                                    cu.nchw_descriptor(Shape{1, dy.shape[1], 1, 1}), db.data),

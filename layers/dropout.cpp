@@ -16,7 +16,14 @@ std::unique_ptr<Layer> Dropout::from_json(const std::string& name, JsonFields& f
 }
 
 std::vector<ParamSpec> Dropout::scratch_specs(const Shape& in) const {
-  return {{"mask", Shape{in.numel()}}};  // (N * ...) at the largest batch
+  return {{"mask", Shape{in.numel()}, compute_dtype_}};  // (N * ...) at the largest batch
+}
+
+Tensor Dropout::mask_for(const Shape& shape) const {
+  Tensor used = scratch_[0];  // the first numel(shape) elements of the mask
+  used.shape = shape;
+  if (shape.numel() > scratch_[0].numel()) throw Error(where() + ": batch larger than planned");
+  return used;
 }
 
 void Dropout::forward(Context& ctx, const Tensor& x, const Tensor& y) {
@@ -24,8 +31,7 @@ void Dropout::forward(Context& ctx, const Tensor& x, const Tensor& y) {
     ops::axpby(ctx, 1.0f, x, 0.0f, y);
     return;
   }
-  const Tensor mask = scratch_[0].reshaped(Shape{scratch_[0].numel()});
-  const Tensor used(mask.f32(), x.shape, mask.device);  // the first numel(x) of the mask
+  const Tensor used = mask_for(x.shape);
   if (!step_key_) throw Error(where() + ": training needs a step key (Network::bind_step_key)");
   ops::dropout_forward(ctx, static_cast<float>(p_), step_key_, salt_, x, used, y);
 }
@@ -37,7 +43,7 @@ void Dropout::backward(Context& ctx, const Tensor&, const Tensor&, const Tensor&
     ops::axpby(ctx, 1.0f, dy, 0.0f, *dx);
     return;
   }
-  ops::multiply(ctx, dy, Tensor(scratch_[0].f32(), dy.shape, scratch_[0].device), *dx);
+  ops::multiply(ctx, dy, mask_for(dy.shape), *dx);
 }
 
 nlohmann::json Dropout::to_json() const {

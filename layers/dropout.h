@@ -24,6 +24,9 @@ class Dropout : public Layer {
   int64_t forward_flops(const Shape& in) const override { return in.numel(); }
 
  private:
+  // The mask scratch seen as `shape` (a batch no larger than planned).
+  Tensor mask_for(const Shape& shape) const;
+
   double p_;
 };
 

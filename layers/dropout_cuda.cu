@@ -1,7 +1,9 @@
 // Dropout and elementwise multiply on the GPU; the mask comes from the same
-// counter-based hash as the CPU reference (layers/dropout_mask.h).
+// counter-based hash as the CPU reference (layers/dropout_mask.h). Tensors
+// are F32, BF16 or F16 (all of one dtype per call); math in float.
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
+#include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "engine/ops.h"
 #include "layers/dropout_mask.h"
@@ -9,22 +11,30 @@
 namespace cnne::cuda {
 namespace {
 
-__global__ void dropout_kernel(float p, const uint64_t* step_key, uint64_t salt, const float* x,
-                               float* mask, float* y, int64_t n) {
+template <class T>
+__global__ void dropout_kernel(float p, const uint64_t* step_key, uint64_t salt, const T* x,
+                               T* mask, T* y, int64_t n) {
   const uint64_t key = dropout_key(*step_key, salt);
   const float keep_scale = 1.0f / (1.0f - p);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     const float m = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? keep_scale : 0.0f;
-    mask[i] = m;
-    y[i] = __fmul_rn(x[i], m);
+    mask[i] = from_float<T>(m);
+    y[i] = from_float<T>(__fmul_rn(to_float(x[i]), m));
   }
 }
 
-__global__ void multiply_kernel(const float* a, const float* b, float* out, int64_t n) {
+template <class T>
+__global__ void multiply_kernel(const T* a, const T* b, T* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = __fmul_rn(a[i], b[i]);
+    out[i] = from_float<T>(__fmul_rn(to_float(a[i]), to_float(b[i])));
+}
+
+void require_same_dtype(const Tensor& a, const Tensor& b, const std::string& what) {
+  if (a.dtype != b.dtype)
+    throw Error(what + ": tensors are " + dtype_name(a.dtype) + " and " + dtype_name(b.dtype) +
+                ", expected one dtype");
 }
 
 }  // namespace
@@ -33,17 +43,29 @@ void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t s
                      const Tensor& x, const Tensor& mask, const Tensor& y) {
   const int64_t n = x.numel();
   if (n == 0) return;
-  dropout_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(p, step_key, salt, x.f32(),
-                                                                      mask.f32(), y.f32(), n);
-  CNNE_CHECK_LAUNCH("dropout " + x.shape.str());
+  const std::string what = "dropout " + x.shape.str();
+  require_same_dtype(x, mask, what);
+  require_same_dtype(x, y, what);
+  with_float_type(x.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    dropout_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+        p, step_key, salt, elements<T>(x), elements<T>(mask), elements<T>(y), n);
+  });
+  CNNE_CHECK_LAUNCH(what);
 }
 
 void multiply(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& out) {
   const int64_t n = out.numel();
   if (n == 0) return;
-  multiply_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(a.f32(), b.f32(), out.f32(),
-                                                                       n);
-  CNNE_CHECK_LAUNCH("multiply " + out.shape.str());
+  const std::string what = "multiply " + out.shape.str();
+  require_same_dtype(a, out, what);
+  require_same_dtype(b, out, what);
+  with_float_type(out.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    multiply_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+        elements<T>(a), elements<T>(b), elements<T>(out), n);
+  });
+  CNNE_CHECK_LAUNCH(what);
 }
 
 }  // namespace cnne::cuda

@@ -18,6 +18,28 @@ void Layer::bind_state(std::vector<Tensor> buffers, std::vector<Tensor> scratch)
   scratch_ = std::move(scratch);
 }
 
+std::vector<ParamSpec> Layer::half_weight_specs(const Shape& weight) const {
+  if (!is_half(compute_dtype_)) return {};
+  return {{"weight_16bit", weight, compute_dtype_}, {"weight_grad_16bit", weight, compute_dtype_}};
+}
+
+Tensor Layer::compute_weight(Context& ctx, size_t first, bool refresh) const {
+  if (!is_half(compute_dtype_)) return params_[0];
+  if (scratch_.size() < first + 2) throw Error(where() + ": 16-bit weight scratch not bound");
+  if (refresh) ops::convert(ctx, params_[0], scratch_[first]);
+  return scratch_[first];
+}
+
+Tensor Layer::weight_grad_target(size_t first) const {
+  if (!is_half(compute_dtype_)) return grads_[0];
+  if (scratch_.size() < first + 2) throw Error(where() + ": 16-bit weight scratch not bound");
+  return scratch_[first + 1];
+}
+
+void Layer::finish_weight_grad(Context& ctx, size_t first) const {
+  if (is_half(compute_dtype_)) ops::convert(ctx, scratch_[first + 1], grads_[0]);
+}
+
 Shape Layer::output_shape(const Shape&) const {
   throw ConfigError(where() + ": takes " + std::to_string(input_count()) + " inputs");
 }

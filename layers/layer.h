@@ -26,9 +26,11 @@ constexpr int64_t kMaxWindowValue = 1 << 16;
 
 // One tensor of a layer: `name` is the suffix of its PyTorch state_dict key
 // ("weight" -> "conv1.weight", "running_mean" -> "bn1.running_mean").
+// Scratch tensors may have another dtype (16-bit copies under mixed precision).
 struct ParamSpec {
   std::string name;
   Shape shape;
+  DType dtype = DType::F32;
 };
 
 class Layer {
@@ -83,6 +85,11 @@ class Layer {
   void bind(std::vector<Tensor> params, std::vector<Tensor> grads);
   // Buffer and scratch views, in buffer_specs() and scratch_specs() order.
   void bind_state(std::vector<Tensor> buffers, std::vector<Tensor> scratch);
+  // The dtype of the activations this layer reads and writes (Note [mixed
+  // precision] in engine/precision.h); set by the Network before setup.
+  void set_compute_dtype(DType t) { compute_dtype_ = t; }
+  DType compute_dtype() const { return compute_dtype_; }
+
   // Training mode (batch statistics, dropout) or evaluation mode.
   virtual void set_training(bool training) { training_ = training; }
   bool training() const { return training_; }
@@ -123,12 +130,26 @@ class Layer {
   // "layer 'conv1' (conv2d)": the start of every error about this layer.
   std::string where() const { return "layer '" + name_ + "' (" + type() + ")"; }
 
+  // For layers whose ops take the weight params_[0] in the compute dtype
+  // (conv2d, linear), Note [mixed precision]: under 16 bits, two scratch
+  // tensors of the weight's shape, its rounded copy and its 16-bit gradient
+  // (none under F32), listed at scratch index `first`.
+  std::vector<ParamSpec> half_weight_specs(const Shape& weight) const;
+  // The weight to compute with: params_[0] under F32; else params_[0]
+  // rounded into its scratch copy (when `refresh`, at forward) and that copy.
+  Tensor compute_weight(Context& ctx, size_t first, bool refresh) const;
+  // Where the weight gradient goes: grads_[0] under F32, else the 16-bit
+  // scratch that finish_weight_grad() widens into grads_[0].
+  Tensor weight_grad_target(size_t first) const;
+  void finish_weight_grad(Context& ctx, size_t first) const;
+
   std::vector<Tensor> params_;
   std::vector<Tensor> grads_;
   std::vector<Tensor> buffers_;
   std::vector<Tensor> scratch_;
   bool training_ = true;
   FusedActivation activation_ = FusedActivation::kNone;  // what forward() applies last
+  DType compute_dtype_ = DType::F32;
   const uint64_t* step_key_ = nullptr;
   uint64_t salt_ = 0;
 

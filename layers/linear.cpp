@@ -39,15 +39,21 @@ void Linear::initialize(Rng& rng, std::span<const Tensor> params) const {
   for (const Tensor& t : params) init_uniform_fan_in(rng, t, in_features_);
 }
 
+std::vector<ParamSpec> Linear::scratch_specs(const Shape&) const {
+  return half_weight_specs(parameter_specs()[0].shape);
+}
+
 void Linear::forward(Context& ctx, const Tensor& x, const Tensor& y) {
-  ops::linear_forward(ctx, x, params_[0], bias_ ? &params_[1] : nullptr, activation_, y);
+  const Tensor w = compute_weight(ctx, 0, true);
+  ops::linear_forward(ctx, x, w, bias_ ? &params_[1] : nullptr, activation_, y);
 }
 
 void Linear::backward(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,
                       const Tensor* dx) {
-  ops::linear_backward_weight(ctx, x, dy, grads_[0]);
+  ops::linear_backward_weight(ctx, x, dy, weight_grad_target(0));
+  finish_weight_grad(ctx, 0);
   if (bias_) ops::linear_backward_bias(ctx, dy, grads_[1]);
-  if (dx) ops::linear_backward_data(ctx, params_[0], dy, *dx);
+  if (dx) ops::linear_backward_data(ctx, compute_weight(ctx, 0, false), dy, *dx);
 }
 
 nlohmann::json Linear::to_json() const {

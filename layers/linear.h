@@ -15,6 +15,7 @@ class Linear : public Layer {
   std::vector<ParamSpec> parameter_specs() const override;
   bool can_fuse_relu() const override { return true; }
   void initialize(Rng& rng, std::span<const Tensor> params) const override;
+  std::vector<ParamSpec> scratch_specs(const Shape& in) const override;
   void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
   void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                 const Tensor* dx) override;

@@ -1,6 +1,9 @@
 // Linear on the GPU: cuBLAS SGEMMs in strict FP32 and a bias kernel pair.
 // cuBLAS is column-major; a row-major (R, C) matrix is its (C, R) transpose,
-// so each product below is written for the transposes.
+// so each product below is written for the transposes. Under mixed precision
+// (Note [mixed precision]) x, w, y and their gradients are BF16/F16:
+// cublasGemmEx with F32 accumulation (tensor cores), the F32 bias through the
+// bias epilogue and its gradient through bias_gradient.
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
 #include "cuda/launch.h"
@@ -14,6 +17,29 @@ const float kOne = 1.0f, kZero = 0.0f;
 
 int narrow(int64_t v) {
   return static_cast<int>(v);
+}
+
+cudaDataType_t cublas_type(DType t) {
+  return t == DType::BF16 ? CUDA_R_16BF : t == DType::F16 ? CUDA_R_16F : CUDA_R_32F;
+}
+
+// C (m, n) = op(A) op(B) + beta C, column-major, all of dtype t (16-bit: F32 accumulation).
+void gemm(CudaContext& cu, cublasOperation_t ta, cublasOperation_t tb, int64_t m, int64_t n,
+          int64_t k, const void* a, int64_t lda, const void* b, int64_t ldb, const float* beta,
+          void* c, int64_t ldc, DType t, const std::string& what) {
+  if (t == DType::F32) {
+    CNNE_CHECK_AT(
+        cublasSgemm(cu.cublas(), ta, tb, narrow(m), narrow(n), narrow(k), &kOne,
+                    static_cast<const float*>(a), narrow(lda), static_cast<const float*>(b),
+                    narrow(ldb), beta, static_cast<float*>(c), narrow(ldc)),
+        what);
+    return;
+  }
+  const cudaDataType_t type = cublas_type(t);
+  CNNE_CHECK_AT(cublasGemmEx(cu.cublas(), ta, tb, narrow(m), narrow(n), narrow(k), &kOne, a, type,
+                             narrow(lda), b, type, narrow(ldb), beta, c, type, narrow(ldc),
+                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                what);
 }
 
 // y (N, O) row r = b
@@ -40,13 +66,20 @@ void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor
                     FusedActivation act, const Tensor& y) {
   CudaContext& cu = ctx.cuda();
   const int64_t n = x.shape[0], in = x.shape[1], out = w.shape[0];
+  if (is_half(x.dtype)) {
+    // y^T (O, N) = w (O, I) . x^T (I, N), then the F32 bias (and ReLU) in one pass
+    gemm(cu, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, w.data, in, x.data, in, &kZero, y.data, out,
+         x.dtype, "linear forward x " + x.shape.str() + " w " + w.shape.str());
+    add_bias_activation(cu, y, b ? b->f32() : nullptr, out, 1, act, "linear forward");
+    return;
+  }
   if (act == FusedActivation::kRelu) {
     // y^T (O, N) = w (O, I) . x^T (I, N), then bias and ReLU in one pass
     CNNE_CHECK_AT(
         cublasSgemm(cu.cublas(), CUBLAS_OP_T, CUBLAS_OP_N, narrow(out), narrow(n), narrow(in),
                     &kOne, w.f32(), narrow(in), x.f32(), narrow(in), &kZero, y.f32(), narrow(out)),
         "linear forward x " + x.shape.str() + " w " + w.shape.str());
-    add_bias_activation(cu, y.f32(), b ? b->f32() : nullptr, n, out, 1, act, "linear forward");
+    add_bias_activation(cu, y, b ? b->f32() : nullptr, out, 1, act, "linear forward");
     return;
   }
   if (b) {
@@ -64,23 +97,23 @@ void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor
 void linear_backward_data(Context& ctx, const Tensor& w, const Tensor& dy, const Tensor& dx) {
   const int64_t n = dy.shape[0], out = w.shape[0], in = w.shape[1];
   // dx^T (I, N) = w^T (I, O) . dy^T (O, N)
-  CNNE_CHECK_AT(
-      cublasSgemm(ctx.cuda().cublas(), CUBLAS_OP_N, CUBLAS_OP_N, narrow(in), narrow(n), narrow(out),
-                  &kOne, w.f32(), narrow(in), dy.f32(), narrow(out), &kZero, dx.f32(), narrow(in)),
-      "linear backward data dy " + dy.shape.str());
+  gemm(ctx.cuda(), CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, w.data, in, dy.data, out, &kZero, dx.data,
+       in, dy.dtype, "linear backward data dy " + dy.shape.str());
 }
 
 void linear_backward_weight(Context& ctx, const Tensor& x, const Tensor& dy, const Tensor& dw) {
   const int64_t n = x.shape[0], in = x.shape[1], out = dy.shape[1];
   // dw^T (I, O) = x^T (I, N) . dy (N, O)
-  CNNE_CHECK_AT(
-      cublasSgemm(ctx.cuda().cublas(), CUBLAS_OP_N, CUBLAS_OP_T, narrow(in), narrow(out), narrow(n),
-                  &kOne, x.f32(), narrow(in), dy.f32(), narrow(out), &kZero, dw.f32(), narrow(in)),
-      "linear backward weight x " + x.shape.str());
+  gemm(ctx.cuda(), CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, x.data, in, dy.data, out, &kZero, dw.data,
+       in, x.dtype, "linear backward weight x " + x.shape.str());
 }
 
 void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   const int64_t n = dy.shape[0], out = dy.shape[1];
+  if (is_half(dy.dtype)) {
+    bias_gradient(ctx.cuda(), dy, db.f32(), out, 1, "linear backward");
+    return;
+  }
   sum_rows_kernel<<<blocks_for(out), kThreads, 0, ctx.cuda().stream()>>>(dy.f32(), db.f32(), n,
                                                                          out);
   CNNE_CHECK_LAUNCH("linear backward bias " + dy.shape.str());

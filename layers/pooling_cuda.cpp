@@ -12,10 +12,12 @@ namespace {
 
 const float kOne = 1.0f, kZero = 0.0f;
 
-PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, const Shape& x) {
+PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, const Shape& x,
+                    DType dtype) {
   CudaContext& cu = ctx.cuda();
   auto i = [](int64_t v) { return static_cast<int>(v); };
-  const PoolKey key{static_cast<int>(mode),
+  const PoolKey key{static_cast<int>(dtype),
+                    static_cast<int>(mode),
                     i(x[0]),
                     i(x[1]),
                     i(x[2]),
@@ -30,9 +32,10 @@ PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p
   if (slot) return *slot;
   const std::string what = "pooling x " + x.str();
   auto plan = std::make_unique<PoolPlan>();
-  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, key.n,
-                                           key.c, key.h, key.w),
-                what);
+  const cudnnDataType_t type = cudnn_data_type(dtype);
+  CNNE_CHECK_AT(
+      cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, type, key.n, key.c, key.h, key.w),
+      what);
   CNNE_CHECK_AT(cudnnSetPooling2dDescriptor(plan->pool, mode, CUDNN_PROPAGATE_NAN, p.kernel_h,
                                             p.kernel_w, p.pad_h, p.pad_w, p.stride_h, p.stride_w),
                 what);
@@ -41,8 +44,7 @@ PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p
   if (h != window_output_size(key.h, p.kernel_h, p.stride_h, p.pad_h) ||
       w != window_output_size(key.w, p.kernel_w, p.stride_w, p.pad_w))
     throw DeviceError("cuDNN pooling output size differs from cnnengine's for " + what);
-  CNNE_CHECK_AT(
-      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w), what);
+  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, type, n, c, h, w), what);
   slot = std::move(plan);
   return *slot;
 }
@@ -50,7 +52,7 @@ PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p
 }  // namespace
 
 void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
-  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x.shape);
+  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x.shape, x.dtype);
   CNNE_CHECK_AT(cudnnPoolingForward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.x, x.data, &kZero,
                                     plan.y, y.data),
                 "maxpool2d forward " + x.shape.str());
@@ -58,14 +60,14 @@ void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, con
 
 void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
                         const Tensor& dy, const Tensor& dx) {
-  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x.shape);
+  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x.shape, x.dtype);
   CNNE_CHECK_AT(cudnnPoolingBackward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.y, y.data, plan.y,
                                      dy.data, plan.x, x.data, &kZero, plan.x, dx.data),
                 "maxpool2d backward " + x.shape.str());
 }
 
 void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
-  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, x.shape);
+  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, x.shape, x.dtype);
   CNNE_CHECK_AT(cudnnPoolingForward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.x, x.data, &kZero,
                                     plan.y, y.data),
                 "avgpool2d forward " + x.shape.str());
@@ -73,7 +75,8 @@ void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, con
 
 void avgpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
                         const Tensor& dy, const Tensor& dx) {
-  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, dx.shape);
+  PoolPlan& plan =
+      pool_plan(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, dx.shape, dx.dtype);
   CNNE_CHECK_AT(cudnnPoolingBackward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.y, y.data, plan.y,
                                      dy.data, plan.x, x.data, &kZero, plan.x, dx.data),
                 "avgpool2d backward " + dx.shape.str());

@@ -1,8 +1,10 @@
 // Softmax cross-entropy on the GPU: loss, gradient and the accuracy count in
 // one kernel. One block walks the rows and reduces in a fixed order, in
 // double, so the result is deterministic and close to the CPU reference.
+// Logits and their gradient are F32, BF16 or F16 (one dtype per call).
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
+#include "cuda/element.cuh"
 #include "engine/ops.h"
 
 namespace cnne::cuda {
@@ -10,8 +12,9 @@ namespace {
 
 constexpr int kCeThreads = 256;
 
-__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels,
-                                             float smoothing, float* dlogits, float* loss_sum,
+template <class T>
+__global__ void softmax_cross_entropy_kernel(const T* logits, const int32_t* labels,
+                                             float smoothing, T* dlogits, float* loss_sum,
                                              int32_t* correct, int64_t n, int64_t k) {
   const double eps = smoothing, off = eps / static_cast<double>(k), on = 1.0 - eps + off;
   __shared__ double loss_part[kCeThreads];
@@ -19,35 +22,37 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   double loss = 0.0;
   int hits = 0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    const float* row = logits + i * k;
+    const T* row = logits + i * k;
     const int32_t label = labels[i];
     if (label < 0 || label >= k) {  // never read outside the row: poison the loss and gradient
       loss += nan("");
       if (dlogits)
-        for (int64_t j = 0; j < k; ++j) dlogits[i * k + j] = nanf("");
+        for (int64_t j = 0; j < k; ++j) dlogits[i * k + j] = from_float<T>(nanf(""));
       continue;
     }
     int64_t best = 0;
     for (int64_t j = 1; j < k; ++j)
-      if (row[j] > row[best]) best = j;
+      if (to_float(row[j]) > to_float(row[best])) best = j;
     hits += best == label;
-    const double mx = row[best];
+    const double mx = to_float(row[best]);
     double sum = 0.0;
-    for (int64_t j = 0; j < k; ++j) sum += exp(static_cast<double>(row[j]) - mx);
+    for (int64_t j = 0; j < k; ++j) sum += exp(static_cast<double>(to_float(row[j])) - mx);
     const double log_sum = log(sum);
-    const double nll = -(static_cast<double>(row[label]) - mx - log_sum);
+    const double nll = -(static_cast<double>(to_float(row[label])) - mx - log_sum);
     if (eps == 0.0) {
       loss += nll;
     } else {
       double sum_neg_logp = 0.0;
-      for (int64_t j = 0; j < k; ++j) sum_neg_logp -= static_cast<double>(row[j]) - mx - log_sum;
+      for (int64_t j = 0; j < k; ++j)
+        sum_neg_logp -= static_cast<double>(to_float(row[j])) - mx - log_sum;
       loss += (1.0 - eps) * nll + eps * sum_neg_logp / static_cast<double>(k);
     }
     if (dlogits) {
-      float* g = dlogits + i * k;
+      T* g = dlogits + i * k;
       for (int64_t j = 0; j < k; ++j) {
-        const double prob = exp(static_cast<double>(row[j]) - mx - log_sum);
-        g[j] = static_cast<float>((prob - (j == label ? on : off)) / static_cast<double>(n));
+        const double prob = exp(static_cast<double>(to_float(row[j])) - mx - log_sum);
+        g[j] = from_float<T>(
+            static_cast<float>((prob - (j == label ? on : off)) / static_cast<double>(n)));
       }
     }
   }
@@ -67,14 +72,14 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   }
 }
 
-__global__ void argmax_rows_kernel(const float* logits, int32_t* predictions, int64_t n,
-                                   int64_t k) {
+template <class T>
+__global__ void argmax_rows_kernel(const T* logits, int32_t* predictions, int64_t n, int64_t k) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float* row = logits + i * k;
+    const T* row = logits + i * k;
     int64_t best = 0;
     for (int64_t j = 1; j < k; ++j)
-      if (row[j] > row[best]) best = j;
+      if (to_float(row[j]) > to_float(row[best])) best = j;
     predictions[i] = static_cast<int32_t>(best);
   }
 }
@@ -85,18 +90,27 @@ void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& lab
                            float smoothing, const Tensor* dlogits, const Tensor& loss_sum,
                            const Tensor& correct) {
   const int64_t n = logits.shape[0], k = logits.shape[1];
-  softmax_cross_entropy_kernel<<<1, kCeThreads, 0, ctx.cuda().stream()>>>(
-      logits.f32(), labels.i32(), smoothing, dlogits ? dlogits->f32() : nullptr, loss_sum.f32(),
-      correct.i32(), n, k);
-  CNNE_CHECK_LAUNCH("softmax_cross_entropy " + logits.shape.str());
+  const std::string what = "softmax_cross_entropy " + logits.shape.str();
+  if (dlogits && dlogits->dtype != logits.dtype) throw Error(what + ": dlogits dtype differs");
+  with_float_type(logits.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    softmax_cross_entropy_kernel<T><<<1, kCeThreads, 0, ctx.cuda().stream()>>>(
+        elements<T>(logits), labels.i32(), smoothing, dlogits ? elements<T>(*dlogits) : nullptr,
+        loss_sum.f32(), correct.i32(), n, k);
+  });
+  CNNE_CHECK_LAUNCH(what);
 }
 
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
   const int64_t n = logits.shape[0], k = logits.shape[1];
   const unsigned blocks = static_cast<unsigned>((n + 255) / 256);
-  argmax_rows_kernel<<<blocks ? blocks : 1, 256, 0, ctx.cuda().stream()>>>(logits.f32(),
-                                                                           predictions.i32(), n, k);
-  CNNE_CHECK_LAUNCH("argmax_rows " + logits.shape.str());
+  const std::string what = "argmax_rows " + logits.shape.str();
+  with_float_type(logits.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    argmax_rows_kernel<T><<<blocks ? blocks : 1, 256, 0, ctx.cuda().stream()>>>(
+        elements<T>(logits), predictions.i32(), n, k);
+  });
+  CNNE_CHECK_LAUNCH(what);
 }
 
 }  // namespace cnne::cuda

@@ -37,21 +37,6 @@ namespace {
 
 using test::HostTensor;
 
-bool gpu_usable(std::string* why) {
-#ifdef CNNE_WITH_CUDA
-  return cuda::cuda_usable(why);
-#else
-  *why = "built without CUDA";
-  return false;
-#endif
-}
-
-#define REQUIRE_GPU()                                           \
-  do {                                                          \
-    std::string why_;                                           \
-    if (!gpu_usable(&why_)) GTEST_SKIP() << "no GPU: " << why_; \
-  } while (0)
-
 // A device copy of a host tensor, and back.
 struct DeviceTensor {
   Buffer buffer;

@@ -27,7 +27,7 @@ TEST(Conv2dCases, PaddingAndStrideByHand) {
   w.values = {1, 0, 0, 1};
   HostTensor b(Shape{1}, 0.5f);
   const Conv2dParams p{2, 2, 1, 1};
-  ctx.reserve_workspace(ops::conv2d_workspace_bytes(ctx, p, x.shape, w.shape));
+  ctx.reserve_workspace(ops::conv2d_workspace_bytes(ctx, p, x.shape, w.shape, DType::F32));
   HostTensor y(Shape{1, 1, 2, 2});
   const Tensor bias = b.view();
   ops::conv2d_forward(ctx, p, x.view(), w.view(), &bias, FusedActivation::kNone, y.view());

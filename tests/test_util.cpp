@@ -8,6 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#ifdef CNNE_WITH_CUDA
+#include "cuda/device_query.h"
+#endif
+
 namespace cnne::test {
 
 HostTensor random_tensor(Rng& rng, Shape s, float lo, float hi) {
@@ -193,6 +197,15 @@ std::string real_cifar_dir() {
         fs::is_regular_file(fs::path(c) / "test_batch.bin"))
       return c;
   return "";
+}
+
+bool gpu_usable(std::string* why) {
+#ifdef CNNE_WITH_CUDA
+  return cuda::cuda_usable(why);
+#else
+  *why = "built without CUDA";
+  return false;
+#endif
 }
 
 }  // namespace cnne::test

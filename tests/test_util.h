@@ -100,6 +100,16 @@ void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test);
 // ("init.conv1.weight" -> "conv1.weight").
 Safetensors strip_prefix(const Safetensors& file, const std::string& prefix);
 
+// True when a CUDA GPU can run this build's GPU path; else false with the reason.
+bool gpu_usable(std::string* why);
+
+// Skips the current test (with the reason) where no GPU is usable.
+#define REQUIRE_GPU()                                                         \
+  do {                                                                        \
+    std::string why_;                                                         \
+    if (!::cnne::test::gpu_usable(&why_)) GTEST_SKIP() << "no GPU: " << why_; \
+  } while (0)
+
 // The folder of committed fixtures, and the real CIFAR-10 folder for
 // whole-program tests ("" when absent: such tests skip).
 std::string fixtures_dir();

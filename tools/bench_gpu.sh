@@ -9,8 +9,8 @@
 #       cnnengine eager, cnnengine --graph, tools/pytorch_tutorial.py --device cuda
 #   (b) SimpleCNN at batch 256, images/s: cnnengine bench --graph (and with
 #       --no-fusion, the cost of unfused ReLUs) vs tools/pytorch_bench.py
-#   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32) vs PyTorch fp32,
-#       channels_last, and bf16 autocast
+#   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32 and bf16) vs
+#       PyTorch fp32, channels_last, and bf16 autocast
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=""; data=""; report=""; quick=0
@@ -55,6 +55,13 @@ for model in simplecnn resnet18; do
     > "$logs/bench_$model.log" 2>&1
   row "$model batch 256, cnnengine fp32" "$(grep -oE 'step \(forward.*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" \
     "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" "bench"
+  for precision in bf16 fp16; do
+    "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph --precision $precision \
+      > "$logs/bench_${model}_$precision.log" 2>&1
+    row "$model batch 256, cnnengine $precision" \
+      "$(grep -oE 'step \(forward.*' "$logs/bench_${model}_$precision.log" | grep -oE '[0-9]+ images/s')" \
+      "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_${model}_$precision.log" | grep -oE '[0-9]+ images/s')" "bench"
+  done
   if [ $model = simplecnn ]; then
     "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph --no-fusion \
       > "$logs/bench_${model}_unfused.log" 2>&1

@@ -7,6 +7,7 @@
 
 #include "engine/config.h"
 #include "engine/error.h"
+#include "engine/half.h"
 #include "engine/interval_clock.h"
 #include "engine/loss_meter.h"
 #include "engine/ops.h"
@@ -42,7 +43,8 @@ int run_bench(int argc, char** argv, int first) {
                                  {"steps", "N", "timed steps (default 100)"},
                                  {"warmup", "N", "untimed steps first (default 10)"},
                                  {"graph", "", "also time the step captured as a CUDA graph"},
-                                 {"no-fusion", "", "run ReLUs as layers of their own"}};
+                                 {"no-fusion", "", "run ReLUs as layers of their own"},
+                                 {"precision", "P", "fp32, bf16 or fp16 (training.precision)"}};
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("bench", flags, 1, argc, argv, first);
   if (args.help_requested()) {
@@ -59,6 +61,9 @@ int run_bench(int argc, char** argv, int first) {
       args.positionals().empty()
           ? Config::from_json(parse_json_text(Config::embedded_default(), source), source)
           : Config::load(source);
+  Overrides overrides;
+  overrides.precision = args.text("precision");
+  apply_overrides(config, overrides);
   const int64_t batch = args.integer("batch-size", 1, 65536).value_or(config.training.batch_size);
   const int64_t steps = args.integer("steps", 1, 1000000).value_or(100);
   const int64_t warmup = args.integer("warmup", 0, 1000000).value_or(10);
@@ -68,12 +73,14 @@ int run_bench(int argc, char** argv, int first) {
   Network net = Network::from_json(config.network, source);
   Context ctx(device, threads);
   net.set_relu_fusion(!args.has("no-fusion"));
+  net.set_precision(config.training.precision);
   net.setup(ctx, {batch});
   Rng rng(config.training.seed);
   net.initialize(rng);
   const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
   const StepRates rates{config.training.optimizer.lr, config.training.optimizer.momentum_like()};
   const auto smoothing = static_cast<float>(config.training.label_smoothing);
+  const auto loss_scale = static_cast<float>(config.training.loss_scale);
   LossMeter meter(ctx);
   StepArgs step_args(ctx);  // constant rates: written and uploaded once
   net.bind_step_key(step_args.step_key());
@@ -85,7 +92,7 @@ int run_bench(int argc, char** argv, int first) {
   const Tensor input = net.input(batch);
   std::vector<float> host_input(static_cast<size_t>(input.numel()));
   for (float& v : host_input) v = rng.uniform(-1.0f, 1.0f);
-  copy_tensor(Tensor(host_input.data(), input.shape), input);
+  upload_f32(host_input, input);
   const int64_t classes = net.output_shape(1)[1];
   std::vector<int32_t> host_labels(static_cast<size_t>(batch));
   for (int32_t& l : host_labels)
@@ -104,8 +111,11 @@ int run_bench(int argc, char** argv, int first) {
     if (timed) clock->start(loss_slot);
     ops::softmax_cross_entropy(ctx, logits, labels, smoothing, &dlogits, meter.loss_sum(),
                                meter.correct());
+    if (loss_scale != 1.0f) ops::axpby(ctx, loss_scale, dlogits, 0.0f, dlogits);
     if (timed) clock->stop(loss_slot);
     net.backward(batch);
+    if (loss_scale != 1.0f)
+      ops::axpby(ctx, 1.0f / loss_scale, net.flat_gradients(), 0.0f, net.flat_gradients());
     if (timed) clock->start(update_slot);
     optimizer->apply(net, step_args);
     if (timed) {
@@ -151,8 +161,10 @@ int run_bench(int argc, char** argv, int first) {
 
   char line[200];
   std::snprintf(
-      line, sizeof line, "cnnengine bench: %s, batch %lld, %s%s, %lld warm-up + %lld timed steps\n",
-      net.name().c_str(), static_cast<long long>(batch), std::string(device_name(device)).c_str(),
+      line, sizeof line,
+      "cnnengine bench: %s, batch %lld, %s, %s%s, %lld warm-up + %lld timed steps\n",
+      net.name().c_str(), static_cast<long long>(batch), precision_name(net.precision()),
+      std::string(device_name(device)).c_str(),
       device == Device::CPU ? (", " + std::to_string(threads) + " thread(s)").c_str() : "",
       static_cast<long long>(warmup), static_cast<long long>(steps));
   std::cout << line;

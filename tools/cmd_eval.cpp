@@ -20,6 +20,7 @@ int run_eval(int argc, char** argv, int first) {
       {"batch-size", "N", "evaluation batch size (default: the config's eval.batch_size)"},
       {"test-limit", "N", "evaluate on the first N test images only"},
       {"tta-flip", "", "average each image's logits with its mirror image's"},
+      {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("eval", flags, 0, argc, argv, first);
@@ -47,6 +48,7 @@ int run_eval(int argc, char** argv, int first) {
   }
   Overrides o;
   o.test_limit = args.integer("test-limit", 0, INT64_MAX);
+  o.precision = args.text("precision");
   apply_overrides(config, o);
   if (auto b = args.integer("batch-size", 1, 65536)) config.eval.batch_size = *b;
   const int threads = choose_threads(args);
@@ -60,6 +62,7 @@ int run_eval(int argc, char** argv, int first) {
   Context ctx(device, threads);
   std::vector<int64_t> batch_sizes = pass_batch_sizes(test.count, config.eval.batch_size);
   batch_sizes.push_back(config.eval.batch_size);
+  net.set_precision(config.training.precision);
   net.setup(ctx, batch_sizes);
   load_weights(checkpoint.file, *path, net);
   std::cout << "Loaded " << *path << ": network " << net.name() << ", " << net.parameter_count()
@@ -67,6 +70,8 @@ int run_eval(int argc, char** argv, int first) {
   if (checkpoint.state.steps > 0)
     std::cout << ", trained " << checkpoint.state.epochs_completed << " epochs ("
               << checkpoint.state.steps << " steps) on " << checkpoint.state.device;
+  if (net.precision() != Precision::FP32)
+    std::cout << ", " << precision_name(net.precision()) << " activations";
   std::cout << "\nData: " << test.count << " test images from " << folder << "\n";
   const Evaluation e =
       evaluate(ctx, net, test, Normalization(config.data.mean, config.data.std),

@@ -81,6 +81,14 @@ int run_summary(int argc, char** argv, int first) {
     for (const std::string& pair : fused) std::cout << " " << pair;
     std::cout << "\n";
   }
+  const Precision precision = config.training.precision;
+  if (precision == Precision::FP32)
+    std::cout << "Precision: fp32 (training.precision)\n";
+  else
+    std::cout << "Precision: " << precision_name(precision)
+              << " activations and activation gradients, fp32 master weights, gradients and "
+                 "optimizer state (loss scale "
+              << config.training.loss_scale << ")\n";
   return 0;
 }
 

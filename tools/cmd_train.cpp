@@ -43,6 +43,7 @@ std::vector<FlagSpec> train_flags() {
       {"stop-after-steps", "N", "stop like an interrupt after N steps in all (checkpoint written)"},
       {"profile-steps", "A:B", "profiler capture range: steps A..B (nsys/ncu; docs/PROFILING.md)"},
       {"init-from", "FILE", "start from this safetensors model's tensors (training.init_from)"},
+      {"precision", "P", "fp32, bf16 or fp16 activations (training.precision)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   return flags;
@@ -93,6 +94,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.cuda_graph = args.has("graph");
   o.no_cuda_graph = args.has("no-graph");
   o.init_from = args.text("init-from");
+  o.precision = args.text("precision");
   return o;
 }
 
@@ -191,6 +193,11 @@ int run_train(int argc, char** argv, int first) {
 
   Context ctx(device, threads, config.training.deterministic);
   net.set_relu_fusion(!args.has("no-fusion"));
+  net.set_precision(config.training.precision);
+  if (config.training.precision != Precision::FP32)
+    std::cout << "Precision: " << precision_name(config.training.precision)
+              << " activations, fp32 weights, gradients and optimizer state (loss scale "
+              << config.training.loss_scale << ")\n";
   std::vector<int64_t> batch_sizes = pass_batch_sizes(train.count, config.training.batch_size);
   batch_sizes.push_back(config.training.batch_size);  // a resumed run's data may differ in size
   for (int64_t n : pass_batch_sizes(test.count, config.eval.batch_size)) batch_sizes.push_back(n);

@@ -16,6 +16,7 @@
 #      PyTorch fixtures on the GPU, no allocation inside steps)
 #   3. compute-sanitizer memcheck and racecheck on short GPU training runs, and
 #      a deterministic GPU run stopped and resumed against an uninterrupted one
+#      and short bf16/fp16 runs (the tutorial, a ResNet-18 bf16 step)
 #   4. the tutorial trained on the GPU on the CIFAR-10 found in --data
 #      (all five training batches if present, else what is there)
 #   5. the tutorial's PyTorch program on the same GPU, same data (--skip-peer skips)
@@ -153,6 +154,21 @@ if [ $rc -eq 0 ] && [ -n "$full" ] && [ "$full" = "$part" ]; then
 else
   note "deterministic resume on GPU" FAIL "rc=$rc full=$full resumed=$part"
 fi
+
+# 3d. mixed precision smoke runs (Note [mixed precision]): the tutorial in bf16
+# and fp16, and ResNet-18's step (batch norm, residual adds) in bf16
+for precision in bf16 fp16; do
+  "$bin" train --device cuda --precision $precision --data "$memdata" --epochs 1 --train-limit 400 \
+    --test-limit 200 --log-every 50 --out "$logs/$precision.safetensors" > "$logs/$precision.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then note "tutorial in $precision (short)" PASS "$(grep -oE 'test images: [0-9.]+%' "$logs/$precision.log" | tail -1)"
+  else note "tutorial in $precision (short)" FAIL "rc=$rc $(tail -1 "$logs/$precision.log")"; fi
+done
+"$bin" bench "$here/configs/resnet18.json" --device cuda --precision bf16 --batch-size 64 --steps 5 \
+  --warmup 2 --graph > "$logs/resnet_bf16.log" 2>&1
+rc=$?
+if [ $rc -eq 0 ]; then note "ResNet-18 bf16 step" PASS "$(grep -oE 'step \(forward.*' "$logs/resnet_bf16.log")"
+else note "ResNet-18 bf16 step" FAIL "rc=$rc $(tail -1 "$logs/resnet_bf16.log")"; fi
 
 # 4. the tutorial on the GPU
 if [ -n "$data" ] && [ -f "$data/data_batch_1.bin" ]; then

@@ -6,7 +6,9 @@ parameter names (conv1, bn1, layer1.0.conv1, ..., layer2.0.downsample.0, fc), so
 that a torchvision resnet18 state_dict saved as safetensors loads by name
 (everything but conv1, 7x7 there, and fc, 1000-way there).
 
-    tools/make_resnet_config.py [OUT]
+    tools/make_resnet_config.py [OUT]          configs/resnet18.json (fp32, 30 epochs)
+    tools/make_resnet_config.py --bf16 [OUT]   configs/resnet18_bf16.json: the short
+        bf16 recipe (20 epochs, bf16 activations, the step as a CUDA graph)
 """
 import json
 import sys
@@ -41,7 +43,10 @@ def block(prefix, cin, cout, stride, block_input):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "configs/resnet18.json"
+    args = sys.argv[1:]
+    bf16 = "--bf16" in args
+    args = [a for a in args if a != "--bf16"]
+    out = args[0] if args else ("configs/resnet18_bf16.json" if bf16 else "configs/resnet18.json")
     layers = [conv("conv1", 3, 64, 3, 1), bn("bn1", 64), {"type": "relu", "name": "relu"}]
     last, channels = "relu", 64
     for stage, (width, stride) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)], start=1):
@@ -70,6 +75,15 @@ def main():
                      "checkpoint": "resnet18.safetensors"},
         "eval": {"batch_size": 500, "tta_flip": True, "every_epochs": 5},
     }
+    if bf16:
+        config["comment"] = (
+            "ResNet-18, CIFAR variant, the short mixed-precision recipe; written by "
+            "tools/make_resnet_config.py --bf16. bf16 activations (fp32 master weights and "
+            "optimizer), the training step captured as a CUDA graph, 20 epochs, batch 256, SGD "
+            "Nesterov 0.9, one-cycle to lr 0.2, weight decay 5e-4, label smoothing 0.1, random "
+            "crop (padding 4) + flip, test-time flip averaging. Meant for a GPU.")
+        config["training"].update({"epochs": 20, "precision": "bf16", "cuda_graph": True,
+                                   "checkpoint": "resnet18_bf16.safetensors"})
     with open(out, "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")

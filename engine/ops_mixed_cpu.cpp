@@ -1,0 +1,223 @@
+// The CPU reference for 16-bit activations (Note [mixed precision] in
+// engine/precision.h): every op widens its BF16/F16 tensors to F32 host
+// copies, runs the F32 reference in cnne::cpu and rounds its outputs back
+// once. F32 tensors pass through untouched, so the FP32 path pays only a few
+// dtype comparisons. The copies are host vectors made per call: the CPU
+// reference is the yardstick here, not the fast path.
+#include <optional>
+#include <vector>
+
+#include "engine/half.h"
+#include "engine/ops.h"
+
+namespace cnne::cpu_mixed {
+namespace {
+
+// An F32 view of `t`: `t` itself when it is not 16-bit, else a widened copy
+// (filled from `t` when `load`) that store() rounds back into `t`.
+class F32View {
+ public:
+  F32View(const Tensor& t, bool load) : original_(t), view_(t) {
+    if (!is_half(t.dtype)) return;
+    copy_.resize(static_cast<size_t>(t.numel()));  // (numel) F32
+    if (load) convert_host(t.data, t.dtype, copy_.data(), DType::F32, copy_.size());
+    view_ = Tensor(copy_.data(), t.shape, Device::CPU);
+  }
+  const Tensor& operator*() const { return view_; }
+  const Tensor* get() const { return &view_; }
+  void store() const {
+    if (is_half(original_.dtype))
+      convert_host(copy_.data(), DType::F32, original_.data, original_.dtype, copy_.size());
+  }
+
+ private:
+  Tensor original_, view_;
+  std::vector<float> copy_;
+};
+
+// The same for an optional tensor.
+std::optional<F32View> view_of(const Tensor* t, bool load) {
+  if (!t) return std::nullopt;
+  return std::optional<F32View>(std::in_place, *t, load);
+}
+
+const Tensor* get(const std::optional<F32View>& v) {
+  return v ? v->get() : nullptr;
+}
+
+}  // namespace
+
+size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
+                              DType dtype) {
+  return cpu::conv2d_workspace_bytes(ctx, p, x, w, dtype);
+}
+void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
+                    const Tensor* b, FusedActivation act, const Tensor& y) {
+  F32View xv(x, true), wv(w, true), yv(y, false);
+  const auto bv = view_of(b, true);
+  cpu::conv2d_forward(ctx, p, *xv, *wv, get(bv), act, *yv);
+  yv.store();
+}
+void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, const Tensor& dy,
+                          const Tensor& dx) {
+  F32View wv(w, true), dyv(dy, true), dxv(dx, false);
+  cpu::conv2d_backward_data(ctx, p, *wv, *dyv, *dxv);
+  dxv.store();
+}
+void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& dy,
+                            const Tensor& dw) {
+  F32View xv(x, true), dyv(dy, true), dwv(dw, false);
+  cpu::conv2d_backward_filter(ctx, p, *xv, *dyv, *dwv);
+  dwv.store();
+}
+void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
+  F32View dyv(dy, true), dbv(db, false);
+  cpu::conv2d_backward_bias(ctx, *dyv, *dbv);
+  dbv.store();
+}
+void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::maxpool2d_forward(ctx, p, *xv, *yv);
+  yv.store();
+}
+void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
+                        const Tensor& dy, const Tensor& dx) {
+  F32View xv(x, true), yv(y, true), dyv(dy, true), dxv(dx, false);
+  cpu::maxpool2d_backward(ctx, p, *xv, *yv, *dyv, *dxv);
+  dxv.store();
+}
+void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::avgpool2d_forward(ctx, p, *xv, *yv);
+  yv.store();
+}
+void avgpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
+                        const Tensor& dy, const Tensor& dx) {
+  F32View xv(x, true), yv(y, true), dyv(dy, true), dxv(dx, false);
+  cpu::avgpool2d_backward(ctx, p, *xv, *yv, *dyv, *dxv);
+  dxv.store();
+}
+void global_avgpool_forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::global_avgpool_forward(ctx, *xv, *yv);
+  yv.store();
+}
+void global_avgpool_backward(Context& ctx, const Tensor& dy, const Tensor& dx) {
+  F32View dyv(dy, true), dxv(dx, false);
+  cpu::global_avgpool_backward(ctx, *dyv, *dxv);
+  dxv.store();
+}
+void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gamma,
+                                const Tensor& beta, float momentum, float eps,
+                                const Tensor& running_mean, const Tensor& running_var,
+                                const Tensor& save_mean, const Tensor& save_invstd,
+                                const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::batchnorm_forward_training(ctx, *xv, gamma, beta, momentum, eps, running_mean, running_var,
+                                  save_mean, save_invstd, *yv);
+  yv.store();
+}
+void batchnorm_forward_inference(Context& ctx, const Tensor& x, const Tensor& gamma,
+                                 const Tensor& beta, const Tensor& running_mean,
+                                 const Tensor& running_var, float eps, const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::batchnorm_forward_inference(ctx, *xv, gamma, beta, running_mean, running_var, eps, *yv);
+  yv.store();
+}
+void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const Tensor& gamma,
+                        const Tensor& save_mean, const Tensor& save_invstd, float eps,
+                        const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+  F32View xv(x, true), dyv(dy, true), dxv(dx, false);
+  cpu::batchnorm_backward(ctx, *xv, *dyv, gamma, save_mean, save_invstd, eps, *dxv, dgamma, dbeta);
+  dxv.store();
+}
+void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t salt,
+                     const Tensor& x, const Tensor& mask, const Tensor& y) {
+  F32View xv(x, true), maskv(mask, false), yv(y, false);
+  cpu::dropout_forward(ctx, p, step_key, salt, *xv, *maskv, *yv);
+  maskv.store();
+  yv.store();
+}
+void multiply(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& out) {
+  F32View av(a, true), bv(b, true), outv(out, false);
+  cpu::multiply(ctx, *av, *bv, *outv);
+  outv.store();
+}
+void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::relu_forward(ctx, *xv, *yv);
+  yv.store();
+}
+void relu_backward(Context& ctx, const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  F32View yv(y, true), dyv(dy, true), dxv(dx, false);
+  cpu::relu_backward(ctx, *yv, *dyv, *dxv);
+  dxv.store();
+}
+void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor* b,
+                    FusedActivation act, const Tensor& y) {
+  F32View xv(x, true), wv(w, true), yv(y, false);
+  const auto bv = view_of(b, true);
+  cpu::linear_forward(ctx, *xv, *wv, get(bv), act, *yv);
+  yv.store();
+}
+void linear_backward_data(Context& ctx, const Tensor& w, const Tensor& dy, const Tensor& dx) {
+  F32View wv(w, true), dyv(dy, true), dxv(dx, false);
+  cpu::linear_backward_data(ctx, *wv, *dyv, *dxv);
+  dxv.store();
+}
+void linear_backward_weight(Context& ctx, const Tensor& x, const Tensor& dy, const Tensor& dw) {
+  F32View xv(x, true), dyv(dy, true), dwv(dw, false);
+  cpu::linear_backward_weight(ctx, *xv, *dyv, *dwv);
+  dwv.store();
+}
+void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
+  F32View dyv(dy, true), dbv(db, false);
+  cpu::linear_backward_bias(ctx, *dyv, *dbv);
+  dbv.store();
+}
+void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
+                           float smoothing, const Tensor* dlogits, const Tensor& loss_sum,
+                           const Tensor& correct) {
+  F32View lv(logits, true);
+  const auto dv = view_of(dlogits, false);
+  cpu::softmax_cross_entropy(ctx, *lv, labels, smoothing, get(dv), loss_sum, correct);
+  if (dv) dv->store();
+}
+void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
+  F32View lv(logits, true);
+  cpu::argmax_rows(ctx, *lv, predictions);
+}
+void sgd_update(Context& ctx, const SgdHyper* h, const Tensor& params, const Tensor& grads,
+                const Tensor& momentum) {
+  cpu::sgd_update(ctx, h, params, grads, momentum);
+}
+void adam_update(Context& ctx, const AdamHyper* h, const Tensor& params, const Tensor& grads,
+                 const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+  cpu::adam_update(ctx, h, params, grads, exp_avg, exp_avg_sq);
+}
+void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
+                    const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,
+                    const Tensor& x, const Tensor& labels_out) {
+  F32View xv(x, false);
+  cpu::assemble_batch(ctx, pixels, labels, order, args, aug, lut, *xv, labels_out);
+  xv.store();
+}
+void convert(Context& ctx, const Tensor& src, const Tensor& dst) {
+  cpu::convert(ctx, src, dst);
+}
+void fill(Context& ctx, const Tensor& t, float value) {
+  F32View tv(t, false);
+  cpu::fill(ctx, *tv, value);
+  tv.store();
+}
+void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor& y) {
+  F32View xv(x, true), yv(y, beta != 0.0f);
+  cpu::axpby(ctx, alpha, *xv, beta, *yv);
+  yv.store();
+}
+void count_nonfinite(Context& ctx, const Tensor& t, const Tensor& count) {
+  F32View tv(t, true);
+  cpu::count_nonfinite(ctx, *tv, count);
+}
+
+}  // namespace cnne::cpu_mixed

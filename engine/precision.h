@@ -1,0 +1,33 @@
+#pragma once
+// Note [mixed precision]: with training.precision "bf16" or "fp16" the
+// network keeps its activations and their gradients in 16 bits (every node
+// output, every gradient buffer, dropout masks, the batch input). Parameters,
+// gradients, BatchNorm statistics and optimizer state stay F32: the
+// optimizer updates F32 master weights. A conv2d or linear layer rounds its
+// F32 weight into a 16-bit copy at each forward (PyTorch autocast's cast),
+// computes with it (cuDNN/cuBLAS with F32 accumulation, tensor cores on the
+// GPU), writes its weight gradient in 16 bits and widens it into the F32
+// gradient. Biases and BatchNorm's scale and shift are read in F32.
+// The CPU reference emulates this exactly as "16-bit storage, F32 compute":
+// each op widens its 16-bit inputs, runs the F32 reference and rounds its
+// outputs once (engine/ops_mixed_cpu.cpp), so GPU-vs-CPU tests compare like
+// with like. fp16's narrow range needs loss scaling: the loss gradient is
+// multiplied by training.loss_scale before the backward and every parameter
+// gradient divided by it before the numerical check and the update (a static
+// scale; an overflow stops the run like any non-finite gradient).
+#include <string>
+
+#include "engine/tensor.h"
+
+namespace cnne {
+
+enum class Precision { FP32, BF16, FP16 };
+
+// The dtype of activations under `p`: F32, BF16 or F16.
+DType activation_dtype(Precision p);
+// The config's spelling: "fp32", "bf16", "fp16".
+const char* precision_name(Precision p);
+// Parses the config's spelling; false when unknown.
+bool parse_precision(const std::string& text, Precision& out);
+
+}  // namespace cnne
