@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "engine/error.h"
+#include "engine/half.h"
 
 namespace cnne {
 
@@ -73,16 +74,17 @@ bool matches_any(const std::string& name, const std::vector<std::string>& patter
   return false;
 }
 
-// Copies tensor `t` (F32, the expected shape) into host floats at `dst`.
+// Copies tensor `t` (the expected shape) into host floats at `dst`: F32 as
+// is, BF16/F16 (a state_dict saved in half precision) widened exactly.
 void take_f32(const SafetensorsTensor& t, const NamedParam& p, const std::string& path,
               float* dst) {
-  if (t.dtype != DType::F32)
+  if (t.dtype != DType::F32 && !is_half(t.dtype))
     throw CheckpointError(path + ": tensor '" + p.name + "' is " + dtype_name(t.dtype) +
-                          ", expected F32");
+                          ", expected F32 (or BF16/F16)");
   if (!(t.shape == p.shape))
     throw CheckpointError(path + ": tensor '" + p.name + "' has shape " + t.shape.str() +
                           ", the network expects " + p.shape.str());
-  std::memcpy(dst, t.bytes.data(), t.bytes.size());
+  convert_host(t.bytes.data(), t.dtype, dst, DType::F32, static_cast<size_t>(p.shape.numel()));
 }
 
 int64_t scalar_value(const SafetensorsTensor& t, const std::string& path) {

@@ -16,7 +16,7 @@ namespace {
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the reference implementation's limit
 
 bool parse_dtype(const std::string& text, DType& out) {
-  for (DType t : {DType::F32, DType::I32, DType::U8, DType::I64})
+  for (DType t : {DType::F32, DType::I32, DType::U8, DType::I64, DType::BF16, DType::F16})
     if (text == dtype_name(t)) {
       out = t;
       return true;
@@ -132,7 +132,8 @@ Safetensors parse_safetensors(const std::vector<uint8_t>& raw, const std::string
     SafetensorsTensor t;
     t.name = name;
     if (!entry["dtype"].is_string() || !parse_dtype(entry["dtype"].get<std::string>(), t.dtype))
-      throw fail(where + " has dtype " + entry["dtype"].dump() + ", expected F32, I32, I64 or U8");
+      throw fail(where + " has dtype " + entry["dtype"].dump() +
+                 ", expected F32, BF16, F16, I32, I64 or U8");
     const auto& shape = entry["shape"];
     if (!shape.is_array() || shape.size() > static_cast<size_t>(Shape::kMaxRank))
       throw fail(where + " has a bad shape " + shape.dump());

@@ -5,6 +5,8 @@
 
 #include "engine/checkpoint.h"
 #include "engine/config.h"
+#include "engine/half.h"
+#include "engine/network.h"
 #include "tests/test_util.h"
 
 namespace cnne::test {
@@ -51,6 +53,63 @@ TEST(Transfer, FrozenLayersKeepThePretrainedWeightsAndTheNewHeadTrains) {
   for (const char* trained : {"fc1.weight", "fc3.weight"})
     EXPECT_NE(a.find(trained)->bytes, b.find(trained)->bytes) << trained;
   EXPECT_NE(tensor(a, "fc3.bias")[0], tensor(b, "fc3.bias")[0]);
+}
+
+// A copy of `file` with every F32 tensor stored as `dtype` (a state_dict
+// saved with .half() or .bfloat16()).
+Safetensors narrowed(const Safetensors& file, DType dtype) {
+  Safetensors out;
+  for (const SafetensorsTensor& t : file.tensors) {
+    SafetensorsTensor copy = t;
+    if (t.dtype == DType::F32) {
+      copy.dtype = dtype;
+      copy.bytes.resize(static_cast<size_t>(t.shape.numel()) * 2);
+      convert_host(t.bytes.data(), DType::F32, copy.bytes.data(), dtype,
+                   static_cast<size_t>(t.shape.numel()));
+    }
+    out.tensors.push_back(copy);
+  }
+  return out;
+}
+
+TEST(Transfer, HalfPrecisionStateDictsLoadWidened) {
+  Transfer t;
+  const std::string pretrained = t.out.file("pretrained.safetensors");
+  ASSERT_EQ(run_cli("train" + t.flags + "--epochs 1 --out " + pretrained).exit_code, 0);
+  const Safetensors full = load_safetensors(pretrained);
+  for (DType dtype : {DType::BF16, DType::F16}) {
+    const std::string path = t.out.file(std::string(dtype_name(dtype)) + ".safetensors");
+    save_safetensors(path, narrowed(full, dtype));
+    // through the API: every weight is the 16-bit value, widened exactly
+    Network net = Network::from_json(
+        parse_json_text(Config::embedded_default(), "simplecnn.json")["network"], "net.json");
+    Context ctx(Device::CPU);
+    net.setup(ctx, {4});
+    load_weights(load_safetensors(path), path, net);
+    const std::vector<float> loaded = net.download_parameters();
+    for (const NamedParam& p : net.parameters()) {
+      const float* original = tensor(full, p.name);
+      for (int64_t i = 0; i < p.shape.numel(); ++i) {
+        const float expected = dtype == DType::BF16 ? bf16_to_float(float_to_bf16(original[i]))
+                                                    : f16_to_float(float_to_f16(original[i]));
+        ASSERT_EQ(loaded[static_cast<size_t>(p.offset + i)], expected) << p.name << "[" << i << "]";
+      }
+    }
+    // through the CLI
+    const RunResult r = run_cli("train" + t.flags + "--epochs 1 --init-from " + path + " --out " +
+                                t.out.file("from_half.safetensors"));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("10 tensors loaded"), std::string::npos) << r.out;
+  }
+  // integers are no weights
+  Safetensors ints = full;
+  for (SafetensorsTensor& x : ints.tensors)
+    if (x.name == "fc1.bias") x.dtype = DType::I32;
+  save_safetensors(t.out.file("ints.safetensors"), ints);
+  const RunResult r = run_cli("train" + t.flags + "--init-from " + t.out.file("ints.safetensors"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("tensor 'fc1.bias' is I32, expected F32 (or BF16/F16)"), std::string::npos)
+      << r.err;
 }
 
 TEST(Transfer, MissingAndMisShapedTensorsAreClearErrors) {
