@@ -65,7 +65,8 @@ void Trainer::check_graph_finite(const TrainingState& state) {
                        std::to_string(state.epochs_completed + 1) +
                        "); under a CUDA graph the check runs at log lines, so the weights may "
                        "already hold them. Checkpoints on disk are left as they were; rerun "
-                       "without --graph to find the step and layer, or lower the learning rate");
+                       "without --graph to find the step and layer. " +
+                       remedy());
 }
 
 void Trainer::check_finite(const TrainingState& state, int64_t n, double running_loss) {
@@ -97,8 +98,21 @@ void Trainer::check_finite(const TrainingState& state, int64_t n, double running
                                                        : "-Inf";
   throw NumericalError(std::string("non-finite values ") + line + "the loss is " + loss + ", " +
                        std::to_string(bad) + " gradient elements are NaN/Inf; first in " + where +
-                       ". Stopped before the update; checkpoints on disk are left as they were. "
-                       "Lower the learning rate?");
+                       ". Stopped before the update; checkpoints on disk are left as they were. " +
+                       remedy());
+}
+
+std::string Trainer::remedy() const {
+  const TrainingConfig& tc = config_.training;
+  if (tc.precision == Precision::FP16 && tc.loss_scale > 1) {
+    char scale[32];
+    std::snprintf(scale, sizeof scale, "%.10g", tc.loss_scale);
+    return std::string(
+               "In fp16 the scaled gradients may have overflowed: lower "
+               "training.loss_scale (now ") +
+           scale + "), use --precision bf16, or lower the learning rate";
+  }
+  return "Lower the learning rate?";
 }
 
 // Note [exact resume]: the state at any step is the weights, the optimizer's

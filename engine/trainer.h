@@ -69,6 +69,8 @@ class Trainer {
   // Under a CUDA graph: throws NumericalError if any step so far met NaN/Inf.
   void check_graph_finite(const TrainingState& state);
   Tensor nonfinite() const;  // (1) I32 on the device
+  // What to try after a NaN/Inf (the fp16 loss scale when that is the likely cause).
+  std::string remedy() const;
 
   Context& ctx_;
   const Config& config_;

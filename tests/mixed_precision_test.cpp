@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <string>
 
@@ -484,6 +485,24 @@ TEST(MixedPrecisionCli, TrainInBf16SavesF32WeightsThatEvaluateInAnyPrecision) {
   const RunResult bench = run_cli("bench --device cpu --precision fp16 --steps 2 --warmup 1");
   ASSERT_EQ(bench.exit_code, 0) << bench.err;
   EXPECT_NE(bench.out.find("batch 4, fp16, cpu"), std::string::npos) << bench.out;
+}
+
+TEST(MixedPrecisionCli, Fp16OverflowStopsWithALossScaleHint) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 8);
+  nlohmann::json j = tutorial_json();
+  j["training"]["precision"] = "fp16";
+  j["training"]["loss_scale"] = 16777216;  // 2^24: the scaled loss gradient passes 65504
+  write_text(out.file("c.json"), j.dump());
+  const std::string ckpt = out.file("never.safetensors");
+  const RunResult r = run_cli("train " + out.file("c.json") + " --device cpu --no-eval --data " +
+                              data.path().string() + " --out " + ckpt);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("at epoch 1, batch 1 (step 1)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("lower training.loss_scale (now 16777216), use --precision bf16"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(ckpt));
 }
 
 // The weights digest `cnnengine inspect` prints; "" if the file does not inspect cleanly.
