@@ -14,7 +14,7 @@ namespace cnne {
 struct StepArgs::Ring {
   static constexpr int kSlots = 4;
   cuda::PinnedBuffer slots[kSlots];
-  cuda::Event done[kSlots];
+  cuda::SyncEvent done[kSlots];  // ordering only, no timing
   bool used[kSlots] = {};
   int next = 0;
 };

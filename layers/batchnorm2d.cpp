@@ -10,7 +10,10 @@ namespace cnne {
 BatchNorm2d::BatchNorm2d(std::string name, int64_t features, double eps, double momentum)
     : Layer(std::move(name)), features_(features), eps_(eps), momentum_(momentum) {
   if (features_ < 1) throw ConfigError(where() + ": num_features must be >= 1");
-  if (!(eps_ > 0)) throw ConfigError(where() + ": eps must be > 0");
+  // cuDNN raises a smaller eps to CUDNN_BN_MIN_EPSILON (1e-5) without a word;
+  // refusing it keeps the CPU and the GPU computing the same thing.
+  if (!(eps_ >= 1e-5))
+    throw ConfigError(where() + ": eps must be >= 1e-5 (cuDNN's smallest; PyTorch's default)");
   if (!(momentum_ >= 0 && momentum_ <= 1))
     throw ConfigError(where() + ": momentum must be in [0, 1]");
 }
@@ -68,6 +71,10 @@ void BatchNorm2d::set_counter(const std::string& name, int64_t value) {
 
 void BatchNorm2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {
   if (training()) {
+    // PyTorch's rule: batch statistics need two values (the unbiased variance divides by n - 1).
+    if (x.shape[0] * x.shape[2] * x.shape[3] < 2)
+      throw Error(where() + ": training needs more than 1 value per channel, got input " +
+                  x.shape.str() + " (a batch of 1 with 1x1 maps; as PyTorch refuses it)");
     ops::batchnorm_forward_training(ctx, x, params_[0], params_[1], static_cast<float>(momentum_),
                                     static_cast<float>(eps_), buffers_[0], buffers_[1], scratch_[0],
                                     scratch_[1], y);

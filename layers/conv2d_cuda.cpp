@@ -245,16 +245,12 @@ void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x
       "conv2d backward filter " + x.shape.str());
 }
 
+// Our own per-channel reduction rather than cudnnConvolutionBackwardBias:
+// deterministic by construction (a fixed order in double), and it writes the
+// F32 gradient of a 16-bit dy, which cuDNN's call (one dtype for both) cannot.
 void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
-  CudaContext& cu = ctx.cuda();
-  if (is_half(dy.dtype)) {  // F32 db from 16-bit dy: cuDNN wants one dtype, so a kernel of ours
-    bias_gradient(cu, dy, db.f32(), dy.shape[1], dy.shape[2] * dy.shape[3], "conv2d backward bias");
-    return;
-  }
-  CNNE_CHECK_AT(
-      cudnnConvolutionBackwardBias(cu.cudnn(), &kOne, cu.nchw_descriptor(dy.shape), dy.data, &kZero,
-                                   cu.nchw_descriptor(Shape{1, dy.shape[1], 1, 1}), db.data),
-      "conv2d backward bias " + dy.shape.str());
+  bias_gradient(ctx.cuda(), dy, db.f32(), dy.shape[1], dy.shape[2] * dy.shape[3],
+                "conv2d backward");
 }
 
 }  // namespace cnne::cuda

@@ -101,6 +101,35 @@ TEST(BatchNormCases, RunningStatisticsAndEvaluationMode) {
   EXPECT_NEAR(z[3], (4 - 0.25) / std::sqrt(running_var[0] + 1e-5), 1e-5);
 }
 
+TEST(BatchNormCases, RefusesAnEpsCudnnWouldChangeAndSingleValueBatches) {
+  EXPECT_THROW(BatchNorm2d("bn", 4, 1e-6, 0.1), ConfigError);
+  try {
+    BatchNorm2d("bn1", 4, 1e-6, 0.1);
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 'bn1' (batchnorm2d): eps must be >= 1e-5"),
+              std::string::npos)
+        << e.what();
+  }
+  Context ctx(Device::CPU);
+  BatchNorm2d bn("bn", 1, 1e-5, 0.1);
+  test::LayerHarness h(ctx, bn, Shape{1, 1, 1, 1});
+  HostTensor running_mean(Shape{1}, 0.0f), running_var(Shape{1}, 1.0f), save_mean(Shape{1}),
+      save_invstd(Shape{1});
+  bn.bind_state({running_mean.view(), running_var.view()}, {save_mean.view(), save_invstd.view()});
+  HostTensor x(Shape{1, 1, 1, 1}, 3.0f);
+  try {
+    h.forward(x);
+    ADD_FAILURE() << "a single value per channel trained";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("training needs more than 1 value per channel, got "
+                                         "input [1, 1, 1, 1]"),
+              std::string::npos)
+        << e.what();
+  }
+  bn.set_training(false);  // evaluation uses the running statistics: fine
+  EXPECT_NEAR(h.forward(x)[0], 3.0f / std::sqrt(1.0f + 1e-5f), 1e-5);
+}
+
 TEST(AvgPoolCases, PaddingCountsInTheDivisor) {
   Context ctx(Device::CPU);
   HostTensor x(Shape{1, 1, 2, 2});
