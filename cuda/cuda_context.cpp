@@ -38,7 +38,11 @@ CudaContext::CudaContext() : device_(chosen_device()) {
   CNNE_CHECK(cudnnSetStream(cudnn_, stream_));
   CNNE_CHECK(cublasSetStream(cublas_, stream_));
   // Strict FP32 GEMMs (no TF32): the GPU path must match the CPU reference.
-  CNNE_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+  // Default math (strict FP32 SGEMM: no TF32), and 16-bit GEMMs (mixed
+  // precision) keep their split-K partial sums in FP32 too.
+  CNNE_CHECK(cublasSetMathMode(
+      cublas_, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH |
+                                         CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
   cublas_workspace_ = device_malloc(kCublasWorkspaceBytes);
   CNNE_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
   CNNE_CHECK(cudnnSetActivationDescriptor(relu_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
@@ -65,6 +69,13 @@ cudnnTensorDescriptor_t CudaContext::nchw_descriptor(const Shape& shape, DType d
                   "tensor " + shape.str());
   }
   return *slot;
+}
+
+std::pair<int, int> CudaContext::compute_capability() const {
+  int major = 0, minor = 0;
+  CNNE_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_));
+  CNNE_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device_));
+  return {major, minor};
 }
 
 void CudaContext::synchronize() const {

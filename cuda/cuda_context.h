@@ -3,6 +3,7 @@
 // (DESIGN principle 4): the stream every op runs on, the cuDNN and cuBLAS
 // handles bound to it, cuBLAS's own workspace, and the plan cache.
 #include <cstddef>
+#include <utility>
 
 #include "cuda/handles.h"
 #include "cuda/plans.h"
@@ -19,6 +20,8 @@ class CudaContext {
   CudaContext& operator=(const CudaContext&) = delete;
 
   int device() const { return device_; }
+  // (major, minor) of this device.
+  std::pair<int, int> compute_capability() const;
   cudaStream_t stream() const { return stream_; }
   cudnnHandle_t cudnn() const { return cudnn_; }
   cublasHandle_t cublas() const { return cublas_; }

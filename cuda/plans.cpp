@@ -24,4 +24,11 @@ cudnnDataType_t cudnn_data_type(DType t) {
   }
 }
 
+void require_dtype(DType t, std::initializer_list<const Tensor*> tensors, const std::string& what) {
+  for (const Tensor* x : tensors)
+    if (x->dtype != t)
+      throw Error(what + ": a tensor is " + dtype_name(x->dtype) + " where " + dtype_name(t) +
+                  " was expected (shape " + x->shape.str() + ")");
+}
+
 }  // namespace cnne::cuda

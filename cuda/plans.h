@@ -4,8 +4,10 @@
 // (PyTorch's ConvolutionParams idea). Looking a plan up allocates nothing.
 #include <compare>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "cuda/handles.h"
 #include "engine/tensor.h"
@@ -28,6 +30,11 @@ struct ConvPlan {
   cudnnConvolutionBwdDataAlgo_t backward_data_algo{};
   cudnnConvolutionBwdFilterAlgo_t backward_filter_algo{};
   size_t forward_bytes = 0, backward_data_bytes = 0, backward_filter_bytes = 0;
+  // The math type each chosen algorithm was found with, set on `conv` before
+  // its call (16-bit data; F32 stays CUDNN_FMA_MATH throughout).
+  cudnnMathType_t forward_math = CUDNN_FMA_MATH, backward_data_math = CUDNN_FMA_MATH,
+                  backward_filter_math = CUDNN_FMA_MATH;
+  bool per_call_math = false;
 
   size_t workspace_bytes() const;
 };
@@ -53,6 +60,10 @@ struct NchwKey {
 
 // cuDNN's name for a float dtype (F32, BF16, F16); throws for others.
 cudnnDataType_t cudnn_data_type(DType t);
+
+// Throws naming `what` unless every tensor has dtype `t` (a descriptor built
+// from one tensor's dtype must not reinterpret another's bytes).
+void require_dtype(DType t, std::initializer_list<const Tensor*> tensors, const std::string& what);
 
 // Owns every plan of one CudaContext.
 struct PlanCache {

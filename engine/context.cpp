@@ -38,6 +38,20 @@ cuda::CudaContext& Context::cuda() const {
   return *cuda_;
 }
 
+std::string Context::unsupported_reason(DType t) const {
+#ifdef CNNE_WITH_CUDA
+  if (cuda_ && t == DType::BF16) {
+    const auto [major, minor] = cuda_->compute_capability();
+    if (major < 8)
+      return "bf16 needs a GPU of compute capability 8.0 or newer; this one is " +
+             std::to_string(major) + "." + std::to_string(minor) + " (use fp16 or fp32)";
+  }
+#else
+  (void)t;
+#endif
+  return "";
+}
+
 void Context::synchronize() const {
 #ifdef CNNE_WITH_CUDA
   if (cuda_) cuda_->synchronize();

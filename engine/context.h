@@ -5,8 +5,11 @@
 #include <cstddef>
 #include <memory>
 
+#include <string>
+
 #include "engine/buffer.h"
 #include "engine/device.h"
+#include "engine/tensor.h"
 
 namespace cnne {
 namespace cuda {
@@ -33,6 +36,10 @@ class Context {
   void reserve_workspace(size_t bytes);
   void* workspace() const { return workspace_.data(); }
   size_t workspace_bytes() const { return workspace_.bytes(); }
+
+  // "" when this device computes with activations of dtype `t`, else why not
+  // (BF16 needs a GPU of compute capability 8.0 or newer; the CPU emulates both).
+  std::string unsupported_reason(DType t) const;
 
   // The GPU state; throws DeviceError on a CPU context.
   cuda::CudaContext& cuda() const;

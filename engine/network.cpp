@@ -235,6 +235,8 @@ void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
   if (batch_sizes.empty()) throw Error("Network::setup needs at least one batch size");
   max_batch_ = *std::max_element(batch_sizes.begin(), batch_sizes.end());
   if (max_batch_ < 1) throw Error("Network::setup: batch size must be >= 1");
+  if (const std::string why = ctx.unsupported_reason(activation_dtype_); !why.empty())
+    throw DeviceError("precision " + std::string(precision_name(precision_)) + ": " + why);
 
   weights_ = Buffer(ctx.device(), float_bytes(layout_floats_));
   gradients_ = Buffer(ctx.device(), float_bytes(layout_floats_));

@@ -84,8 +84,8 @@ void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t s
                      const Tensor& x, const Tensor& mask, const Tensor& y) {
   CNNE_ROUTE(dropout_forward, p, step_key, salt, x, mask, y);
 }
-void multiply(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& out) {
-  CNNE_ROUTE(multiply, a, b, out);
+void multiply(Context& ctx, const Tensor& a, const Tensor& b, float scale, const Tensor& out) {
+  CNNE_ROUTE(multiply, a, b, scale, out);
 }
 void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) {
   CNNE_ROUTE(relu_forward, x, y);
@@ -107,9 +107,10 @@ void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   CNNE_ROUTE(linear_backward_bias, dy, db);
 }
 void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
-                           float smoothing, const Tensor* dlogits, const Tensor& loss_sum,
-                           const Tensor& correct) {
-  CNNE_ROUTE(softmax_cross_entropy, logits, labels, smoothing, dlogits, loss_sum, correct);
+                           float smoothing, float grad_scale, const Tensor* dlogits,
+                           const Tensor& loss_sum, const Tensor& correct) {
+  CNNE_ROUTE(softmax_cross_entropy, logits, labels, smoothing, grad_scale, dlogits, loss_sum,
+             correct);
 }
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
   CNNE_ROUTE(argmax_rows, logits, predictions);

@@ -4,11 +4,19 @@
 // once. F32 tensors pass through untouched, so the FP32 path pays only a few
 // dtype comparisons. The copies are host vectors made per call: the CPU
 // reference is the yardstick here, not the fast path.
+//
+// The bias of a 16-bit output follows the GPU's arithmetic, so the
+// GPU-vs-CPU tests compare like with like: conv2d rounds twice (cuDNN writes
+// the product in 16 bits, the bias pass adds and rounds again, as PyTorch's
+// cuDNN convolution then add_ does); linear rounds the bias to 16 bits and
+// the sum once (cuBLAS accumulates onto the broadcast bias, as PyTorch's
+// addmm under autocast).
 #include <optional>
 #include <vector>
 
 #include "engine/half.h"
 #include "engine/ops.h"
+#include "layers/relu_math.h"
 
 namespace cnne::cpu_mixed {
 namespace {
@@ -45,6 +53,21 @@ const Tensor* get(const std::optional<F32View>& v) {
   return v ? v->get() : nullptr;
 }
 
+// y (N, K, PQ) 16-bit = round(act(y + b[k])): the GPU's bias epilogue on an
+// output already rounded once.
+void add_bias_activation(const Tensor& y, const Tensor& b, int64_t k, int64_t pq,
+                         FusedActivation act) {
+  F32View yv(y, true);
+  float* v = (*yv).f32();
+  const float* bias = b.f32();
+  const int64_t n = y.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const float sum = v[i] + bias[(i / pq) % k];
+    v[i] = act == FusedActivation::kRelu ? cpu::relu_value(sum) : sum;
+  }
+  yv.store();
+}
+
 }  // namespace
 
 size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
@@ -54,6 +77,12 @@ size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
                     const Tensor* b, FusedActivation act, const Tensor& y) {
   F32View xv(x, true), wv(w, true), yv(y, false);
+  if (is_half(y.dtype) && b) {  // product rounded, then bias (and ReLU) rounded again
+    cpu::conv2d_forward(ctx, p, *xv, *wv, nullptr, FusedActivation::kNone, *yv);
+    yv.store();
+    add_bias_activation(y, *b, y.shape[1], y.shape[2] * y.shape[3], act);
+    return;
+  }
   const auto bv = view_of(b, true);
   cpu::conv2d_forward(ctx, p, *xv, *wv, get(bv), act, *yv);
   yv.store();
@@ -138,9 +167,9 @@ void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t s
   maskv.store();
   yv.store();
 }
-void multiply(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& out) {
+void multiply(Context& ctx, const Tensor& a, const Tensor& b, float scale, const Tensor& out) {
   F32View av(a, true), bv(b, true), outv(out, false);
-  cpu::multiply(ctx, *av, *bv, *outv);
+  cpu::multiply(ctx, *av, *bv, scale, *outv);
   outv.store();
 }
 void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) {
@@ -156,6 +185,16 @@ void relu_backward(Context& ctx, const Tensor& y, const Tensor& dy, const Tensor
 void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor* b,
                     FusedActivation act, const Tensor& y) {
   F32View xv(x, true), wv(w, true), yv(y, false);
+  if (is_half(y.dtype) && b) {  // the bias rounded to y's dtype first
+    std::vector<uint16_t> narrow(static_cast<size_t>(b->numel()));  // (O) 16-bit
+    std::vector<float> rounded(narrow.size());                      // (O) F32
+    convert_host(b->data, b->dtype, narrow.data(), y.dtype, narrow.size());
+    convert_host(narrow.data(), y.dtype, rounded.data(), DType::F32, narrow.size());
+    const Tensor rb(rounded.data(), b->shape);
+    cpu::linear_forward(ctx, *xv, *wv, &rb, act, *yv);
+    yv.store();
+    return;
+  }
   const auto bv = view_of(b, true);
   cpu::linear_forward(ctx, *xv, *wv, get(bv), act, *yv);
   yv.store();
@@ -176,11 +215,11 @@ void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   dbv.store();
 }
 void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
-                           float smoothing, const Tensor* dlogits, const Tensor& loss_sum,
-                           const Tensor& correct) {
+                           float smoothing, float grad_scale, const Tensor* dlogits,
+                           const Tensor& loss_sum, const Tensor& correct) {
   F32View lv(logits, true);
   const auto dv = view_of(dlogits, false);
-  cpu::softmax_cross_entropy(ctx, *lv, labels, smoothing, get(dv), loss_sum, correct);
+  cpu::softmax_cross_entropy(ctx, *lv, labels, smoothing, grad_scale, get(dv), loss_sum, correct);
   if (dv) dv->store();
 }
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {

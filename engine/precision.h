@@ -6,15 +6,17 @@
 // optimizer updates F32 master weights. A conv2d or linear layer rounds its
 // F32 weight into a 16-bit copy at each forward (PyTorch autocast's cast),
 // computes with it (cuDNN/cuBLAS with F32 accumulation, tensor cores on the
-// GPU), writes its weight gradient in 16 bits and widens it into the F32
-// gradient. Biases and BatchNorm's scale and shift are read in F32.
-// The CPU reference emulates this exactly as "16-bit storage, F32 compute":
-// each op widens its 16-bit inputs, runs the F32 reference and rounds its
-// outputs once (engine/ops_mixed_cpu.cpp), so GPU-vs-CPU tests compare like
-// with like. fp16's narrow range needs loss scaling: the loss gradient is
-// multiplied by training.loss_scale before the backward and every parameter
-// gradient divided by it before the numerical check and the update (a static
-// scale; an overflow stops the run like any non-finite gradient).
+// GPU); conv2d writes its weight gradient in 16 bits (cuDNN's rule) and widens
+// it into the F32 gradient, linear writes it in F32 directly. Biases and
+// BatchNorm's scale and shift are read in F32.
+// The CPU reference emulates this as "16-bit storage, F32 compute": each op
+// widens its 16-bit inputs, runs the F32 reference and rounds its outputs
+// once, with the GPU's bias roundings (engine/ops_mixed_cpu.cpp), so
+// GPU-vs-CPU tests compare like with like. fp16's narrow range needs loss
+// scaling: the softmax-CE kernel multiplies the loss gradient by
+// training.loss_scale before rounding it, and every parameter gradient is
+// divided by it before the numerical check and the update (a static scale;
+// an overflow stops the run like any non-finite gradient).
 #include <string>
 
 #include "engine/tensor.h"

@@ -193,10 +193,9 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         const Tensor dlogits = net_.output_grad(n);
         {
           NvtxRange phase("loss");
-          ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, &dlogits,
-                                     running.loss_sum(), epoch_meter.correct());
           // Note [mixed precision]: the scaled loss gradient keeps small fp16 gradients alive.
-          if (loss_scale != 1.0f) ops::axpby(ctx_, loss_scale, dlogits, 0.0f, dlogits);
+          ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, loss_scale, &dlogits,
+                                     running.loss_sum(), epoch_meter.correct());
         }
         NvtxRange phase("backward");
         net_.backward(n);

@@ -27,16 +27,26 @@ __global__ void bias_activation_kernel(T* y, const float* b, int64_t total, int6
 
 constexpr int kBiasThreads = 256;
 
-// Block c sums channel c: thread t takes elements t, t + blockDim, ... of the
-// channel's N * PQ, then a tree in shared memory.
+// Block c sums channel c, then a tree in shared memory. With planes of at
+// least a warp (conv2d), the threads walk each image's plane side by side
+// (coalesced, no division); with smaller ones (linear: PQ = 1), thread t
+// takes elements t, t + blockDim, ... of the channel's N * PQ.
 template <class T>
 __global__ void bias_gradient_kernel(const T* dy, float* db, int64_t n, int64_t k, int64_t pq) {
   __shared__ double part[kBiasThreads];
   const int64_t c = blockIdx.x;
   double sum = 0.0;
-  for (int64_t e = threadIdx.x; e < n * pq; e += blockDim.x) {
-    const int64_t image = e / pq, position = e % pq;
-    sum += to_float(dy[(image * k + c) * pq + position]);
+  if (pq >= 32) {
+    for (int64_t image = 0; image < n; ++image) {
+      const T* plane = dy + (image * k + c) * pq;
+      for (int64_t position = threadIdx.x; position < pq; position += blockDim.x)
+        sum += to_float(plane[position]);
+    }
+  } else {
+    for (int64_t e = threadIdx.x; e < n * pq; e += blockDim.x) {
+      const int64_t image = e / pq, position = e % pq;
+      sum += to_float(dy[(image * k + c) * pq + position]);
+    }
   }
   part[threadIdx.x] = sum;
   __syncthreads();
@@ -51,7 +61,11 @@ __global__ void bias_gradient_kernel(const T* dy, float* db, int64_t n, int64_t 
 
 void bias_gradient(CudaContext& cu, const Tensor& dy, float* db, int64_t k, int64_t pq,
                    const char* what) {
-  if (k == 0) return;
+  if (k == 0 || pq == 0) {  // an empty map: the gradient is zero
+    if (k > 0)
+      CNNE_CHECK_AT(cudaMemsetAsync(db, 0, sizeof(float) * k, cu.stream()), std::string(what));
+    return;
+  }
   const int64_t n = dy.numel() / (k * pq);
   const std::string where = std::string(what) + " bias gradient";
   with_float_type(dy.dtype, where, [&](auto tag) {

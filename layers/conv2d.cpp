@@ -85,7 +85,7 @@ size_t Conv2d::workspace_bytes(Context& ctx, const Shape& in) const {
 }
 
 std::vector<ParamSpec> Conv2d::scratch_specs(const Shape&) const {
-  return half_weight_specs(weight_shape());
+  return half_weight_specs(weight_shape(), true);
 }
 
 void Conv2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {

@@ -55,22 +55,33 @@ const Perf& pick(const Perf* results, int count, size_t limit, bool deterministi
 
 // The candidate algorithms of one direction, Note [algorithm choice]: timed
 // by cudnnFind* or, with `heuristic`, in cuDNN's heuristic order with each
-// one's workspace asked exactly (a candidate whose size cannot be had is
-// marked unsupported). Returns how many `out` holds.
-template <class Perf, class Find, class Heuristic, class Workspace>
+// one's workspace asked exactly under its own math type (`set_math`, then
+// back to `math`; a candidate whose size cannot be had is marked
+// unsupported). Returns how many `out` holds.
+template <class Perf, class Find, class Heuristic, class Workspace, class SetMath>
 int candidates(bool heuristic, Perf* out, int max, Find find, Heuristic get, Workspace workspace,
-               const std::string& what) {
+               SetMath set_math, cudnnMathType_t math, const std::string& what) {
   int count = 0;
   if (!heuristic) {
     CNNE_CHECK_AT(find(max, &count, out), what);
     return count;
   }
   CNNE_CHECK_AT(get(max, &count, out), what);
-  for (int i = 0; i < count; ++i)
-    if (out[i].status == CUDNN_STATUS_SUCCESS &&
-        workspace(out[i].algo, &out[i].memory) != CUDNN_STATUS_SUCCESS)
+  for (int i = 0; i < count; ++i) {
+    if (out[i].status != CUDNN_STATUS_SUCCESS) continue;
+    if (out[i].mathType != math) CNNE_CHECK_AT(set_math(out[i].mathType), what);
+    if (workspace(out[i].algo, &out[i].memory) != CUDNN_STATUS_SUCCESS)
       out[i].status = CUDNN_STATUS_NOT_SUPPORTED;
+    if (out[i].mathType != math) CNNE_CHECK_AT(set_math(math), what);
+  }
   return count;
+}
+
+// Sets the math type a 16-bit plan's algorithm for one direction was chosen
+// with (PyTorch does the same before each call); host-side only, so safe
+// inside a CUDA graph capture.
+void use_math(const ConvPlan& plan, cudnnMathType_t math, const std::string& what) {
+  if (plan.per_call_math) CNNE_CHECK_AT(cudnnSetConvolutionMathType(plan.conv, math), what);
 }
 
 ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
@@ -105,9 +116,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       cudnnSetConvolution2dDescriptor(plan->conv, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
       what);
-  CNNE_CHECK_AT(
-      cudnnSetConvolutionMathType(plan->conv, tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
-      what);
+  const cudnnMathType_t math = tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  CNNE_CHECK_AT(cudnnSetConvolutionMathType(plan->conv, math), what);
   int n = 0, k = 0, ph = 0, qw = 0;
   CNNE_CHECK_AT(
       cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &k, &ph, &qw), what);
@@ -134,6 +144,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
   const auto xd = plan->x.get(), yd = plan->y.get();
   const auto wd = plan->w.get();
   const auto conv = plan->conv.get();
+  const auto set_math = [&](cudnnMathType_t m) { return cudnnSetConvolutionMathType(conv, m); };
 
   cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int count = candidates(
@@ -147,7 +158,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       [&](auto algo, size_t* bytes) {
         return cudnnGetConvolutionForwardWorkspaceSize(h, xd, wd, conv, yd, algo, bytes);
       },
-      "forward " + what);
+      set_math, math, "forward " + what);
   const auto& f = pick(fwd, count, limit, ctx.deterministic(), tensor_ops, "forward " + what);
   plan->forward_algo = f.algo;
   plan->forward_bytes = f.memory;
@@ -164,7 +175,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       [&](auto algo, size_t* bytes) {
         return cudnnGetConvolutionBackwardDataWorkspaceSize(h, wd, yd, conv, xd, algo, bytes);
       },
-      "backward data " + what);
+      set_math, math, "backward data " + what);
   const auto& d =
       pick(bwd_data, count, limit, ctx.deterministic(), tensor_ops, "backward data " + what);
   plan->backward_data_algo = d.algo;
@@ -182,11 +193,17 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       [&](auto algo, size_t* bytes) {
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, xd, yd, conv, wd, algo, bytes);
       },
-      "backward filter " + what);
+      set_math, math, "backward filter " + what);
   const auto& g =
       pick(bwd_filter, count, limit, ctx.deterministic(), tensor_ops, "backward filter " + what);
   plan->backward_filter_algo = g.algo;
   plan->backward_filter_bytes = g.memory;
+  if (tensor_ops) {  // F32 keeps CUDNN_FMA_MATH (strict FP32) for every direction
+    plan->per_call_math = true;
+    plan->forward_math = f.mathType;
+    plan->backward_data_math = d.mathType;
+    plan->backward_filter_math = g.mathType;
+  }
 
   slot = std::move(plan);
   return *slot;
@@ -208,9 +225,11 @@ size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& 
 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
                     const Tensor* b, FusedActivation act, const Tensor& y) {
+  require_dtype(x.dtype, {&w, &y}, "conv2d forward");
   ConvPlan& plan = conv_plan(ctx, p, x.shape, w.shape, x.dtype);
   check_workspace(ctx, plan.forward_bytes, plan);
   CudaContext& cu = ctx.cuda();
+  use_math(plan, plan.forward_math, "conv2d forward");
   CNNE_CHECK_AT(cudnnConvolutionForward(cu.cudnn(), &kOne, plan.x, x.data, plan.w, w.data,
                                         plan.conv, plan.forward_algo, ctx.workspace(),
                                         plan.forward_bytes, &kZero, plan.y, y.data),
@@ -225,8 +244,10 @@ void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const 
 
 void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, const Tensor& dy,
                           const Tensor& dx) {
+  require_dtype(dx.dtype, {&w, &dy}, "conv2d backward data");
   ConvPlan& plan = conv_plan(ctx, p, dx.shape, w.shape, dx.dtype);
   check_workspace(ctx, plan.backward_data_bytes, plan);
+  use_math(plan, plan.backward_data_math, "conv2d backward data");
   CNNE_CHECK_AT(
       cudnnConvolutionBackwardData(ctx.cuda().cudnn(), &kOne, plan.w, w.data, plan.y, dy.data,
                                    plan.conv, plan.backward_data_algo, ctx.workspace(),
@@ -236,8 +257,10 @@ void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, 
 
 void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& dy,
                             const Tensor& dw) {
+  require_dtype(x.dtype, {&dy, &dw}, "conv2d backward filter");
   ConvPlan& plan = conv_plan(ctx, p, x.shape, dw.shape, x.dtype);
   check_workspace(ctx, plan.backward_filter_bytes, plan);
+  use_math(plan, plan.backward_filter_math, "conv2d backward filter");
   CNNE_CHECK_AT(
       cudnnConvolutionBackwardFilter(ctx.cuda().cudnn(), &kOne, plan.x, x.data, plan.y, dy.data,
                                      plan.conv, plan.backward_filter_algo, ctx.workspace(),

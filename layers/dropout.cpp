@@ -43,7 +43,7 @@ void Dropout::backward(Context& ctx, const Tensor&, const Tensor&, const Tensor&
     ops::axpby(ctx, 1.0f, dy, 0.0f, *dx);
     return;
   }
-  ops::multiply(ctx, dy, mask_for(dy.shape), *dx);
+  ops::multiply(ctx, dy, mask_for(dy.shape), static_cast<float>(1.0 / (1.0 - p_)), *dx);
 }
 
 nlohmann::json Dropout::to_json() const {

@@ -11,15 +11,17 @@ void dropout_forward(Context&, float p, const uint64_t* step_key, uint64_t salt,
   const int64_t n = x.numel();
   float* m = mask.f32();
   for (int64_t i = 0; i < n; ++i)
-    m[i] = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? keep_scale : 0.0f;
+    m[i] = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? 1.0f : 0.0f;
   const float* in = x.f32();
   float* out = y.f32();
-  for (int64_t i = 0; i < n; ++i) out[i] = in[i] * m[i];
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i] * m[i] * keep_scale;
 }
 
-void multiply(Context&, const Tensor& a, const Tensor& b, const Tensor& out) {
+void multiply(Context&, const Tensor& a, const Tensor& b, float scale, const Tensor& out) {
+  const float *pa = a.f32(), *pb = b.f32();
+  float* po = out.f32();
   const int64_t n = out.numel();
-  for (int64_t i = 0; i < n; ++i) out.f32()[i] = a.f32()[i] * b.f32()[i];
+  for (int64_t i = 0; i < n; ++i) po[i] = pa[i] * pb[i] * scale;
 }
 
 }  // namespace cnne::cpu

@@ -18,17 +18,17 @@ __global__ void dropout_kernel(float p, const uint64_t* step_key, uint64_t salt,
   const float keep_scale = 1.0f / (1.0f - p);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float m = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? keep_scale : 0.0f;
+    const float m = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? 1.0f : 0.0f;
     mask[i] = from_float<T>(m);
-    y[i] = from_float<T>(__fmul_rn(to_float(x[i]), m));
+    y[i] = from_float<T>(__fmul_rn(__fmul_rn(to_float(x[i]), m), keep_scale));
   }
 }
 
 template <class T>
-__global__ void multiply_kernel(const T* a, const T* b, T* out, int64_t n) {
+__global__ void multiply_kernel(const T* a, const T* b, float scale, T* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = from_float<T>(__fmul_rn(to_float(a[i]), to_float(b[i])));
+    out[i] = from_float<T>(__fmul_rn(__fmul_rn(to_float(a[i]), to_float(b[i])), scale));
 }
 
 void require_same_dtype(const Tensor& a, const Tensor& b, const std::string& what) {
@@ -54,7 +54,7 @@ void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t s
   CNNE_CHECK_LAUNCH(what);
 }
 
-void multiply(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& out) {
+void multiply(Context& ctx, const Tensor& a, const Tensor& b, float scale, const Tensor& out) {
   const int64_t n = out.numel();
   if (n == 0) return;
   const std::string what = "multiply " + out.shape.str();
@@ -63,7 +63,7 @@ void multiply(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& out)
   with_float_type(out.dtype, what, [&](auto tag) {
     using T = typename decltype(tag)::type;
     multiply_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
-        elements<T>(a), elements<T>(b), elements<T>(out), n);
+        elements<T>(a), elements<T>(b), scale, elements<T>(out), n);
   });
   CNNE_CHECK_LAUNCH(what);
 }

@@ -18,14 +18,16 @@ void Layer::bind_state(std::vector<Tensor> buffers, std::vector<Tensor> scratch)
   scratch_ = std::move(scratch);
 }
 
-std::vector<ParamSpec> Layer::half_weight_specs(const Shape& weight) const {
+std::vector<ParamSpec> Layer::half_weight_specs(const Shape& weight, bool with_grad) const {
   if (!is_half(compute_dtype_)) return {};
-  return {{"weight_16bit", weight, compute_dtype_}, {"weight_grad_16bit", weight, compute_dtype_}};
+  std::vector<ParamSpec> specs{{"weight_16bit", weight, compute_dtype_}};
+  if (with_grad) specs.push_back({"weight_grad_16bit", weight, compute_dtype_});
+  return specs;
 }
 
 Tensor Layer::compute_weight(Context& ctx, size_t first, bool refresh) const {
   if (!is_half(compute_dtype_)) return params_[0];
-  if (scratch_.size() < first + 2) throw Error(where() + ": 16-bit weight scratch not bound");
+  if (scratch_.size() < first + 1) throw Error(where() + ": 16-bit weight scratch not bound");
   if (refresh) ops::convert(ctx, params_[0], scratch_[first]);
   return scratch_[first];
 }

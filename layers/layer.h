@@ -131,10 +131,11 @@ class Layer {
   std::string where() const { return "layer '" + name_ + "' (" + type() + ")"; }
 
   // For layers whose ops take the weight params_[0] in the compute dtype
-  // (conv2d, linear), Note [mixed precision]: under 16 bits, two scratch
-  // tensors of the weight's shape, its rounded copy and its 16-bit gradient
-  // (none under F32), listed at scratch index `first`.
-  std::vector<ParamSpec> half_weight_specs(const Shape& weight) const;
+  // (conv2d, linear), Note [mixed precision]: under 16 bits, scratch tensors
+  // of the weight's shape at scratch index `first`: its rounded copy and,
+  // with `with_grad` (conv2d: cuDNN writes dw in x's dtype), its 16-bit
+  // gradient; none under F32.
+  std::vector<ParamSpec> half_weight_specs(const Shape& weight, bool with_grad) const;
   // The weight to compute with: params_[0] under F32; else params_[0]
   // rounded into its scratch copy (when `refresh`, at forward) and that copy.
   Tensor compute_weight(Context& ctx, size_t first, bool refresh) const;

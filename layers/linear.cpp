@@ -40,7 +40,7 @@ void Linear::initialize(Rng& rng, std::span<const Tensor> params) const {
 }
 
 std::vector<ParamSpec> Linear::scratch_specs(const Shape&) const {
-  return half_weight_specs(parameter_specs()[0].shape);
+  return half_weight_specs(parameter_specs()[0].shape, false);
 }
 
 void Linear::forward(Context& ctx, const Tensor& x, const Tensor& y) {
@@ -50,8 +50,7 @@ void Linear::forward(Context& ctx, const Tensor& x, const Tensor& y) {
 
 void Linear::backward(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,
                       const Tensor* dx) {
-  ops::linear_backward_weight(ctx, x, dy, weight_grad_target(0));
-  finish_weight_grad(ctx, 0);
+  ops::linear_backward_weight(ctx, x, dy, grads_[0]);  // F32 even from 16-bit x and dy
   if (bias_) ops::linear_backward_bias(ctx, dy, grads_[1]);
   if (dx) ops::linear_backward_data(ctx, compute_weight(ctx, 0, false), dy, *dx);
 }

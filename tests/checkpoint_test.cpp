@@ -142,8 +142,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCheckpoint{"trailing bytes", [](auto& b) { b.push_back(0); }, "1 trailing bytes"},
         BadCheckpoint{
             "wrong dtype",
+            [](auto& b) { b = with_header(b, [](auto& h) { h["fc3.bias"]["dtype"] = "F64"; }); },
+            "tensor 'fc3.bias' has dtype \"F64\", expected F32, BF16, F16, I32, I64 or U8"},
+        BadCheckpoint{
+            "16-bit dtype, 32-bit bytes",
             [](auto& b) { b = with_header(b, [](auto& h) { h["fc3.bias"]["dtype"] = "F16"; }); },
-            "tensor 'fc3.bias' has dtype \"F16\""},
+            "tensor 'fc3.bias' holds 40 bytes but shape [10] of F16 needs 20"},
         BadCheckpoint{
             "shape vs bytes",
             [](auto& b) { b = with_header(b, [](auto& h) { h["fc3.bias"]["shape"] = {11}; }); },

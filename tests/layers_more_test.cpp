@@ -62,8 +62,10 @@ TEST(DropoutCases, MaskRateScaleAndEvaluationMode) {
   const uint64_t key5 = 5, key6 = 6;
   ops::dropout_forward(ctx, 0.25f, &key5, 0, x.view(), mask.view(), y.view());
   int64_t dropped = 0;
-  for (float v : y.values) {
+  for (size_t i = 0; i < y.values.size(); ++i) {
+    const float v = y.values[i];
     ASSERT_TRUE(v == 0.0f || std::fabs(v - 1.0f / 0.75f) < 1e-6f) << v;
+    ASSERT_EQ(mask.values[i], v == 0.0f ? 0.0f : 1.0f);  // 0/1: exact in 16 bits too
     dropped += v == 0.0f;
   }
   EXPECT_NEAR(static_cast<double>(dropped) / n, 0.25, 0.015);

@@ -225,9 +225,8 @@ TrainRun train(const RunOptions& o) {
     dataset.assemble(args.batch(), net.input(o.batch), label_view);
     const Tensor logits = net.forward(o.batch);
     const Tensor dlogits = net.output_grad(o.batch);
-    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, &dlogits, meter.loss_sum(),
-                               meter.correct());
-    if (o.loss_scale != 1.0f) ops::axpby(ctx, o.loss_scale, dlogits, 0.0f, dlogits);
+    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, o.loss_scale, &dlogits,
+                               meter.loss_sum(), meter.correct());
     net.backward(o.batch);
     if (o.loss_scale != 1.0f)
       ops::axpby(ctx, 1.0f / o.loss_scale, net.flat_gradients(), 0.0f, net.flat_gradients());

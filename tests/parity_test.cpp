@@ -81,7 +81,7 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
     dataset.load(0, 4, net.input(4), label_view, args);
     const Tensor logits = net.forward(4);
     const Tensor dlogits = net.output_grad(4);
-    ops::softmax_cross_entropy(ctx, logits, label_view, smoothing, &dlogits, meter.loss_sum(),
+    ops::softmax_cross_entropy(ctx, logits, label_view, smoothing, 1.0f, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(4);
     const float loss = static_cast<float>(meter.read().loss_sum);

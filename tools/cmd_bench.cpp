@@ -109,9 +109,8 @@ int run_bench(int argc, char** argv, int first) {
     const Tensor logits = net.forward(batch);
     const Tensor dlogits = net.output_grad(batch);
     if (timed) clock->start(loss_slot);
-    ops::softmax_cross_entropy(ctx, logits, labels, smoothing, &dlogits, meter.loss_sum(),
-                               meter.correct());
-    if (loss_scale != 1.0f) ops::axpby(ctx, loss_scale, dlogits, 0.0f, dlogits);
+    ops::softmax_cross_entropy(ctx, logits, labels, smoothing, loss_scale, &dlogits,
+                               meter.loss_sum(), meter.correct());
     if (timed) clock->stop(loss_slot);
     net.backward(batch);
     if (loss_scale != 1.0f)
