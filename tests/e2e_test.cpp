@@ -46,5 +46,27 @@ TEST(EndToEnd, TutorialOnRealCifar10ReachesItsAccuracyBand) {
   EXPECT_EQ(eval_line, train_line);
 }
 
+// The same recipe with bf16 activations (the CPU emulates the GPU's mixed
+// precision, Note [mixed precision]): the same band, and eval in bf16 (from
+// the checkpoint's config) prints the same accuracy.
+TEST(EndToEnd, TutorialInBf16ReachesTheSameBand) {
+  const std::string data = real_cifar_dir();
+  if (data.empty()) GTEST_SKIP() << "real CIFAR-10 not found (see the test above)";
+  TempDir out;
+  const std::string ckpt = out.file("bf16.safetensors");
+  const RunResult train = run_cli("train --precision bf16 --device cpu --data " + data +
+                                  " --out " + ckpt);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  std::string train_line, eval_line;
+  const double accuracy = accuracy_in(train.out, &train_line);
+  std::cout << "tutorial recipe in bf16 on the CPU: " << train_line << "\n";
+  EXPECT_GE(accuracy, 48.0) << train.out;
+  EXPECT_LE(accuracy, 62.0) << train.out;
+  const RunResult eval = run_cli("eval --device cpu --checkpoint " + ckpt + " --data " + data);
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  accuracy_in(eval.out, &eval_line);
+  EXPECT_EQ(eval_line, train_line);
+}
+
 }  // namespace
 }  // namespace cnne::test
