@@ -6,8 +6,9 @@
 
 namespace cnne::cpu {
 
-void adam_update(Context&, const AdamHyper* hyper, const Tensor& params, const Tensor& grads,
-                 const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+void adam_update(Context&, const AdamHyper* hyper, const int32_t* skip, const Tensor& params,
+                 const Tensor& grads, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+  if (skip && *skip) return;
   const AdamHyper& h = *hyper;
   float* __restrict p = params.f32();
   const float* __restrict g = grads.f32();

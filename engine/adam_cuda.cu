@@ -9,7 +9,8 @@ namespace cnne::cuda {
 namespace {
 
 __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n,
-                            const AdamHyper* hyper) {
+                            const AdamHyper* hyper, const int32_t* skip) {
+  if (skip && *skip) return;   // a step dynamic loss scaling skips
   const AdamHyper h = *hyper;  // this step's values (Note [graph-safe step arguments])
   const float neg_step = -h.step_size;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
@@ -28,12 +29,12 @@ __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_
 
 }  // namespace
 
-void adam_update(Context& ctx, const AdamHyper* h, const Tensor& params, const Tensor& grads,
-                 const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+void adam_update(Context& ctx, const AdamHyper* h, const int32_t* skip, const Tensor& params,
+                 const Tensor& grads, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
   const int64_t n = params.numel();
   if (n == 0) return;
   adam_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
-      params.f32(), grads.f32(), exp_avg.f32(), exp_avg_sq.f32(), n, h);
+      params.f32(), grads.f32(), exp_avg.f32(), exp_avg_sq.f32(), n, h, skip);
   CNNE_CHECK_LAUNCH("adam_update of " + std::to_string(n) + " parameters");
 }
 

@@ -48,10 +48,11 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
   return d;
 }
 
-// fp16 gradients below 2^-24 vanish: scale the loss (PyTorch's GradScaler
-// starts far higher and adapts; a fixed 1024 suits these networks' losses).
-double default_loss_scale(Precision p) {
-  return p == Precision::FP16 ? 1024.0 : 1.0;
+// fp16 gradients below 2^-24 vanish: scale the loss. Dynamic scaling starts
+// where PyTorch's GradScaler does (2^16) and backs off; a fixed scale of 1024
+// suits these networks' losses.
+double default_loss_scale(Precision p, bool dynamic) {
+  return dynamic ? 65536.0 : p == Precision::FP16 ? 1024.0 : 1.0;
 }
 
 TrainingConfig parse_training(const nlohmann::json& j, const std::string& where) {
@@ -73,7 +74,9 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   const std::string precision = f.get_string("precision", "fp32");
   if (!parse_precision(precision, t.precision))
     throw ConfigError(f.error("precision", "is '" + precision + "', expected fp32, bf16 or fp16"));
-  t.loss_scale = f.get_number("loss_scale", default_loss_scale(t.precision));
+  t.dynamic_loss_scale = f.get_bool("dynamic_loss_scale", t.precision == Precision::FP16);
+  t.loss_scale = f.get_number("loss_scale", default_loss_scale(t.precision, t.dynamic_loss_scale));
+  t.loss_scale_growth_interval = f.get_int("loss_scale_growth_interval", 2000);
   t.checkpoint_every_steps = f.get_int("checkpoint_every_steps", 0);
   t.checkpoint_every_epochs = f.get_int("checkpoint_every_epochs", 0);
   t.keep_checkpoints = f.get_int("keep_checkpoints", t.keep_checkpoints);
@@ -89,6 +92,8 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   if (t.epochs < 1) throw ConfigError(f.error("epochs", "must be >= 1"));
   if (!(t.loss_scale >= 1 && t.loss_scale <= 16777216))
     throw ConfigError(f.error("loss_scale", "must be in [1, 2^24]"));
+  if (t.loss_scale_growth_interval < 1 || t.loss_scale_growth_interval > 1000000000)
+    throw ConfigError(f.error("loss_scale_growth_interval", "must be in 1..10^9"));
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
     throw ConfigError(f.error("label_smoothing", "must be in [0, 1)"));
   const bool cycles = t.schedule.type == "onecycle" || t.schedule.type == "cyclic";
@@ -193,6 +198,8 @@ nlohmann::json Config::to_json() const {
             {"cuda_graph", training.cuda_graph},
             {"precision", precision_name(training.precision)},
             {"loss_scale", training.loss_scale},
+            {"dynamic_loss_scale", training.dynamic_loss_scale},
+            {"loss_scale_growth_interval", training.loss_scale_growth_interval},
             {"checkpoint_every_steps", training.checkpoint_every_steps},
             {"checkpoint_every_epochs", training.checkpoint_every_epochs},
             {"keep_checkpoints", training.keep_checkpoints},
@@ -251,12 +258,18 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.cuda_graph) c.training.cuda_graph = true;
   if (o.no_cuda_graph) c.training.cuda_graph = false;
   if (o.precision) {
-    const Precision before = c.training.precision;
-    if (!parse_precision(*o.precision, c.training.precision))
+    TrainingConfig& t = c.training;
+    const Precision before = t.precision;
+    const bool dynamic_before = t.dynamic_loss_scale;
+    if (!parse_precision(*o.precision, t.precision))
       throw UsageError("--precision is '" + *o.precision + "', expected fp32, bf16 or fp16");
-    // The loss scale follows the precision unless the config chose one for it.
-    if (c.training.precision != before && c.training.loss_scale == default_loss_scale(before))
-      c.training.loss_scale = default_loss_scale(c.training.precision);
+    // The loss scaling follows the precision unless the config chose it.
+    if (t.precision != before) {
+      if (t.dynamic_loss_scale == (before == Precision::FP16))
+        t.dynamic_loss_scale = t.precision == Precision::FP16;
+      if (t.loss_scale == default_loss_scale(before, dynamic_before))
+        t.loss_scale = default_loss_scale(t.precision, t.dynamic_loss_scale);
+    }
   }
   if (o.init_from) {
     if (o.init_from->empty()) throw UsageError("--init-from needs a file");

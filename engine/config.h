@@ -42,11 +42,14 @@ struct TrainingConfig {
   bool deterministic = false;  // bit-reproducible runs (deterministic cuDNN algorithms)
   bool cuda_graph = false;     // capture the training step as a CUDA graph (GPU only)
   Precision precision =
-      Precision::FP32;                 // activations in fp32, bf16 or fp16 (Note [mixed precision])
-  double loss_scale = 1.0;             // static loss scale (default 1024 under fp16, else 1)
-  int64_t checkpoint_every_steps = 0;  // periodic checkpoints; 0 = off
-  int64_t checkpoint_every_epochs = 0;  // periodic checkpoints; 0 = off
-  int64_t keep_checkpoints = 3;         // periodic checkpoints kept (the newest)
+      Precision::FP32;  // activations in fp32, bf16 or fp16 (Note [mixed precision])
+  // The (initial) loss scale: 65536 dynamic / 1024 static under fp16, else 1.
+  double loss_scale = 1.0;
+  bool dynamic_loss_scale = false;            // back off on overflow, grow when stable (fp16)
+  int64_t loss_scale_growth_interval = 2000;  // good steps before the dynamic scale doubles
+  int64_t checkpoint_every_steps = 0;         // periodic checkpoints; 0 = off
+  int64_t checkpoint_every_epochs = 0;        // periodic checkpoints; 0 = off
+  int64_t keep_checkpoints = 3;               // periodic checkpoints kept (the newest)
   // Transfer learning: start from another model's tensors (by PyTorch name),
   // except those matching init_skip; never update layers matching freeze.
   std::string init_from;

@@ -50,7 +50,7 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
       logits = mean;
     }
     meter.reset();
-    ops::softmax_cross_entropy(ctx, logits, batch_labels, 0.0f, 1.0f, nullptr, meter.loss_sum(),
+    ops::softmax_cross_entropy(ctx, logits, batch_labels, 0.0f, nullptr, nullptr, meter.loss_sum(),
                                meter.correct());
     const Tensor pred(static_cast<int32_t*>(predictions.data()), Shape{n}, ctx.device());
     ops::argmax_rows(ctx, logits, pred);

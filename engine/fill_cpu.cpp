@@ -1,5 +1,6 @@
-// fill, axpby, count_nonfinite and convert, CPU reference.
+// fill, axpby, count_nonfinite, convert and loss scaling, CPU reference.
 #include "engine/half.h"
+#include "engine/loss_scale_rule.h"
 #include "engine/ops.h"
 
 #include <string>
@@ -31,6 +32,15 @@ void count_nonfinite(Context&, const Tensor& t, const Tensor& count) {
   int32_t bad = 0;
   for (int64_t i = 0; i < n; ++i) bad += !(p[i] - p[i] == 0.0f);  // NaN for NaN and Inf
   count.i32()[0] += bad;
+}
+
+void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, const Tensor* count) {
+  axpby(ctx, 1.0f / *scale, grads, 0.0f, grads);
+  if (count) count_nonfinite(ctx, grads, *count);
+}
+
+void update_loss_scale(Context&, LossScaleState* s, int32_t growth_interval) {
+  advance_loss_scale(*s, growth_interval);
 }
 
 void convert(Context&, const Tensor& src, const Tensor& dst) {

@@ -1,9 +1,10 @@
-// fill, axpby, count_nonfinite and convert on the GPU, for F32, BF16 and F16
+// fill, axpby, count_nonfinite, convert and loss scaling on the GPU, for F32, BF16 and F16
 // tensors (cuda/element.cuh): loads widen to float, stores round once.
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
+#include "engine/loss_scale_rule.h"
 #include "engine/ops.h"
 
 namespace cnne::cuda {
@@ -44,7 +45,36 @@ __global__ void convert_kernel(const S* src, D* dst, int64_t n) {
     dst[i] = from_float<D>(to_float(src[i]));
 }
 
+__global__ void unscale_kernel(const float* scale, float* g, int64_t n, int32_t* count) {
+  const float inverse = 1.0f / *scale;  // the CPU's 1 / scale, then a multiply
+  int32_t bad = 0;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float v = __fmul_rn(inverse, g[i]);
+    g[i] = v;
+    bad += !isfinite(v);
+  }
+  if (count && bad) atomicAdd(count, bad);
+}
+
+__global__ void update_loss_scale_kernel(LossScaleState* s, int32_t growth_interval) {
+  advance_loss_scale(*s, growth_interval);
+}
+
 }  // namespace
+
+void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, const Tensor* count) {
+  const int64_t n = grads.numel();
+  if (n == 0) return;
+  unscale_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+      scale, grads.f32(), n, count ? count->i32() : nullptr);
+  CNNE_CHECK_LAUNCH("unscale_gradients " + grads.shape.str());
+}
+
+void update_loss_scale(Context& ctx, LossScaleState* state, int32_t growth_interval) {
+  update_loss_scale_kernel<<<1, 1, 0, ctx.cuda().stream()>>>(state, growth_interval);
+  CNNE_CHECK_LAUNCH("update_loss_scale");
+}
 
 void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor& y) {
   const int64_t n = y.numel();

@@ -107,7 +107,7 @@ void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   CNNE_ROUTE(linear_backward_bias, dy, db);
 }
 void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
-                           float smoothing, float grad_scale, const Tensor* dlogits,
+                           float smoothing, const float* grad_scale, const Tensor* dlogits,
                            const Tensor& loss_sum, const Tensor& correct) {
   CNNE_ROUTE(softmax_cross_entropy, logits, labels, smoothing, grad_scale, dlogits, loss_sum,
              correct);
@@ -115,13 +115,19 @@ void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& lab
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
   CNNE_ROUTE(argmax_rows, logits, predictions);
 }
-void sgd_update(Context& ctx, const SgdHyper* h, const Tensor& params, const Tensor& grads,
-                const Tensor& momentum) {
-  CNNE_ROUTE(sgd_update, h, params, grads, momentum);
+void sgd_update(Context& ctx, const SgdHyper* h, const int32_t* skip, const Tensor& params,
+                const Tensor& grads, const Tensor& momentum) {
+  CNNE_ROUTE(sgd_update, h, skip, params, grads, momentum);
 }
-void adam_update(Context& ctx, const AdamHyper* h, const Tensor& params, const Tensor& grads,
-                 const Tensor& exp_avg, const Tensor& exp_avg_sq) {
-  CNNE_ROUTE(adam_update, h, params, grads, exp_avg, exp_avg_sq);
+void adam_update(Context& ctx, const AdamHyper* h, const int32_t* skip, const Tensor& params,
+                 const Tensor& grads, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+  CNNE_ROUTE(adam_update, h, skip, params, grads, exp_avg, exp_avg_sq);
+}
+void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, const Tensor* count) {
+  CNNE_ROUTE(unscale_gradients, scale, grads, count);
+}
+void update_loss_scale(Context& ctx, LossScaleState* state, int32_t growth_interval) {
+  CNNE_ROUTE(update_loss_scale, state, growth_interval);
 }
 void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
                     const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,

@@ -66,6 +66,16 @@ struct AdamHyper {
   float decay_factor = 1.0f;  // AdamW's decoupled decay (1 for Adam)
 };
 
+// Dynamic loss scaling for fp16 (PyTorch's GradScaler; Note [mixed
+// precision]), kept on the context's device and changed only by kernels, so a
+// captured CUDA graph backs off and grows the scale by itself.
+struct LossScaleState {
+  float scale = 65536.0f;  // what the loss gradient is multiplied by
+  int32_t good_steps = 0;  // consecutive steps without a non-finite gradient
+  int32_t found_inf = 0;   // this step's non-finite gradient count (the step is skipped)
+  int32_t skipped = 0;     // steps skipped so far
+};
+
 // How assemble_batch augments each image (Note [stateless augmentation draws]).
 struct BatchAugment {
   int crop_padding = 0;  // RandomCrop(size, padding); 0 = none

@@ -215,7 +215,7 @@ void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   dbv.store();
 }
 void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
-                           float smoothing, float grad_scale, const Tensor* dlogits,
+                           float smoothing, const float* grad_scale, const Tensor* dlogits,
                            const Tensor& loss_sum, const Tensor& correct) {
   F32View lv(logits, true);
   const auto dv = view_of(dlogits, false);
@@ -226,13 +226,19 @@ void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) 
   F32View lv(logits, true);
   cpu::argmax_rows(ctx, *lv, predictions);
 }
-void sgd_update(Context& ctx, const SgdHyper* h, const Tensor& params, const Tensor& grads,
-                const Tensor& momentum) {
-  cpu::sgd_update(ctx, h, params, grads, momentum);
+void sgd_update(Context& ctx, const SgdHyper* h, const int32_t* skip, const Tensor& params,
+                const Tensor& grads, const Tensor& momentum) {
+  cpu::sgd_update(ctx, h, skip, params, grads, momentum);
 }
-void adam_update(Context& ctx, const AdamHyper* h, const Tensor& params, const Tensor& grads,
-                 const Tensor& exp_avg, const Tensor& exp_avg_sq) {
-  cpu::adam_update(ctx, h, params, grads, exp_avg, exp_avg_sq);
+void adam_update(Context& ctx, const AdamHyper* h, const int32_t* skip, const Tensor& params,
+                 const Tensor& grads, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+  cpu::adam_update(ctx, h, skip, params, grads, exp_avg, exp_avg_sq);
+}
+void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, const Tensor* count) {
+  cpu::unscale_gradients(ctx, scale, grads, count);
+}
+void update_loss_scale(Context& ctx, LossScaleState* state, int32_t growth_interval) {
+  cpu::update_loss_scale(ctx, state, growth_interval);
 }
 void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
                     const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,

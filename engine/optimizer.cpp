@@ -120,7 +120,7 @@ void SgdOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates) c
 
 void SgdOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
                           const StepArgs& args) {
-  ops::sgd_update(ctx_, args.sgd(), params, grads, state[0]);
+  ops::sgd_update(ctx_, args.sgd(), skip_, params, grads, state[0]);
 }
 
 AdamOptimizer::AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
@@ -132,7 +132,7 @@ void AdamOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates) 
 
 void AdamOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
                            const StepArgs& args) {
-  ops::adam_update(ctx_, args.adam(), params, grads, state[0], state[1]);
+  ops::adam_update(ctx_, args.adam(), skip_, params, grads, state[0], state[1]);
 }
 
 }  // namespace cnne

@@ -34,6 +34,9 @@ class Optimizer {
   // count_step() advances the host's step count.
   void write_step(StepScalars& scalars, const StepRates& rates) const;
   void apply(Network& net, const StepArgs& args);
+  // Where apply() finds whether to leave the step out (dynamic loss scaling's
+  // overflow count, on the context's device); null = never.
+  void set_skip_flag(const int32_t* skip) { skip_ = skip; }
   void count_step() { ++steps_; }
   // All three, eagerly.
   void step(Network& net, const StepRates& rates, StepArgs& args);
@@ -64,6 +67,7 @@ class Optimizer {
 
   Context& ctx_;
   OptimizerConfig config_;
+  const int32_t* skip_ = nullptr;  // on ctx_'s device: nonzero = leave this step out
   std::vector<std::pair<int64_t, int64_t>> ranges_;
   std::vector<std::string> state_names_;
   std::vector<Buffer> state_;  // each (P) F32

@@ -13,10 +13,11 @@
 // widens its 16-bit inputs, runs the F32 reference and rounds its outputs
 // once, with the GPU's bias roundings (engine/ops_mixed_cpu.cpp), so
 // GPU-vs-CPU tests compare like with like. fp16's narrow range needs loss
-// scaling: the softmax-CE kernel multiplies the loss gradient by
-// training.loss_scale before rounding it, and every parameter gradient is
-// divided by it before the numerical check and the update (a static scale;
-// an overflow stops the run like any non-finite gradient).
+// scaling (engine/loss_scaler.h): the softmax-CE kernel multiplies the loss
+// gradient by the scale before rounding it, and every parameter gradient is
+// divided by it before the update. Dynamic by default (PyTorch's
+// GradScaler): a step with a NaN/Inf gradient is skipped and the scale
+// halved; it doubles after a run of good steps.
 #include <string>
 
 #include "engine/tensor.h"

@@ -42,8 +42,9 @@ void sgd_dispatch(const SgdHyper& h, bool first, float* p, const float* g, float
 
 }  // namespace
 
-void sgd_update(Context&, const SgdHyper* hyper, const Tensor& params, const Tensor& grads,
-                const Tensor& momentum) {
+void sgd_update(Context&, const SgdHyper* hyper, const int32_t* skip, const Tensor& params,
+                const Tensor& grads, const Tensor& momentum) {
+  if (skip && *skip) return;
   const SgdHyper& h = *hyper;
   const bool first_step = h.first_step != 0;
   if (h.weight_decay != 0.0f)

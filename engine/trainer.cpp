@@ -34,10 +34,14 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
       net_(net),
       rng_(rng),
       optimizer_(Optimizer::create(ctx, net, config.training.optimizer)),
+      scaler_(std::make_unique<LossScaler>(ctx, config.training.loss_scale,
+                                           config.training.dynamic_loss_scale,
+                                           config.training.loss_scale_growth_interval)),
       saver_(config, net, *optimizer_),
       nonfinite_(ctx.device(), sizeof(int32_t)) {
   if (!config.training.freeze.empty())
     optimizer_->set_ranges(net.trainable_ranges(config.training.freeze));
+  optimizer_->set_skip_flag(scaler_->skip_flag());
   state_.seed = config.training.seed;
   state_.device = std::string(device_name(ctx.device()));
 }
@@ -47,6 +51,13 @@ void Trainer::resume(const TrainingState& state, const Safetensors& optimizer,
   optimizer_->import_state(optimizer, path, net_);
   state_ = state;
   resumed_ = true;
+  if (scaler_->dynamic() && state.loss_scale > 0) {  // continue with the scale it reached
+    LossScaleState s;
+    s.scale = static_cast<float>(state.loss_scale);
+    s.good_steps = static_cast<int32_t>(state.loss_scale_good_steps);
+    s.skipped = static_cast<int32_t>(state.skipped_steps);
+    scaler_->restore(s);
+  }
   state_.device = std::string(device_name(ctx_.device()));
   state_.test_accuracy = -1;
 }
@@ -75,7 +86,9 @@ void Trainer::check_finite(const TrainingState& state, int64_t n, double running
   copy_tensor(Tensor(&bad, Shape{1}), count);  // zero: count_nonfinite adds
   ops::count_nonfinite(ctx_, net_.flat_gradients(), count);
   copy_tensor(count, Tensor(&bad, Shape{1}));
-  if (bad == 0 && std::isfinite(running_loss)) return;
+  // Under dynamic loss scaling a NaN/Inf gradient only skips the step; a
+  // non-finite loss (the forward pass overflowed) still stops the run.
+  if ((bad == 0 || scaler_->dynamic()) && std::isfinite(running_loss)) return;
 
   // Where did it start? The first layer (forward order) whose output is not
   // finite, else the last parameter (backward order) whose gradient is not.
@@ -102,8 +115,28 @@ void Trainer::check_finite(const TrainingState& state, int64_t n, double running
                        remedy());
 }
 
+void Trainer::read_loss_scale(TrainingState& state) {
+  if (!scaler_->dynamic()) return;
+  const LossScaleState s = scaler_->read();
+  state.loss_scale = s.scale;
+  state.loss_scale_good_steps = s.good_steps;
+  state.skipped_steps = s.skipped;
+  // Halved at every skipped step: below 2^-24 no gradient is finite at any
+  // scale, so the forward pass itself must be overflowing fp16.
+  if (!(s.scale >= 0x1p-24f))
+    throw NumericalError("fp16 loss scaling: the scale fell to " + std::to_string(s.scale) +
+                         " after " + std::to_string(s.skipped) + " skipped steps up to step " +
+                         std::to_string(state.steps) +
+                         ": the gradients are NaN/Inf at any scale (activations beyond fp16's "
+                         "65504?). Checkpoints on disk are left as they were; use --precision "
+                         "bf16 or lower the learning rate");
+}
+
 std::string Trainer::remedy() const {
   const TrainingConfig& tc = config_.training;
+  if (tc.precision == Precision::FP16 && tc.dynamic_loss_scale)
+    return "In fp16 the forward pass may overflow (activations beyond 65504): use --precision "
+           "bf16, or lower the learning rate";
   if (tc.precision == Precision::FP16 && tc.loss_scale > 1) {
     char scale[32];
     std::snprintf(scale, sizeof scale, "%.10g", tc.loss_scale);
@@ -137,7 +170,6 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
   const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
   const auto smoothing = static_cast<float>(tc.label_smoothing);
-  const auto loss_scale = static_cast<float>(tc.loss_scale);
   if (net_.precision() != tc.precision)
     throw Error(std::string("Trainer: the network was set up in ") +
                 precision_name(net_.precision()) + ", the config asks for " +
@@ -154,6 +186,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   // The state with the device-side meters read back, for a checkpoint.
   auto snapshot = [&](const char* status) {
     ctx_.synchronize();
+    read_loss_scale(s);
     s.running_loss = running.read().loss_sum;
     s.epoch_correct = epoch_meter.read().correct;
     s.status = status;
@@ -194,13 +227,12 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         {
           NvtxRange phase("loss");
           // Note [mixed precision]: the scaled loss gradient keeps small fp16 gradients alive.
-          ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, loss_scale, &dlogits,
-                                     running.loss_sum(), epoch_meter.correct());
+          ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, scaler_->scale(),
+                                     &dlogits, running.loss_sum(), epoch_meter.correct());
         }
         NvtxRange phase("backward");
         net_.backward(n);
-        if (loss_scale != 1.0f)
-          ops::axpby(ctx_, 1.0f / loss_scale, net_.flat_gradients(), 0.0f, net_.flat_gradients());
+        scaler_->unscale(net_.flat_gradients());  // dynamic: NaN/Inf here skips the update
       };
       // The first full batch runs eagerly even under --graph: every cuDNN and
       // cuBLAS routine then initializes outside the capture (a first call
@@ -213,9 +245,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           out << "CUDA graph: capturing the training step (batch " << n << ")\n";
           graph.capture([&] {
             forward_backward();
-            ops::count_nonfinite(ctx_, net_.flat_gradients(), nonfinite());
+            if (!scaler_->dynamic())  // dynamic scaling skips such steps instead
+              ops::count_nonfinite(ctx_, net_.flat_gradients(), nonfinite());
             NvtxRange phase("update");
             optimizer_->apply(net_, args);
+            scaler_->update();
           });
         }
         graph.replay();
@@ -226,6 +260,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         check_finite(s, n, running.read().loss_sum);
         NvtxRange phase("update");
         optimizer_->apply(net_, args);
+        scaler_->update();
         graph_warm = graph_warm || n == tc.batch_size;
       }
       optimizer_->count_step();
@@ -237,6 +272,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       images_this_run += n;
       if ((b + 1) % tc.log_every == 0) {
         if (use_graph) check_graph_finite(s);
+        read_loss_scale(s);
         const double mean = running.read().loss_sum / static_cast<double>(tc.log_every);
         std::snprintf(line, sizeof line, "[Epoch: %lld, Batch: %lld] Loss: %.3f\n",
                       static_cast<long long>(epoch), static_cast<long long>(b + 1), mean);
@@ -272,6 +308,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     }
     if (use_graph) check_graph_finite(s);
     ctx_.synchronize();
+    read_loss_scale(s);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const int64_t correct = epoch_meter.read().correct;
@@ -286,7 +323,16 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                   static_cast<long long>(epoch), static_cast<long long>(report.batches),
                   report.seconds, report.images_per_second, report.train_accuracy,
                   schedule.at(epoch - 1, s.steps - 1).lr);
-    out << line << std::flush;
+    out << line;
+    if (scaler_->dynamic()) {
+      std::snprintf(line, sizeof line,
+                    "Loss scale %.10g after epoch %lld (%lld steps skipped for fp16 overflow "
+                    "so far)\n",
+                    s.loss_scale, static_cast<long long>(epoch),
+                    static_cast<long long>(s.skipped_steps));
+      out << line;
+    }
+    out << std::flush;
     s.running_loss = 0;
     s.epoch_correct = s.epoch_images = 0;
     if (eval_every_ > 0 && evaluate_ && epoch % eval_every_ == 0) {

@@ -14,6 +14,7 @@
 #include "engine/config.h"
 #include "engine/context.h"
 #include "engine/dataset.h"
+#include "engine/loss_scaler.h"
 #include "engine/network.h"
 #include "engine/optimizer.h"
 #include "engine/rng.h"
@@ -71,12 +72,16 @@ class Trainer {
   Tensor nonfinite() const;  // (1) I32 on the device
   // What to try after a NaN/Inf (the fp16 loss scale when that is the likely cause).
   std::string remedy() const;
+  // Dynamic loss scaling: records the device state in `state`; throws
+  // NumericalError when the scale has collapsed (every step overflowing).
+  void read_loss_scale(TrainingState& state);
 
   Context& ctx_;
   const Config& config_;
   Network& net_;
   Rng& rng_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LossScaler> scaler_;  // fp16 loss scaling; inactive otherwise
   CheckpointSaver saver_;
   TrainingState state_;
   Buffer nonfinite_;  // (1) I32 on the device

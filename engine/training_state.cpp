@@ -42,6 +42,9 @@ nlohmann::json TrainingState::to_json() const {
           {"test_accuracy", test_accuracy},
           {"best_accuracy", best_accuracy},
           {"best_epoch", best_epoch},
+          {"loss_scale", loss_scale},
+          {"loss_scale_good_steps", loss_scale_good_steps},
+          {"skipped_steps", skipped_steps},
           {"device", device},
           {"optimizer_file", optimizer_file}};
 }
@@ -61,6 +64,9 @@ TrainingState TrainingState::from_json(const nlohmann::json& j, const std::strin
     s.test_accuracy = j.value("test_accuracy", -1.0);
     s.best_accuracy = j.value("best_accuracy", -1.0);
     s.best_epoch = j.value("best_epoch", int64_t{0});
+    s.loss_scale = j.value("loss_scale", 0.0);
+    s.loss_scale_good_steps = j.value("loss_scale_good_steps", int64_t{0});
+    s.skipped_steps = j.value("skipped_steps", int64_t{0});
     s.device = j.value("device", std::string());
     s.optimizer_file = j.value("optimizer_file", std::string());
   } catch (const nlohmann::json::exception& e) {
@@ -73,7 +79,8 @@ TrainingState TrainingState::from_json(const nlohmann::json& j, const std::strin
       throw CheckpointError(where + ": training_state.epoch_rng must hold 4 hex strings");
     for (size_t i = 0; i < 4; ++i) s.epoch_rng[i] = parse_hex(rng[i], where);
   }
-  if (s.epochs_completed < 0 || s.batches_done < 0 || s.steps < 0 || s.epoch_images < 0)
+  if (s.epochs_completed < 0 || s.batches_done < 0 || s.steps < 0 || s.epoch_images < 0 ||
+      s.loss_scale < 0 || s.loss_scale_good_steps < 0 || s.skipped_steps < 0)
     throw CheckpointError(where + ": training_state has negative counters");
   return s;
 }

@@ -20,13 +20,18 @@ struct TrainingState {
   // The shuffling generator's state before the current epoch's shuffle, so a
   // resumed run draws the same order and continues at batches_done.
   std::array<uint64_t, 4> epoch_rng{};
-  double running_loss = 0;     // the unprinted part of the tutorial's running loss
-  int64_t epoch_correct = 0;   // training images classified right so far this epoch
-  int64_t epoch_images = 0;    // training images seen so far this epoch
-  double last_loss = -1;       // the last printed mean training loss; < 0 if none
-  double test_accuracy = -1;   // percent on the test set after training; < 0 if not measured
-  double best_accuracy = -1;   // best test accuracy of the evaluations during training
-  int64_t best_epoch = 0;      // the epoch that reached it
+  double running_loss = 0;    // the unprinted part of the tutorial's running loss
+  int64_t epoch_correct = 0;  // training images classified right so far this epoch
+  int64_t epoch_images = 0;   // training images seen so far this epoch
+  double last_loss = -1;      // the last printed mean training loss; < 0 if none
+  double test_accuracy = -1;  // percent on the test set after training; < 0 if not measured
+  double best_accuracy = -1;  // best test accuracy of the evaluations during training
+  int64_t best_epoch = 0;     // the epoch that reached it
+  // Dynamic loss scaling (fp16): the scale, its good-step count, steps skipped
+  // for overflow; loss_scale 0 when the run did not scale dynamically.
+  double loss_scale = 0;
+  int64_t loss_scale_good_steps = 0;
+  int64_t skipped_steps = 0;
   std::string device;          // where it was trained: "cpu" or "cuda"
   std::string optimizer_file;  // the optimizer-state file beside the checkpoint; "" if none
 

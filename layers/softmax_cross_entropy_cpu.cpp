@@ -8,8 +8,9 @@
 namespace cnne::cpu {
 
 void softmax_cross_entropy(Context&, const Tensor& logits, const Tensor& labels, float smoothing,
-                           float grad_scale, const Tensor* dlogits, const Tensor& loss_sum,
+                           const float* grad_scale, const Tensor* dlogits, const Tensor& loss_sum,
                            const Tensor& correct) {
+  const double scale = grad_scale ? *grad_scale : 1.0;
   const int64_t n = logits.shape[0], k = logits.shape[1];
   const double eps = smoothing, off = eps / static_cast<double>(k), on = 1.0 - eps + off;
   double total = 0.0;
@@ -41,7 +42,7 @@ void softmax_cross_entropy(Context&, const Tensor& logits, const Tensor& labels,
       for (int64_t j = 0; j < k; ++j) {
         const double prob = std::exp(static_cast<double>(row[j]) - mx - log_sum);
         const double target = j == label ? on : off;
-        g[j] = static_cast<float>((prob - target) / static_cast<double>(n) * grad_scale);
+        g[j] = static_cast<float>((prob - target) / static_cast<double>(n) * scale);
       }
     }
   }

@@ -14,10 +14,11 @@ constexpr int kCeThreads = 256;
 
 template <class T>
 __global__ void softmax_cross_entropy_kernel(const T* logits, const int32_t* labels,
-                                             float smoothing, float grad_scale, T* dlogits,
+                                             float smoothing, const float* grad_scale, T* dlogits,
                                              float* loss_sum, int32_t* correct, int64_t n,
                                              int64_t k) {
   const double eps = smoothing, off = eps / static_cast<double>(k), on = 1.0 - eps + off;
+  const double scale = grad_scale ? *grad_scale : 1.0;
   __shared__ double loss_part[kCeThreads];
   __shared__ int hits_part[kCeThreads];
   double loss = 0.0;
@@ -52,8 +53,8 @@ __global__ void softmax_cross_entropy_kernel(const T* logits, const int32_t* lab
       T* g = dlogits + i * k;
       for (int64_t j = 0; j < k; ++j) {
         const double prob = exp(static_cast<double>(to_float(row[j])) - mx - log_sum);
-        g[j] = from_float<T>(static_cast<float>((prob - (j == label ? on : off)) /
-                                                static_cast<double>(n) * grad_scale));
+        g[j] = from_float<T>(
+            static_cast<float>((prob - (j == label ? on : off)) / static_cast<double>(n) * scale));
       }
     }
   }
@@ -88,7 +89,7 @@ __global__ void argmax_rows_kernel(const T* logits, int32_t* predictions, int64_
 }  // namespace
 
 void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
-                           float smoothing, float grad_scale, const Tensor* dlogits,
+                           float smoothing, const float* grad_scale, const Tensor* dlogits,
                            const Tensor& loss_sum, const Tensor& correct) {
   const int64_t n = logits.shape[0], k = logits.shape[1];
   const std::string what = "softmax_cross_entropy " + logits.shape.str();

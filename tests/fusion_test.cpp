@@ -102,7 +102,7 @@ TrainResult train(bool fusion, int steps) {
     args.upload();
     const Tensor logits = net.forward(kBatch);
     const Tensor dlogits = net.output_grad(kBatch);
-    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, 1.0f, &dlogits, meter.loss_sum(),
+    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, nullptr, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(kBatch);
     optimizer->apply(net, args);

@@ -275,8 +275,8 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
   for (auto& l : labels) l = static_cast<int32_t>(rng.below(10));
   HostTensor grad(logits.shape), sums(Shape{2});
   const Tensor g = grad.view();
-  ops::softmax_cross_entropy(cpu, logits.view(), Tensor(labels.data(), Shape{37}), 0.1f, 1.0f, &g,
-                             Tensor(sums.values.data(), Shape{1}),
+  ops::softmax_cross_entropy(cpu, logits.view(), Tensor(labels.data(), Shape{37}), 0.1f, nullptr,
+                             &g, Tensor(sums.values.data(), Shape{1}),
                              Tensor(reinterpret_cast<int32_t*>(sums.values.data() + 1), Shape{1}));
   const DeviceTensor logits_d(logits), grad_d(logits.shape), sums_d(HostTensor(Shape{2}));
   Buffer labels_d(Device::CUDA, labels.size() * 4);
@@ -284,7 +284,7 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
   copy_tensor(Tensor(labels.data(), Shape{37}), labels_view);
   const Tensor gd = grad_d.view();
   ops::softmax_cross_entropy(
-      gpu, logits_d.view(), labels_view, 0.1f, 1.0f, &gd,
+      gpu, logits_d.view(), labels_view, 0.1f, nullptr, &gd,
       Tensor(static_cast<float*>(sums_d.buffer.data()), Shape{1}, Device::CUDA),
       Tensor(static_cast<int32_t*>(sums_d.buffer.data()) + 1, Shape{1}, Device::CUDA));
   const HostTensor sums_gpu = sums_d.download();
@@ -304,8 +304,8 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
     h.first_step = first;
     gpu_args.next().sgd = h;
     gpu_args.upload();
-    ops::sgd_update(cpu, &h, p.view(), gr.view(), m.view());
-    ops::sgd_update(gpu, gpu_args.sgd(), p_d.view(), g_d.view(), m_d.view());
+    ops::sgd_update(cpu, &h, nullptr, p.view(), gr.view(), m.view());
+    ops::sgd_update(gpu, gpu_args.sgd(), nullptr, p_d.view(), g_d.view(), m_d.view());
   }
   EXPECT_EQ(worst("sgd params", p_d.download(), p, 0, 0), "");  // same rounding, bit for bit
 }
@@ -358,7 +358,7 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
     dataset.assemble(args.batch(), net.input(4), label_view);
     const Tensor logits = net.forward(4);
     const Tensor dlogits = net.output_grad(4);
-    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, 1.0f, &dlogits, meter.loss_sum(),
+    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, nullptr, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(4);
     optimizer->apply(net, args);

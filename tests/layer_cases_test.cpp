@@ -86,7 +86,7 @@ TEST(SoftmaxCrossEntropyCases, ValuesByHand) {
   float loss = 0.25f;  // the op adds to it
   int32_t correct = 1;
   const Tensor g = grad.view();
-  ops::softmax_cross_entropy(ctx, logits.view(), Tensor(labels.data(), Shape{2}), 0.0f, 1.0f, &g,
+  ops::softmax_cross_entropy(ctx, logits.view(), Tensor(labels.data(), Shape{2}), 0.0f, nullptr, &g,
                              Tensor(&loss, Shape{1}), Tensor(&correct, Shape{1}));
   EXPECT_NEAR(loss, 0.25 + std::log(3.0) / 2, 1e-6);
   EXPECT_EQ(correct, 1 + 1);  // row 0's argmax is 0 (first of a tie) != 1; row 1 right
@@ -103,8 +103,8 @@ TEST(SoftmaxCrossEntropyCases, RejectsLabelsOutOfRange) {
   int32_t label = 3, correct = 0;
   float loss = 0;
   EXPECT_THROW(
-      ops::softmax_cross_entropy(ctx, logits.view(), Tensor(&label, Shape{1}), 0.0f, 1.0f, nullptr,
-                                 Tensor(&loss, Shape{1}), Tensor(&correct, Shape{1})),
+      ops::softmax_cross_entropy(ctx, logits.view(), Tensor(&label, Shape{1}), 0.0f, nullptr,
+                                 nullptr, Tensor(&loss, Shape{1}), Tensor(&correct, Shape{1})),
       Error);
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <regex>
 #include <string>
 
 #include "engine/config.h"
@@ -16,9 +17,11 @@
 #include "engine/error.h"
 #include "engine/half.h"
 #include "engine/loss_meter.h"
+#include "engine/loss_scaler.h"
 #include "engine/network.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
+#include "engine/optimizer_config.h"
 #include "engine/step_args.h"
 #include "engine/step_graph.h"
 #include "tests/test_util.h"
@@ -220,16 +223,16 @@ TrainRun train(const RunOptions& o) {
   StepArgs args(ctx);
   net.bind_step_key(args.step_key());
   StepGraph graph(ctx);
+  LossScaler scaler(ctx, o.loss_scale, false, 2000);  // static, as the tests set it
   TrainRun run;
   auto enqueue = [&] {
     dataset.assemble(args.batch(), net.input(o.batch), label_view);
     const Tensor logits = net.forward(o.batch);
     const Tensor dlogits = net.output_grad(o.batch);
-    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, o.loss_scale, &dlogits,
+    ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, scaler.scale(), &dlogits,
                                meter.loss_sum(), meter.correct());
     net.backward(o.batch);
-    if (o.loss_scale != 1.0f)
-      ops::axpby(ctx, 1.0f / o.loss_scale, net.flat_gradients(), 0.0f, net.flat_gradients());
+    scaler.unscale(net.flat_gradients());
   };
   for (int k = 0; k < o.steps; ++k) {
     meter.reset();
@@ -384,6 +387,45 @@ TEST(MixedPrecision, LossScalingKeepsFp16GradientsBelowItsRange) {
   }
 }
 
+TEST(MixedPrecision, DynamicLossScaleSkipsOverflowsBacksOffAndGrows) {
+  Context ctx(Device::CPU);
+  LossScaler scaler(ctx, 8.0, true, 2);  // grows after 2 good steps
+  ASSERT_TRUE(scaler.active());
+  ASSERT_NE(scaler.skip_flag(), nullptr);
+  const OptimizerConfig sgd;  // lr 0.001, momentum 0.9
+  SgdHyper h = sgd.sgd(0.5, 0.0);
+  std::vector<float> p = {1, 2, 3}, m = {0, 0, 0};
+  auto step = [&](std::vector<float> g) {
+    const Tensor gt(g.data(), Shape{3});
+    scaler.unscale(gt);
+    ops::sgd_update(ctx, &h, scaler.skip_flag(), Tensor(p.data(), Shape{3}), gt,
+                    Tensor(m.data(), Shape{3}));
+    scaler.update();
+    return g;
+  };
+  // an overflow: the step leaves the weights alone, the scale halves
+  step({8, INFINITY, 8});
+  EXPECT_EQ(p, (std::vector<float>{1, 2, 3}));
+  LossScaleState s = scaler.read();
+  EXPECT_EQ(s.scale, 4.0f);
+  EXPECT_EQ(s.skipped, 1);
+  EXPECT_EQ(s.found_inf, 0);  // cleared for the next step
+  // good steps: the gradients are unscaled (8 / 4 = 2) and applied
+  const std::vector<float> g = step({8, 8, 8});
+  EXPECT_EQ(g, (std::vector<float>{2, 2, 2}));
+  EXPECT_EQ(p, (std::vector<float>{0, 1, 2}));  // p - 0.5 * 2
+  EXPECT_EQ(scaler.read().scale, 4.0f);
+  step({4, 4, 4});
+  s = scaler.read();
+  EXPECT_EQ(s.scale, 8.0f);  // 2 good steps in a row: doubled
+  EXPECT_EQ(s.good_steps, 0);
+  EXPECT_EQ(s.skipped, 1);
+  // a static scaler never skips
+  LossScaler fixed(ctx, 4.0, false, 2);
+  EXPECT_EQ(fixed.skip_flag(), nullptr);
+  EXPECT_FALSE(LossScaler(ctx, 1.0, false, 2000).active());
+}
+
 TEST(MixedPrecision, NanAndInfinityStayVisibleIn16Bits) {
   Context ctx(Device::CPU);
   std::vector<uint16_t> half(4);
@@ -409,13 +451,19 @@ TEST(MixedPrecisionConfig, PrecisionAndLossScaleKeys) {
   nlohmann::json j = tutorial_json();
   EXPECT_EQ(Config::from_json(j, "c.json").training.precision, Precision::FP32);
   EXPECT_EQ(Config::from_json(j, "c.json").training.loss_scale, 1.0);
+  EXPECT_FALSE(Config::from_json(j, "c.json").training.dynamic_loss_scale);
   j["training"]["precision"] = "fp16";
   Config c = Config::from_json(j, "c.json");
   EXPECT_EQ(c.training.precision, Precision::FP16);
-  EXPECT_EQ(c.training.loss_scale, 1024.0);                           // fp16's default
+  EXPECT_TRUE(c.training.dynamic_loss_scale);  // fp16's default: GradScaler's
+  EXPECT_EQ(c.training.loss_scale, 65536.0);
+  EXPECT_EQ(c.training.loss_scale_growth_interval, 2000);
   const Config again = Config::from_json(c.to_json(), "again.json");  // round trip
   EXPECT_EQ(again.training.precision, Precision::FP16);
-  EXPECT_EQ(again.training.loss_scale, 1024.0);
+  EXPECT_EQ(again.training.loss_scale, 65536.0);
+  EXPECT_TRUE(again.training.dynamic_loss_scale);
+  j["training"]["dynamic_loss_scale"] = false;
+  EXPECT_EQ(Config::from_json(j, "c.json").training.loss_scale, 1024.0);  // static default
   j["training"]["loss_scale"] = 128;
   EXPECT_EQ(Config::from_json(j, "c.json").training.loss_scale, 128.0);
 
@@ -439,6 +487,14 @@ TEST(MixedPrecisionConfig, PrecisionAndLossScaleKeys) {
   EXPECT_NE(error_of(bad).find("loss_scale"), std::string::npos) << error_of(bad);
   bad["training"]["loss_scale"] = 1e30;
   EXPECT_NE(error_of(bad).find("must be in [1, 2^24]"), std::string::npos) << error_of(bad);
+  bad = tutorial_json();
+  bad["training"]["loss_scale_growth_interval"] = 0;
+  EXPECT_NE(error_of(bad).find("key 'loss_scale_growth_interval' must be in 1..10^9"),
+            std::string::npos)
+      << error_of(bad);
+  bad = tutorial_json();
+  bad["training"]["dynamic_loss_scale"] = "yes";
+  EXPECT_NE(error_of(bad).find("dynamic_loss_scale"), std::string::npos) << error_of(bad);
 }
 
 TEST(MixedPrecisionConfig, PrecisionFlagCarriesItsLossScale) {
@@ -447,9 +503,11 @@ TEST(MixedPrecisionConfig, PrecisionFlagCarriesItsLossScale) {
   o.precision = "fp16";
   apply_overrides(c, o);
   EXPECT_EQ(c.training.precision, Precision::FP16);
-  EXPECT_EQ(c.training.loss_scale, 1024.0);
+  EXPECT_TRUE(c.training.dynamic_loss_scale);
+  EXPECT_EQ(c.training.loss_scale, 65536.0);
   o.precision = "bf16";
   apply_overrides(c, o);
+  EXPECT_FALSE(c.training.dynamic_loss_scale);
   EXPECT_EQ(c.training.loss_scale, 1.0);
   o.precision = "half";
   EXPECT_THROW(apply_overrides(c, o), UsageError);
@@ -491,6 +549,7 @@ TEST(MixedPrecisionCli, Fp16OverflowStopsWithALossScaleHint) {
   make_small_cifar(data, 8, 8);
   nlohmann::json j = tutorial_json();
   j["training"]["precision"] = "fp16";
+  j["training"]["dynamic_loss_scale"] = false;
   j["training"]["loss_scale"] = 16777216;  // 2^24: the scaled loss gradient passes 65504
   write_text(out.file("c.json"), j.dump());
   const std::string ckpt = out.file("never.safetensors");
@@ -511,6 +570,53 @@ std::string digest_of(const std::string& checkpoint) {
   const size_t at = r.out.find(mark);
   if (r.exit_code != 0 || at == std::string::npos) return "";
   return r.out.substr(at + mark.size(), r.out.find('\n', at) - at - mark.size());
+}
+
+TEST(MixedPrecisionCli, Fp16DynamicScalingRecoversFromAnOverflowingStart) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 8);
+  nlohmann::json j = tutorial_json();
+  j["training"]["precision"] = "fp16";
+  j["training"]["loss_scale"] = 16777216;  // 2^24: the first steps overflow and are skipped
+  write_text(out.file("c.json"), j.dump());
+  const RunResult r = run_cli("train " + out.file("c.json") + " --device cpu --epochs 2 --data " +
+                              data.path().string() + " --out " + out.file("m.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::regex re("Loss scale ([0-9.e+]+) after epoch 2 \\(([0-9]+) steps skipped");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, re)) << r.out;
+  EXPECT_LT(std::stod(m[1].str()), 16777216.0);  // backed off
+  EXPECT_GE(std::stoi(m[2].str()), 1);
+  EXPECT_LT(std::stoi(m[2].str()), 20);  // of 20 steps: most were taken
+  EXPECT_NE(r.out.find("Accuracy of the network on the 8 test images"), std::string::npos);
+}
+
+TEST(MixedPrecisionCli, Fp16DynamicScaleResumesExactly) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 8);  // 40 images, batch 4: 10 steps per epoch
+  nlohmann::json j = tutorial_json();
+  j["training"]["precision"] = "fp16";
+  j["training"]["loss_scale"] = 16777216;
+  j["training"]["loss_scale_growth_interval"] = 3;  // the scale moves both ways in 20 steps
+  write_text(out.file("c.json"), j.dump());
+  const std::string where = " --device cpu --no-eval --data " + data.path().string();
+  const std::string recipe = "train " + out.file("c.json") + " --deterministic --epochs 2" + where;
+  const RunResult full = run_cli(recipe + " --out " + out.file("full.safetensors"));
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  for (int k : {3, 12}) {
+    const std::string path = out.file("part" + std::to_string(k) + ".safetensors");
+    const RunResult first =
+        run_cli(recipe + " --stop-after-steps " + std::to_string(k) + " --out " + path);
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    const RunResult rest = run_cli("train --resume " + path + where);
+    ASSERT_EQ(rest.exit_code, 0) << rest.err;
+    EXPECT_EQ(digest_of(path), digest_of(out.file("full.safetensors"))) << "stopped at " << k;
+    const auto last_scale = [](const std::string& text) {
+      const size_t at = text.rfind("Loss scale ");
+      return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+    };
+    EXPECT_EQ(last_scale(rest.out), last_scale(full.out)) << rest.out;
+  }
 }
 
 TEST(MixedPrecisionCli, Bf16StopAndResumeEqualsOneRun) {
@@ -581,6 +687,31 @@ TEST(MixedPrecisionGpu, TutorialIn16BitsMatchesTheCpuEmulation) {
     o.device = Device::CUDA;
     expect_gpu_like_cpu(train(o), cpu, cpu32, precision_name(p));
   }
+}
+
+TEST(MixedPrecisionGpu, Fp16DynamicScaleUnderAGraphMatchesEagerSteps) {
+  REQUIRE_GPU();
+  TempDir data, out;
+  make_small_cifar(data, 40, 8);  // 200 images, batch 4: 50 steps per epoch
+  nlohmann::json j = tutorial_json();
+  j["training"]["precision"] = "fp16";
+  j["training"]["loss_scale"] = 16777216;  // skips, then backs off, inside the graph
+  j["training"]["loss_scale_growth_interval"] = 10;
+  write_text(out.file("c.json"), j.dump());
+  const std::string recipe = "train " + out.file("c.json") +
+                             " --device cuda --deterministic --no-eval --data " +
+                             data.path().string() + " --out ";
+  const RunResult eager = run_cli(recipe + out.file("eager.safetensors") + " --no-graph");
+  const RunResult graph = run_cli(recipe + out.file("graph.safetensors") + " --graph");
+  ASSERT_EQ(eager.exit_code, 0) << eager.err;
+  ASSERT_EQ(graph.exit_code, 0) << graph.err;
+  const auto scale_line = [](const std::string& text) {
+    const size_t at = text.rfind("Loss scale ");
+    return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+  };
+  EXPECT_FALSE(scale_line(eager.out).empty()) << eager.out;
+  EXPECT_EQ(scale_line(graph.out), scale_line(eager.out));
+  EXPECT_EQ(digest_of(out.file("graph.safetensors")), digest_of(out.file("eager.safetensors")));
 }
 
 TEST(MixedPrecisionGpu, Bf16GraphStepsEqualEagerSteps) {

@@ -12,10 +12,12 @@ float two_steps(const SgdHyper& h, float p0, float g1, float g2) {
   float p = p0, g = g1, buf = 12345.0f;  // buf's start value must not matter
   SgdHyper step = h;
   step.first_step = 1;
-  ops::sgd_update(ctx, &step, Tensor(&p, Shape{1}), Tensor(&g, Shape{1}), Tensor(&buf, Shape{1}));
+  ops::sgd_update(ctx, &step, nullptr, Tensor(&p, Shape{1}), Tensor(&g, Shape{1}),
+                  Tensor(&buf, Shape{1}));
   step.first_step = 0;
   g = g2;
-  ops::sgd_update(ctx, &step, Tensor(&p, Shape{1}), Tensor(&g, Shape{1}), Tensor(&buf, Shape{1}));
+  ops::sgd_update(ctx, &step, nullptr, Tensor(&p, Shape{1}), Tensor(&g, Shape{1}),
+                  Tensor(&buf, Shape{1}));
   return p;
 }
 

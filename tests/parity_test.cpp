@@ -81,8 +81,8 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
     dataset.load(0, 4, net.input(4), label_view, args);
     const Tensor logits = net.forward(4);
     const Tensor dlogits = net.output_grad(4);
-    ops::softmax_cross_entropy(ctx, logits, label_view, smoothing, 1.0f, &dlogits, meter.loss_sum(),
-                               meter.correct());
+    ops::softmax_cross_entropy(ctx, logits, label_view, smoothing, nullptr, &dlogits,
+                               meter.loss_sum(), meter.correct());
     net.backward(4);
     const float loss = static_cast<float>(meter.read().loss_sum);
     if (auto p = compare(recipe + " loss of step " + std::to_string(k), &loss, &expected_losses[k],

@@ -10,6 +10,7 @@
 #include "engine/half.h"
 #include "engine/interval_clock.h"
 #include "engine/loss_meter.h"
+#include "engine/loss_scaler.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "engine/step_args.h"
@@ -80,7 +81,9 @@ int run_bench(int argc, char** argv, int first) {
   const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
   const StepRates rates{config.training.optimizer.lr, config.training.optimizer.momentum_like()};
   const auto smoothing = static_cast<float>(config.training.label_smoothing);
-  const auto loss_scale = static_cast<float>(config.training.loss_scale);
+  LossScaler scaler(ctx, config.training.loss_scale, config.training.dynamic_loss_scale,
+                    config.training.loss_scale_growth_interval);
+  optimizer->set_skip_flag(scaler.skip_flag());
   LossMeter meter(ctx);
   StepArgs step_args(ctx);  // constant rates: written and uploaded once
   net.bind_step_key(step_args.step_key());
@@ -109,14 +112,14 @@ int run_bench(int argc, char** argv, int first) {
     const Tensor logits = net.forward(batch);
     const Tensor dlogits = net.output_grad(batch);
     if (timed) clock->start(loss_slot);
-    ops::softmax_cross_entropy(ctx, logits, labels, smoothing, loss_scale, &dlogits,
+    ops::softmax_cross_entropy(ctx, logits, labels, smoothing, scaler.scale(), &dlogits,
                                meter.loss_sum(), meter.correct());
     if (timed) clock->stop(loss_slot);
     net.backward(batch);
-    if (loss_scale != 1.0f)
-      ops::axpby(ctx, 1.0f / loss_scale, net.flat_gradients(), 0.0f, net.flat_gradients());
+    scaler.unscale(net.flat_gradients());
     if (timed) clock->start(update_slot);
     optimizer->apply(net, step_args);
+    scaler.update();
     if (timed) {
       clock->stop(update_slot);
       clock->stop(step_slot);

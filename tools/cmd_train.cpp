@@ -197,7 +197,10 @@ int run_train(int argc, char** argv, int first) {
   if (config.training.precision != Precision::FP32)
     std::cout << "Precision: " << precision_name(config.training.precision)
               << " activations, fp32 weights, gradients and optimizer state (loss scale "
-              << config.training.loss_scale << ")\n";
+              << config.training.loss_scale << ")"
+              << (device == Device::CPU ? "; the CPU emulates it (16-bit storage, fp32 arithmetic)"
+                                        : "")
+              << "\n";
   std::vector<int64_t> batch_sizes = pass_batch_sizes(train.count, config.training.batch_size);
   batch_sizes.push_back(config.training.batch_size);  // a resumed run's data may differ in size
   for (int64_t n : pass_batch_sizes(test.count, config.eval.batch_size)) batch_sizes.push_back(n);

@@ -1,0 +1,31 @@
+#pragma once
+// Dynamic loss scaling's rule after a step (PyTorch's GradScaler.update with
+// growth factor 2, backoff 1/2), shared by the CPU and the GPU kernels: a
+// non-finite gradient halves the scale, restarts the good-step count and
+// counts a skipped step; growth_interval good steps in a row double it.
+#include <cstdint>
+
+#include "engine/ops.h"
+
+#ifdef __CUDACC__
+#define CNNE_LOSS_SCALE_HOST_DEVICE __host__ __device__
+#else
+#define CNNE_LOSS_SCALE_HOST_DEVICE
+#endif
+
+namespace cnne {
+
+CNNE_LOSS_SCALE_HOST_DEVICE inline void advance_loss_scale(LossScaleState& s,
+                                                           int32_t growth_interval) {
+  if (s.found_inf) {
+    s.scale *= 0.5f;
+    s.good_steps = 0;
+    s.skipped += 1;
+  } else if (++s.good_steps >= growth_interval) {
+    s.scale *= 2.0f;
+    s.good_steps = 0;
+  }
+  s.found_inf = 0;
+}
+
+}  // namespace cnne

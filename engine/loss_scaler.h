@@ -1,0 +1,46 @@
+#pragma once
+// LossScaler: loss scaling for fp16 training (Note [mixed precision] in
+// engine/precision.h), static or dynamic (PyTorch's GradScaler: back off by
+// half on a non-finite gradient and skip that step; double after
+// growth_interval good steps). The scale lives on the context's device and
+// only kernels change it, so a captured CUDA graph scales, skips and adapts
+// by itself; the host reads it at log lines and checkpoints.
+#include <cstdint>
+
+#include "engine/buffer.h"
+#include "engine/context.h"
+#include "engine/ops.h"
+
+namespace cnne {
+
+class LossScaler {
+ public:
+  // Off (nothing changes in the step) when the scale is 1 and not dynamic.
+  LossScaler(Context& ctx, double initial_scale, bool dynamic, int64_t growth_interval);
+
+  bool active() const { return active_; }
+  bool dynamic() const { return dynamic_; }
+  // For softmax_cross_entropy: the scale on the device; null when off.
+  const float* scale() const;
+  // After the backward: grads /= scale; dynamic: their NaN/Inf count becomes
+  // this step's skip flag.
+  void unscale(const Tensor& grads);
+  // For the optimizer: nonzero = skip this step (dynamic), else null.
+  const int32_t* skip_flag() const;
+  // After the optimizer (dynamic): back off or grow, and clear the flag.
+  void update();
+
+  // The device state, read back (synchronizes) and written (resume).
+  LossScaleState read() const;
+  void restore(const LossScaleState& state);
+
+ private:
+  LossScaleState* state() const { return static_cast<LossScaleState*>(state_.data()); }
+
+  Context& ctx_;
+  bool dynamic_, active_;
+  int32_t growth_interval_;
+  Buffer state_;  // (1) LossScaleState on ctx_'s device
+};
+
+}  // namespace cnne
