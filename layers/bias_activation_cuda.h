@@ -16,9 +16,12 @@ namespace cnne::cuda {
 void add_bias_activation(CudaContext& cu, const Tensor& y, const float* b, int64_t k, int64_t pq,
                          FusedActivation act, const char* what);
 
-// db (K) F32 = the sum of dy (N, K, PQ) over N and PQ, dy F32, BF16 or F16:
-// one block per channel, summed in double in a fixed order (deterministic).
+// db (K) F32 = the sum of dy (N, K, PQ) over N and PQ, dy F32, BF16 or F16,
+// in double, in a fixed order (deterministic): up to 32 image chunks per
+// channel side by side when `scratch` holds bias_gradient_scratch_bytes(K)
+// (the context's workspace), else one block per channel.
 void bias_gradient(CudaContext& cu, const Tensor& dy, float* db, int64_t k, int64_t pq,
-                   const char* what);
+                   void* scratch, size_t scratch_bytes, const char* what);
+size_t bias_gradient_scratch_bytes(int64_t k);
 
 }  // namespace cnne::cuda

@@ -220,7 +220,9 @@ void check_workspace(const Context& ctx, size_t need, const ConvPlan&) {
 
 size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
                               DType dtype) {
-  return conv_plan(ctx, p, x, w, dtype).workspace_bytes();
+  // The convolutions' need, and room for the bias gradient's partial sums.
+  return std::max(conv_plan(ctx, p, x, w, dtype).workspace_bytes(),
+                  bias_gradient_scratch_bytes(w[0]));
 }
 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
@@ -272,8 +274,8 @@ void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x
 // deterministic by construction (a fixed order in double), and it writes the
 // F32 gradient of a 16-bit dy, which cuDNN's call (one dtype for both) cannot.
 void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
-  bias_gradient(ctx.cuda(), dy, db.f32(), dy.shape[1], dy.shape[2] * dy.shape[3],
-                "conv2d backward");
+  bias_gradient(ctx.cuda(), dy, db.f32(), dy.shape[1], dy.shape[2] * dy.shape[3], ctx.workspace(),
+                ctx.workspace_bytes(), "conv2d backward");
 }
 
 }  // namespace cnne::cuda

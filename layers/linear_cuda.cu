@@ -131,7 +131,8 @@ void linear_backward_weight(Context& ctx, const Tensor& x, const Tensor& dy, con
 void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   const int64_t n = dy.shape[0], out = dy.shape[1];
   if (is_half(dy.dtype)) {
-    bias_gradient(ctx.cuda(), dy, db.f32(), out, 1, "linear backward");
+    bias_gradient(ctx.cuda(), dy, db.f32(), out, 1, ctx.workspace(), ctx.workspace_bytes(),
+                  "linear backward");
     return;
   }
   sum_rows_kernel<<<blocks_for(out), kThreads, 0, ctx.cuda().stream()>>>(dy.f32(), db.f32(), n,
