@@ -17,7 +17,8 @@ namespace {
 
 struct BadInput {
   const char* what;
-  std::string args;  // {data} = a valid small CIFAR folder, {tmp} = a scratch folder
+  std::string
+      args;  // {data} = a valid small CIFAR folder, {tmp} = a scratch folder, {src} = the sources
   int exit_code;
   const char* expected;
 };
@@ -62,6 +63,7 @@ TEST_P(CliErrors, OneClearLineAndNonZeroExit) {
 
   std::string args = substitute(GetParam().args, "{data}", data.path().string());
   args = substitute(args, "{tmp}", tmp.path().string());
+  args = substitute(args, "{src}", source_dir());
   const RunResult r = run_cli(args);
   EXPECT_EQ(r.exit_code, GetParam().exit_code) << r.err;
   EXPECT_NE(r.err.find(GetParam().expected), std::string::npos) << "stderr: " << r.err;
@@ -106,7 +108,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"truncated JSON", "train {tmp}/truncated.json", 1,
                  "truncated.json: invalid JSON at line 1, column 29"},
         BadInput{"checkpoint of another network",
-                 "eval --checkpoint {tmp}/tiny.safetensors --config " CNNE_SOURCE_DIR
+                 "eval --checkpoint {tmp}/tiny.safetensors --config {src}"
                  "/configs/simplecnn.json --data {data}",
                  1, "tiny.safetensors: missing tensor 'conv1.weight'"},
         BadInput{"resume a complete run", "train --resume {tmp}/tiny.safetensors --data {data}", 2,
@@ -139,7 +141,7 @@ TEST(Cli, HelpAndInfoExitZero) {
 }
 
 TEST(Cli, SummaryPrintsTheModelAndTotals) {
-  const RunResult r = run_cli("summary " CNNE_SOURCE_DIR "/configs/simplecnn.json");
+  const RunResult r = run_cli("summary " + source_dir() + "/configs/simplecnn.json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("(conv1): Conv2d(3, 6, kernel_size=(5, 5), stride=(1, 1))"),
             std::string::npos);

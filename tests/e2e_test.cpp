@@ -27,7 +27,7 @@ TEST(EndToEnd, TutorialOnRealCifar10ReachesItsAccuracyBand) {
                     "data/cifar-10-batches-bin (see README)";
   TempDir out;
   const std::string ckpt = out.file("tutorial.safetensors");
-  const RunResult train = run_cli("train " CNNE_SOURCE_DIR
+  const RunResult train = run_cli("train " + source_dir() +
                                   "/configs/simplecnn.json --device cpu "
                                   "--data " +
                                   data + " --out " + ckpt);
@@ -54,8 +54,8 @@ TEST(EndToEnd, TutorialInBf16ReachesTheSameBand) {
   if (data.empty()) GTEST_SKIP() << "real CIFAR-10 not found (see the test above)";
   TempDir out;
   const std::string ckpt = out.file("bf16.safetensors");
-  const RunResult train = run_cli("train --precision bf16 --device cpu --data " + data +
-                                  " --out " + ckpt);
+  const RunResult train =
+      run_cli("train --precision bf16 --device cpu --data " + data + " --out " + ckpt);
   ASSERT_EQ(train.exit_code, 0) << train.err;
   std::string train_line, eval_line;
   const double accuracy = accuracy_in(train.out, &train_line);

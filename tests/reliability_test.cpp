@@ -129,7 +129,8 @@ TEST(Resume, BadResumeInputsAreClearErrors) {
       0);
   const std::string data = " --no-eval --device cpu --data " + run.data.path().string();
   // both a config and --resume
-  RunResult r = run_cli("train " CNNE_SOURCE_DIR "/configs/simplecnn.json --resume " + path + data);
+  RunResult r =
+      run_cli("train " + source_dir() + "/configs/simplecnn.json --resume " + path + data);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("give either CONFIG or --resume FILE"), std::string::npos) << r.err;
   // a plain state_dict file (no config)
@@ -191,13 +192,14 @@ TEST(NumericalFaults, NanStopsTheRunNamingTheStepAndKeepsTheLastCheckpoint) {
 
 // Starts `cnnengine ARGS` in the background; returns its pid.
 pid_t spawn(const std::vector<std::string>& args) {
+  const std::string binary = binary_path();  // before fork: the child only execs
   const pid_t pid = fork();
   if (pid == 0) {
-    std::vector<char*> argv{const_cast<char*>(CNNE_BINARY)};
+    std::vector<char*> argv{const_cast<char*>(binary.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     freopen("/dev/null", "w", stdout);
-    execv(CNNE_BINARY, argv.data());
+    execv(binary.c_str(), argv.data());
     _exit(127);
   }
   return pid;

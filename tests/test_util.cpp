@@ -147,9 +147,26 @@ std::vector<uint8_t> cifar_records(int64_t count, int64_t first_index) {
   return bytes;
 }
 
+namespace {
+
+std::string from_env_or(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
+}
+
+}  // namespace
+
+std::string source_dir() {
+  return from_env_or("CNNE_TEST_SOURCE_DIR", CNNE_SOURCE_DIR);
+}
+
+std::string binary_path() {
+  return from_env_or("CNNE_TEST_BINARY", CNNE_BINARY);
+}
+
 RunResult run_cli(const std::string& args, const std::string& env) {
   TempDir dir;
-  const std::string cmd = env + " timeout 600 " + CNNE_BINARY + " " + args + " > " +
+  const std::string cmd = env + " timeout 600 " + binary_path() + " " + args + " > " +
                           dir.file("out") + " 2> " + dir.file("err");
   const int status = std::system(cmd.c_str());
   RunResult r;
@@ -184,14 +201,15 @@ Safetensors strip_prefix(const Safetensors& file, const std::string& prefix) {
 }
 
 std::string fixtures_dir() {
-  return CNNE_FIXTURES_DIR;
+  const char* source = std::getenv("CNNE_TEST_SOURCE_DIR");
+  return source && *source ? source_dir() + "/tests/fixtures" : CNNE_FIXTURES_DIR;
 }
 
 std::string real_cifar_dir() {
   namespace fs = std::filesystem;
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("CNNE_TEST_DATA"); env && *env) candidates.push_back(env);
-  candidates.push_back(std::string(CNNE_SOURCE_DIR) + "/data/cifar-10-batches-bin");
+  candidates.push_back(source_dir() + "/data/cifar-10-batches-bin");
   for (const auto& c : candidates)
     if (fs::is_regular_file(fs::path(c) / "data_batch_1.bin") &&
         fs::is_regular_file(fs::path(c) / "test_batch.bin"))

@@ -110,6 +110,12 @@ bool gpu_usable(std::string* why);
     if (!::cnne::test::gpu_usable(&why_)) GTEST_SKIP() << "no GPU: " << why_; \
   } while (0)
 
+// The project's source folder and the cnnengine binary the CLI tests run:
+// where the build put them, or $CNNE_TEST_SOURCE_DIR / $CNNE_TEST_BINARY
+// (the device check runs a test binary built elsewhere, in another folder).
+std::string source_dir();
+std::string binary_path();
+
 // The folder of committed fixtures, and the real CIFAR-10 folder for
 // whole-program tests ("" when absent: such tests skip).
 std::string fixtures_dir();

@@ -102,7 +102,7 @@ TEST(EvalDuringTraining, PrintsEachEvaluationAndKeepsTheBest) {
 TEST(ExampleConfigs, AreValidAndRoundTrip) {
   for (const char* name : {"simplecnn.json", "simplecnn_adam.json", "simplecnn_augment.json",
                            "resnet18.json", "resnet18_bf16.json"}) {
-    const std::string path = std::string(CNNE_SOURCE_DIR) + "/configs/" + name;
+    const std::string path = source_dir() + "/configs/" + name;
     const Config c = Config::load(path);
     const Network net = Network::from_json(c.network, path);
     EXPECT_EQ(Config::from_json(c.to_json(), "again").to_json(), c.to_json()) << name;

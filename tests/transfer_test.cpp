@@ -153,7 +153,7 @@ TEST(Transfer, MissingAndMisShapedTensorsAreClearErrors) {
 TEST(ResNet18, TrainsAStepOnTheCpuAndSavesPyTorchNamedState) {
   Transfer t;
   const std::string ckpt = t.out.file("r18.safetensors");
-  const RunResult r = run_cli("train " CNNE_SOURCE_DIR "/configs/resnet18.json" + t.flags +
+  const RunResult r = run_cli("train " + source_dir() + "/configs/resnet18.json" + t.flags +
                               "--epochs 1 --train-limit 4 --batch-size 2 --out " + ckpt);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const Safetensors f = load_safetensors(ckpt);

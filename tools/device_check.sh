@@ -98,7 +98,8 @@ note() { results+=("| $1 | $2 | $3 |"); echo "== $1: $2 $3"; }
 } > "$logs/head.md"
 cat "$logs/head.md"
 
-# 2. tests
+# 2. tests (built elsewhere: tell them where this checkout and the binary are)
+export CNNE_TEST_SOURCE_DIR="$here" CNNE_TEST_BINARY="$bin"
 if [ -x "$tests" ]; then
   "$tests" --gtest_brief=1 > "$logs/tests.log" 2>&1
   rc=$?
