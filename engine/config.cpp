@@ -1,6 +1,7 @@
 #include "engine/config.h"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -211,6 +212,14 @@ nlohmann::json Config::to_json() const {
             {"tta_flip", eval.tta_flip},
             {"every_epochs", eval.every_epochs},
             {"keep_best", eval.keep_best}}}};
+}
+
+std::string describe_loss_scaling(const TrainingConfig& t) {
+  char scale[32];
+  std::snprintf(scale, sizeof scale, "%.10g", t.loss_scale);
+  if (t.dynamic_loss_scale) return std::string("dynamic loss scale from ") + scale;
+  if (t.loss_scale != 1.0) return std::string("loss scale ") + scale;
+  return "no loss scaling";
 }
 
 void apply_overrides(Config& c, const Overrides& o) {

@@ -93,6 +93,9 @@ struct Overrides {
   std::optional<std::string> precision;  // --precision fp32|bf16|fp16
 };
 
+// "dynamic loss scale from 65536", "loss scale 1024" or "no loss scaling".
+std::string describe_loss_scaling(const TrainingConfig& t);
+
 // Applies overrides and re-checks the ranges; throws UsageError naming the flag.
 void apply_overrides(Config& config, const Overrides& o);
 

@@ -27,7 +27,7 @@ class StepGraph {
   void replay();
 
  private:
-  Context& ctx_;
+  [[maybe_unused]] Context& ctx_;  // read only by the CUDA implementation
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

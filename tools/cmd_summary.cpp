@@ -87,8 +87,8 @@ int run_summary(int argc, char** argv, int first) {
   else
     std::cout << "Precision: " << precision_name(precision)
               << " activations and activation gradients, fp32 master weights, gradients and "
-                 "optimizer state (loss scale "
-              << config.training.loss_scale << ")\n";
+                 "optimizer state ("
+              << describe_loss_scaling(config.training) << ")\n";
   return 0;
 }
 

@@ -196,8 +196,8 @@ int run_train(int argc, char** argv, int first) {
   net.set_precision(config.training.precision);
   if (config.training.precision != Precision::FP32)
     std::cout << "Precision: " << precision_name(config.training.precision)
-              << " activations, fp32 weights, gradients and optimizer state (loss scale "
-              << config.training.loss_scale << ")"
+              << " activations, fp32 weights, gradients and optimizer state ("
+              << describe_loss_scaling(config.training) << ")"
               << (device == Device::CPU ? "; the CPU emulates it (16-bit storage, fp32 arithmetic)"
                                         : "")
               << "\n";
