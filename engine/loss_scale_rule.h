@@ -22,7 +22,7 @@ CNNE_LOSS_SCALE_HOST_DEVICE inline void advance_loss_scale(LossScaleState& s,
     s.good_steps = 0;
     s.skipped += 1;
   } else if (++s.good_steps >= growth_interval) {
-    s.scale *= 2.0f;
+    if (s.scale < 1.0e38f) s.scale *= 2.0f;  // never to infinity (float's largest is 3.4e38)
     s.good_steps = 0;
   }
   s.found_inf = 0;

@@ -33,10 +33,18 @@ const float* LossScaler::scale() const {
   return active_ ? &state()->scale : nullptr;
 }
 
-void LossScaler::unscale(const Tensor& grads) {
+void LossScaler::unscale(const Tensor& grads,
+                         const std::vector<std::pair<int64_t, int64_t>>& ranges) {
   if (!active_) return;
   const Tensor found(&state()->found_inf, Shape{1}, ctx_.device());
-  ops::unscale_gradients(ctx_, &state()->scale, grads, dynamic_ ? &found : nullptr);
+  const Tensor* count = dynamic_ ? &found : nullptr;
+  if (ranges.empty()) {
+    ops::unscale_gradients(ctx_, &state()->scale, grads, count);
+    return;
+  }
+  for (const auto& [begin, end] : ranges)
+    ops::unscale_gradients(ctx_, &state()->scale,
+                           Tensor(grads.f32() + begin, Shape{end - begin}, grads.device), count);
 }
 
 const int32_t* LossScaler::skip_flag() const {

@@ -6,6 +6,8 @@
 // only kernels change it, so a captured CUDA graph scales, skips and adapts
 // by itself; the host reads it at log lines and checkpoints.
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "engine/buffer.h"
 #include "engine/context.h"
@@ -23,8 +25,10 @@ class LossScaler {
   // For softmax_cross_entropy: the scale on the device; null when off.
   const float* scale() const;
   // After the backward: grads /= scale; dynamic: their NaN/Inf count becomes
-  // this step's skip flag.
-  void unscale(const Tensor& grads);
+  // this step's skip flag. With `ranges` ([begin, end) element ranges: the
+  // trainable ones, as the optimizer updates), only those (frozen layers'
+  // gradients are neither used nor checked, as in PyTorch).
+  void unscale(const Tensor& grads, const std::vector<std::pair<int64_t, int64_t>>& ranges = {});
   // For the optimizer: nonzero = skip this step (dynamic), else null.
   const int32_t* skip_flag() const;
   // After the optimizer (dynamic): back off or grow, and clear the flag.

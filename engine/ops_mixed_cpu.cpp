@@ -160,10 +160,10 @@ void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const T
   cpu::batchnorm_backward(ctx, *xv, *dyv, gamma, save_mean, save_invstd, eps, *dxv, dgamma, dbeta);
   dxv.store();
 }
-void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t salt,
+void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
                      const Tensor& x, const Tensor& mask, const Tensor& y) {
   F32View xv(x, true), maskv(mask, false), yv(y, false);
-  cpu::dropout_forward(ctx, p, step_key, salt, *xv, *maskv, *yv);
+  cpu::dropout_forward(ctx, p, scale, step_key, salt, *xv, *maskv, *yv);
   maskv.store();
   yv.store();
 }

@@ -39,8 +39,10 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
                                            config.training.loss_scale_growth_interval)),
       saver_(config, net, *optimizer_),
       nonfinite_(ctx.device(), sizeof(int32_t)) {
-  if (!config.training.freeze.empty())
-    optimizer_->set_ranges(net.trainable_ranges(config.training.freeze));
+  if (!config.training.freeze.empty()) {
+    trainable_ = net.trainable_ranges(config.training.freeze);
+    optimizer_->set_ranges(trainable_);
+  }
   optimizer_->set_skip_flag(scaler_->skip_flag());
   state_.seed = config.training.seed;
   state_.device = std::string(device_name(ctx.device()));
@@ -51,7 +53,10 @@ void Trainer::resume(const TrainingState& state, const Safetensors& optimizer,
   optimizer_->import_state(optimizer, path, net_);
   state_ = state;
   resumed_ = true;
-  if (scaler_->dynamic() && state.loss_scale > 0) {  // continue with the scale it reached
+  if (!scaler_->dynamic()) {  // this run does not scale dynamically: nothing to carry on
+    state_.loss_scale = 0;
+    state_.loss_scale_good_steps = state_.skipped_steps = 0;
+  } else if (state.loss_scale > 0) {  // continue with the scale it reached
     LossScaleState s;
     s.scale = static_cast<float>(state.loss_scale);
     s.good_steps = static_cast<int32_t>(state.loss_scale_good_steps);
@@ -70,14 +75,15 @@ void Trainer::check_graph_finite(const TrainingState& state) {
   int32_t bad = 0;
   copy_tensor(nonfinite(), Tensor(&bad, Shape{1}));
   if (bad == 0) return;
-  throw NumericalError("non-finite values: " + std::to_string(bad) +
-                       " gradient elements were NaN/Inf in the steps up to step " +
-                       std::to_string(state.steps) + " (epoch " +
-                       std::to_string(state.epochs_completed + 1) +
-                       "); under a CUDA graph the check runs at log lines, so the weights may "
-                       "already hold them. Checkpoints on disk are left as they were; rerun "
-                       "without --graph to find the step and layer. " +
-                       remedy());
+  throw NumericalError(
+      "non-finite values: " + std::to_string(bad) +
+      (scaler_->dynamic() ? " steps had a NaN/Inf loss" : " gradient elements were NaN/Inf") +
+      " in the steps up to step " + std::to_string(state.steps) + " (epoch " +
+      std::to_string(state.epochs_completed + 1) +
+      "); under a CUDA graph the check runs at log lines, so the weights may "
+      "already hold them. Checkpoints on disk are left as they were; rerun "
+      "without --graph to find the step and layer. " +
+      remedy());
 }
 
 void Trainer::check_finite(const TrainingState& state, int64_t n, double running_loss) {
@@ -123,13 +129,16 @@ void Trainer::read_loss_scale(TrainingState& state) {
   state.skipped_steps = s.skipped;
   // Halved at every skipped step: below 2^-24 no gradient is finite at any
   // scale, so the forward pass itself must be overflowing fp16.
-  if (!(s.scale >= 0x1p-24f))
-    throw NumericalError("fp16 loss scaling: the scale fell to " + std::to_string(s.scale) +
-                         " after " + std::to_string(s.skipped) + " skipped steps up to step " +
+  if (!(s.scale >= 0x1p-24f) || !std::isfinite(s.scale)) {
+    char scale[32];
+    std::snprintf(scale, sizeof scale, "%g", static_cast<double>(s.scale));
+    throw NumericalError(std::string("fp16 loss scaling: the scale fell to ") + scale + " after " +
+                         std::to_string(s.skipped) + " skipped steps up to step " +
                          std::to_string(state.steps) +
                          ": the gradients are NaN/Inf at any scale (activations beyond fp16's "
                          "65504?). Checkpoints on disk are left as they were; use --precision "
                          "bf16 or lower the learning rate");
+  }
 }
 
 std::string Trainer::remedy() const {
@@ -232,7 +241,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         }
         NvtxRange phase("backward");
         net_.backward(n);
-        scaler_->unscale(net_.flat_gradients());  // dynamic: NaN/Inf here skips the update
+        scaler_->unscale(net_.flat_gradients(), trainable_);  // dynamic: NaN/Inf skips the step
       };
       // The first full batch runs eagerly even under --graph: every cuDNN and
       // cuBLAS routine then initializes outside the capture (a first call
@@ -245,7 +254,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           out << "CUDA graph: capturing the training step (batch " << n << ")\n";
           graph.capture([&] {
             forward_backward();
-            if (!scaler_->dynamic())  // dynamic scaling skips such steps instead
+            // Dynamic scaling skips steps with NaN/Inf gradients, but a
+            // non-finite loss (the forward overflowed) must still stop the run.
+            if (scaler_->dynamic())
+              ops::count_nonfinite(ctx_, running.loss_sum(), nonfinite());
+            else
               ops::count_nonfinite(ctx_, net_.flat_gradients(), nonfinite());
             NvtxRange phase("update");
             optimizer_->apply(net_, args);

@@ -81,7 +81,8 @@ class Trainer {
   Network& net_;
   Rng& rng_;
   std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<LossScaler> scaler_;  // fp16 loss scaling; inactive otherwise
+  std::unique_ptr<LossScaler> scaler_;                  // fp16 loss scaling; inactive otherwise
+  std::vector<std::pair<int64_t, int64_t>> trainable_;  // with training.freeze: what is updated
   CheckpointSaver saver_;
   TrainingState state_;
   Buffer nonfinite_;  // (1) I32 on the device

@@ -69,10 +69,13 @@ int candidates(bool heuristic, Perf* out, int max, Find find, Heuristic get, Wor
   CNNE_CHECK_AT(get(max, &count, out), what);
   for (int i = 0; i < count; ++i) {
     if (out[i].status != CUDNN_STATUS_SUCCESS) continue;
-    if (out[i].mathType != math) CNNE_CHECK_AT(set_math(out[i].mathType), what);
+    // 16-bit plans run each algorithm under its own math type (use_math);
+    // F32 runs everything under CUDNN_FMA_MATH, so ask under that.
+    const bool own_math = math != CUDNN_FMA_MATH && out[i].mathType != math;
+    if (own_math) CNNE_CHECK_AT(set_math(out[i].mathType), what);
     if (workspace(out[i].algo, &out[i].memory) != CUDNN_STATUS_SUCCESS)
       out[i].status = CUDNN_STATUS_NOT_SUPPORTED;
-    if (out[i].mathType != math) CNNE_CHECK_AT(set_math(math), what);
+    if (own_math) CNNE_CHECK_AT(set_math(math), what);
   }
   return count;
 }

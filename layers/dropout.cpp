@@ -4,6 +4,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "layers/dropout_mask.h"
 
 namespace cnne {
 
@@ -33,7 +34,8 @@ void Dropout::forward(Context& ctx, const Tensor& x, const Tensor& y) {
   }
   const Tensor used = mask_for(x.shape);
   if (!step_key_) throw Error(where() + ": training needs a step key (Network::bind_step_key)");
-  ops::dropout_forward(ctx, static_cast<float>(p_), step_key_, salt_, x, used, y);
+  ops::dropout_forward(ctx, static_cast<float>(p_), dropout_keep_scale(p_), step_key_, salt_, x,
+                       used, y);
 }
 
 void Dropout::backward(Context& ctx, const Tensor&, const Tensor&, const Tensor& dy,
@@ -43,7 +45,7 @@ void Dropout::backward(Context& ctx, const Tensor&, const Tensor&, const Tensor&
     ops::axpby(ctx, 1.0f, dy, 0.0f, *dx);
     return;
   }
-  ops::multiply(ctx, dy, mask_for(dy.shape), static_cast<float>(1.0 / (1.0 - p_)), *dx);
+  ops::multiply(ctx, dy, mask_for(dy.shape), dropout_keep_scale(p_), *dx);
 }
 
 nlohmann::json Dropout::to_json() const {

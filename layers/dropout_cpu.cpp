@@ -4,10 +4,9 @@
 
 namespace cnne::cpu {
 
-void dropout_forward(Context&, float p, const uint64_t* step_key, uint64_t salt, const Tensor& x,
-                     const Tensor& mask, const Tensor& y) {
+void dropout_forward(Context&, float p, float keep_scale, const uint64_t* step_key, uint64_t salt,
+                     const Tensor& x, const Tensor& mask, const Tensor& y) {
   const uint64_t key = dropout_key(*step_key, salt);
-  const float keep_scale = 1.0f / (1.0f - p);
   const int64_t n = x.numel();
   float* m = mask.f32();
   for (int64_t i = 0; i < n; ++i)

@@ -12,10 +12,9 @@ namespace cnne::cuda {
 namespace {
 
 template <class T>
-__global__ void dropout_kernel(float p, const uint64_t* step_key, uint64_t salt, const T* x,
-                               T* mask, T* y, int64_t n) {
+__global__ void dropout_kernel(float p, float keep_scale, const uint64_t* step_key, uint64_t salt,
+                               const T* x, T* mask, T* y, int64_t n) {
   const uint64_t key = dropout_key(*step_key, salt);
-  const float keep_scale = 1.0f / (1.0f - p);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     const float m = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? 1.0f : 0.0f;
@@ -39,7 +38,7 @@ void require_same_dtype(const Tensor& a, const Tensor& b, const std::string& wha
 
 }  // namespace
 
-void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t salt,
+void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
                      const Tensor& x, const Tensor& mask, const Tensor& y) {
   const int64_t n = x.numel();
   if (n == 0) return;
@@ -49,7 +48,7 @@ void dropout_forward(Context& ctx, float p, const uint64_t* step_key, uint64_t s
   with_float_type(x.dtype, what, [&](auto tag) {
     using T = typename decltype(tag)::type;
     dropout_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
-        p, step_key, salt, elements<T>(x), elements<T>(mask), elements<T>(y), n);
+        p, scale, step_key, salt, elements<T>(x), elements<T>(mask), elements<T>(y), n);
   });
   CNNE_CHECK_LAUNCH(what);
 }

@@ -12,6 +12,12 @@
 
 namespace cnne {
 
+// The kept elements' scale, PyTorch's 1 / float(1 - p) (p as a double), used
+// by the forward and the backward alike.
+CNNE_HOST_DEVICE inline float dropout_keep_scale(double p) {
+  return 1.0f / static_cast<float>(1.0 - p);
+}
+
 // A layer's key for this step: the step's key mixed with the layer's salt.
 CNNE_HOST_DEVICE inline uint64_t dropout_key(uint64_t step_key, uint64_t salt) {
   return step_key ^ (salt * 0xd6e8feb86659fd93ULL);

@@ -10,6 +10,7 @@
 #include "engine/ops.h"
 #include "layers/batchnorm2d.h"
 #include "layers/dropout.h"
+#include "layers/dropout_mask.h"
 #include "layers/global_avgpool2d.h"
 #include "layers/pool2d.h"
 #include "tests/test_util.h"
@@ -55,12 +56,32 @@ TEST(DropoutGradient, MatchesFiniteDifferencesForAFixedMask) {
   EXPECT_EQ(test::gradient_check(drop, in, test::random_tensor(rng, in), 6), "");
 }
 
+TEST(DropoutCases, ScaleIsPyTorchsInBothDirections) {
+  // 1 / float(1 - p): exactly 2.5, 5 and 10 where 1.0f / (1.0f - p) is not
+  EXPECT_EQ(dropout_keep_scale(0.6), 2.5f);
+  EXPECT_EQ(dropout_keep_scale(0.8), 5.0f);
+  EXPECT_EQ(dropout_keep_scale(0.9), 10.0f);
+  Context ctx(Device::CPU);
+  Dropout drop("drop", 0.6);
+  const uint64_t key = 3;
+  drop.bind_step_key(&key, 1);
+  test::LayerHarness h(ctx, drop, Shape{4, 50});
+  HostTensor x(Shape{4, 50}, 1.0f), dy(Shape{4, 50}, 1.0f);
+  const HostTensor y = h.forward(x);
+  const HostTensor dx = h.backward(x, y, dy);
+  for (size_t i = 0; i < y.values.size(); ++i) {
+    ASSERT_TRUE(y[i] == 0.0f || y[i] == 2.5f) << y[i];
+    ASSERT_EQ(dx[i], y[i]);  // the same scale and mask backward
+  }
+}
+
 TEST(DropoutCases, MaskRateScaleAndEvaluationMode) {
   Context ctx(Device::CPU);
   const int64_t n = 20000;
   HostTensor x(Shape{n}, 1.0f), y(Shape{n}), mask(Shape{n}), y2(Shape{n}), mask2(Shape{n});
   const uint64_t key5 = 5, key6 = 6;
-  ops::dropout_forward(ctx, 0.25f, &key5, 0, x.view(), mask.view(), y.view());
+  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key5, 0, x.view(), mask.view(),
+                       y.view());
   int64_t dropped = 0;
   for (size_t i = 0; i < y.values.size(); ++i) {
     const float v = y.values[i];
@@ -69,9 +90,11 @@ TEST(DropoutCases, MaskRateScaleAndEvaluationMode) {
     dropped += v == 0.0f;
   }
   EXPECT_NEAR(static_cast<double>(dropped) / n, 0.25, 0.015);
-  ops::dropout_forward(ctx, 0.25f, &key5, 0, x.view(), mask2.view(), y2.view());
+  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key5, 0, x.view(), mask2.view(),
+                       y2.view());
   EXPECT_EQ(y.values, y2.values);  // same key, same mask
-  ops::dropout_forward(ctx, 0.25f, &key6, 0, x.view(), mask2.view(), y2.view());
+  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key6, 0, x.view(), mask2.view(),
+                       y2.view());
   EXPECT_NE(y.values, y2.values);
 
   Dropout drop("drop", 0.5);

@@ -420,6 +420,17 @@ TEST(MixedPrecision, DynamicLossScaleSkipsOverflowsBacksOffAndGrows) {
   EXPECT_EQ(s.scale, 8.0f);  // 2 good steps in a row: doubled
   EXPECT_EQ(s.good_steps, 0);
   EXPECT_EQ(s.skipped, 1);
+  // frozen ranges are neither unscaled nor checked (only [0, 2) trains here)
+  std::vector<float> partly = {8, 8, INFINITY};
+  scaler.unscale(Tensor(partly.data(), Shape{3}), {{0, 2}});
+  EXPECT_EQ(partly, (std::vector<float>{1, 1, INFINITY}));  // 8 / 8
+  EXPECT_EQ(scaler.read().found_inf, 0);
+  // the scale never grows to infinity
+  LossScaleState big;
+  big.scale = 0x1p127f;
+  scaler.restore(big);
+  for (int i = 0; i < 4; ++i) scaler.update();
+  EXPECT_EQ(scaler.read().scale, 0x1p127f);
   // a static scaler never skips
   LossScaler fixed(ctx, 4.0, false, 2);
   EXPECT_EQ(fixed.skip_flag(), nullptr);
