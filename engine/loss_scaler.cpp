@@ -43,8 +43,7 @@ void LossScaler::unscale(const Tensor& grads,
     return;
   }
   for (const auto& [begin, end] : ranges)
-    ops::unscale_gradients(ctx_, &state()->scale,
-                           Tensor(grads.f32() + begin, Shape{end - begin}, grads.device), count);
+    ops::unscale_gradients(ctx_, &state()->scale, grads.slice(begin, end), count);
 }
 
 const int32_t* LossScaler::skip_flag() const {

@@ -94,9 +94,6 @@ void Optimizer::step(Network& net, const StepRates& rates, StepArgs& args) {
 
 void Optimizer::apply(Network& net, const StepArgs& args) {
   const Tensor params = net.flat_parameters(), grads = net.flat_gradients();
-  auto slice = [](const Tensor& t, int64_t begin, int64_t end) {
-    return Tensor(t.f32() + begin, Shape{end - begin}, t.device);
-  };
   Tensor state_slices[2];
   if (ranges_.empty()) {  // the whole layout in one kernel
     for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = state(i);
@@ -104,8 +101,8 @@ void Optimizer::apply(Network& net, const StepArgs& args) {
     return;
   }
   for (const auto& [begin, end] : ranges_) {
-    for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = slice(state(i), begin, end);
-    update(slice(params, begin, end), slice(grads, begin, end),
+    for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = state(i).slice(begin, end);
+    update(params.slice(begin, end), grads.slice(begin, end),
            std::span<const Tensor>(state_slices, state_.size()), args);
   }
 }

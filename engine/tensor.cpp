@@ -1,5 +1,7 @@
 #include "engine/tensor.h"
 
+#include <string>
+
 #include "engine/error.h"
 
 namespace cnne {
@@ -51,6 +53,16 @@ int32_t* Tensor::i32() const {
 uint8_t* Tensor::u8() const {
   if (dtype != DType::U8) throw Error(std::string("tensor is ") + dtype_name(dtype) + ", not U8");
   return static_cast<uint8_t*>(data);
+}
+
+Tensor Tensor::slice(int64_t begin, int64_t end) const {
+  if (begin < 0 || end < begin || end > numel())
+    throw Error("cannot slice [" + std::to_string(begin) + ", " + std::to_string(end) +
+                ") of a tensor of shape " + shape.str());
+  Tensor t = *this;
+  t.data = static_cast<uint8_t*>(data) + static_cast<size_t>(begin) * dtype_size(dtype);
+  t.shape = Shape{end - begin};
+  return t;
 }
 
 Tensor Tensor::reshaped(Shape s) const {

@@ -44,6 +44,8 @@ struct Tensor {
   uint8_t* u8() const;
   // The same memory seen with another shape of equal element count.
   Tensor reshaped(Shape s) const;
+  // Elements [begin, end) of the tensor's memory, as a flat (end - begin) view.
+  Tensor slice(int64_t begin, int64_t end) const;
 };
 
 }  // namespace cnne

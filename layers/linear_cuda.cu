@@ -1,4 +1,4 @@
-// Linear on the GPU: cuBLAS SGEMMs in strict FP32 and a bias kernel pair.
+// Linear on the GPU: cuBLAS SGEMMs in strict FP32 and the shared bias kernels.
 // cuBLAS is column-major; a row-major (R, C) matrix is its (C, R) transpose,
 // so each product below is written for the transposes. Under mixed precision
 // (Note [mixed precision]) x, w, y and their gradients are BF16/F16:
@@ -62,17 +62,6 @@ void broadcast_rows(CudaContext& cu, const Tensor& y, const Tensor& b, int64_t n
   CNNE_CHECK_LAUNCH(what);
 }
 
-// db (O) = sum over rows of dy (N, O); one thread per column, rows summed in
-// order in double (deterministic, like the CPU reference).
-__global__ void sum_rows_kernel(const float* dy, float* db, int64_t n, int64_t o) {
-  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < o;
-       j += int64_t(gridDim.x) * blockDim.x) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) sum += dy[i * o + j];
-    db[j] = static_cast<float>(sum);
-  }
-}
-
 }  // namespace
 
 void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor* b,
@@ -129,15 +118,9 @@ void linear_backward_weight(Context& ctx, const Tensor& x, const Tensor& dy, con
 }
 
 void linear_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
-  const int64_t n = dy.shape[0], out = dy.shape[1];
-  if (is_half(dy.dtype)) {
-    bias_gradient(ctx.cuda(), dy, db.f32(), out, 1, ctx.workspace(), ctx.workspace_bytes(),
-                  "linear backward");
-    return;
-  }
-  sum_rows_kernel<<<blocks_for(out), kThreads, 0, ctx.cuda().stream()>>>(dy.f32(), db.f32(), n,
-                                                                         out);
-  CNNE_CHECK_LAUNCH("linear backward bias " + dy.shape.str());
+  // (N, O) is the conv bias gradient's (N, K, PQ) with PQ = 1
+  bias_gradient(ctx.cuda(), dy, db.f32(), dy.shape[1], 1, ctx.workspace(), ctx.workspace_bytes(),
+                "linear backward");
 }
 
 }  // namespace cnne::cuda

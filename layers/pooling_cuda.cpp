@@ -49,37 +49,40 @@ PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p
   return *slot;
 }
 
+void pool_forward(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, const Tensor& x,
+                  const Tensor& y, const char* what) {
+  PoolPlan& plan = pool_plan(ctx, mode, p, x.shape, x.dtype);
+  CNNE_CHECK_AT(cudnnPoolingForward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.x, x.data, &kZero,
+                                    plan.y, y.data),
+                std::string(what) + " forward " + x.shape.str());
+}
+
+void pool_backward(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, const Tensor& x,
+                   const Tensor& y, const Tensor& dy, const Tensor& dx, const char* what) {
+  PoolPlan& plan = pool_plan(ctx, mode, p, dx.shape, dx.dtype);
+  CNNE_CHECK_AT(cudnnPoolingBackward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.y, y.data, plan.y,
+                                     dy.data, plan.x, x.data, &kZero, plan.x, dx.data),
+                std::string(what) + " backward " + dx.shape.str());
+}
+
 }  // namespace
 
 void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
-  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x.shape, x.dtype);
-  CNNE_CHECK_AT(cudnnPoolingForward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.x, x.data, &kZero,
-                                    plan.y, y.data),
-                "maxpool2d forward " + x.shape.str());
+  pool_forward(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x, y, "maxpool2d");
 }
 
 void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
                         const Tensor& dy, const Tensor& dx) {
-  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x.shape, x.dtype);
-  CNNE_CHECK_AT(cudnnPoolingBackward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.y, y.data, plan.y,
-                                     dy.data, plan.x, x.data, &kZero, plan.x, dx.data),
-                "maxpool2d backward " + x.shape.str());
+  pool_backward(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x, y, dy, dx, "maxpool2d");
 }
 
 void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
-  PoolPlan& plan = pool_plan(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, x.shape, x.dtype);
-  CNNE_CHECK_AT(cudnnPoolingForward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.x, x.data, &kZero,
-                                    plan.y, y.data),
-                "avgpool2d forward " + x.shape.str());
+  pool_forward(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, x, y, "avgpool2d");
 }
 
 void avgpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
                         const Tensor& dy, const Tensor& dx) {
-  PoolPlan& plan =
-      pool_plan(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, dx.shape, dx.dtype);
-  CNNE_CHECK_AT(cudnnPoolingBackward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.y, y.data, plan.y,
-                                     dy.data, plan.x, x.data, &kZero, plan.x, dx.data),
-                "avgpool2d backward " + dx.shape.str());
+  pool_backward(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, x, y, dy, dx, "avgpool2d");
 }
 
 }  // namespace cnne::cuda
