@@ -1,6 +1,7 @@
 #include "cuda/plans.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "engine/error.h"
@@ -22,6 +23,83 @@ cudnnDataType_t cudnn_data_type(DType t) {
     default:
       throw Error(std::string("cuDNN: tensor is ") + dtype_name(t) + ", expected F32, BF16 or F16");
   }
+}
+
+namespace {
+
+const char* math_name(cudnnMathType_t m) {
+  switch (m) {
+    case CUDNN_DEFAULT_MATH:
+      return "default";
+    case CUDNN_TENSOR_OP_MATH:
+      return "tensor-op";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION:
+      return "tensor-op+conversion";
+    case CUDNN_FMA_MATH:
+      return "fma";
+    default:
+      return "?";
+  }
+}
+
+const char* forward_name(cudnnConvolutionFwdAlgo_t a) {
+  static const char* names[] = {
+      "implicit_gemm", "implicit_precomp_gemm", "gemm", "direct", "fft", "fft_tiling",
+      "winograd",      "winograd_nonfused"};
+  const int i = static_cast<int>(a);
+  return i >= 0 && i < 8 ? names[i] : "?";
+}
+
+const char* backward_data_name(cudnnConvolutionBwdDataAlgo_t a) {
+  static const char* names[] = {"algo_0",     "algo_1",   "fft",
+                                "fft_tiling", "winograd", "winograd_nonfused"};
+  const int i = static_cast<int>(a);
+  return i >= 0 && i < 6 ? names[i] : "?";
+}
+
+const char* backward_filter_name(cudnnConvolutionBwdFilterAlgo_t a) {
+  static const char* names[] = {
+      "algo_0", "algo_1", "fft", "algo_3", "winograd", "winograd_nonfused", "fft_tiling"};
+  const int i = static_cast<int>(a);
+  return i >= 0 && i < 7 ? names[i] : "?";
+}
+
+std::string choice(const char* name, cudnnMathType_t math, size_t bytes, float ms, int candidates) {
+  char text[160];
+  if (ms >= 0)
+    std::snprintf(text, sizeof text, "%s (%s, %.1f MiB, %.3f ms, best of %d)", name,
+                  math_name(math), static_cast<double>(bytes) / (1 << 20), static_cast<double>(ms),
+                  candidates);
+  else
+    std::snprintf(text, sizeof text, "%s (%s, %.1f MiB, heuristic order)", name, math_name(math),
+                  static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::string> describe_conv_plans(const PlanCache& plans) {
+  std::vector<std::string> lines;
+  for (const auto& [k, plan] : plans.conv) {
+    if (!plan) continue;
+    char head[200];
+    std::snprintf(head, sizeof head,
+                  "conv %s%s x (%d, %d, %d, %d) w (%d, %d, %d, %d) stride %d pad %d",
+                  dtype_name(static_cast<DType>(k.dtype)), k.tf32 ? " tf32" : "", k.n, k.c, k.h,
+                  k.w, k.k, k.c, k.r, k.s, k.stride_h, k.pad_h);
+    lines.push_back(std::string(head) + "\n    forward " +
+                    choice(forward_name(plan->forward_algo), plan->forward_math,
+                           plan->forward_bytes, plan->forward_ms, plan->forward_candidates) +
+                    "\n    backward data " +
+                    choice(backward_data_name(plan->backward_data_algo), plan->backward_data_math,
+                           plan->backward_data_bytes, plan->backward_data_ms,
+                           plan->backward_data_candidates) +
+                    "\n    backward filter " +
+                    choice(backward_filter_name(plan->backward_filter_algo),
+                           plan->backward_filter_math, plan->backward_filter_bytes,
+                           plan->backward_filter_ms, plan->backward_filter_candidates));
+  }
+  return lines;
 }
 
 void require_dtype(DType t, std::initializer_list<const Tensor*> tensors, const std::string& what) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cuda/handles.h"
 #include "engine/tensor.h"
@@ -16,6 +17,7 @@ namespace cnne::cuda {
 
 struct ConvKey {
   int dtype;       // DType of x, w and y (Note [mixed precision])
+  int tf32;        // F32 data: 1 when TF32 tensor-core math is allowed (Context::allow_tf32)
   int n, c, h, w;  // input
   int k, r, s;     // filter
   int stride_h, stride_w, pad_h, pad_w;
@@ -35,6 +37,10 @@ struct ConvPlan {
   cudnnMathType_t forward_math = CUDNN_FMA_MATH, backward_data_math = CUDNN_FMA_MATH,
                   backward_filter_math = CUDNN_FMA_MATH;
   bool per_call_math = false;
+  // What cudnnFind* measured for each chosen algorithm (ms; -1 where the
+  // heuristic order chose), and how many candidates it had: for reports.
+  float forward_ms = -1, backward_data_ms = -1, backward_filter_ms = -1;
+  int forward_candidates = 0, backward_data_candidates = 0, backward_filter_candidates = 0;
 
   size_t workspace_bytes() const;
 };
@@ -64,6 +70,11 @@ cudnnDataType_t cudnn_data_type(DType t);
 // Throws naming `what` unless every tensor has dtype `t` (a descriptor built
 // from one tensor's dtype must not reinterpret another's bytes).
 void require_dtype(DType t, std::initializer_list<const Tensor*> tensors, const std::string& what);
+
+// One line per convolution plan: its sizes, and for each direction the chosen
+// algorithm, its math type, workspace and measured time (`cnnengine bench`).
+struct PlanCache;
+std::vector<std::string> describe_conv_plans(const PlanCache& plans);
 
 // Owns every plan of one CudaContext.
 struct PlanCache {

@@ -72,6 +72,7 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
   t.deterministic = f.get_bool("deterministic", false);
   t.cuda_graph = f.get_bool("cuda_graph", false);
+  t.tf32 = f.get_bool("tf32", false);
   const std::string precision = f.get_string("precision", "fp32");
   if (!parse_precision(precision, t.precision))
     throw ConfigError(f.error("precision", "is '" + precision + "', expected fp32, bf16 or fp16"));
@@ -197,6 +198,7 @@ nlohmann::json Config::to_json() const {
             {"checkpoint", training.checkpoint},
             {"deterministic", training.deterministic},
             {"cuda_graph", training.cuda_graph},
+            {"tf32", training.tf32},
             {"precision", precision_name(training.precision)},
             {"loss_scale", training.loss_scale},
             {"dynamic_loss_scale", training.dynamic_loss_scale},
@@ -266,6 +268,7 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.cuda_graph && o.no_cuda_graph) throw UsageError("--graph and --no-graph contradict");
   if (o.cuda_graph) c.training.cuda_graph = true;
   if (o.no_cuda_graph) c.training.cuda_graph = false;
+  if (o.tf32) c.training.tf32 = true;
   if (o.precision) {
     TrainingConfig& t = c.training;
     const Precision before = t.precision;

@@ -41,6 +41,9 @@ struct TrainingConfig {
   std::string checkpoint = "cnn_model.safetensors";
   bool deterministic = false;  // bit-reproducible runs (deterministic cuDNN algorithms)
   bool cuda_graph = false;     // capture the training step as a CUDA graph (GPU only)
+  // fp32 convolutions may use TF32 tensor cores (PyTorch's cudnn.allow_tf32,
+  // on by default there); off: strict FP32, the reference.
+  bool tf32 = false;
   Precision precision =
       Precision::FP32;  // activations in fp32, bf16 or fp16 (Note [mixed precision])
   // The (initial) loss scale: 65536 dynamic / 1024 static under fp16, else 1.
@@ -89,6 +92,7 @@ struct Overrides {
   bool deterministic = false;
   bool cuda_graph = false;     // --graph
   bool no_cuda_graph = false;  // --no-graph: eager even where the config asks for the graph
+  bool tf32 = false;           // --tf32
   std::optional<std::string> init_from;
   std::optional<std::string> precision;  // --precision fp32|bf16|fp16
 };

@@ -30,6 +30,10 @@ class Context {
   Device device() const { return device_; }
   int cpu_threads() const { return cpu_threads_; }
   bool deterministic() const { return deterministic_; }
+  // fp32 convolutions may use TF32 tensor-core math (training.tf32); set
+  // before the network's setup (plans are made there).
+  void set_allow_tf32(bool allow) { allow_tf32_ = allow; }
+  bool allow_tf32() const { return allow_tf32_; }
 
   // Scratch memory shared by all layers, sized once at setup to the largest
   // need; never grown inside a training step.
@@ -50,6 +54,7 @@ class Context {
   Device device_;
   int cpu_threads_;
   bool deterministic_;
+  bool allow_tf32_ = false;
   Buffer workspace_;
   std::unique_ptr<cuda::CudaContext> cuda_;
 };

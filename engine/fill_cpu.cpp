@@ -26,6 +26,18 @@ void axpby(Context&, float alpha, const Tensor& x, float beta, const Tensor& y) 
   for (int64_t i = 0; i < n; ++i) b[i] = alpha * a[i] + beta * b[i];
 }
 
+void add(Context&, const Tensor& a, const Tensor& b, const Tensor& y) {
+  const float *pa = a.f32(), *pb = b.f32();
+  float* py = y.f32();
+  for (int64_t i = 0, n = y.numel(); i < n; ++i) py[i] = pa[i] + pb[i];
+}
+
+void copy_to_two(Context&, const Tensor& x, const Tensor& y0, const Tensor& y1) {
+  const float* px = x.f32();
+  float *p0 = y0.f32(), *p1 = y1.f32();
+  for (int64_t i = 0, n = x.numel(); i < n; ++i) p0[i] = p1[i] = px[i];
+}
+
 void count_nonfinite(Context&, const Tensor& t, const Tensor& count) {
   const float* p = t.f32();
   const int64_t n = t.numel();

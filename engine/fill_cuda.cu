@@ -10,6 +10,12 @@
 namespace cnne::cuda {
 namespace {
 
+void require_same_dtype(const std::string& what, std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors)
+    if (t->dtype != (*tensors.begin())->dtype || t->numel() != (*tensors.begin())->numel())
+      throw Error(what + ": tensors of different dtypes or sizes");
+}
+
 template <class T>
 __global__ void fill_kernel(T* p, int64_t n, float value) {
   const T v = from_float<T>(value);
@@ -27,6 +33,20 @@ __global__ void axpby_kernel(float alpha, const X* x, float beta, Y* y, int64_t 
                              ? __fmul_rn(alpha, a)
                              : __fadd_rn(__fmul_rn(alpha, a), __fmul_rn(beta, to_float(y[i]))));
   }
+}
+
+template <class T>
+__global__ void add_kernel(const T* a, const T* b, T* y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = from_float<T>(__fadd_rn(to_float(a[i]), to_float(b[i])));
+}
+
+template <class T>
+__global__ void copy_to_two_kernel(const T* x, T* y0, T* y1, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    y0[i] = y1[i] = x[i];
 }
 
 template <class T>
@@ -87,6 +107,32 @@ void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor&
       axpby_kernel<X, Y><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
           alpha, elements<X>(x), beta, elements<Y>(y), n);
     });
+  });
+  CNNE_CHECK_LAUNCH(what);
+}
+
+void add(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& y) {
+  const int64_t n = y.numel();
+  if (n == 0) return;
+  const std::string what = "add " + y.shape.str();
+  require_same_dtype(what, {&a, &b, &y});
+  with_float_type(y.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    add_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+        elements<T>(a), elements<T>(b), elements<T>(y), n);
+  });
+  CNNE_CHECK_LAUNCH(what);
+}
+
+void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& y1) {
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  const std::string what = "copy_to_two " + x.shape.str();
+  require_same_dtype(what, {&x, &y0, &y1});
+  with_float_type(x.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    copy_to_two_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+        elements<T>(x), elements<T>(y0), elements<T>(y1), n);
   });
   CNNE_CHECK_LAUNCH(what);
 }

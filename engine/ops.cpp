@@ -144,6 +144,12 @@ void fill(Context& ctx, const Tensor& t, float value) {
 void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor& y) {
   CNNE_ROUTE(axpby, alpha, x, beta, y);
 }
+void add(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& y) {
+  CNNE_ROUTE(add, a, b, y);
+}
+void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& y1) {
+  CNNE_ROUTE(copy_to_two, x, y0, y1);
+}
 void count_nonfinite(Context& ctx, const Tensor& t, const Tensor& count) {
   CNNE_ROUTE(count_nonfinite, t, count);
 }

@@ -260,6 +260,17 @@ void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor&
   cpu::axpby(ctx, alpha, *xv, beta, *yv);
   yv.store();
 }
+void add(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& y) {
+  F32View av(a, true), bv(b, true), yv(y, false);
+  cpu::add(ctx, *av, *bv, *yv);
+  yv.store();
+}
+void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& y1) {
+  F32View xv(x, true), v0(y0, false), v1(y1, false);
+  cpu::copy_to_two(ctx, *xv, *v0, *v1);
+  v0.store();
+  v1.store();
+}
 void count_nonfinite(Context& ctx, const Tensor& t, const Tensor& count) {
   F32View tv(t, true);
   cpu::count_nonfinite(ctx, *tv, count);

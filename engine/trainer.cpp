@@ -88,10 +88,14 @@ void Trainer::check_graph_finite(const TrainingState& state) {
 
 void Trainer::check_finite(const TrainingState& state, int64_t n, double running_loss) {
   const Tensor count = nonfinite();
-  int32_t bad = 0;
-  copy_tensor(Tensor(&bad, Shape{1}), count);  // zero: count_nonfinite adds
+  int32_t zero = 0, bad = 0;
+  copy_tensor(Tensor(&zero, Shape{1}), count);  // count_nonfinite adds
   ops::count_nonfinite(ctx_, net_.flat_gradients(), count);
   copy_tensor(count, Tensor(&bad, Shape{1}));
+  // Graph steps accumulate into the same count from zero (Note [numerical
+  // checks under a graph]); under dynamic scaling an eager step's skipped
+  // gradients must not be read later as the graph steps' NaN/Inf losses.
+  copy_tensor(Tensor(&zero, Shape{1}), count);
   // Under dynamic loss scaling a NaN/Inf gradient only skips the step; a
   // non-finite loss (the forward pass overflowed) still stops the run.
   if ((bad == 0 || scaler_->dynamic()) && std::isfinite(running_loss)) return;

@@ -4,6 +4,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "layers/batchnorm_partials.h"
 
 namespace cnne {
 
@@ -59,6 +60,10 @@ void BatchNorm2d::initialize_buffers(std::span<const Tensor> host) const {
 
 std::vector<ParamSpec> BatchNorm2d::scratch_specs(const Shape&) const {
   return {{"save_mean", Shape{features_}}, {"save_invstd", Shape{features_}}};
+}
+
+size_t BatchNorm2d::workspace_bytes(Context&, const Shape& in) const {
+  return batchnorm_partial_bytes(in);  // the GPU's per-block partial sums
 }
 
 std::vector<std::pair<std::string, int64_t>> BatchNorm2d::counters() const {

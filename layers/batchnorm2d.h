@@ -20,6 +20,7 @@ class BatchNorm2d : public Layer {
   std::vector<ParamSpec> buffer_specs() const override;
   void initialize_buffers(std::span<const Tensor> host) const override;
   std::vector<ParamSpec> scratch_specs(const Shape& in) const override;
+  size_t workspace_bytes(Context& ctx, const Shape& in) const override;
   bool always_computes_dx() const override { return true; }
   std::vector<std::pair<std::string, int64_t>> counters() const override;
   void set_counter(const std::string& name, int64_t value) override;

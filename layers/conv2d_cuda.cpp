@@ -1,6 +1,7 @@
 // Conv2d on the GPU: cuDNN convolution descriptors, algorithms found once per
 // size at setup (cudnnFind*, within the context's workspace limit), strict
-// FP32 math so the result matches the CPU reference. Under mixed precision
+// FP32 math so the result matches the CPU reference, unless the context
+// allows TF32 (training.tf32, PyTorch's cudnn.allow_tf32). Under mixed precision
 // (Note [mixed precision]) x, w, y are BF16/F16 with F32 accumulation and
 // tensor-core algorithms allowed; the bias stays F32 and goes through the
 // bias epilogue kernel.
@@ -32,7 +33,7 @@ std::string describe(const ConvKey& k) {
 }
 
 // The first result (the fastest for cudnnFind*, cuDNN's preferred for the
-// heuristics) that succeeded, fits the limit and, for F32 data, does not use
+// heuristics) that succeeded, fits the limit and, for strict F32 data, does not use
 // TF32 tensor-core math (FP32 stays exact enough to match the CPU reference;
 // 16-bit data is what tensor cores are for); in deterministic mode, only a
 // bit-reproducible one.
@@ -48,7 +49,7 @@ const Perf& pick(const Perf* results, int count, size_t limit, bool deterministi
       continue;
     return p;
   }
-  throw DeviceError(std::string("cuDNN found no ") + (tensor_ops ? "" : "FP32 ") +
+  throw DeviceError(std::string("cuDNN found no ") + (tensor_ops ? "" : "strict FP32 ") +
                     (deterministic ? "deterministic " : "") + "algorithm within " +
                     std::to_string(limit >> 20) + " MiB of workspace for " + what);
 }
@@ -70,7 +71,7 @@ int candidates(bool heuristic, Perf* out, int max, Find find, Heuristic get, Wor
   for (int i = 0; i < count; ++i) {
     if (out[i].status != CUDNN_STATUS_SUCCESS) continue;
     // 16-bit plans run each algorithm under its own math type (use_math);
-    // F32 runs everything under CUDNN_FMA_MATH, so ask under that.
+    // Strict F32 runs everything under CUDNN_FMA_MATH, so ask under that.
     const bool own_math = math != CUDNN_FMA_MATH && out[i].mathType != math;
     if (own_math) CNNE_CHECK_AT(set_math(out[i].mathType), what);
     if (workspace(out[i].algo, &out[i].memory) != CUDNN_STATUS_SUCCESS)
@@ -90,7 +91,9 @@ void use_math(const ConvPlan& plan, cudnnMathType_t math, const std::string& wha
 ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
                     DType dtype) {
   CudaContext& cu = ctx.cuda();
+  const bool tf32 = dtype == DType::F32 && ctx.allow_tf32();
   const ConvKey key{static_cast<int>(dtype),
+                    tf32 ? 1 : 0,
                     narrow(x[0]),
                     narrow(x[1]),
                     narrow(x[2]),
@@ -107,7 +110,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
   const std::string what = describe(key);
   auto plan = std::make_unique<ConvPlan>();
   const cudnnDataType_t type = cudnn_data_type(dtype);
-  const bool tensor_ops = is_half(dtype);
+  // Tensor cores: 16-bit data, or F32 data where TF32 is allowed.
+  const bool tensor_ops = is_half(dtype) || tf32;
   CNNE_CHECK_AT(
       cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, type, key.n, key.c, key.h, key.w),
       what);
@@ -119,7 +123,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       cudnnSetConvolution2dDescriptor(plan->conv, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
       what);
-  const cudnnMathType_t math = tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  const cudnnMathType_t math =
+      is_half(dtype) ? CUDNN_TENSOR_OP_MATH : (tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
   CNNE_CHECK_AT(cudnnSetConvolutionMathType(plan->conv, math), what);
   int n = 0, k = 0, ph = 0, qw = 0;
   CNNE_CHECK_AT(
@@ -165,6 +170,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
   const auto& f = pick(fwd, count, limit, ctx.deterministic(), tensor_ops, "forward " + what);
   plan->forward_algo = f.algo;
   plan->forward_bytes = f.memory;
+  plan->forward_ms = heuristic ? -1.0f : f.time;
+  plan->forward_candidates = count;
 
   cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
   count = candidates(
@@ -183,6 +190,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       pick(bwd_data, count, limit, ctx.deterministic(), tensor_ops, "backward data " + what);
   plan->backward_data_algo = d.algo;
   plan->backward_data_bytes = d.memory;
+  plan->backward_data_ms = heuristic ? -1.0f : d.time;
+  plan->backward_data_candidates = count;
 
   cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
   count = candidates(
@@ -201,7 +210,9 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
       pick(bwd_filter, count, limit, ctx.deterministic(), tensor_ops, "backward filter " + what);
   plan->backward_filter_algo = g.algo;
   plan->backward_filter_bytes = g.memory;
-  if (tensor_ops) {  // F32 keeps CUDNN_FMA_MATH (strict FP32) for every direction
+  plan->backward_filter_ms = heuristic ? -1.0f : g.time;
+  plan->backward_filter_candidates = count;
+  if (tensor_ops) {  // strict F32 keeps CUDNN_FMA_MATH for every direction
     plan->per_call_math = true;
     plan->forward_math = f.mathType;
     plan->backward_data_math = d.mathType;

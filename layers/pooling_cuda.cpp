@@ -1,5 +1,7 @@
 // Max and average pooling on the GPU through cuDNN pooling descriptors
-// (deterministic max; average counting the padding, PyTorch's default).
+// (max; average counting the padding, PyTorch's default). Max pooling's
+// backward is our own gather kernel (maxpool_backward_cuda.cu): the first
+// maximum of a window takes its gradient, as on the CPU and in PyTorch.
 #include <string>
 
 #include "cuda/check.h"
@@ -71,9 +73,12 @@ void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, con
   pool_forward(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x, y, "maxpool2d");
 }
 
-void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
+void maxpool2d_backward_gather(Context& ctx, const Pool2dParams& p, const Tensor& x,
+                               const Tensor& dy, const Tensor& dx);  // maxpool_backward_cuda.cu
+
+void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor&,
                         const Tensor& dy, const Tensor& dx) {
-  pool_backward(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x, y, dy, dx, "maxpool2d");
+  maxpool2d_backward_gather(ctx, p, x, dy, dx);
 }
 
 void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {

@@ -206,5 +206,25 @@ TEST(ConfigOverrides, NoGraphWinsOverTheConfigAndContradictsGraph) {
   EXPECT_THROW(apply_overrides(c, both), UsageError);
 }
 
+TEST(ConfigOverrides, Tf32IsOffByDefaultAndSetByTheConfigOrTheFlag) {
+  Config c = Config::from_json(tutorial(), "a.json");
+  EXPECT_FALSE(c.training.tf32);  // strict FP32: the reference
+  Overrides tf32;
+  tf32.tf32 = true;
+  apply_overrides(c, tf32);
+  EXPECT_TRUE(c.training.tf32);
+  EXPECT_TRUE(c.to_json()["training"]["tf32"].get<bool>());  // kept in checkpoints' configs
+  nlohmann::json j = tutorial();
+  j["training"]["tf32"] = true;
+  EXPECT_TRUE(Config::from_json(j, "a.json").training.tf32);
+  j["training"]["tf32"] = "yes";
+  try {
+    Config::from_json(j, "a.json");
+    FAIL() << "a string for tf32 was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("tf32"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace cnne

@@ -79,7 +79,8 @@ std::string worst(const std::string& what, const HostTensor& gpu, const HostTens
 // Runs `make()`'s layer on CPU and GPU from the same parameters and input and
 // compares y, dx and every parameter gradient.
 template <class Make>
-void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5) {
+// `levels` > 0 rounds the input to that many distinct values (ties everywhere).
+void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5, int levels = 0) {
   auto cpu_layer = make();
   auto gpu_layer = make();
   Context cpu(Device::CPU), gpu(Device::CUDA);
@@ -92,6 +93,10 @@ void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5) {
   LayerHarness h(cpu, *cpu_layer, in, seed);
   Rng rng(seed);
   HostTensor x = random_tensor(rng, in);
+  if (levels > 0)
+    for (int64_t i = 0; i < x.shape.numel(); ++i)
+      x.values[static_cast<size_t>(i)] = std::round((x.values[static_cast<size_t>(i)] + 1.0f) *
+                                                    0.5f * static_cast<float>(levels - 1));
   const HostTensor y = h.forward(x);
   const HostTensor dy = random_tensor(rng, y.shape);
   const HostTensor dx = h.backward(x, y, dy);
@@ -137,6 +142,14 @@ void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5) {
     EXPECT_EQ(
         worst(label + " buffer" + std::to_string(i), state[i].download(), h.buffers()[i], tol, tol),
         "");
+  if (buffer_count > 0) {  // and evaluation mode, from those running statistics
+    cpu_layer->set_training(false);
+    gpu_layer->set_training(false);
+    const HostTensor y_eval = h.forward(x);
+    gpu_layer->forward(gpu, x_d.view(), y_d.view());
+    gpu.synchronize();
+    EXPECT_EQ(worst(label + " y (eval)", y_d.download(), y_eval, tol, tol), "");
+  }
 }
 
 struct ConvShape {
@@ -175,6 +188,11 @@ TEST(GpuVsCpu, MaxPool2d) {
                          Pool2dParams{3, 2, 1, 2, 0, 1}})
     for (Shape in : {Shape{4, 6, 28, 28}, Shape{1, 3, 7, 9}, Shape{3, 2, 5, 5}})
       compare_layer([&] { return std::make_unique<MaxPool2d>("pool", p); }, in, 2);
+  // Tied maxima (3 distinct values): the first in window order takes the
+  // gradient on both devices, as in PyTorch.
+  for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1}})
+    compare_layer([&] { return std::make_unique<MaxPool2d>("pool", p); }, Shape{2, 3, 12, 10}, 4,
+                  0.0, 3);
 }
 
 TEST(GpuVsCpu, ReLU) {
@@ -227,7 +245,10 @@ TEST(GpuVsCpu, ReluKeepsNanOnTheGpu) {
 
 TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
   REQUIRE_GPU();
-  for (Shape in : {Shape{4, 6, 8, 8}, Shape{1, 3, 5, 7}, Shape{8, 16, 4, 4}})
+  // The last two split each channel over several blocks (batchnorm_partials.h),
+  // in chunks that straddle the (H, W) planes.
+  for (Shape in : {Shape{4, 6, 8, 8}, Shape{1, 3, 5, 7}, Shape{8, 16, 4, 4}, Shape{9, 3, 37, 29},
+                   Shape{64, 2, 16, 16}})
     compare_layer([&] { return std::make_unique<BatchNorm2d>("bn", in[1], 1e-5, 0.1); }, in, 5,
                   5e-5);
   for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1}})

@@ -183,6 +183,7 @@ struct RunOptions {
   Device device = Device::CPU;
   bool graph = false;             // steps after the first replay a captured CUDA graph
   float fc3_weight_scale = 1.0f;  // multiplies the tutorial's fc3.weight (tiny gradients below it)
+  bool tf32 = false;              // fp32 convolutions on TF32 tensor cores (GPU)
 };
 
 // `steps` SGD steps on fixed random batches from fixed weights, the trainer's way
@@ -191,6 +192,7 @@ TrainRun train(const RunOptions& o) {
   Config config = tutorial_config();
   if (o.network) config.network = parse_json_text(o.network, "net.json");
   Context ctx(o.device, 1, true);
+  ctx.set_allow_tf32(o.tf32);
   Network net = Network::from_json(config.network, "net.json");
   net.set_precision(o.precision);
   net.setup(ctx, {o.batch});
@@ -655,6 +657,25 @@ TEST(MixedPrecisionCli, Bf16StopAndResumeEqualsOneRun) {
 
 // ---- the GPU against the CPU emulation ------------------------------------------
 
+// Each parameter's gradient error, GPU against the CPU emulation and each
+// against fp32: where a mismatch comes from.
+std::string per_parameter_errors(const TrainRun& gpu, const TrainRun& cpu, const TrainRun& cpu32) {
+  std::string text;
+  const auto slice = [](const std::vector<float>& all, const NamedParam& p) {
+    const auto begin = all.begin() + static_cast<ptrdiff_t>(p.offset);
+    return std::vector<float>(begin, begin + static_cast<ptrdiff_t>(p.shape.numel()));
+  };
+  for (const NamedParam& p : cpu.params) {
+    const auto g = slice(gpu.first_gradients, p), c = slice(cpu.first_gradients, p),
+               f = slice(cpu32.first_gradients, p);
+    char line[200];
+    std::snprintf(line, sizeof line, "  %-12s gpu-cpu %.3g  cpu-fp32 %.3g  gpu-fp32 %.3g\n",
+                  p.name.c_str(), relative_error(g, c), relative_error(c, f), relative_error(g, f));
+    text += line;
+  }
+  return text;
+}
+
 // The GPU in 16 bits should be about as far from the CPU's 16-bit emulation
 // as that emulation is from fp32 (both round the same values once; their
 // sums run in different orders): the tolerance scales with the format.
@@ -667,7 +688,8 @@ void expect_gpu_like_cpu(const TrainRun& gpu, const TrainRun& cpu, const TrainRu
   }
   const double own = relative_error(cpu.first_gradients, cpu32.first_gradients);
   EXPECT_LT(relative_error(gpu.first_gradients, cpu.first_gradients), std::max(2 * own, 1e-3))
-      << what << ": gradients";
+      << what << ": gradients\n"
+      << per_parameter_errors(gpu, cpu, cpu32);
   for (size_t k = 0; k < cpu.losses.size(); ++k)
     EXPECT_NEAR(gpu.losses[k], cpu.losses[k], 2e-3) << what << ": step " << k;
 }
@@ -697,6 +719,26 @@ TEST(MixedPrecisionGpu, TutorialIn16BitsMatchesTheCpuEmulation) {
     const TrainRun cpu = train(o);
     o.device = Device::CUDA;
     expect_gpu_like_cpu(train(o), cpu, cpu32, precision_name(p));
+  }
+}
+
+// TF32 convolutions (training.tf32) keep fp32 storage and round the
+// convolutions' operands to 10 mantissa bits: close to strict fp32, like
+// bf16's 7 bits but nearer.
+TEST(MixedPrecisionGpu, Tf32ConvolutionsStayCloseToStrictFp32) {
+  REQUIRE_GPU();
+  for (const char* network : {static_cast<const char*>(nullptr), kEveryLayer}) {
+    RunOptions o;
+    o.network = network;
+    const TrainRun cpu32 = train(o);
+    o.device = Device::CUDA;
+    o.tf32 = true;
+    const TrainRun gpu = train(o);
+    for (size_t i = 0; i < cpu32.outputs.size(); ++i)
+      EXPECT_LT(relative_error(gpu.outputs[i], cpu32.outputs[i]), 1e-2) << "output of layer " << i;
+    EXPECT_LT(relative_error(gpu.first_gradients, cpu32.first_gradients), 5e-2);
+    for (size_t k = 0; k < cpu32.losses.size(); ++k)
+      EXPECT_NEAR(gpu.losses[k], cpu32.losses[k], 1e-2) << "step " << k;
   }
 }
 

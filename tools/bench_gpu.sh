@@ -3,7 +3,8 @@
 # same data, same recipe, one after the other, in one call. Prints a markdown
 # table (and writes it to --report).
 #
-#   tools/bench_gpu.sh --bin BUILD/cnnengine --data DIR [--report FILE] [--quick]
+#   tools/bench_gpu.sh --bin BUILD/cnnengine --data DIR [--report FILE] [--quick] [--parts abc]
+#                      [--logs DIR]
 #
 #   (a) the tutorial (batch 4, 2 epochs; --quick: 1 epoch on 10,000 images):
 #       cnnengine eager, cnnengine --graph, tools/pytorch_tutorial.py --device cuda
@@ -13,18 +14,21 @@
 #       PyTorch fp32, channels_last, and bf16 autocast
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=""; data=""; report=""; quick=0
+bin=""; data=""; report=""; quick=0; parts=abc; logs=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
     --report) report="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
+    --parts) parts="$2"; shift 2 ;;
+    --logs) logs="$2"; shift 2 ;;
     *) echo "bench_gpu: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
 [ -x "$bin" ] && [ -d "$data" ] || { echo "bench_gpu: needs --bin and --data" >&2; exit 2; }
-logs=$(mktemp -d)
+copy_logs=0
+if [ -z "$logs" ]; then logs=$(mktemp -d); copy_logs=1; else mkdir -p "$logs"; fi
 limit=(); [ $quick -eq 1 ] && limit=(--epochs 1 --train-limit 10000)
 rows=()
 row() { rows+=("| $1 | $2 | $3 | $4 |"); echo "== $1 | $2 | $3 | $4"; }
@@ -33,6 +37,7 @@ acc() { grep -oE 'test images: [0-9.]+%' "$1" | tail -1 | grep -oE '[0-9.]+%'; }
 
 # (a) the tutorial
 for mode in eager graph; do
+  [[ $parts == *a* ]] || break
   flag=(); [ $mode = graph ] && flag=(--graph)
   start=$(date +%s.%N)
   "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" "${flag[@]}" \
@@ -40,23 +45,27 @@ for mode in eager graph; do
   rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   row "tutorial, cnnengine $mode" "$(secs "$logs/tutorial_$mode.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_$mode.log")"
 done
-start=$(date +%s.%N)
-PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_tutorial.py" --device cuda --data "$data" "${limit[@]}" \
-  > "$logs/tutorial_pytorch.log" 2>&1
-rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-row "tutorial, PyTorch $(python3 -c 'import torch; print(torch.__version__)')" \
-  "$(secs "$logs/tutorial_pytorch.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_pytorch.log")"
+if [[ $parts == *a* ]]; then
+  start=$(date +%s.%N)
+  PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_tutorial.py" --device cuda --data "$data" "${limit[@]}" \
+    > "$logs/tutorial_pytorch.log" 2>&1
+  rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  row "tutorial, PyTorch $(python3 -c 'import torch; print(torch.__version__)')" \
+    "$(secs "$logs/tutorial_pytorch.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_pytorch.log")"
+fi
 
 # (b), (c) throughput on synthetic batches
 ips() { grep -oE '[0-9]+ images/s' "$1" | tail -1; }
-for model in simplecnn resnet18; do
+models=(); [[ $parts == *b* ]] && models+=(simplecnn); [[ $parts == *c* ]] && models+=(resnet18)
+for model in "${models[@]}"; do
   cfg="$here/configs/$model.json"
   "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph \
     > "$logs/bench_$model.log" 2>&1
   row "$model batch 256, cnnengine fp32" "$(grep -oE 'step \(forward.*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" \
     "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" "bench"
-  for precision in bf16 fp16; do
-    "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph --precision $precision \
+  for precision in tf32 bf16 fp16; do
+    flag=(--precision $precision); [ $precision = tf32 ] && flag=(--tf32)
+    "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph "${flag[@]}" \
       > "$logs/bench_${model}_$precision.log" 2>&1
     row "$model batch 256, cnnengine $precision" \
       "$(grep -oE 'step \(forward.*' "$logs/bench_${model}_$precision.log" | grep -oE '[0-9]+ images/s')" \
@@ -69,10 +78,13 @@ for model in simplecnn resnet18; do
       "$(grep -oE 'step \(forward.*' "$logs/bench_${model}_unfused.log" | grep -oE '[0-9]+ images/s')" \
       "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_${model}_unfused.log" | grep -oE '[0-9]+ images/s')" "bench"
   fi
-  for variant in "" "--channels-last" "--channels-last --amp bf16"; do
+  # PyTorch's default fp32 convolutions use TF32 tensor cores (cudnn.allow_tf32);
+  # --no-tf32 is strict FP32 like cnnengine's fp32.
+  for variant in "--no-tf32" "" "--channels-last" "--channels-last --amp bf16"; do
     python3 "$here/tools/pytorch_bench.py" --model $model --batch 256 --steps 50 --warmup 10 $variant \
       > "$logs/pytorch_$model.log" 2>&1
-    row "$model batch 256, PyTorch ${variant:-fp32}" "$(grep -oE 'images_per_second=[0-9]+' "$logs/pytorch_$model.log")" "" "pytorch_bench"
+    cat "$logs/pytorch_$model.log" >> "$logs/pytorch_${model}_all.log"
+    row "$model batch 256, PyTorch ${variant:-fp32 (TF32 convolutions, the default)}" "$(grep -oE 'images_per_second=[0-9]+' "$logs/pytorch_$model.log")" "" "pytorch_bench"
   done
 done
 
@@ -83,5 +95,5 @@ done
   echo "|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
 } | tee "${report:-/dev/null}"
-[ -n "${OUT:-}" ] && cp "$logs"/*.log "$OUT"/ 2>/dev/null
+[ -n "${OUT:-}" ] && [ $copy_logs -eq 1 ] && cp "$logs"/*.log "$OUT"/ 2>/dev/null
 exit 0

@@ -17,6 +17,9 @@
 #include "engine/step_graph.h"
 #include "tools/commands.h"
 #include "tools/session.h"
+#ifdef CNNE_WITH_CUDA
+#include "cuda/cuda_context.h"
+#endif
 
 namespace cnne::cli {
 namespace {
@@ -40,12 +43,15 @@ double mib(size_t bytes) {
 }  // namespace
 
 int run_bench(int argc, char** argv, int first) {
-  std::vector<FlagSpec> flags = {{"batch-size", "N", "batch size (default: the config's)"},
-                                 {"steps", "N", "timed steps (default 100)"},
-                                 {"warmup", "N", "untimed steps first (default 10)"},
-                                 {"graph", "", "also time the step captured as a CUDA graph"},
-                                 {"no-fusion", "", "run ReLUs as layers of their own"},
-                                 {"precision", "P", "fp32, bf16 or fp16 (training.precision)"}};
+  std::vector<FlagSpec> flags = {
+      {"batch-size", "N", "batch size (default: the config's)"},
+      {"steps", "N", "timed steps (default 100)"},
+      {"warmup", "N", "untimed steps first (default 10)"},
+      {"graph", "", "also time the step captured as a CUDA graph"},
+      {"no-fusion", "", "run ReLUs as layers of their own"},
+      {"precision", "P", "fp32, bf16 or fp16 (training.precision)"},
+      {"tf32", "",
+       "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"}};
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("bench", flags, 1, argc, argv, first);
   if (args.help_requested()) {
@@ -64,6 +70,7 @@ int run_bench(int argc, char** argv, int first) {
           : Config::load(source);
   Overrides overrides;
   overrides.precision = args.text("precision");
+  overrides.tf32 = args.has("tf32");
   apply_overrides(config, overrides);
   const int64_t batch = args.integer("batch-size", 1, 65536).value_or(config.training.batch_size);
   const int64_t steps = args.integer("steps", 1, 1000000).value_or(100);
@@ -73,6 +80,7 @@ int run_bench(int argc, char** argv, int first) {
 
   Network net = Network::from_json(config.network, source);
   Context ctx(device, threads);
+  ctx.set_allow_tf32(config.training.tf32);
   net.set_relu_fusion(!args.has("no-fusion"));
   net.set_precision(config.training.precision);
   net.setup(ctx, {batch});
@@ -164,8 +172,11 @@ int run_bench(int argc, char** argv, int first) {
   char line[200];
   std::snprintf(
       line, sizeof line,
-      "cnnengine bench: %s, batch %lld, %s, %s%s, %lld warm-up + %lld timed steps\n",
+      "cnnengine bench: %s, batch %lld, %s%s, %s%s, %lld warm-up + %lld timed steps\n",
       net.name().c_str(), static_cast<long long>(batch), precision_name(net.precision()),
+      config.training.tf32 && net.precision() == Precision::FP32 && device == Device::CUDA
+          ? " (TF32 convolutions)"
+          : "",
       std::string(device_name(device)).c_str(),
       device == Device::CPU ? (", " + std::to_string(threads) + " thread(s)").c_str() : "",
       static_cast<long long>(warmup), static_cast<long long>(steps));
@@ -212,6 +223,16 @@ int run_bench(int argc, char** argv, int first) {
                 mib(plan.parameters), mib(plan.gradients), mib(optimizer->state_bytes()),
                 mib(plan.activations), mib(ctx.workspace_bytes()));
   std::cout << line;
+#ifdef CNNE_WITH_CUDA
+  if (device == Device::CUDA) {  // Note [algorithm choice]: what cuDNN chose, and why
+    std::cout << "cuDNN convolution algorithms"
+              << (ctx.deterministic() ? " (deterministic, heuristic order)"
+                                      : " (timed by cudnnFind)")
+              << (config.training.tf32 ? ", TF32 allowed" : "") << ":\n";
+    for (const std::string& l : cuda::describe_conv_plans(ctx.cuda().plans()))
+      std::cout << "  " << l << "\n";
+  }
+#endif
   return 0;
 }
 

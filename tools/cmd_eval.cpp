@@ -21,6 +21,8 @@ int run_eval(int argc, char** argv, int first) {
       {"test-limit", "N", "evaluate on the first N test images only"},
       {"tta-flip", "", "average each image's logits with its mirror image's"},
       {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
+      {"tf32", "",
+       "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("eval", flags, 0, argc, argv, first);
@@ -49,6 +51,7 @@ int run_eval(int argc, char** argv, int first) {
   Overrides o;
   o.test_limit = args.integer("test-limit", 0, INT64_MAX);
   o.precision = args.text("precision");
+  o.tf32 = args.has("tf32");
   apply_overrides(config, o);
   if (auto b = args.integer("batch-size", 1, 65536)) config.eval.batch_size = *b;
   const int threads = choose_threads(args);
@@ -60,6 +63,7 @@ int run_eval(int argc, char** argv, int first) {
   check_network_fits_data(net, test, source);
 
   Context ctx(device, threads);
+  ctx.set_allow_tf32(config.training.tf32);
   std::vector<int64_t> batch_sizes = pass_batch_sizes(test.count, config.eval.batch_size);
   batch_sizes.push_back(config.eval.batch_size);
   net.set_precision(config.training.precision);

@@ -44,6 +44,8 @@ std::vector<FlagSpec> train_flags() {
       {"profile-steps", "A:B", "profiler capture range: steps A..B (nsys/ncu; docs/PROFILING.md)"},
       {"init-from", "FILE", "start from this safetensors model's tensors (training.init_from)"},
       {"precision", "P", "fp32, bf16 or fp16 activations (training.precision)"},
+      {"tf32", "",
+       "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   return flags;
@@ -95,6 +97,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.no_cuda_graph = args.has("no-graph");
   o.init_from = args.text("init-from");
   o.precision = args.text("precision");
+  o.tf32 = args.has("tf32");
   return o;
 }
 
@@ -192,8 +195,12 @@ int run_train(int argc, char** argv, int first) {
   std::cout << net.repr() << "\n" << std::flush;
 
   Context ctx(device, threads, config.training.deterministic);
+  ctx.set_allow_tf32(config.training.tf32);
   net.set_relu_fusion(!args.has("no-fusion"));
   net.set_precision(config.training.precision);
+  if (config.training.tf32 && config.training.precision == Precision::FP32 &&
+      device == Device::CUDA)
+    std::cout << "Precision: fp32 with TF32 tensor-core convolutions (training.tf32)\n";
   if (config.training.precision != Precision::FP32)
     std::cout << "Precision: " << precision_name(config.training.precision)
               << " activations, fp32 weights, gradients and optimizer state ("

@@ -3,7 +3,7 @@
 # GPU in one go, from a build made elsewhere (tools/device_bundle.sh) or here.
 #
 #   tools/device_check.sh [--build DIR] [--data DIR] [--report FILE] [--skip-peer] [--quick]
-#                         [--bench]
+#                         [--bench] [--bench-parts abc] [--only STEP,...]
 #
 # With no --build, it unpacks .device-data/bundle.tar.xz into /tmp/cnne-device;
 # with no --data, it extracts the CIFAR-10 parts found in .device-data/ into
@@ -14,14 +14,24 @@
 #   1. environment: nvidia-smi, `cnnengine info`
 #   2. the whole test suite (GPU-vs-CPU layer tables, whole-network K steps,
 #      PyTorch fixtures on the GPU, no allocation inside steps)
-#   3. compute-sanitizer memcheck and racecheck on short GPU training runs, and
-#      a deterministic GPU run stopped and resumed against an uninterrupted one
-#      and short bf16/fp16 runs (the tutorial, a ResNet-18 bf16 step)
-#   4. the tutorial trained on the GPU on the CIFAR-10 found in --data
-#      (all five training batches if present, else what is there)
-#   5. the tutorial's PyTorch program on the same GPU, same data (--skip-peer skips)
+#   3. the tutorial trained on the GPU on the CIFAR-10 found in --data
+#      (all five training batches if present, else what is there; --quick:
+#      10,000 images), its checkpoint evaluated, and the tutorial's PyTorch
+#      program on the same GPU, same data (--skip-peer skips it)
+#   4. short bf16/fp16 runs (the tutorial, a ResNet-18 bf16 step)
+#   5. a deterministic GPU run stopped and resumed against an uninterrupted one
 #   6. with --bench: tools/bench_gpu.sh (eager and graph tutorial against PyTorch,
-#      SimpleCNN and ResNet-18 images/s at batch 256 against PyTorch)
+#      SimpleCNN and ResNet-18 images/s at batch 256 against PyTorch; --bench-parts
+#      picks its parts a, b, c)
+#   7. compute-sanitizer memcheck and racecheck on short GPU training runs and
+#      on the GPU-vs-CPU tests of the hand-written kernels
+#   8. (only when named) resnet: configs/resnet18_bf16.json trained on the
+#      data found (the issue 5 accuracy run; needs all five training batches)
+# --only runs the named steps alone: tests, tutorial, precision, resume, bench,
+# sanitize, resnet; `--only extract` just unpacks what .device-data holds
+# (to feed CIFAR-10 parts 2 and 3 in calls of their own while the machine is warm).
+# Each step has a time limit; the report and a tarball of the logs are
+# rewritten after every step, so a call cut short still returns them.
 # The report (markdown) goes to --report (default $OUT/device_report.md when
 # $OUT is set, else ./device_report.md). docs/DEVICE.md says how to run it.
 set -uo pipefail
@@ -35,6 +45,8 @@ report="${report:-$here/device_report.md}"
 skip_peer=0
 quick=0
 bench=0
+only=""
+bench_parts=abc
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$(cd "$2" && pwd); shift 2 ;;
@@ -43,6 +55,8 @@ while [ $# -gt 0 ]; do
     --skip-peer) skip_peer=1; shift ;;
     --quick) quick=1; shift ;;
     --bench) bench=1; shift ;;
+    --only) only=",$2,"; shift 2 ;;
+    --bench-parts) bench_parts="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "device_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -60,6 +74,15 @@ if [ -z "$data" ]; then
     xz -dc "$part" | tar -xf - -C "$stage/data" && echo "extracted $(basename "$part")"
   done
   [ -d "$stage/data/cifar-10-batches-bin" ] && data="$stage/data/cifar-10-batches-bin"
+fi
+# want STEP: whether this call runs STEP
+want() {
+  if [ -n "$only" ]; then [[ "$only" == *",$1,"* ]]; return; fi
+  case "$1" in resnet) return 1 ;; bench) [ $bench -eq 1 ] ;; *) return 0 ;; esac
+}
+if [ "$only" = ",extract," ]; then
+  ls -la "$stage/data/cifar-10-batches-bin" 2>/dev/null
+  exit 0
 fi
 bin="$build/cnnengine"
 tests="$build/tests/cnne_tests"
@@ -82,7 +105,27 @@ export PATH="$PATH:/usr/local/cuda/bin"
 export LD_LIBRARY_PATH="$libpath:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 
 results=()
-note() { results+=("| $1 | $2 | $3 |"); echo "== $1: $2 $3"; }
+# Each step's result goes into the report at once, and the logs into
+# $OUT/device_logs.tar.gz: a call stopped at its time limit still returns
+# what ran before.
+write_report() {
+  {
+    cat "$logs/head.md"
+    echo
+    echo "| step | result | details |"
+    echo "|---|---|---|"
+    printf '%s\n' "${results[@]}"
+    [ -s "$logs/bench.md" ] && { echo; cat "$logs/bench.md"; }
+    if [ -s "$logs/test_failures.txt" ]; then
+      echo; echo "Test failures:"; echo '```'; cat "$logs/test_failures.txt"; echo '```'
+    fi
+  } > "$report"
+  [ -n "${OUT:-}" ] && tar -czf "$OUT/device_logs.tar.gz" -C "$logs" . 2>/dev/null
+  return 0
+}
+note() { results+=("| $1 | $2 | $3 |"); echo "== $1: $2 $3 ($(date -u +%T))"; write_report; }
+# Every step runs under a time limit (seconds), so one hang costs one step.
+limited() { local secs=$1; shift; timeout -k 10 "$secs" "$@"; }
 
 {
   echo "# cnnengine device check"
@@ -100,86 +143,51 @@ cat "$logs/head.md"
 
 # 2. tests (built elsewhere: tell them where this checkout and the binary are)
 export CNNE_TEST_SOURCE_DIR="$here" CNNE_TEST_BINARY="$bin"
-if [ -x "$tests" ]; then
+if ! want tests; then :
+elif [ -x "$tests" ]; then
   # A GPU test that skips ("no GPU: ...") found no usable GPU: that fails the
   # step. Tests that skip by design on a GPU machine are left out: the no-GPU
   # CLI message and the real-data CPU runs (minutes, and no data path is set).
-  "$tests" --gtest_brief=1 --gtest_filter='-Cli.NoGpuMeansCudaIsRefusedClearly:EndToEnd.*' \
-    > "$logs/tests.log" 2>&1
-  rc=$?
-  summary=$(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$logs/tests.log" | tr '\n' ' ')
+  # A test that crashes the binary is named, left out, and the rest run again.
+  excluded='Cli.NoGpuMeansCudaIsRefusedClearly:EndToEnd.*'
+  crashed=""
+  : > "$logs/tests.log"
+  for attempt in 1 2 3 4; do
+    limited 300 "$tests" --gtest_filter="-$excluded" > "$logs/tests_$attempt.log" 2>&1
+    rc=$?
+    cat "$logs/tests_$attempt.log" >> "$logs/tests.log"
+    grep -q '^\[==========\] .* ran\.' "$logs/tests_$attempt.log" && break
+    last=$(grep -oE '^\[ RUN      \] [A-Za-z0-9_./]+' "$logs/tests_$attempt.log" | tail -1 | awk '{print $NF}')
+    [ -n "$last" ] || break
+    crashed="$crashed $last(rc=$rc)"
+    excluded="$excluded:$last"
+  done
+  summary=$(grep -E '^\[  (PASSED|FAILED|SKIPPED)  ?\] [0-9]+ tests?' "$logs/tests.log" | tr '\n' ' ')
   gpu_skipped=$(grep -c '^no GPU:' "$logs/tests.log" || true)
-  if [ $rc -eq 0 ] && [ "${gpu_skipped:-0}" = 0 ]; then note "test suite" PASS "$summary"
-  else note "test suite" FAIL "rc=$rc $summary (GPU tests skipped: ${gpu_skipped:-0})"; fi
-  grep -E 'FAILED|Failure|worst element|gpu ' "$logs/tests.log" | head -40 > "$logs/test_failures.txt"
+  if [ $rc -eq 0 ] && [ -z "$crashed" ] && [ "${gpu_skipped:-0}" = 0 ]; then note "test suite" PASS "$summary"
+  else note "test suite" FAIL "rc=$rc $summary (GPU tests skipped: ${gpu_skipped:-0}; crashed:${crashed:- none})"; fi
+  grep -E '^\[  FAILED  \]|Failure$|worst element|gpu |Expected|Which is|actual|error' "$logs/tests.log" \
+    | head -60 > "$logs/test_failures.txt"
+  write_report
 else
   note "test suite" SKIP "no $tests in the bundle"
 fi
 
-# 3. memcheck on a short run (on synthetic CIFAR-10 files when no data is here)
+# Short runs use synthetic CIFAR-10 files when no data is here.
 memdata="$data"
 if [ -z "$memdata" ]; then
   memdata="$stage/synthetic"
   mkdir -p "$memdata"
   python3 "$here/tools/make_synthetic_cifar.py" "$memdata" 200
 fi
-if command -v compute-sanitizer > /dev/null; then
-  compute-sanitizer --tool memcheck --leak-check full --error-exitcode 99 \
-    "$bin" train --device cuda --data "$memdata" --epochs 1 --train-limit 400 \
-    --test-limit 200 --log-every 50 --out "$logs/memcheck.safetensors" > "$logs/memcheck.log" 2>&1
-  rc=$?
-  errors=$(grep -E 'ERROR SUMMARY' "$logs/memcheck.log" | tail -1)
-  if [ $rc -eq 0 ]; then note "memcheck (short training run)" PASS "$errors"
-  else note "memcheck (short training run)" FAIL "rc=$rc $errors"; fi
-else
-  note "memcheck" SKIP "compute-sanitizer not on PATH"
-fi
 
-# 3b. racecheck (shared-memory races in the kernels) on a shorter run
-if command -v compute-sanitizer > /dev/null; then
-  compute-sanitizer --tool racecheck --error-exitcode 99 \
-    "$bin" train --device cuda --data "$memdata" --epochs 1 --train-limit 40 --no-eval \
-    --out "$logs/racecheck.safetensors" > "$logs/racecheck.log" 2>&1
-  rc=$?
-  if [ $rc -eq 0 ]; then note "racecheck (short run)" PASS "$(grep -m1 'RACECHECK SUMMARY' "$logs/racecheck.log")"
-  else note "racecheck (short run)" FAIL "rc=$rc $(grep -m1 'RACECHECK SUMMARY' "$logs/racecheck.log")"; fi
-fi
-
-# 3c. exact resume on the GPU in deterministic mode: N steps == k steps + resume
-common=(--device cuda --deterministic --no-eval --data "$memdata" --epochs 2 --train-limit 400)
-"$bin" train "${common[@]}" --out "$logs/full.safetensors" > "$logs/resume.log" 2>&1 &&
-  "$bin" train "${common[@]}" --stop-after-steps 77 --out "$logs/part.safetensors" >> "$logs/resume.log" 2>&1 &&
-  "$bin" train --resume "$logs/part.safetensors" --device cuda --no-eval --data "$memdata" >> "$logs/resume.log" 2>&1
-rc=$?
-full=$("$bin" inspect "$logs/full.safetensors" 2>/dev/null | awk '/weights digest/ {print $3}')
-part=$("$bin" inspect "$logs/part.safetensors" 2>/dev/null | awk '/weights digest/ {print $3}')
-if [ $rc -eq 0 ] && [ -n "$full" ] && [ "$full" = "$part" ]; then
-  note "deterministic resume on GPU" PASS "digest $full"
-else
-  note "deterministic resume on GPU" FAIL "rc=$rc full=$full resumed=$part"
-fi
-
-# 3d. mixed precision smoke runs (Note [mixed precision]): the tutorial in bf16
-# and fp16, and ResNet-18's step (batch norm, residual adds) in bf16
-for precision in bf16 fp16; do
-  "$bin" train --device cuda --precision $precision --data "$memdata" --epochs 1 --train-limit 400 \
-    --test-limit 200 --log-every 50 --out "$logs/$precision.safetensors" > "$logs/$precision.log" 2>&1
-  rc=$?
-  if [ $rc -eq 0 ]; then note "tutorial in $precision (short)" PASS "$(grep -oE 'test images: [0-9.]+%' "$logs/$precision.log" | tail -1)"
-  else note "tutorial in $precision (short)" FAIL "rc=$rc $(tail -1 "$logs/$precision.log")"; fi
-done
-"$bin" bench "$here/configs/resnet18.json" --device cuda --precision bf16 --batch-size 64 --steps 5 \
-  --warmup 2 --graph > "$logs/resnet_bf16.log" 2>&1
-rc=$?
-if [ $rc -eq 0 ]; then note "ResNet-18 bf16 step" PASS "$(grep -oE 'step \(forward.*' "$logs/resnet_bf16.log")"
-else note "ResNet-18 bf16 step" FAIL "rc=$rc $(tail -1 "$logs/resnet_bf16.log")"; fi
-
-# 4. the tutorial on the GPU
-if [ -n "$data" ] && [ -f "$data/data_batch_1.bin" ]; then
+# 3. the tutorial on the GPU, its checkpoint evaluated, and the PyTorch peer
+if ! want tutorial; then :
+elif [ -n "$data" ] && [ -f "$data/data_batch_1.bin" ]; then
   limit=()
   [ -f "$data/data_batch_5.bin" ] || [ -f "$data/cifar-10-batches-bin/data_batch_5.bin" ] || limit=(--train-limit 10000)
   [ $quick -eq 1 ] && limit=(--train-limit 10000)
-  "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" \
+  limited 240 "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" \
     --out "$logs/tutorial_gpu.safetensors" > "$logs/tutorial_gpu.log" 2>&1
   rc=$?
   acc=$(grep -oE 'test images: [0-9.]+%' "$logs/tutorial_gpu.log" | tail -1)
@@ -187,45 +195,113 @@ if [ -n "$data" ] && [ -f "$data/data_batch_1.bin" ]; then
   if [ $rc -eq 0 ]; then note "tutorial on GPU ${limit[*]}" PASS "$acc; $epochs"
   else note "tutorial on GPU" FAIL "rc=$rc $(tail -1 "$logs/tutorial_gpu.log")"; fi
   if [ $rc -eq 0 ]; then
-    "$bin" eval --device cuda --checkpoint "$logs/tutorial_gpu.safetensors" --data "$data" \
+    limited 60 "$bin" eval --device cuda --checkpoint "$logs/tutorial_gpu.safetensors" --data "$data" \
       > "$logs/eval_gpu.log" 2>&1
     eacc=$(grep -oE 'test images: [0-9.]+%' "$logs/eval_gpu.log" | tail -1)
     if [ "$eacc" = "$acc" ]; then note "eval of the GPU checkpoint" PASS "$eacc"
     else note "eval of the GPU checkpoint" FAIL "eval '$eacc' vs train '$acc'"; fi
   fi
-  # 5. the PyTorch peer, same GPU, same data
   if [ $skip_peer -eq 0 ]; then
-    PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_tutorial.py" --device cuda --data "$data" \
+    PYTHONUNBUFFERED=1 limited 240 python3 "$here/tools/pytorch_tutorial.py" --device cuda --data "$data" \
       "${limit[@]}" > "$logs/pytorch_gpu.log" 2>&1
     rc=$?
     res=$(grep '^RESULT' "$logs/pytorch_gpu.log" | tail -1)
-    if [ $rc -eq 0 ]; then note "PyTorch tutorial on GPU" PASS "$res"
+    epochs=$(grep -E '^Epoch [0-9]+:' "$logs/pytorch_gpu.log" | tr '\n' ';')
+    if [ $rc -eq 0 ]; then note "PyTorch tutorial on GPU" PASS "$res; $epochs"
     else note "PyTorch tutorial on GPU" FAIL "rc=$rc $(tail -1 "$logs/pytorch_gpu.log")"; fi
   fi
 else
   note "tutorial on GPU" SKIP "no --data"
 fi
 
+# 4. mixed precision smoke runs (Note [mixed precision]): the tutorial in bf16
+# and fp16, and ResNet-18's step (batch norm, residual adds) in bf16
+for precision in bf16 fp16 tf32; do
+  want precision || break
+  flag=(--precision $precision); [ $precision = tf32 ] && flag=(--tf32)
+  limited 90 "$bin" train --device cuda "${flag[@]}" --data "$memdata" --epochs 1 --train-limit 400 \
+    --test-limit 200 --log-every 50 --out "$logs/$precision.safetensors" > "$logs/$precision.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then note "tutorial in $precision (short)" PASS "$(grep -oE 'test images: [0-9.]+%' "$logs/$precision.log" | tail -1)"
+  else note "tutorial in $precision (short)" FAIL "rc=$rc $(tail -1 "$logs/$precision.log")"; fi
+done
+if want precision; then
+  limited 90 "$bin" bench "$here/configs/resnet18.json" --device cuda --precision bf16 --batch-size 64 \
+    --steps 5 --warmup 2 --graph > "$logs/resnet_bf16.log" 2>&1
+  rc=$?
+  if [ $rc -eq 0 ]; then note "ResNet-18 bf16 step" PASS "$(grep -oE 'step \(forward.*' "$logs/resnet_bf16.log")"
+  else note "ResNet-18 bf16 step" FAIL "rc=$rc $(tail -1 "$logs/resnet_bf16.log")"; fi
+fi
+
+# 5. exact resume on the GPU in deterministic mode: N steps == k steps + resume
+if want resume; then
+  common=(--device cuda --deterministic --no-eval --data "$memdata" --epochs 2 --train-limit 400)
+  limited 60 "$bin" train "${common[@]}" --out "$logs/full.safetensors" > "$logs/resume.log" 2>&1 &&
+    limited 60 "$bin" train "${common[@]}" --stop-after-steps 77 --out "$logs/part.safetensors" >> "$logs/resume.log" 2>&1 &&
+    limited 60 "$bin" train --resume "$logs/part.safetensors" --device cuda --no-eval --data "$memdata" >> "$logs/resume.log" 2>&1
+  rc=$?
+  full=$("$bin" inspect "$logs/full.safetensors" 2>/dev/null | awk '/weights digest/ {print $3}')
+  part=$("$bin" inspect "$logs/part.safetensors" 2>/dev/null | awk '/weights digest/ {print $3}')
+  if [ $rc -eq 0 ] && [ -n "$full" ] && [ "$full" = "$part" ]; then
+    note "deterministic resume on GPU" PASS "digest $full"
+  else
+    note "deterministic resume on GPU" FAIL "rc=$rc full=$full resumed=$part"
+  fi
+fi
+
 # 6. side-by-side benchmark
-if [ $bench -eq 1 ] && [ -n "$data" ]; then
-  bench_args=(--bin "$bin" --data "$data" --report "$logs/bench.md")
+if want bench && [ -n "$data" ]; then
+  bench_args=(--bin "$bin" --data "$data" --report "$logs/bench.md" --logs "$logs/bench")
   [ $quick -eq 1 ] && bench_args+=(--quick)
-  "$here/tools/bench_gpu.sh" "${bench_args[@]}" > "$logs/bench.log" 2>&1
+  bench_args+=(--parts "$bench_parts")
+  limited 400 "$here/tools/bench_gpu.sh" "${bench_args[@]}" > "$logs/bench.log" 2>&1
   note "GPU benchmark" DONE "see below"
 fi
 
-{
-  cat "$logs/head.md"
-  echo
-  echo "| step | result | details |"
-  echo "|---|---|---|"
-  printf '%s\n' "${results[@]}"
-  [ -s "$logs/bench.md" ] && { echo; cat "$logs/bench.md"; }
-  if [ -s "$logs/test_failures.txt" ]; then
-    echo; echo "Test failures:"; echo '```'; cat "$logs/test_failures.txt"; echo '```'
+# 7. compute-sanitizer memcheck and racecheck on short runs (slow: last)
+if ! want sanitize; then :
+elif command -v compute-sanitizer > /dev/null; then
+  limited 150 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 99 \
+    "$bin" train --device cuda --data "$memdata" --epochs 1 --train-limit 100 \
+    --test-limit 100 --log-every 50 --out "$logs/memcheck.safetensors" > "$logs/memcheck.log" 2>&1
+  rc=$?
+  errors=$(grep -E 'ERROR SUMMARY' "$logs/memcheck.log" | tail -1)
+  if [ $rc -eq 0 ]; then note "memcheck (short training run)" PASS "$errors"
+  else note "memcheck (short training run)" FAIL "rc=$rc $errors $(grep -m3 -E '^=+ +(Invalid|Program hit|Error)' "$logs/memcheck.log" | tr '\n' ' ')"; fi
+  # (racecheck of a whole training run: 44 s on an H200; the kernel tests below cover
+  # the kernels with shared memory)
+  # the hand-written kernels (batch norm, pooling, bias, dropout...) through their GPU-vs-CPU tests
+  if [ -x "$tests" ]; then
+    for tool in memcheck racecheck; do
+      limited 150 compute-sanitizer --tool $tool --error-exitcode 99 "$tests" \
+        --gtest_filter='GpuVsCpu.BatchNorm*:GpuVsCpu.MaxPool2d:GpuVsCpu.Linear:GpuVsCpu.Conv2d' \
+        > "$logs/${tool}_kernels.log" 2>&1
+      rc=$?
+      if [ $rc -eq 0 ]; then note "$tool (kernel tests)" PASS "$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/${tool}_kernels.log")"
+      else note "$tool (kernel tests)" FAIL "rc=$rc $(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/${tool}_kernels.log")"; fi
+    done
   fi
-} > "$report"
-[ -n "${OUT:-}" ] && cp "$logs"/*.log "$OUT"/ 2>/dev/null
+else
+  note "memcheck" SKIP "compute-sanitizer not on PATH"
+fi
+
+# 8. ResNet-18 on CIFAR-10 (issue 5): the short bf16 recipe, timed, with its test accuracy
+if want resnet; then
+  if [ -n "$data" ] && [ -f "$data/data_batch_5.bin" ]; then
+    start=$(date +%s)
+    limited 420 "$bin" train "$here/configs/resnet18_bf16.json" --device cuda --data "$data" \
+      --out "$logs/resnet18_bf16.safetensors" > "$logs/resnet18_train.log" 2>&1
+    rc=$?
+    acc=$(grep -oE 'test images: [0-9.]+%' "$logs/resnet18_train.log" | tail -1)
+    epochs=$(grep -cE '^Epoch [0-9]+:' "$logs/resnet18_train.log")
+    if [ $rc -eq 0 ]; then note "ResNet-18 bf16 training" PASS "$acc after $epochs epochs, wall $(( $(date +%s) - start )) s"
+    else note "ResNet-18 bf16 training" FAIL "rc=$rc after $epochs epochs, $(tail -1 "$logs/resnet18_train.log")"; fi
+  else
+    note "ResNet-18 bf16 training" SKIP "needs data_batch_1..5.bin in --data"
+  fi
+fi
+
+write_report
 echo
 echo "report: $report"
 printf '%s\n' "${results[@]}"

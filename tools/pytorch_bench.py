@@ -30,13 +30,29 @@ def main():
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--no-tf32", action="store_true",
+                   help="strict FP32 convolutions (cudnn.allow_tf32 = False; TF32 is the default)")
     p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     a = p.parse_args()
 
+    class SimpleCNNReshape(SimpleCNN):
+        """The tutorial's net with reshape instead of view: view fails on a
+        channels-last activation; on a contiguous one the two are the same."""
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.conv1(x)))
+            x = self.pool(torch.relu(self.conv2(x)))
+            x = x.reshape(-1, 16 * 5 * 5)
+            x = torch.relu(self.fc1(x))
+            x = torch.relu(self.fc2(x))
+            return self.fc3(x)
+
+    torch.backends.cudnn.allow_tf32 = not a.no_tf32
+    torch.backends.cudnn.benchmark = True  # time the algorithms, as cnnengine's cudnnFind does
     dev = torch.device(a.device)
     torch.manual_seed(0)
-    model = (SimpleCNN() if a.model == "simplecnn" else ResNet18Cifar()).to(dev)
+    model = (SimpleCNNReshape() if a.model == "simplecnn" else ResNet18Cifar()).to(dev)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     if a.compile:
@@ -77,7 +93,7 @@ def main():
             step()
         ms = (time.perf_counter() - t0) * 1000 / a.steps
     print(f"RESULT peer=pytorch model={a.model} batch={a.batch} device={a.device} "
-          f"channels_last={int(a.channels_last)} amp={a.amp} compile={int(a.compile)} "
+          f"channels_last={int(a.channels_last)} tf32={int(not a.no_tf32)} amp={a.amp} compile={int(a.compile)} "
           f"torch={torch.__version__} ms_per_step={ms:.4f} images_per_second={a.batch * 1000 / ms:.0f}")
 
 

@@ -57,9 +57,9 @@ def find_data_dir(path):
     """The cifar-10-batches-bin folder: PATH itself or PATH/cifar-10-batches-bin."""
     for candidate in (path, os.path.join(path, 'cifar-10-batches-bin')):
         if all(os.path.isfile(os.path.join(candidate, f))
-               for f in TRAIN_FILES + TEST_FILES):
+               for f in TRAIN_FILES[:1] + TEST_FILES):
             return candidate
-    sys.exit(f'error: no CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin) '
+    sys.exit(f'error: no CIFAR-10 binary files (data_batch_1.bin, test_batch.bin) '
              f'in {path} or {os.path.join(path, "cifar-10-batches-bin")}')
 
 
@@ -68,10 +68,18 @@ class CIFAR10Binary(torch.utils.data.Dataset):
     CIFAR10(transform=Compose([ToTensor(), Normalize((0.5,)*3, (0.5,)*3)])) gives them."""
 
     def __init__(self, root, train, limit=0):
-        files = TRAIN_FILES if train else TEST_FILES
-        raw = np.concatenate([
-            np.fromfile(os.path.join(root, f), dtype=np.uint8).reshape(-1, RECORD_BYTES)
-            for f in files])
+        # Like cnnengine: the files in order, read until the limit is reached
+        # (so --train-limit 10000 needs data_batch_1.bin alone).
+        parts, count = [], 0
+        for f in (TRAIN_FILES if train else TEST_FILES):
+            if limit > 0 and count >= limit:
+                break
+            file = os.path.join(root, f)
+            if not os.path.isfile(file):
+                sys.exit(f'error: {file}: missing CIFAR-10 file')
+            parts.append(np.fromfile(file, dtype=np.uint8).reshape(-1, RECORD_BYTES))
+            count += len(parts[-1])
+        raw = np.concatenate(parts)
         if limit > 0:
             raw = raw[:limit]
         self.targets = raw[:, 0].astype(np.int64).tolist()

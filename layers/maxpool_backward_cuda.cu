@@ -1,0 +1,89 @@
+// Max pooling backward on the GPU, by gathering: each input element sums the
+// gradients of the windows whose maximum it is. The maximum of a window is
+// its first in window order (a later NaN wins), the rule of the CPU reference
+// and of PyTorch's kernels; cuDNN's deterministic backward picks among tied
+// maxima by its own rule, which 16-bit values (few mantissa bits, many ties)
+// expose. Each output element is written by one thread: no atomics, the
+// same bits in every run.
+#include "cuda/check.h"
+#include "cuda/cuda_context.h"
+#include "cuda/element.cuh"
+#include "cuda/launch.h"
+#include "engine/ops.h"
+
+namespace cnne::cuda {
+namespace {
+
+struct PoolGeometry {
+  int h, w, p, q;  // input (H, W), output (P, Q) of one plane
+  int kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+};
+
+// The index (into one plane) of window (op, oq)'s first maximum, or -1 when
+// the window holds no input element.
+template <class T>
+__device__ int window_argmax(const T* plane, const PoolGeometry& g, int op, int oq) {
+  int best = -1;
+  float best_value = 0.0f;
+  for (int r = 0; r < g.kernel_h; ++r) {
+    const int ih = op * g.stride_h - g.pad_h + r;
+    if (ih < 0 || ih >= g.h) continue;
+    for (int s = 0; s < g.kernel_w; ++s) {
+      const int iw = oq * g.stride_w - g.pad_w + s;
+      if (iw < 0 || iw >= g.w) continue;
+      const float v = to_float(plane[ih * g.w + iw]);
+      if (best < 0 || v > best_value || v != v) {
+        best = ih * g.w + iw;
+        best_value = v;
+      }
+    }
+  }
+  return best;
+}
+
+template <class T>
+__global__ void maxpool_backward_kernel(const T* x,   // (N, C, H, W)
+                                        const T* dy,  // (N, C, P, Q)
+                                        T* dx,        // (N, C, H, W)
+                                        int64_t planes, PoolGeometry g) {
+  const int64_t area = int64_t(g.h) * g.w;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < planes * area;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t plane = i / area;
+    const int at = static_cast<int>(i % area);
+    const int ih = at / g.w, iw = at % g.w;
+    const T* xp = x + plane * area;
+    const T* dyp = dy + plane * int64_t(g.p) * g.q;
+    // The windows that contain (ih, iw): op * stride - pad <= ih < op * stride - pad + kernel.
+    const int op_first = max(0, (ih + g.pad_h - g.kernel_h + g.stride_h) / g.stride_h);
+    const int op_last = min(g.p - 1, (ih + g.pad_h) / g.stride_h);
+    const int oq_first = max(0, (iw + g.pad_w - g.kernel_w + g.stride_w) / g.stride_w);
+    const int oq_last = min(g.q - 1, (iw + g.pad_w) / g.stride_w);
+    float sum = 0.0f;  // in (op, oq) order, as the CPU reference adds
+    for (int op = op_first; op <= op_last; ++op)
+      for (int oq = oq_first; oq <= oq_last; ++oq)
+        if (window_argmax(xp, g, op, oq) == at) sum = __fadd_rn(sum, to_float(dyp[op * g.q + oq]));
+    dx[i] = from_float<T>(sum);
+  }
+}
+
+}  // namespace
+
+void maxpool2d_backward_gather(Context& ctx, const Pool2dParams& p, const Tensor& x,
+                               const Tensor& dy, const Tensor& dx) {
+  const std::string what = "maxpool2d backward " + dx.shape.str();
+  if (x.dtype != dy.dtype || x.dtype != dx.dtype) throw Error(what + ": x, dy, dx dtypes differ");
+  const auto i = [](int64_t v) { return static_cast<int>(v); };
+  const PoolGeometry g{i(x.shape[2]), i(x.shape[3]), i(dy.shape[2]), i(dy.shape[3]), p.kernel_h,
+                       p.kernel_w,    p.stride_h,    p.stride_w,     p.pad_h,        p.pad_w};
+  const int64_t planes = x.shape[0] * x.shape[1];
+  with_float_type(x.dtype, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    maxpool_backward_kernel<T>
+        <<<blocks_for(planes * g.h * g.w), kThreads, 0, ctx.cuda().stream()>>>(
+            elements<T>(x), elements<T>(dy), elements<T>(dx), planes, g);
+  });
+  CNNE_CHECK_LAUNCH(what);
+}
+
+}  // namespace cnne::cuda
