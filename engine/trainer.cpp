@@ -177,7 +177,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   StepGraph graph(ctx_);
   const bool use_graph = tc.cuda_graph && graph.supported();
   bool graph_warm = false;  // a full batch has run eagerly
-  if (tc.cuda_graph && !use_graph)
+  if (tc.cuda_graph && !use_graph && ctx_.device() != Device::CPU)
     out << "CUDA graph: not on this device; running the step eagerly\n";
   int32_t zero = 0;
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());

@@ -25,21 +25,14 @@ namespace {
 
 constexpr int kBnThreads = 256;
 
-struct BnDims {
-  uint32_t c, hw;   // channels, values per (n, c) plane
-  uint32_t values;  // N * H * W: the values of one channel
-  int splits;       // blocks per channel
-};
+using BnDims = BatchNormDims;
 
-// The flat index of value j (0 .. N*H*W) of channel c.
 __device__ __forceinline__ int64_t at(const BnDims& d, uint32_t c, uint32_t j) {
-  const uint32_t n = j / d.hw, i = j - n * d.hw;
-  return (int64_t(n) * d.c + c) * d.hw + i;
+  return batchnorm_index(d, c, j);
 }
 
-// Values [begin, end) of split s: contiguous, in order.
 __device__ __forceinline__ uint32_t split_begin(const BnDims& d, int s) {
-  return static_cast<uint32_t>(uint64_t(d.values) * s / d.splits);
+  return batchnorm_split_begin(d, s);
 }
 
 // Sums a and b over the block, in a fixed order; thread 0 gets the totals.
@@ -73,18 +66,17 @@ __global__ void __launch_bounds__(kBnThreads)
   const uint32_t c = blockIdx.x;
   const int s = blockIdx.y;
   const uint32_t begin = split_begin(d, s), end = split_begin(d, s + 1);
+  const double shift = to_float(x[at(d, c, 0)]);  // batchnorm_block_moments
   double sum = 0, sq = 0;
   for (uint32_t j = begin + threadIdx.x; j < end; j += kBnThreads) {
-    const double v = to_float(x[at(d, c, j)]);
+    const double v = to_float(x[at(d, c, j)]) - shift;
     sum += v;
     sq += v * v;
   }
   block_sum(sum, sq);
-  if (threadIdx.x == 0) {
-    const double count = end - begin, mean = count > 0 ? sum / count : 0.0;
-    partial[(size_t(c) * d.splits + s) * 2] = mean;
-    partial[(size_t(c) * d.splits + s) * 2 + 1] = count > 0 ? sq - sum * mean : 0.0;
-  }
+  if (threadIdx.x == 0)
+    batchnorm_block_moments(sum, sq, end - begin, shift,
+                            partial + (size_t(c) * d.splits + s) * 2);
 }
 
 // Forward, pass 2: merges channel c's partials (Chan et al., in split order),
@@ -103,16 +95,8 @@ __global__ void __launch_bounds__(kBnThreads)
   __shared__ float scale_shift[2];
   if (threadIdx.x == 0) {
     const double count = d.values;
-    double mean = 0;
-    for (int k = 0; k < d.splits; ++k)
-      mean += (split_begin(d, k + 1) - split_begin(d, k)) * partial[(size_t(c) * d.splits + k) * 2];
-    mean /= count;
-    double m2 = 0;
-    for (int k = 0; k < d.splits; ++k) {
-      const double* p = partial + (size_t(c) * d.splits + k) * 2;
-      const double delta = p[0] - mean;
-      m2 += p[1] + (split_begin(d, k + 1) - split_begin(d, k)) * delta * delta;
-    }
+    double mean = 0, m2 = 0;
+    batchnorm_merge_moments(d, partial, c, &mean, &m2);
     const double var = m2 / count;
     const double invstd = 1.0 / sqrt(var + double(eps));
     scale_shift[0] = static_cast<float>(invstd * gamma[c]);

@@ -10,6 +10,7 @@
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "engine/ops.h"
+#include "layers/pool_windows.h"
 
 namespace cnne::cuda {
 namespace {
@@ -54,11 +55,10 @@ __global__ void maxpool_backward_kernel(const T* x,   // (N, C, H, W)
     const int ih = at / g.w, iw = at % g.w;
     const T* xp = x + plane * area;
     const T* dyp = dy + plane * int64_t(g.p) * g.q;
-    // The windows that contain (ih, iw): op * stride - pad <= ih < op * stride - pad + kernel.
-    const int op_first = max(0, (ih + g.pad_h - g.kernel_h + g.stride_h) / g.stride_h);
-    const int op_last = min(g.p - 1, (ih + g.pad_h) / g.stride_h);
-    const int oq_first = max(0, (iw + g.pad_w - g.kernel_w + g.stride_w) / g.stride_w);
-    const int oq_last = min(g.q - 1, (iw + g.pad_w) / g.stride_w);
+    // The windows that contain (ih, iw).
+    int op_first, op_last, oq_first, oq_last;
+    pool_windows_containing(ih, g.kernel_h, g.stride_h, g.pad_h, g.p, &op_first, &op_last);
+    pool_windows_containing(iw, g.kernel_w, g.stride_w, g.pad_w, g.q, &oq_first, &oq_last);
     float sum = 0.0f;  // in (op, oq) order, as the CPU reference adds
     for (int op = op_first; op <= op_last; ++op)
       for (int oq = oq_first; oq <= oq_last; ++oq)

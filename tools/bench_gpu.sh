@@ -38,7 +38,7 @@ acc() { grep -oE 'test images: [0-9.]+%' "$1" | tail -1 | grep -oE '[0-9.]+%'; }
 # (a) the tutorial
 for mode in eager graph; do
   [[ $parts == *a* ]] || break
-  flag=(); [ $mode = graph ] && flag=(--graph)
+  flag=(--no-graph); [ $mode = graph ] && flag=(--graph)
   start=$(date +%s.%N)
   "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" "${flag[@]}" \
     --out "$logs/tutorial_$mode.safetensors" > "$logs/tutorial_$mode.log" 2>&1

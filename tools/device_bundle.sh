@@ -5,18 +5,22 @@
 # .device-data/bundle.tar.xz (about 4 MB). CUDA's own libraries (cudart,
 # cuBLAS, cuDNN) come from the GPU machine.
 #
-#   tools/device_bundle.sh [--arch 90] [--data PART...]
+#   tools/device_bundle.sh [--arch 90] [--data PART...] [--stage]
 #
 # --data copies CIFAR-10 parts (1, 2, 3) from ../shared/data/cifar10 into
 # .device-data/ too. Carry .device-data (ignored by git) with the device tool;
 # tools/device_check.sh unpacks both there. 46 MB a part: one part per call.
+# --stage also puts parts 2 and 3 into .device-data-2/ and .device-data-3/,
+# to carry in the calls that follow (tools/device_check.sh's header says how).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 arch=90
 parts=()
+stage=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch="$2"; shift 2 ;;
+    --stage) stage=1; shift ;;
     --data) shift; while [ $# -gt 0 ] && [[ "$1" =~ ^[123]$ ]]; do parts+=("$1"); shift; done ;;
     *) echo "device_bundle: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -33,4 +37,11 @@ if [ ${#parts[@]} -gt 0 ]; then
   done
   cp "$here/../shared/data/cifar10/SHA256SUMS" "$here/.device-data/"
 fi
-du -sh "$here/.device-data"/*
+rm -rf "$here/.device-data-2" "$here/.device-data-3"
+if [ $stage -eq 1 ]; then
+  for p in 2 3; do
+    mkdir -p "$here/.device-data-$p"
+    cp "$here/../shared/data/cifar10/cifar-10-batches-bin.$p-of-3.tar.xz" "$here/.device-data-$p/"
+  done
+fi
+du -sh "$here"/.device-data*/*

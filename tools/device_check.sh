@@ -5,10 +5,16 @@
 #   tools/device_check.sh [--build DIR] [--data DIR] [--report FILE] [--skip-peer] [--quick]
 #                         [--bench] [--bench-parts abc] [--only STEP,...]
 #
-# With no --build, it unpacks .device-data/bundle.tar.xz into /tmp/cnne-device;
-# with no --data, it extracts the CIFAR-10 parts found in .device-data/ into
+# With no --build, it unpacks .device-data/bundle.tar.xz into /tmp/cnne-device
+# (or uses the one unpacked there by an earlier call on this warm machine);
+# with no --data, it extracts the CIFAR-10 parts found in .device-data*/ into
 # /tmp/cnne-device/data (kept while the machine stays warm, so parts 2 and 3
-# can follow in later calls) and uses what is there.
+# can follow in later calls, within 30 s of each other) and uses what is there.
+# The whole check with all of CIFAR-10 (docs/DEVICE.md), three calls:
+#   run(tools/device_check.sh --only tests,precision,resume,bench,sanitize --bench-parts bc,
+#       carry [.device-data])                      # the bundle and part 1
+#   run(tools/device_check.sh --only extract, carry [.device-data-2])
+#   run(tools/device_check.sh --only bench,resnet --bench-parts a, carry [.device-data-3])
 #
 # Steps, each reported as PASS/FAIL/SKIP with its numbers:
 #   1. environment: nvidia-smi, `cnnengine info`
@@ -69,9 +75,14 @@ if [ -z "$build" ]; then
 fi
 if [ -z "$data" ]; then
   mkdir -p "$stage/data"
-  for part in "$here"/.device-data/cifar-10-batches-bin.*-of-3.tar.xz; do
+  # Parts may come in .device-data/ or in folders of their own (.device-data-2/,
+  # .device-data-3/: tools/device_bundle.sh --stage), one call each; a part
+  # already extracted on this warm machine is not extracted again.
+  for part in "$here"/.device-data*/cifar-10-batches-bin.*-of-3.tar.xz; do
     [ -f "$part" ] || continue
-    xz -dc "$part" | tar -xf - -C "$stage/data" && echo "extracted $(basename "$part")"
+    marker="$stage/data/.extracted-$(basename "$part")"
+    [ -f "$marker" ] && continue
+    xz -dc "$part" | tar -xf - -C "$stage/data" && touch "$marker" && echo "extracted $(basename "$part")"
   done
   [ -d "$stage/data/cifar-10-batches-bin" ] && data="$stage/data/cifar-10-batches-bin"
 fi
