@@ -66,14 +66,15 @@ void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gam
                                 const Tensor& beta, float momentum, float eps,
                                 const Tensor& running_mean, const Tensor& running_var,
                                 const Tensor& save_mean, const Tensor& save_invstd,
-                                const Tensor& y) {
+                                FusedActivation act, const Tensor& y) {
   CNNE_ROUTE(batchnorm_forward_training, x, gamma, beta, momentum, eps, running_mean, running_var,
-             save_mean, save_invstd, y);
+             save_mean, save_invstd, act, y);
 }
 void batchnorm_forward_inference(Context& ctx, const Tensor& x, const Tensor& gamma,
                                  const Tensor& beta, const Tensor& running_mean,
-                                 const Tensor& running_var, float eps, const Tensor& y) {
-  CNNE_ROUTE(batchnorm_forward_inference, x, gamma, beta, running_mean, running_var, eps, y);
+                                 const Tensor& running_var, float eps, FusedActivation act,
+                                 const Tensor& y) {
+  CNNE_ROUTE(batchnorm_forward_inference, x, gamma, beta, running_mean, running_var, eps, act, y);
 }
 void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const Tensor& gamma,
                         const Tensor& save_mean, const Tensor& save_invstd, float eps,

@@ -140,17 +140,18 @@ void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gam
                                 const Tensor& beta, float momentum, float eps,
                                 const Tensor& running_mean, const Tensor& running_var,
                                 const Tensor& save_mean, const Tensor& save_invstd,
-                                const Tensor& y) {
+                                FusedActivation act, const Tensor& y) {
   F32View xv(x, true), yv(y, false);
   cpu::batchnorm_forward_training(ctx, *xv, gamma, beta, momentum, eps, running_mean, running_var,
-                                  save_mean, save_invstd, *yv);
+                                  save_mean, save_invstd, act, *yv);
   yv.store();
 }
 void batchnorm_forward_inference(Context& ctx, const Tensor& x, const Tensor& gamma,
                                  const Tensor& beta, const Tensor& running_mean,
-                                 const Tensor& running_var, float eps, const Tensor& y) {
+                                 const Tensor& running_var, float eps, FusedActivation act,
+                                 const Tensor& y) {
   F32View xv(x, true), yv(y, false);
-  cpu::batchnorm_forward_inference(ctx, *xv, gamma, beta, running_mean, running_var, eps, *yv);
+  cpu::batchnorm_forward_inference(ctx, *xv, gamma, beta, running_mean, running_var, eps, act, *yv);
   yv.store();
 }
 void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const Tensor& gamma,

@@ -82,10 +82,10 @@ void BatchNorm2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {
                   x.shape.str() + " (a batch of 1 with 1x1 maps; as PyTorch refuses it)");
     ops::batchnorm_forward_training(ctx, x, params_[0], params_[1], static_cast<float>(momentum_),
                                     static_cast<float>(eps_), buffers_[0], buffers_[1], scratch_[0],
-                                    scratch_[1], y);
+                                    scratch_[1], activation_, y);
   } else {
     ops::batchnorm_forward_inference(ctx, x, params_[0], params_[1], buffers_[0], buffers_[1],
-                                     static_cast<float>(eps_), y);
+                                     static_cast<float>(eps_), activation_, y);
   }
 }
 

@@ -22,6 +22,8 @@ class BatchNorm2d : public Layer {
   std::vector<ParamSpec> scratch_specs(const Shape& in) const override;
   size_t workspace_bytes(Context& ctx, const Shape& in) const override;
   bool always_computes_dx() const override { return true; }
+  // Its backward reads x and dy, never y: a following ReLU can be fused.
+  bool can_fuse_relu() const override { return true; }
   std::vector<std::pair<std::string, int64_t>> counters() const override;
   void set_counter(const std::string& name, int64_t value) override;
   void advance_counters(int64_t steps) override { batches_tracked_ += steps; }

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "engine/ops.h"
+#include "layers/relu_math.h"
 
 namespace cnne::cpu {
 namespace {
@@ -23,7 +24,7 @@ struct Dims {
 void batchnorm_forward_training(Context&, const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                 float momentum, float eps, const Tensor& running_mean,
                                 const Tensor& running_var, const Tensor& save_mean,
-                                const Tensor& save_invstd, const Tensor& y) {
+                                const Tensor& save_invstd, FusedActivation act, const Tensor& y) {
   const Dims d(x);
   const double count = static_cast<double>(d.n * d.hw);
   for (int64_t ch = 0; ch < d.c; ++ch) {
@@ -46,6 +47,7 @@ void batchnorm_forward_training(Context&, const Tensor& x, const Tensor& gamma, 
       const float* xp = d.plane(x, i, ch);
       float* yp = d.plane_mut(y, i, ch);
       for (int64_t k = 0; k < d.hw; ++k) yp[k] = xp[k] * scale + shift;
+      if (act == FusedActivation::kRelu) relu_in_place(yp, d.hw);
     }
     save_mean.f32()[ch] = static_cast<float>(mean);
     save_invstd.f32()[ch] = static_cast<float>(invstd);
@@ -59,7 +61,7 @@ void batchnorm_forward_training(Context&, const Tensor& x, const Tensor& gamma, 
 
 void batchnorm_forward_inference(Context&, const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                  const Tensor& running_mean, const Tensor& running_var, float eps,
-                                 const Tensor& y) {
+                                 FusedActivation act, const Tensor& y) {
   const Dims d(x);
   for (int64_t ch = 0; ch < d.c; ++ch) {
     const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var.f32()[ch]) + eps);
@@ -70,6 +72,7 @@ void batchnorm_forward_inference(Context&, const Tensor& x, const Tensor& gamma,
       const float* xp = d.plane(x, i, ch);
       float* yp = d.plane_mut(y, i, ch);
       for (int64_t k = 0; k < d.hw; ++k) yp[k] = xp[k] * scale + shift;
+      if (act == FusedActivation::kRelu) relu_in_place(yp, d.hw);
     }
   }
 }

@@ -19,6 +19,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "layers/batchnorm_partials.h"
+#include "layers/relu_math.h"
 
 namespace cnne::cuda {
 namespace {
@@ -75,14 +76,13 @@ __global__ void __launch_bounds__(kBnThreads)
   }
   block_sum(sum, sq);
   if (threadIdx.x == 0)
-    batchnorm_block_moments(sum, sq, end - begin, shift,
-                            partial + (size_t(c) * d.splits + s) * 2);
+    batchnorm_block_moments(sum, sq, end - begin, shift, partial + (size_t(c) * d.splits + s) * 2);
 }
 
 // Forward, pass 2: merges channel c's partials (Chan et al., in split order),
 // saves the statistics, updates the running ones (block 0 of the channel) and
 // writes y = x * scale + shift.
-template <class T>
+template <class T, bool kRelu>
 __global__ void __launch_bounds__(kBnThreads)
     bn_forward_kernel(const T* x, T* y,                         // (N, C, H, W)
                       const double* partial,                    // (C, splits, 2)
@@ -114,12 +114,13 @@ __global__ void __launch_bounds__(kBnThreads)
   const uint32_t end = split_begin(d, s + 1);
   for (uint32_t j = split_begin(d, s) + threadIdx.x; j < end; j += kBnThreads) {
     const int64_t i = at(d, c, j);
-    y[i] = from_float<T>(__fadd_rn(__fmul_rn(to_float(x[i]), scale), shift));
+    const float v = __fadd_rn(__fmul_rn(to_float(x[i]), scale), shift);
+    y[i] = from_float<T>(kRelu ? relu_value(v) : v);
   }
 }
 
 // Inference: the running statistics, the CPU reference's arithmetic.
-template <class T>
+template <class T, bool kRelu>
 __global__ void __launch_bounds__(kBnThreads)
     bn_inference_kernel(const T* x, T* y,                                     // (N, C, H, W)
                         const float* gamma, const float* beta,                // (C)
@@ -133,7 +134,8 @@ __global__ void __launch_bounds__(kBnThreads)
   const uint32_t end = split_begin(d, s + 1);
   for (uint32_t j = split_begin(d, s) + threadIdx.x; j < end; j += kBnThreads) {
     const int64_t i = at(d, c, j);
-    y[i] = from_float<T>(__fadd_rn(__fmul_rn(to_float(x[i]), scale), shift));
+    const float v = __fadd_rn(__fmul_rn(to_float(x[i]), scale), shift);
+    y[i] = from_float<T>(kRelu ? relu_value(v) : v);
   }
 }
 
@@ -225,7 +227,7 @@ void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gam
                                 const Tensor& beta, float momentum, float eps,
                                 const Tensor& running_mean, const Tensor& running_var,
                                 const Tensor& save_mean, const Tensor& save_invstd,
-                                const Tensor& y) {
+                                FusedActivation act, const Tensor& y) {
   const std::string what = "batchnorm forward " + x.shape.str();
   require_dtype(x.dtype, {&y}, what);
   const BnDims d = dims_of(ctx, x, what, true);
@@ -235,7 +237,9 @@ void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gam
     using T = typename decltype(tag)::type;
     bn_stats_kernel<T><<<grid_of(d), kBnThreads, 0, stream>>>(elements<T>(x), partial, d);
     CNNE_CHECK_LAUNCH(what);
-    bn_forward_kernel<T><<<grid_of(d), kBnThreads, 0, stream>>>(
+    const auto kernel =
+        act == FusedActivation::kRelu ? bn_forward_kernel<T, true> : bn_forward_kernel<T, false>;
+    kernel<<<grid_of(d), kBnThreads, 0, stream>>>(
         elements<T>(x), elements<T>(y), partial, gamma.f32(), beta.f32(), running_mean.f32(),
         running_var.f32(), save_mean.f32(), save_invstd.f32(), momentum, eps, d);
     CNNE_CHECK_LAUNCH(what);
@@ -244,13 +248,16 @@ void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gam
 
 void batchnorm_forward_inference(Context& ctx, const Tensor& x, const Tensor& gamma,
                                  const Tensor& beta, const Tensor& running_mean,
-                                 const Tensor& running_var, float eps, const Tensor& y) {
+                                 const Tensor& running_var, float eps, FusedActivation act,
+                                 const Tensor& y) {
   const std::string what = "batchnorm inference " + x.shape.str();
   require_dtype(x.dtype, {&y}, what);
   const BnDims d = dims_of(ctx, x, what, false);
   with_float_type(x.dtype, what, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    bn_inference_kernel<T><<<grid_of(d), kBnThreads, 0, ctx.cuda().stream()>>>(
+    const auto kernel = act == FusedActivation::kRelu ? bn_inference_kernel<T, true>
+                                                      : bn_inference_kernel<T, false>;
+    kernel<<<grid_of(d), kBnThreads, 0, ctx.cuda().stream()>>>(
         elements<T>(x), elements<T>(y), gamma.f32(), beta.f32(), running_mean.f32(),
         running_var.f32(), eps, d);
     CNNE_CHECK_LAUNCH(what);

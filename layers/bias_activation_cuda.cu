@@ -6,14 +6,10 @@
 #include "cuda/check.h"
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
+#include "layers/relu_math.h"
 
 namespace cnne::cuda {
 namespace {
-
-// The relu op's rule (layers/relu_math.h): NaN stays NaN.
-__device__ __forceinline__ float relu_value(float v) {
-  return (v > 0.0f || v != v) ? v : 0.0f;
-}
 
 // y (N, K, PQ): element i belongs to channel (i / PQ) % K.
 template <class T, bool kRelu>

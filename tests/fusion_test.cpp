@@ -71,15 +71,17 @@ struct TrainResult {
   std::vector<double> losses;
   std::vector<float> weights;
   std::vector<std::vector<float>> outputs;  // every layer's output after the last forward
+  std::vector<float> eval_logits;           // a forward in evaluation mode after training
   size_t activation_bytes = 0;
 };
 
-// The tutorial network from fixed weights, `steps` SGD steps on fixed random
-// batches of 8.
-TrainResult train(bool fusion, int steps) {
+// The tutorial network (or `network`) from fixed weights, `steps` SGD steps on
+// fixed random batches of 8.
+TrainResult train(bool fusion, int steps, const char* network = nullptr) {
   const Config config = tutorial_config();
   Context ctx(Device::CPU);
-  Network net = Network::from_json(config.network, "simplecnn.json");
+  Network net =
+      network ? network_of(network) : Network::from_json(config.network, "simplecnn.json");
   net.set_relu_fusion(fusion);
   constexpr int64_t kBatch = 8;
   net.setup(ctx, {kBatch});
@@ -115,6 +117,9 @@ TrainResult train(bool fusion, int steps) {
   }
   result.weights = net.download_parameters();
   result.activation_bytes = net.memory_plan().activations;
+  net.set_training(false);
+  const Tensor logits = net.forward(kBatch);
+  result.eval_logits.assign(logits.f32(), logits.f32() + logits.numel());
   return result;
 }
 
@@ -133,6 +138,31 @@ TEST(ReluFusion, FusedTrainingEqualsUnfusedBitForBitOnTheCpu) {
   const size_t relu_bytes = sizeof(float) * 8 * (6 * 28 * 28 + 16 * 10 * 10 + 120 + 84);
   EXPECT_GE(saved, relu_bytes);
   EXPECT_LT(saved, relu_bytes + 4 * 256);
+}
+
+// Batch norm's backward reads x and dy, never y, so the ReLU after it fuses
+// (ResNet's bn -> relu pairs): the same training, the same running
+// statistics and evaluation outputs, bit for bit.
+TEST(ReluFusion, BatchNormFusesItsReluAndTrainsBitForBit) {
+  const char* net_json = R"({"name": "ConvBn", "input": [3, 8, 8], "layers": [
+    {"type": "conv2d", "name": "a", "in_channels": 3, "out_channels": 4, "kernel_size": 3,
+     "padding": 1, "bias": false},
+    {"type": "batchnorm2d", "name": "bn_a", "num_features": 4},
+    {"type": "relu", "name": "relu_a"},
+    {"type": "conv2d", "name": "b", "in_channels": 4, "out_channels": 4, "kernel_size": 3,
+     "stride": 2, "padding": 1, "bias": false},
+    {"type": "batchnorm2d", "name": "bn_b", "num_features": 4},
+    {"type": "relu", "name": "relu_b"},
+    {"type": "flatten"},
+    {"type": "linear", "name": "fc", "in_features": 64, "out_features": 10}]})";
+  const std::vector<std::string> expected = {"bn_a+relu_a", "bn_b+relu_b"};
+  EXPECT_EQ(network_of(net_json).fused_relus(), expected);
+  const TrainResult fused = train(true, 6, net_json), unfused = train(false, 6, net_json);
+  EXPECT_EQ(fused.losses, unfused.losses);
+  EXPECT_TRUE(fused.weights == unfused.weights) << "weights differ after 6 steps";
+  EXPECT_TRUE(fused.eval_logits == unfused.eval_logits) << "evaluation (running statistics)";
+  EXPECT_TRUE(fused.outputs[1] == unfused.outputs[2]) << "bn_a's output reads post-ReLU";
+  EXPECT_LT(fused.activation_bytes, unfused.activation_bytes);
 }
 
 TEST(ReluFusion, ReluKeepsNanLikePyTorchFusedOrNot) {

@@ -722,6 +722,24 @@ TEST(MixedPrecisionGpu, TutorialIn16BitsMatchesTheCpuEmulation) {
   }
 }
 
+// The reference case of the tests below: every layer type (batch norm with
+// its fused ReLU, residual add, the pools, dropout) in strict fp32 on the GPU
+// against the CPU, 20 steps.
+TEST(MixedPrecisionGpu, EveryLayerInFp32MatchesTheCpu) {
+  REQUIRE_GPU();
+  RunOptions o;
+  o.network = kEveryLayer;
+  const TrainRun cpu = train(o);
+  o.device = Device::CUDA;
+  const TrainRun gpu = train(o);
+  for (size_t i = 0; i < cpu.outputs.size(); ++i)
+    EXPECT_LT(relative_error(gpu.outputs[i], cpu.outputs[i]), 1e-5) << "output of layer " << i;
+  EXPECT_LT(relative_error(gpu.first_gradients, cpu.first_gradients), 1e-4)
+      << per_parameter_errors(gpu, cpu, cpu);
+  for (size_t k = 0; k < cpu.losses.size(); ++k)
+    EXPECT_NEAR(gpu.losses[k], cpu.losses[k], 1e-4) << "step " << k;
+}
+
 // TF32 convolutions (training.tf32) keep fp32 storage and round the
 // convolutions' operands to 10 mantissa bits: close to strict fp32, like
 // bf16's 7 bits but nearer.
