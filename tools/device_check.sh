@@ -11,7 +11,7 @@
 # /tmp/cnne-device/data (kept while the machine stays warm, so parts 2 and 3
 # can follow in later calls, within 30 s of each other) and uses what is there.
 # The whole check with all of CIFAR-10 (docs/DEVICE.md), three calls:
-#   run(tools/device_check.sh --only tests,precision,resume,bench,sanitize --bench-parts bc,
+#   run(tools/device_check.sh --only tests,precision,resume,bench,sanitize,profile --bench-parts bc,
 #       carry [.device-data])                      # the bundle and part 1
 #   run(tools/device_check.sh --only extract, carry [.device-data-2])
 #   run(tools/device_check.sh --only bench,resnet --bench-parts a, carry [.device-data-3])
@@ -34,7 +34,7 @@
 #   8. (only when named) resnet: configs/resnet18_bf16.json trained on the
 #      data found (the issue 5 accuracy run; needs all five training batches)
 # --only runs the named steps alone: tests, tutorial, precision, resume, bench,
-# sanitize, resnet; `--only extract` just unpacks what .device-data holds
+# sanitize, profile (the ncu and nsys commands of docs/PROFILING.md), resnet; `--only extract` just unpacks what .device-data holds
 # (to feed CIFAR-10 parts 2 and 3 in calls of their own while the machine is warm).
 # Each step has a time limit; the report and a tarball of the logs are
 # rewritten after every step, so a call cut short still returns them.
@@ -89,7 +89,7 @@ fi
 # want STEP: whether this call runs STEP
 want() {
   if [ -n "$only" ]; then [[ "$only" == *",$1,"* ]]; return; fi
-  case "$1" in resnet) return 1 ;; bench) [ $bench -eq 1 ] ;; *) return 0 ;; esac
+  case "$1" in resnet|profile) return 1 ;; bench) [ $bench -eq 1 ] ;; *) return 0 ;; esac
 }
 if [ "$only" = ",extract," ]; then
   ls -la "$stage/data/cifar-10-batches-bin" 2>/dev/null
@@ -294,6 +294,37 @@ elif command -v compute-sanitizer > /dev/null; then
   fi
 else
   note "memcheck" SKIP "compute-sanitizer not on PATH"
+fi
+
+# 7b. the profiler commands of docs/PROFILING.md, on a short run (issue 4)
+if want profile; then
+  ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  if [ -n "$ncu_bin" ]; then
+    limited 120 "$ncu_bin" --profile-from-start off --nvtx --nvtx-include "conv2/" --clock-control none \
+      "$bin" train --device cuda --no-graph --data "$memdata" --epochs 1 --train-limit 400 --no-eval \
+      --profile-steps 50:50 --out "$logs/profile.safetensors" > "$logs/ncu.log" 2>&1
+    rc=$?
+    kernels=$(grep -cE '^  [A-Za-z_].*\(.*\)x\(.*\)' "$logs/ncu.log")
+    if [ $rc -eq 0 ] && [ "$kernels" -gt 0 ]; then note "ncu --nvtx (conv2's kernels, step 50)" PASS "$kernels kernels profiled"
+    else note "ncu --nvtx (conv2's kernels, step 50)" FAIL "rc=$rc, $kernels kernels; $(grep -m1 -E '==ERROR==|==WARNING==' "$logs/ncu.log")"; fi
+  else
+    note "ncu" SKIP "not found"
+  fi
+  nsys_bin=$(command -v nsys || ls /opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+  if [ -n "$nsys_bin" ]; then
+    limited 120 "$nsys_bin" profile --capture-range=cudaProfilerApi --capture-range-end=stop \
+      --trace=cuda,nvtx -o "$logs/cnne_steps" --force-overwrite true \
+      "$bin" train --device cuda --no-graph --data "$memdata" --epochs 1 --train-limit 400 --no-eval \
+      --profile-steps 50:60 --out "$logs/profile.safetensors" > "$logs/nsys.log" 2>&1
+    rc=$?
+    limited 60 "$nsys_bin" stats --report nvtx_sum "$logs/cnne_steps.nsys-rep" >> "$logs/nsys.log" 2>&1
+    rc2=$?
+    rm -f "$logs"/cnne_steps.*
+    if [ $rc -eq 0 ] && [ $rc2 -eq 0 ]; then note "nsys (steps 50-60)" PASS "$nsys_bin; nvtx_sum in nsys.log"
+    else note "nsys (steps 50-60)" FAIL "$nsys_bin: profile rc=$rc, stats rc=$rc2; $(tail -1 "$logs/nsys.log")"; fi
+  else
+    note "nsys" SKIP "not found"
+  fi
 fi
 
 # 8. ResNet-18 on CIFAR-10 (issue 5): the short bf16 recipe, timed, with its test accuracy
