@@ -24,10 +24,10 @@ int narrow(int64_t v) {
 }
 
 std::string describe(const ConvKey& k) {
-  return std::string("conv ") + dtype_name(static_cast<DType>(k.dtype)) + " x (" +
-         std::to_string(k.n) + ", " + std::to_string(k.c) + ", " + std::to_string(k.h) + ", " +
-         std::to_string(k.w) + ") w (" + std::to_string(k.k) + ", " + std::to_string(k.c) + ", " +
-         std::to_string(k.r) + ", " + std::to_string(k.s) + ") stride (" +
+  return std::string("conv ") + dtype_name(static_cast<DType>(k.dtype)) + (k.tf32 ? " tf32" : "") +
+         " x (" + std::to_string(k.n) + ", " + std::to_string(k.c) + ", " + std::to_string(k.h) +
+         ", " + std::to_string(k.w) + ") w (" + std::to_string(k.k) + ", " + std::to_string(k.c) +
+         ", " + std::to_string(k.r) + ", " + std::to_string(k.s) + ") stride (" +
          std::to_string(k.stride_h) + ", " + std::to_string(k.stride_w) + ") pad (" +
          std::to_string(k.pad_h) + ", " + std::to_string(k.pad_w) + ")";
 }

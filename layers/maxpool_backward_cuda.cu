@@ -73,6 +73,8 @@ void maxpool2d_backward_gather(Context& ctx, const Pool2dParams& p, const Tensor
                                const Tensor& dy, const Tensor& dx) {
   const std::string what = "maxpool2d backward " + dx.shape.str();
   if (x.dtype != dy.dtype || x.dtype != dx.dtype) throw Error(what + ": x, dy, dx dtypes differ");
+  if (x.shape[2] * x.shape[3] >= (int64_t(1) << 31))
+    throw Error(what + ": an (H, W) plane of 2^31 values or more is too large for the kernel");
   const auto i = [](int64_t v) { return static_cast<int>(v); };
   const PoolGeometry g{i(x.shape[2]), i(x.shape[3]), i(dy.shape[2]), i(dy.shape[3]), p.kernel_h,
                        p.kernel_w,    p.stride_h,    p.stride_w,     p.pad_h,        p.pad_w};
