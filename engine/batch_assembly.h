@@ -5,6 +5,7 @@
 // each output pixel.
 #include <cstdint>
 
+#include "engine/host_device.h"
 #include "engine/ops.h"
 #include "layers/dropout_mask.h"
 

@@ -5,18 +5,12 @@
 // counts a skipped step; growth_interval good steps in a row double it.
 #include <cstdint>
 
+#include "engine/host_device.h"
 #include "engine/ops.h"
-
-#ifdef __CUDACC__
-#define CNNE_LOSS_SCALE_HOST_DEVICE __host__ __device__
-#else
-#define CNNE_LOSS_SCALE_HOST_DEVICE
-#endif
 
 namespace cnne {
 
-CNNE_LOSS_SCALE_HOST_DEVICE inline void advance_loss_scale(LossScaleState& s,
-                                                           int32_t growth_interval) {
+CNNE_HOST_DEVICE inline void advance_loss_scale(LossScaleState& s, int32_t growth_interval) {
   if (s.found_inf) {
     s.scale *= 0.5f;
     s.good_steps = 0;

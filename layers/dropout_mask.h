@@ -4,11 +4,7 @@
 // resumed run the same masks as an uninterrupted one.
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define CNNE_HOST_DEVICE __host__ __device__
-#else
-#define CNNE_HOST_DEVICE
-#endif
+#include "engine/host_device.h"
 
 namespace cnne {
 
