@@ -6,10 +6,14 @@
 
 namespace cnne::cpu {
 
-void adam_update(Context&, const AdamHyper* hyper, const int32_t* skip, const Tensor& params,
-                 const Tensor& grads, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
-  if (skip && *skip) return;
-  const AdamHyper& h = *hyper;
+void adam_update(Context&, const AdamHyper* hyper, const LossScaleState* scaling,
+                 const Tensor& params, const Tensor& grads, const Tensor& exp_avg,
+                 const Tensor& exp_avg_sq) {
+  if (scaling && scaling->found_inf) return;
+  AdamHyper h = *hyper;
+  if (scaling && scaling->skipped > 0)  // Note [skipped steps]: fewer steps counted
+    adam_bias_corrections(h.lr, h.beta1_d, h.beta2_d, h.step - scaling->skipped, &h.step_size,
+                          &h.bias_correction2_sqrt);
   float* __restrict p = params.f32();
   const float* __restrict g = grads.f32();
   float* __restrict m = exp_avg.f32();

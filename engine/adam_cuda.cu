@@ -9,9 +9,19 @@ namespace cnne::cuda {
 namespace {
 
 __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n,
-                            const AdamHyper* hyper, const int32_t* skip) {
-  if (skip && *skip) return;   // a step dynamic loss scaling skips
-  const AdamHyper h = *hyper;  // this step's values (Note [graph-safe step arguments])
+                            const AdamHyper* hyper, const LossScaleState* scaling) {
+  if (scaling && scaling->found_inf) return;  // a step dynamic loss scaling skips
+  AdamHyper h = *hyper;  // this step's values (Note [graph-safe step arguments])
+  if (scaling && scaling->skipped > 0) {
+    // Note [skipped steps]: the bias corrections of the steps counted, once per block
+    __shared__ float corrections[2];
+    if (threadIdx.x == 0)
+      adam_bias_corrections(h.lr, h.beta1_d, h.beta2_d, h.step - scaling->skipped, &corrections[0],
+                            &corrections[1]);
+    __syncthreads();
+    h.step_size = corrections[0];
+    h.bias_correction2_sqrt = corrections[1];
+  }
   const float neg_step = -h.step_size;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -29,12 +39,13 @@ __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_
 
 }  // namespace
 
-void adam_update(Context& ctx, const AdamHyper* h, const int32_t* skip, const Tensor& params,
-                 const Tensor& grads, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
+void adam_update(Context& ctx, const AdamHyper* h, const LossScaleState* scaling,
+                 const Tensor& params, const Tensor& grads, const Tensor& exp_avg,
+                 const Tensor& exp_avg_sq) {
   const int64_t n = params.numel();
   if (n == 0) return;
   adam_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
-      params.f32(), grads.f32(), exp_avg.f32(), exp_avg_sq.f32(), n, h, skip);
+      params.f32(), grads.f32(), exp_avg.f32(), exp_avg_sq.f32(), n, h, scaling);
   CNNE_CHECK_LAUNCH("adam_update of " + std::to_string(n) + " parameters");
 }
 

@@ -46,8 +46,8 @@ void LossScaler::unscale(const Tensor& grads,
     ops::unscale_gradients(ctx_, &state()->scale, grads.slice(begin, end), count);
 }
 
-const int32_t* LossScaler::skip_flag() const {
-  return dynamic_ ? &state()->found_inf : nullptr;
+const LossScaleState* LossScaler::skipping() const {
+  return dynamic_ ? state() : nullptr;
 }
 
 void LossScaler::update() {

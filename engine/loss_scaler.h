@@ -29,8 +29,9 @@ class LossScaler {
   // trainable ones, as the optimizer updates), only those (frozen layers'
   // gradients are neither used nor checked, as in PyTorch).
   void unscale(const Tensor& grads, const std::vector<std::pair<int64_t, int64_t>>& ranges = {});
-  // For the optimizer: nonzero = skip this step (dynamic), else null.
-  const int32_t* skip_flag() const;
+  // For the optimizer (Note [skipped steps] in engine/optimizer.h): the
+  // device state when dynamic, else null.
+  const LossScaleState* skipping() const;
   // After the optimizer (dynamic): back off or grow, and clear the flag.
   void update();
 

@@ -116,13 +116,14 @@ void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& lab
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
   CNNE_ROUTE(argmax_rows, logits, predictions);
 }
-void sgd_update(Context& ctx, const SgdHyper* h, const int32_t* skip, const Tensor& params,
-                const Tensor& grads, const Tensor& momentum) {
-  CNNE_ROUTE(sgd_update, h, skip, params, grads, momentum);
+void sgd_update(Context& ctx, const SgdHyper* h, const LossScaleState* scaling,
+                const Tensor& params, const Tensor& grads, const Tensor& momentum) {
+  CNNE_ROUTE(sgd_update, h, scaling, params, grads, momentum);
 }
-void adam_update(Context& ctx, const AdamHyper* h, const int32_t* skip, const Tensor& params,
-                 const Tensor& grads, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
-  CNNE_ROUTE(adam_update, h, skip, params, grads, exp_avg, exp_avg_sq);
+void adam_update(Context& ctx, const AdamHyper* h, const LossScaleState* scaling,
+                 const Tensor& params, const Tensor& grads, const Tensor& exp_avg,
+                 const Tensor& exp_avg_sq) {
+  CNNE_ROUTE(adam_update, h, scaling, params, grads, exp_avg, exp_avg_sq);
 }
 void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, const Tensor* count) {
   CNNE_ROUTE(unscale_gradients, scale, grads, count);

@@ -4,7 +4,10 @@
 // or cuda::xxx (layers/*_cuda.cpp) by ctx.device().
 #include <cstddef>
 
+#include <cmath>
+
 #include "engine/context.h"
+#include "engine/host_device.h"
 #include "engine/tensor.h"
 
 namespace cnne {
@@ -46,6 +49,7 @@ struct SgdHyper {
   bool nesterov = false;
   float decay_factor = 1.0f;  // decoupled weight decay: p *= 1 - lr * wd first (1 = off)
   int32_t first_step = 0;     // 1 on the first step: momentum = grad
+  int64_t step = 1;           // this step's number, from 1 (skipped ones included)
 };
 
 // The scalars of one Adam/AdamW step, derived on the host in double and
@@ -64,7 +68,22 @@ struct AdamHyper {
   float eps = 1e-8f;
   float weight_decay = 0.0f;  // Adam's L2 term (0 for AdamW)
   float decay_factor = 1.0f;  // AdamW's decoupled decay (1 for Adam)
+  // What step_size and bias_correction2_sqrt come from (adam_bias_corrections),
+  // for a step count that loss scaling's skipped steps lower on the device.
+  double lr = 0.001, beta1_d = 0.9, beta2_d = 0.999;
+  int64_t step = 1;  // this step's number, from 1 (skipped ones included)
 };
+
+// Adam's step size lr / (1 - beta1^t) and sqrt(1 - beta2^t), in double and
+// rounded to float once, as PyTorch computes them from Python floats; shared
+// by the host (every step) and the kernels (after skipped steps, Note
+// [skipped steps]).
+CNNE_HOST_DEVICE inline void adam_bias_corrections(double lr, double beta1, double beta2, int64_t t,
+                                                   float* step_size, float* bias_correction2_sqrt) {
+  const double step = static_cast<double>(t);
+  *step_size = static_cast<float>(lr / (1.0 - pow(beta1, step)));
+  *bias_correction2_sqrt = static_cast<float>(sqrt(1.0 - pow(beta2, step)));
+}
 
 // Dynamic loss scaling for fp16 (PyTorch's GradScaler; Note [mixed
 // precision]), kept on the context's device and changed only by kernels, so a
@@ -73,7 +92,7 @@ struct LossScaleState {
   float scale = 65536.0f;  // what the loss gradient is multiplied by
   int32_t good_steps = 0;  // consecutive steps without a non-finite gradient
   int32_t found_inf = 0;   // this step's non-finite gradient count (the step is skipped)
-  int32_t skipped = 0;     // steps skipped so far
+  int32_t skipped = 0;     // steps skipped so far (the optimizers count steps without them)
 };
 
 // How assemble_batch augments each image (Note [stateless augmentation draws]).

@@ -227,13 +227,14 @@ void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) 
   F32View lv(logits, true);
   cpu::argmax_rows(ctx, *lv, predictions);
 }
-void sgd_update(Context& ctx, const SgdHyper* h, const int32_t* skip, const Tensor& params,
-                const Tensor& grads, const Tensor& momentum) {
-  cpu::sgd_update(ctx, h, skip, params, grads, momentum);
+void sgd_update(Context& ctx, const SgdHyper* h, const LossScaleState* scaling,
+                const Tensor& params, const Tensor& grads, const Tensor& momentum) {
+  cpu::sgd_update(ctx, h, scaling, params, grads, momentum);
 }
-void adam_update(Context& ctx, const AdamHyper* h, const int32_t* skip, const Tensor& params,
-                 const Tensor& grads, const Tensor& exp_avg, const Tensor& exp_avg_sq) {
-  cpu::adam_update(ctx, h, skip, params, grads, exp_avg, exp_avg_sq);
+void adam_update(Context& ctx, const AdamHyper* h, const LossScaleState* scaling,
+                 const Tensor& params, const Tensor& grads, const Tensor& exp_avg,
+                 const Tensor& exp_avg_sq) {
+  cpu::adam_update(ctx, h, scaling, params, grads, exp_avg, exp_avg_sq);
 }
 void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, const Tensor* count) {
   cpu::unscale_gradients(ctx, scale, grads, count);

@@ -113,11 +113,12 @@ SgdOptimizer::SgdOptimizer(Context& ctx, const Network& net, const OptimizerConf
 void SgdOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates) const {
   scalars.sgd = config_.sgd(rates.lr, rates.momentum);
   scalars.sgd.first_step = steps_ == 0 ? 1 : 0;
+  scalars.sgd.step = steps_ + 1;
 }
 
 void SgdOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
                           const StepArgs& args) {
-  ops::sgd_update(ctx_, args.sgd(), skip_, params, grads, state[0]);
+  ops::sgd_update(ctx_, args.sgd(), scaling_, params, grads, state[0]);
 }
 
 AdamOptimizer::AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
@@ -129,7 +130,7 @@ void AdamOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates) 
 
 void AdamOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
                            const StepArgs& args) {
-  ops::adam_update(ctx_, args.adam(), skip_, params, grads, state[0], state[1]);
+  ops::adam_update(ctx_, args.adam(), scaling_, params, grads, state[0], state[1]);
 }
 
 }  // namespace cnne

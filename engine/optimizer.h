@@ -34,9 +34,15 @@ class Optimizer {
   // count_step() advances the host's step count.
   void write_step(StepScalars& scalars, const StepRates& rates) const;
   void apply(Network& net, const StepArgs& args);
-  // Where apply() finds whether to leave the step out (dynamic loss scaling's
-  // overflow count, on the context's device); null = never.
-  void set_skip_flag(const int32_t* skip) { skip_ = skip; }
+  // Note [skipped steps]: dynamic loss scaling's state (on the context's
+  // device), where apply() finds whether to leave this step out and how many
+  // steps were left out before; null = none. PyTorch's GradScaler leaves
+  // optimizer.step() out on overflow, so Adam's bias corrections and SGD's
+  // first momentum count only the steps taken; here the host counts every
+  // step (the learning-rate schedule, like PyTorch's scheduler, follows
+  // them all) and the kernels subtract the skipped ones, which only the
+  // device knows while a captured graph runs.
+  void set_loss_scaling(const LossScaleState* scaling) { scaling_ = scaling; }
   void count_step() { ++steps_; }
   // All three, eagerly.
   void step(Network& net, const StepRates& rates, StepArgs& args);
@@ -67,7 +73,7 @@ class Optimizer {
 
   Context& ctx_;
   OptimizerConfig config_;
-  const int32_t* skip_ = nullptr;  // on ctx_'s device: nonzero = leave this step out
+  const LossScaleState* scaling_ = nullptr;  // on ctx_'s device: Note [skipped steps]
   std::vector<std::pair<int64_t, int64_t>> ranges_;
   std::vector<std::string> state_names_;
   std::vector<Buffer> state_;  // each (P) F32

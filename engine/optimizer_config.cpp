@@ -81,14 +81,16 @@ SgdHyper OptimizerConfig::sgd(double lr_now, double momentum_now) const {
 
 AdamHyper OptimizerConfig::adam(double lr_now, double beta1_now, int64_t t) const {
   const auto f = [](double v) { return static_cast<float>(v); };
-  const double step = static_cast<double>(t);
   AdamHyper h;
   h.beta1 = f(beta1_now);
   h.one_minus_beta1 = f(1.0 - beta1_now);
   h.beta2 = f(beta2);
   h.one_minus_beta2 = f(1.0 - beta2);
-  h.step_size = f(lr_now / (1.0 - std::pow(beta1_now, step)));
-  h.bias_correction2_sqrt = f(std::sqrt(1.0 - std::pow(beta2, step)));
+  adam_bias_corrections(lr_now, beta1_now, beta2, t, &h.step_size, &h.bias_correction2_sqrt);
+  h.lr = lr_now;
+  h.beta1_d = beta1_now;
+  h.beta2_d = beta2;
+  h.step = t;
   h.eps = f(eps);
   h.weight_decay = decoupled_weight_decay ? 0.0f : f(weight_decay);
   h.decay_factor = decoupled_weight_decay ? f(1.0 - lr_now * weight_decay) : 1.0f;

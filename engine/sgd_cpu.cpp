@@ -42,11 +42,11 @@ void sgd_dispatch(const SgdHyper& h, bool first, float* p, const float* g, float
 
 }  // namespace
 
-void sgd_update(Context&, const SgdHyper* hyper, const int32_t* skip, const Tensor& params,
-                const Tensor& grads, const Tensor& momentum) {
-  if (skip && *skip) return;
+void sgd_update(Context&, const SgdHyper* hyper, const LossScaleState* scaling,
+                const Tensor& params, const Tensor& grads, const Tensor& momentum) {
+  if (scaling && scaling->found_inf) return;
   const SgdHyper& h = *hyper;
-  const bool first_step = h.first_step != 0;
+  const bool first_step = scaling ? h.step - scaling->skipped == 1 : h.first_step != 0;
   if (h.weight_decay != 0.0f)
     sgd_dispatch<true>(h, first_step, params.f32(), grads.f32(), momentum.f32(), params.numel());
   else

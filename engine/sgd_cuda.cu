@@ -9,10 +9,11 @@ namespace cnne::cuda {
 namespace {
 
 __global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, const SgdHyper* hyper,
-                           const int32_t* skip) {
-  if (skip && *skip) return;  // a step dynamic loss scaling skips
+                           const LossScaleState* scaling) {
+  if (scaling && scaling->found_inf) return;  // a step dynamic loss scaling skips
   const SgdHyper h = *hyper;  // this step's values (Note [graph-safe step arguments])
-  const bool first_step = h.first_step != 0;
+  // Note [skipped steps]: the first step counted, not the first step run
+  const bool first_step = scaling ? h.step - scaling->skipped == 1 : h.first_step != 0;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     if (h.decay_factor != 1.0f) p[i] = __fmul_rn(p[i], h.decay_factor);
@@ -31,12 +32,12 @@ __global__ void sgd_kernel(float* p, const float* g, float* buf, int64_t n, cons
 
 }  // namespace
 
-void sgd_update(Context& ctx, const SgdHyper* h, const int32_t* skip, const Tensor& params,
-                const Tensor& grads, const Tensor& momentum) {
+void sgd_update(Context& ctx, const SgdHyper* h, const LossScaleState* scaling,
+                const Tensor& params, const Tensor& grads, const Tensor& momentum) {
   const int64_t n = params.numel();
   if (n == 0) return;
   sgd_kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(params.f32(), grads.f32(),
-                                                                  momentum.f32(), n, h, skip);
+                                                                  momentum.f32(), n, h, scaling);
   CNNE_CHECK_LAUNCH("sgd_update of " + std::to_string(n) + " parameters");
 }
 

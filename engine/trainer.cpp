@@ -43,7 +43,7 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
     trainable_ = net.trainable_ranges(config.training.freeze);
     optimizer_->set_ranges(trainable_);
   }
-  optimizer_->set_skip_flag(scaler_->skip_flag());
+  optimizer_->set_loss_scaling(scaler_->skipping());
   state_.seed = config.training.seed;
   state_.device = std::string(device_name(ctx.device()));
 }

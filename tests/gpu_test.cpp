@@ -18,8 +18,10 @@
 #include "engine/config.h"
 #include "engine/device_dataset.h"
 #include "engine/loss_meter.h"
+#include "engine/loss_scaler.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
+#include "engine/optimizer_config.h"
 #include "engine/step_args.h"
 #include "engine/step_graph.h"
 #include "layers/batchnorm2d.h"
@@ -329,6 +331,27 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
     ops::sgd_update(gpu, gpu_args.sgd(), nullptr, p_d.view(), g_d.view(), m_d.view());
   }
   EXPECT_EQ(worst("sgd params", p_d.download(), p, 0, 0), "");  // same rounding, bit for bit
+
+  // Adam after 3 steps that dynamic loss scaling skipped (Note [skipped
+  // steps]): the kernel recomputes the bias corrections on the device.
+  OptimizerConfig adam;
+  adam.type = "adam";
+  HostTensor ap = random_tensor(rng, Shape{1000}), am(Shape{1000}), av(Shape{1000});
+  const DeviceTensor ap_d(ap), am_d(am), av_d(av);
+  LossScaleState state;
+  state.scale = 1024.0f;
+  state.skipped = 3;
+  LossScaler scaler(gpu, 1024.0, true, 2000);
+  scaler.restore(state);
+  for (int64_t t : {4, 5}) {  // the host counts every step
+    const AdamHyper ah = adam.adam(0.01, 0.9, t);
+    gpu_args.next().adam = ah;
+    gpu_args.upload();
+    ops::adam_update(cpu, &ah, &state, ap.view(), gr.view(), am.view(), av.view());
+    ops::adam_update(gpu, gpu_args.adam(), scaler.skipping(), ap_d.view(), g_d.view(), am_d.view(),
+                     av_d.view());
+  }
+  EXPECT_EQ(worst("adam params after skipped steps", ap_d.download(), ap, 0, 1e-6), "");
 }
 
 TEST(GpuVsCpu, PyTorchFixturesOnTheGpu) {

@@ -389,18 +389,72 @@ TEST(MixedPrecision, LossScalingKeepsFp16GradientsBelowItsRange) {
   }
 }
 
+// Note [skipped steps]: a step that dynamic loss scaling skips is not counted
+// by the optimizers, as in PyTorch (GradScaler leaves optimizer.step() out):
+// after k skipped steps the next one is Adam's first (the bias corrections of
+// t = 1) and SGD's first (momentum = grad, no dampening), bit for bit.
+TEST(MixedPrecision, SkippedStepsAreNotCountedByTheOptimizers) {
+  Context ctx(Device::CPU);
+  const std::vector<float> p0 = {0.5f, -1.25f, 2.0f}, g = {0.1f, -0.3f, 0.7f};
+  const auto tensor = [](std::vector<float>& v) {
+    return Tensor(v.data(), Shape{static_cast<int64_t>(v.size())});
+  };
+  std::vector<float> grads = g;
+  for (int skipped : {1, 3}) {
+    // Adam: `skipped` skipped steps, then one taken, against one step from scratch.
+    OptimizerConfig adam;
+    adam.type = "adam";
+    std::vector<float> p = p0, m(3, 0.0f), v(3, 0.0f);
+    LossScaleState state;
+    for (int k = 1; k <= skipped; ++k) {  // overflows: nothing changes
+      state.found_inf = 1;
+      const AdamHyper h = adam.adam(0.01, 0.9, k);
+      ops::adam_update(ctx, &h, &state, tensor(p), tensor(grads), tensor(m), tensor(v));
+      state.found_inf = 0;
+      state.skipped = k;
+    }
+    EXPECT_EQ(p, p0);
+    const AdamHyper taken = adam.adam(0.01, 0.9, skipped + 1);  // the host counts every step
+    ops::adam_update(ctx, &taken, &state, tensor(p), tensor(grads), tensor(m), tensor(v));
+    std::vector<float> q = p0, qm(3, 0.0f), qv(3, 0.0f);
+    const AdamHyper first = adam.adam(0.01, 0.9, 1);
+    ops::adam_update(ctx, &first, nullptr, tensor(q), tensor(grads), tensor(qm), tensor(qv));
+    EXPECT_EQ(p, q) << "Adam after " << skipped << " skipped steps";
+    EXPECT_EQ(v, qv);
+    // and counting the skipped steps would have given another update
+    std::vector<float> r = p0, rm(3, 0.0f), rv(3, 0.0f);
+    ops::adam_update(ctx, &taken, nullptr, tensor(r), tensor(grads), tensor(rm), tensor(rv));
+    EXPECT_NE(r, q);
+
+    // SGD with dampening: the first step taken sets momentum = grad.
+    OptimizerConfig sgd;
+    sgd.momentum = 0.9;
+    sgd.dampening = 0.5;
+    std::vector<float> sp = p0, sm(3, 0.0f), tp = p0, tm(3, 0.0f);
+    SgdHyper sh = sgd.sgd(0.1, 0.9);
+    sh.first_step = 0;  // the host's count: not its first step
+    sh.step = skipped + 1;
+    ops::sgd_update(ctx, &sh, &state, tensor(sp), tensor(grads), tensor(sm));
+    SgdHyper fresh = sgd.sgd(0.1, 0.9);
+    fresh.first_step = 1;
+    ops::sgd_update(ctx, &fresh, nullptr, tensor(tp), tensor(grads), tensor(tm));
+    EXPECT_EQ(sp, tp) << "SGD after " << skipped << " skipped steps";
+    EXPECT_EQ(sm, g);  // momentum = grad, not (1 - dampening) * grad
+  }
+}
+
 TEST(MixedPrecision, DynamicLossScaleSkipsOverflowsBacksOffAndGrows) {
   Context ctx(Device::CPU);
   LossScaler scaler(ctx, 8.0, true, 2);  // grows after 2 good steps
   ASSERT_TRUE(scaler.active());
-  ASSERT_NE(scaler.skip_flag(), nullptr);
+  ASSERT_NE(scaler.skipping(), nullptr);
   const OptimizerConfig sgd;  // lr 0.001, momentum 0.9
   SgdHyper h = sgd.sgd(0.5, 0.0);
   std::vector<float> p = {1, 2, 3}, m = {0, 0, 0};
   auto step = [&](std::vector<float> g) {
     const Tensor gt(g.data(), Shape{3});
     scaler.unscale(gt);
-    ops::sgd_update(ctx, &h, scaler.skip_flag(), Tensor(p.data(), Shape{3}), gt,
+    ops::sgd_update(ctx, &h, scaler.skipping(), Tensor(p.data(), Shape{3}), gt,
                     Tensor(m.data(), Shape{3}));
     scaler.update();
     return g;
@@ -435,7 +489,7 @@ TEST(MixedPrecision, DynamicLossScaleSkipsOverflowsBacksOffAndGrows) {
   EXPECT_EQ(scaler.read().scale, 0x1p127f);
   // a static scaler never skips
   LossScaler fixed(ctx, 4.0, false, 2);
-  EXPECT_EQ(fixed.skip_flag(), nullptr);
+  EXPECT_EQ(fixed.skipping(), nullptr);
   EXPECT_FALSE(LossScaler(ctx, 1.0, false, 2000).active());
 }
 

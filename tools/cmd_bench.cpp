@@ -91,7 +91,7 @@ int run_bench(int argc, char** argv, int first) {
   const auto smoothing = static_cast<float>(config.training.label_smoothing);
   LossScaler scaler(ctx, config.training.loss_scale, config.training.dynamic_loss_scale,
                     config.training.loss_scale_growth_interval);
-  optimizer->set_skip_flag(scaler.skip_flag());
+  optimizer->set_loss_scaling(scaler.skipping());
   LossMeter meter(ctx);
   StepArgs step_args(ctx);  // constant rates: written and uploaded once
   net.bind_step_key(step_args.step_key());
