@@ -4,16 +4,21 @@
 #include "cuda/cuda_context.h"
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
+#include "cuda/plans.h"
 #include "engine/loss_scale_rule.h"
 #include "engine/ops.h"
 
 namespace cnne::cuda {
 namespace {
 
-void require_same_dtype(const std::string& what, std::initializer_list<const Tensor*> tensors) {
+// One dtype (require_dtype) and one element count for all of `tensors`.
+void require_alike(const std::string& what, std::initializer_list<const Tensor*> tensors) {
+  const Tensor& first = **tensors.begin();
+  require_dtype(first.dtype, tensors, what);
   for (const Tensor* t : tensors)
-    if (t->dtype != (*tensors.begin())->dtype || t->numel() != (*tensors.begin())->numel())
-      throw Error(what + ": tensors of different dtypes or sizes");
+    if (t->numel() != first.numel())
+      throw Error(what + ": tensors of " + std::to_string(first.numel()) + " and " +
+                  std::to_string(t->numel()) + " elements");
 }
 
 template <class T>
@@ -115,7 +120,7 @@ void add(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& y) {
   const int64_t n = y.numel();
   if (n == 0) return;
   const std::string what = "add " + y.shape.str();
-  require_same_dtype(what, {&a, &b, &y});
+  require_alike(what, {&y, &a, &b});
   with_float_type(y.dtype, what, [&](auto tag) {
     using T = typename decltype(tag)::type;
     add_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
@@ -128,7 +133,7 @@ void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& 
   const int64_t n = x.numel();
   if (n == 0) return;
   const std::string what = "copy_to_two " + x.shape.str();
-  require_same_dtype(what, {&x, &y0, &y1});
+  require_alike(what, {&x, &y0, &y1});
   with_float_type(x.dtype, what, [&](auto tag) {
     using T = typename decltype(tag)::type;
     copy_to_two_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(

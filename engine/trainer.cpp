@@ -87,14 +87,15 @@ void Trainer::check_graph_finite(const TrainingState& state) {
 }
 
 void Trainer::check_finite(const TrainingState& state, int64_t n, double running_loss) {
+  // The count is zero here: train() starts it at zero, this check leaves it
+  // so, and the graph steps' count is read (and throws if nonzero) before an
+  // eager step (Note [numerical checks under a graph]).
   const Tensor count = nonfinite();
   int32_t zero = 0, bad = 0;
-  copy_tensor(Tensor(&zero, Shape{1}), count);  // count_nonfinite adds
-  ops::count_nonfinite(ctx_, net_.flat_gradients(), count);
+  ops::count_nonfinite(ctx_, net_.flat_gradients(), count);  // adds
   copy_tensor(count, Tensor(&bad, Shape{1}));
-  // Graph steps accumulate into the same count from zero (Note [numerical
-  // checks under a graph]); under dynamic scaling an eager step's skipped
-  // gradients must not be read later as the graph steps' NaN/Inf losses.
+  // Back to zero for the graph steps: under dynamic scaling an eager step's
+  // skipped gradients must not be read later as their NaN/Inf losses.
   copy_tensor(Tensor(&zero, Shape{1}), count);
   // Under dynamic loss scaling a NaN/Inf gradient only skips the step; a
   // non-finite loss (the forward pass overflowed) still stops the run.

@@ -9,6 +9,7 @@
 #include "cuda/cuda_context.h"
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
+#include "cuda/plans.h"
 #include "engine/ops.h"
 #include "layers/pool_windows.h"
 
@@ -72,7 +73,7 @@ __global__ void maxpool_backward_kernel(const T* x,   // (N, C, H, W)
 void maxpool2d_backward_gather(Context& ctx, const Pool2dParams& p, const Tensor& x,
                                const Tensor& dy, const Tensor& dx) {
   const std::string what = "maxpool2d backward " + dx.shape.str();
-  if (x.dtype != dy.dtype || x.dtype != dx.dtype) throw Error(what + ": x, dy, dx dtypes differ");
+  require_dtype(x.dtype, {&dy, &dx}, what);
   if (x.shape[2] * x.shape[3] >= (int64_t(1) << 31))
     throw Error(what + ": an (H, W) plane of 2^31 values or more is too large for the kernel");
   const auto i = [](int64_t v) { return static_cast<int>(v); };

@@ -43,15 +43,12 @@ double mib(size_t bytes) {
 }  // namespace
 
 int run_bench(int argc, char** argv, int first) {
-  std::vector<FlagSpec> flags = {
-      {"batch-size", "N", "batch size (default: the config's)"},
-      {"steps", "N", "timed steps (default 100)"},
-      {"warmup", "N", "untimed steps first (default 10)"},
-      {"graph", "", "also time the step captured as a CUDA graph"},
-      {"no-fusion", "", "run ReLUs as layers of their own"},
-      {"precision", "P", "fp32, bf16 or fp16 (training.precision)"},
-      {"tf32", "",
-       "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"}};
+  std::vector<FlagSpec> flags = {{"batch-size", "N", "batch size (default: the config's)"},
+                                 {"steps", "N", "timed steps (default 100)"},
+                                 {"warmup", "N", "untimed steps first (default 10)"},
+                                 {"graph", "", "also time the step captured as a CUDA graph"},
+                                 {"no-fusion", "", "run ReLUs as layers of their own"},
+                                 {"precision", "P", "fp32, bf16 or fp16 (training.precision)"}};
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("bench", flags, 1, argc, argv, first);
   if (args.help_requested()) {

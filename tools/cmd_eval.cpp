@@ -21,8 +21,6 @@ int run_eval(int argc, char** argv, int first) {
       {"test-limit", "N", "evaluate on the first N test images only"},
       {"tta-flip", "", "average each image's logits with its mirror image's"},
       {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
-      {"tf32", "",
-       "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("eval", flags, 0, argc, argv, first);

@@ -44,8 +44,6 @@ std::vector<FlagSpec> train_flags() {
       {"profile-steps", "A:B", "profiler capture range: steps A..B (nsys/ncu; docs/PROFILING.md)"},
       {"init-from", "FILE", "start from this safetensors model's tensors (training.init_from)"},
       {"precision", "P", "fp32, bf16 or fp16 activations (training.precision)"},
-      {"tf32", "",
-       "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   return flags;

@@ -10,7 +10,9 @@ namespace cnne::cli {
 
 std::vector<FlagSpec> device_flags() {
   return {{"device", "cpu|cuda", "where to run (default: cuda when a GPU is usable, else cpu)"},
-          {"threads", "N", "CPU threads for the CPU path's BLAS (default 1)"}};
+          {"threads", "N", "CPU threads for the CPU path's BLAS (default 1)"},
+          {"tf32", "",
+           "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"}};
 }
 
 Device choose_device(const CliArgs& args, std::ostream& out) {
