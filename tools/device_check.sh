@@ -67,6 +67,13 @@ while [ $# -gt 0 ]; do
     *) echo "device_check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+for step in ${only//,/ }; do
+  case "$step" in
+    tests|tutorial|precision|resume|bench|sanitize|profile|resnet|extract) ;;
+    *) echo "device_check: --only: unknown step '$step' (tests, tutorial, precision, resume, bench, sanitize, profile, resnet, extract)" >&2; exit 2 ;;
+  esac
+done
+[[ "$bench_parts" =~ ^[abc]+$ ]] || { echo "device_check: --bench-parts '$bench_parts': expected letters of abc" >&2; exit 2; }
 if [ -z "$build" ]; then
   build="$stage/build"
   if [ -f "$here/.device-data/bundle.tar.xz" ]; then
