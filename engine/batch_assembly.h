@@ -11,6 +11,18 @@
 
 namespace cnne {
 
+// Where a batch comes from: the data set's bytes and this epoch's order on
+// the step's device, and how to augment and normalize (ops::assemble_batch's
+// arguments, Note [stateless augmentation draws]).
+struct BatchSource {
+  const uint8_t* pixels = nullptr;  // (count, C, H, W)
+  const int32_t* labels = nullptr;  // (count)
+  const int32_t* order = nullptr;   // (count): this epoch's order
+  const float* lut = nullptr;       // (C, 256): byte -> normalized value
+  BatchAugment aug;
+  int32_t channels = 0, height = 0, width = 0;
+};
+
 struct ImageDraw {
   bool flip;
   int dy, dx;  // crop offsets in [-pad, pad]

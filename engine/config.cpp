@@ -72,6 +72,7 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
   t.deterministic = f.get_bool("deterministic", false);
   t.cuda_graph = f.get_bool("cuda_graph", false);
+  t.fused_step = f.get_bool("fused_step", false);
   t.tf32 = f.get_bool("tf32", false);
   const std::string precision = f.get_string("precision", "fp32");
   if (!parse_precision(precision, t.precision))
@@ -198,6 +199,7 @@ nlohmann::json Config::to_json() const {
             {"checkpoint", training.checkpoint},
             {"deterministic", training.deterministic},
             {"cuda_graph", training.cuda_graph},
+            {"fused_step", training.fused_step},
             {"tf32", training.tf32},
             {"precision", precision_name(training.precision)},
             {"loss_scale", training.loss_scale},
@@ -268,6 +270,10 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.cuda_graph && o.no_cuda_graph) throw UsageError("--graph and --no-graph contradict");
   if (o.cuda_graph) c.training.cuda_graph = true;
   if (o.no_cuda_graph) c.training.cuda_graph = false;
+  if (o.fused_step && o.no_fused_step)
+    throw UsageError("--fused-step and --no-fused-step contradict");
+  if (o.fused_step) c.training.fused_step = true;
+  if (o.no_fused_step) c.training.fused_step = false;
   if (o.tf32) c.training.tf32 = true;
   if (o.precision) {
     TrainingConfig& t = c.training;

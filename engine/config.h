@@ -41,6 +41,9 @@ struct TrainingConfig {
   std::string checkpoint = "cnn_model.safetensors";
   bool deterministic = false;  // bit-reproducible runs (deterministic cuDNN algorithms)
   bool cuda_graph = false;     // capture the training step as a CUDA graph (GPU only)
+  // The whole step of a small chain network as one launch for many steps
+  // (Note [fused step] in engine/fused_step.h); on the CPU the same phases.
+  bool fused_step = false;
   // fp32 convolutions may use TF32 tensor cores (PyTorch's cudnn.allow_tf32,
   // on by default there); off: strict FP32, the reference.
   bool tf32 = false;
@@ -92,6 +95,8 @@ struct Overrides {
   bool deterministic = false;
   bool cuda_graph = false;     // --graph
   bool no_cuda_graph = false;  // --no-graph: eager even where the config asks for the graph
+  bool fused_step = false;     // --fused-step
+  bool no_fused_step = false;  // --no-fused-step: the layer path even where the config asks
   bool tf32 = false;           // --tf32
   std::optional<std::string> init_from;
   std::optional<std::string> precision;  // --precision fp32|bf16|fp16

@@ -68,6 +68,21 @@ int64_t DeviceDataset::load(int64_t b, int64_t batch_size, const Tensor& x, cons
   return n;
 }
 
+BatchSource DeviceDataset::source() const {
+  const bool host = ctx_.device() == Device::CPU;
+  BatchSource s;
+  s.pixels = host ? data_.pixels.data() : static_cast<const uint8_t*>(pixels_.data());
+  s.labels = host ? data_.labels.data() : static_cast<const int32_t*>(labels_.data());
+  s.order = host ? order_.data() : static_cast<const int32_t*>(order_device_.data());
+  s.lut = static_cast<const float*>(lut_.data());
+  s.aug.crop_padding = static_cast<int>(augment_.crop_padding);
+  s.aug.flip = mirror_ ? 2 : (augment_.horizontal_flip ? 1 : 0);
+  s.channels = static_cast<int32_t>(data_.channels);
+  s.height = static_cast<int32_t>(data_.height);
+  s.width = static_cast<int32_t>(data_.width);
+  return s;
+}
+
 void DeviceDataset::assemble(const BatchArgs* args, const Tensor& x, const Tensor& labels) const {
   const bool host = ctx_.device() == Device::CPU;
   const Shape images{count_, data_.channels, data_.height, data_.width};
@@ -79,11 +94,8 @@ void DeviceDataset::assemble(const BatchArgs* args, const Tensor& x, const Tenso
   const Tensor order =
       host ? Tensor(const_cast<int32_t*>(order_.data()), Shape{count_})
            : Tensor(static_cast<int32_t*>(order_device_.data()), Shape{count_}, ctx_.device());
-  BatchAugment aug;
-  aug.crop_padding = static_cast<int>(augment_.crop_padding);
-  aug.flip = mirror_ ? 2 : (augment_.horizontal_flip ? 1 : 0);
   ops::assemble_batch(
-      ctx_, pixels, all_labels, order, args, aug,
+      ctx_, pixels, all_labels, order, args, source().aug,
       Tensor(static_cast<float*>(lut_.data()), Shape{data_.channels, 256}, ctx_.device()), x,
       labels);
 }

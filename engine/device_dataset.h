@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/augment.h"
+#include "engine/batch_assembly.h"
 #include "engine/buffer.h"
 #include "engine/context.h"
 #include "engine/dataset.h"
@@ -57,6 +58,10 @@ class DeviceDataset {
   // Eagerly: batch b through `args` into x and labels, n = batch_count(b, batch_size).
   int64_t load(int64_t b, int64_t batch_size, const Tensor& x, const Tensor& labels,
                StepArgs& args) const;
+  // The data set's memory, this epoch's order and the augmentation, for a
+  // kernel that assembles its batches itself (the fused step); the pointers
+  // stay valid for this object's life, the order follows start_epoch.
+  BatchSource source() const;
   const ImageDataset& host() const { return data_; }
   const std::vector<int32_t>& order() const { return order_; }
 

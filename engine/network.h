@@ -73,6 +73,10 @@ class Network {
   size_t layer_count() const { return layers_.size(); }
   const Layer& layer(size_t i) const { return *layers_[i]; }
   Layer& layer(size_t i) { return *layers_[i]; }
+  // The nodes layer i reads: 0 is the network's input, j + 1 layer j's output.
+  const std::vector<size_t>& layer_inputs(size_t i) const { return inputs_[i]; }
+  // Index into parameters() of layer i's first tensor (its count: the next layer's minus this).
+  size_t first_parameter_of(size_t i) const { return first_param_of_layer_[i]; }
   std::vector<LayerSummary> summarize(int64_t batch) const;
   // The PyTorch print(net) text: "SimpleCNN(\n  (conv1): Conv2d(...)\n ...)".
   std::string repr() const;

@@ -81,8 +81,8 @@ void Optimizer::import_state(const Safetensors& file, const std::string& path, c
   steps_ = count;
 }
 
-void Optimizer::write_step(StepScalars& scalars, const StepRates& rates) const {
-  write_scalars(scalars, rates);
+void Optimizer::write_step(StepScalars& scalars, const StepRates& rates, int64_t ahead) const {
+  write_scalars(scalars, rates, steps_ + ahead);
 }
 
 void Optimizer::step(Network& net, const StepRates& rates, StepArgs& args) {
@@ -110,10 +110,11 @@ void Optimizer::apply(Network& net, const StepArgs& args) {
 SgdOptimizer::SgdOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
     : Optimizer(ctx, net, config, {"momentum_buffer"}) {}
 
-void SgdOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates) const {
+void SgdOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates,
+                                 int64_t steps_before) const {
   scalars.sgd = config_.sgd(rates.lr, rates.momentum);
-  scalars.sgd.first_step = steps_ == 0 ? 1 : 0;
-  scalars.sgd.step = steps_ + 1;
+  scalars.sgd.first_step = steps_before == 0 ? 1 : 0;
+  scalars.sgd.step = steps_before + 1;
 }
 
 void SgdOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
@@ -124,8 +125,9 @@ void SgdOptimizer::update(const Tensor& params, const Tensor& grads, std::span<c
 AdamOptimizer::AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
     : Optimizer(ctx, net, config, {"exp_avg", "exp_avg_sq"}) {}
 
-void AdamOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates) const {
-  scalars.adam = config_.adam(rates.lr, rates.momentum, steps_ + 1);
+void AdamOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates,
+                                  int64_t steps_before) const {
+  scalars.adam = config_.adam(rates.lr, rates.momentum, steps_before + 1);
 }
 
 void AdamOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,

@@ -31,8 +31,10 @@ class Optimizer {
   // parts so a CUDA graph can hold the middle one: write_step() puts this
   // step's arguments (rates, step number) in `scalars`; after they are
   // uploaded, apply() launches the update reading them from the device;
-  // count_step() advances the host's step count.
-  void write_step(StepScalars& scalars, const StepRates& rates) const;
+  // count_step() advances the host's step count. With `ahead`, the arguments
+  // of the step that many counted steps later (the fused step writes a run
+  // of steps at once).
+  void write_step(StepScalars& scalars, const StepRates& rates, int64_t ahead = 0) const;
   void apply(Network& net, const StepArgs& args);
   // Note [skipped steps]: dynamic loss scaling's state (on the context's
   // device), where apply() finds whether to leave this step out and how many
@@ -66,7 +68,9 @@ class Optimizer {
   Optimizer(Context& ctx, const Network& net, const OptimizerConfig& config,
             std::vector<std::string> state_names);
 
-  virtual void write_scalars(StepScalars& scalars, const StepRates& rates) const = 0;
+  // The arguments of the step after `steps_before` counted ones.
+  virtual void write_scalars(StepScalars& scalars, const StepRates& rates,
+                             int64_t steps_before) const = 0;
   // The update over one range: params, grads and state views of equal size.
   virtual void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
                       const StepArgs& args) = 0;
@@ -85,7 +89,8 @@ class SgdOptimizer : public Optimizer {
   SgdOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
 
  private:
-  void write_scalars(StepScalars& scalars, const StepRates& rates) const override;
+  void write_scalars(StepScalars& scalars, const StepRates& rates,
+                     int64_t steps_before) const override;
   void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
               const StepArgs& args) override;
 };
@@ -95,7 +100,8 @@ class AdamOptimizer : public Optimizer {
   AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
 
  private:
-  void write_scalars(StepScalars& scalars, const StepRates& rates) const override;
+  void write_scalars(StepScalars& scalars, const StepRates& rates,
+                     int64_t steps_before) const override;
   void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
               const StepArgs& args) override;
 };

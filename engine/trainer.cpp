@@ -8,6 +8,7 @@
 #include "cuda/profiler.h"
 #include "engine/device_dataset.h"
 #include "engine/error.h"
+#include "engine/fused_step.h"
 #include "engine/half.h"
 #include "engine/interrupt.h"
 #include "engine/loss_meter.h"
@@ -80,9 +81,9 @@ void Trainer::check_graph_finite(const TrainingState& state) {
       (scaler_->dynamic() ? " steps had a NaN/Inf loss" : " gradient elements were NaN/Inf") +
       " in the steps up to step " + std::to_string(state.steps) + " (epoch " +
       std::to_string(state.epochs_completed + 1) +
-      "); under a CUDA graph the check runs at log lines, so the weights may "
-      "already hold them. Checkpoints on disk are left as they were; rerun "
-      "without --graph to find the step and layer. " +
+      "); under a CUDA graph or the fused step the check runs at log lines, so the "
+      "weights may already hold them. Checkpoints on disk are left as they were; "
+      "rerun with --no-graph --no-fused-step to find the step and layer. " +
       remedy());
 }
 
@@ -162,6 +163,22 @@ std::string Trainer::remedy() const {
   return "Lower the learning rate?";
 }
 
+int64_t Trainer::fused_run_end(int64_t b, int64_t batches, int64_t steps_done) const {
+  const TrainingConfig& tc = config_.training;
+  int64_t end = std::min(batches, b + FusedStep::kMaxSteps);
+  end = std::min(end, (b / tc.log_every + 1) * tc.log_every);  // a log line reads the meters
+  // The run ends when the step count reaches `step` (the host acts after it).
+  auto end_at_step = [&](int64_t step) {
+    if (step > steps_done) end = std::min(end, b + (step - steps_done));
+  };
+  if (tc.checkpoint_every_steps > 0)
+    end_at_step((steps_done / tc.checkpoint_every_steps + 1) * tc.checkpoint_every_steps);
+  if (stop_after_ > 0) end_at_step(stop_after_);
+  if (profile_first_ > 0) end_at_step(profile_first_ - 1);
+  if (profile_last_ > 0) end_at_step(profile_last_);
+  return end;
+}
+
 // Note [exact resume]: the state at any step is the weights, the optimizer's
 // buffers and step count, the epoch and batch position, and the shuffling
 // generator's state before the current epoch's shuffle (redrawing it gives
@@ -176,9 +193,10 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   StepArgs args(ctx_);
   net_.bind_step_key(args.step_key());
   StepGraph graph(ctx_);
-  const bool use_graph = tc.cuda_graph && graph.supported();
+  const bool fused_wanted = tc.fused_step && (ctx_.device() != Device::CPU || fused_on_cpu_);
+  const bool use_graph = tc.cuda_graph && !fused_wanted && graph.supported();
   bool graph_warm = false;  // a full batch has run eagerly
-  if (tc.cuda_graph && !use_graph && ctx_.device() != Device::CPU)
+  if (tc.cuda_graph && !fused_wanted && !use_graph && ctx_.device() != Device::CPU)
     out << "CUDA graph: not on this device; running the step eagerly\n";
   int32_t zero = 0;
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
@@ -190,6 +208,22 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                 precision_name(tc.precision));
   LossMeter running(ctx_);  // the tutorial's running_loss, reset at every print
   LossMeter epoch_meter(ctx_);
+  // Note [fused step]: runs of steps in one launch, ending where the host must look.
+  // It is for GPUs: on the CPU the layer path is faster, and the host loop is
+  // the reference the tests compare with (fused_on_cpu_).
+  std::unique_ptr<FusedStep> fused;
+  if (tc.fused_step) {
+    const std::string why = FusedStep::unsupported_reason(net_, config_);
+    if (!why.empty()) throw ConfigError("training.fused_step: " + why);
+    if (ctx_.device() != Device::CPU || fused_on_cpu_)
+      fused = std::make_unique<FusedStep>(ctx_, net_, *optimizer_, dataset, config_,
+                                          running.loss_sum(), epoch_meter.correct(), nonfinite());
+    else
+      out << "Fused step: for GPUs; the CPU runs the layer path\n";
+  }
+  std::vector<FusedStepArgs> fused_args;
+  bool fused_described = false;
+  const bool device_checks = use_graph || fused;  // NaN/Inf counted on the device, read at logs
   InterruptGuard interrupts;
   TrainingState& s = state_;
   char line[160];
@@ -219,67 +253,89 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     running.set(s.running_loss, 0);
     epoch_meter.set(0, s.epoch_correct);
     int64_t images_this_run = 0;
+    int64_t fused_until = s.batches_done;  // the batches before it have run (fused step)
     for (int64_t b = s.batches_done; b < batches; ++b) {
       if (s.steps + 1 == profile_first_) cuda::profiler_start();
       NvtxRange step_range("train_step");
       const int64_t n = dataset.batch_count(b, tc.batch_size);
-      const Tensor batch_labels(static_cast<int32_t*>(labels.data()), Shape{n}, ctx_.device());
-      // This step's arguments, uploaded once (Note [graph-safe step arguments]).
-      StepScalars& scalars = args.next();
-      scalars.batch = dataset.batch_args(b, tc.batch_size);
-      scalars.step_key = Network::step_key(tc.seed, s.steps);
-      optimizer_->write_step(scalars, schedule.at(s.epochs_completed, s.steps));
-      args.upload();
-      auto forward_backward = [&] {
-        dataset.assemble(args.batch(), net_.input(n), batch_labels);
-        Tensor logits;
-        {
-          NvtxRange phase("forward");
-          logits = net_.forward(n);
+      if (fused) {
+        if (b == fused_until) {
+          fused_until = fused_run_end(b, batches, s.steps);
+          fused_args.clear();
+          for (int64_t j = b; j < fused_until; ++j) {
+            FusedStepArgs a;
+            a.batch = dataset.batch_args(j, tc.batch_size);
+            a.n = dataset.batch_count(j, tc.batch_size);
+            StepScalars scalars;
+            optimizer_->write_step(scalars, schedule.at(s.epochs_completed, s.steps + (j - b)),
+                                   j - b);
+            a.sgd = scalars.sgd;
+            fused_args.push_back(a);
+          }
+          NvtxRange phase("fused_steps");
+          fused->run(fused_args);
+          if (!fused_described) out << fused->describe() << "\n";
+          fused_described = true;
         }
-        const Tensor dlogits = net_.output_grad(n);
-        {
-          NvtxRange phase("loss");
-          // Note [mixed precision]: the scaled loss gradient keeps small fp16 gradients alive.
-          ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, scaler_->scale(),
-                                     &dlogits, running.loss_sum(), epoch_meter.correct());
-        }
-        NvtxRange phase("backward");
-        net_.backward(n);
-        scaler_->unscale(net_.flat_gradients(), trainable_);  // dynamic: NaN/Inf skips the step
-      };
-      // The first full batch runs eagerly even under --graph: every cuDNN and
-      // cuBLAS routine then initializes outside the capture (a first call
-      // may allocate or synchronize, which a capture does not allow).
-      const bool graph_step = use_graph && n == tc.batch_size && graph_warm;
-      if (graph_step) {
-        // Note [numerical checks under a graph]: the gradients' NaN/Inf count
-        // accumulates on the device and is read at each log line and epoch end.
-        if (!graph.captured()) {
-          out << "CUDA graph: capturing the training step (batch " << n << ")\n";
-          graph.capture([&] {
-            forward_backward();
-            // Dynamic scaling skips steps with NaN/Inf gradients, but a
-            // non-finite loss (the forward overflowed) must still stop the run.
-            if (scaler_->dynamic())
-              ops::count_nonfinite(ctx_, running.loss_sum(), nonfinite());
-            else
-              ops::count_nonfinite(ctx_, net_.flat_gradients(), nonfinite());
-            NvtxRange phase("update");
-            optimizer_->apply(net_, args);
-            scaler_->update();
-          });
-        }
-        graph.replay();
       } else {
-        // check_finite resets the count the graph steps accumulate: read it first.
-        if (graph.captured()) check_graph_finite(s);
-        forward_backward();
-        check_finite(s, n, running.read().loss_sum);
-        NvtxRange phase("update");
-        optimizer_->apply(net_, args);
-        scaler_->update();
-        graph_warm = graph_warm || n == tc.batch_size;
+        const Tensor batch_labels(static_cast<int32_t*>(labels.data()), Shape{n}, ctx_.device());
+        // This step's arguments, uploaded once (Note [graph-safe step arguments]).
+        StepScalars& scalars = args.next();
+        scalars.batch = dataset.batch_args(b, tc.batch_size);
+        scalars.step_key = Network::step_key(tc.seed, s.steps);
+        optimizer_->write_step(scalars, schedule.at(s.epochs_completed, s.steps));
+        args.upload();
+        auto forward_backward = [&] {
+          dataset.assemble(args.batch(), net_.input(n), batch_labels);
+          Tensor logits;
+          {
+            NvtxRange phase("forward");
+            logits = net_.forward(n);
+          }
+          const Tensor dlogits = net_.output_grad(n);
+          {
+            NvtxRange phase("loss");
+            // Note [mixed precision]: the scaled loss gradient keeps small fp16 gradients alive.
+            ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, scaler_->scale(),
+                                       &dlogits, running.loss_sum(), epoch_meter.correct());
+          }
+          NvtxRange phase("backward");
+          net_.backward(n);
+          scaler_->unscale(net_.flat_gradients(), trainable_);  // dynamic: NaN/Inf skips the step
+        };
+        // The first full batch runs eagerly even under --graph: every cuDNN and
+        // cuBLAS routine then initializes outside the capture (a first call
+        // may allocate or synchronize, which a capture does not allow).
+        const bool graph_step = use_graph && n == tc.batch_size && graph_warm;
+        if (graph_step) {
+          // Note [numerical checks under a graph]: the gradients' NaN/Inf count
+          // accumulates on the device and is read at each log line and epoch end.
+          if (!graph.captured()) {
+            out << "CUDA graph: capturing the training step (batch " << n << ")\n";
+            graph.capture([&] {
+              forward_backward();
+              // Dynamic scaling skips steps with NaN/Inf gradients, but a
+              // non-finite loss (the forward overflowed) must still stop the run.
+              if (scaler_->dynamic())
+                ops::count_nonfinite(ctx_, running.loss_sum(), nonfinite());
+              else
+                ops::count_nonfinite(ctx_, net_.flat_gradients(), nonfinite());
+              NvtxRange phase("update");
+              optimizer_->apply(net_, args);
+              scaler_->update();
+            });
+          }
+          graph.replay();
+        } else {
+          // check_finite resets the count the graph steps accumulate: read it first.
+          if (graph.captured()) check_graph_finite(s);
+          forward_backward();
+          check_finite(s, n, running.read().loss_sum);
+          NvtxRange phase("update");
+          optimizer_->apply(net_, args);
+          scaler_->update();
+          graph_warm = graph_warm || n == tc.batch_size;
+        }
       }
       optimizer_->count_step();
       net_.note_training_step();
@@ -289,7 +345,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       s.epoch_images += n;
       images_this_run += n;
       if ((b + 1) % tc.log_every == 0) {
-        if (use_graph) check_graph_finite(s);
+        if (device_checks) check_graph_finite(s);
         read_loss_scale(s);
         const double mean = running.read().loss_sum / static_cast<double>(tc.log_every);
         std::snprintf(line, sizeof line, "[Epoch: %lld, Batch: %lld] Loss: %.3f\n",
@@ -308,6 +364,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         saver_.save(tc.checkpoint, snap);
         out << "Checkpoint " << saver_.save_periodic(snap) << "\n" << std::flush;
       }
+      // A fused run has already taken the steps up to fused_until: stop only there.
+      if (fused && b + 1 != fused_until) continue;
       if (const int signo = InterruptGuard::pending()) {
         const TrainingState snap = snapshot("interrupted");
         saver_.save(tc.checkpoint, snap);
@@ -324,7 +382,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         return snap;
       }
     }
-    if (use_graph) check_graph_finite(s);
+    if (device_checks) check_graph_finite(s);
     ctx_.synchronize();
     read_loss_scale(s);
     const double seconds =

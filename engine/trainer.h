@@ -54,6 +54,10 @@ class Trainer {
     profile_last_ = last;
   }
 
+  // training.fused_step runs the fused step's host loop on the CPU too (it is
+  // slower there than the layer path: for tests, which compare the GPU with it).
+  void run_fused_on_cpu(bool on) { fused_on_cpu_ = on; }
+
   // Trains up to config.training.epochs. Returns the state reached; status is
   // "complete", or "interrupted"/"stopped" (a checkpoint was written).
   // Throws NumericalError when the loss or a gradient is NaN or Inf.
@@ -65,6 +69,10 @@ class Trainer {
   const CheckpointSaver& saver() const { return saver_; }
 
  private:
+  // The end of the fused run starting at batch b: the next batch after which
+  // the host must act (a log line, a checkpoint, a stop, the profiler, the
+  // epoch's end), at most FusedStep::kMaxSteps on.
+  int64_t fused_run_end(int64_t b, int64_t batches, int64_t steps_done) const;
   // Throws NumericalError naming the step and the first non-finite layer.
   void check_finite(const TrainingState& state, int64_t n, double running_loss);
   // Under a CUDA graph: throws NumericalError if any step so far met NaN/Inf.
@@ -92,6 +100,7 @@ class Trainer {
   std::function<double()> evaluate_;
   bool keep_best_ = true;
   bool resumed_ = false;
+  bool fused_on_cpu_ = false;
   int stop_signal_ = 0;
   std::vector<EpochReport> reports_;
 };

@@ -22,6 +22,9 @@ class Linear : public Layer {
   nlohmann::json to_json() const override;
   std::string repr() const override;
   int64_t forward_flops(const Shape& in) const override;
+  int64_t in_features() const { return in_features_; }
+  int64_t out_features() const { return out_features_; }
+  bool has_bias() const { return bias_; }
 
  private:
   int64_t in_features_, out_features_;

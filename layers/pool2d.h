@@ -18,6 +18,7 @@ class Pool2d : public Layer {
   nlohmann::json to_json() const override;
   // one comparison or addition per window element
   int64_t forward_flops(const Shape& in) const override;
+  const Pool2dParams& params() const { return params_; }
 
  protected:
   void check() const;

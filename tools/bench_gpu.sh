@@ -7,9 +7,10 @@
 #                      [--logs DIR]
 #
 #   (a) the tutorial (batch 4, 2 epochs; --quick: 1 epoch on 10,000 images):
-#       cnnengine eager, cnnengine --graph, tools/pytorch_tutorial.py --device cuda
-#   (b) SimpleCNN at batch 256, images/s: cnnengine bench --graph (and with
-#       --no-fusion, the cost of unfused ReLUs) vs tools/pytorch_bench.py
+#       cnnengine eager, --graph and --fused-step, tools/pytorch_tutorial.py --device cuda
+#   (b) SimpleCNN at batch 4, ms per step: cnnengine bench eager, --graph, --fused-step;
+#       at batch 256, images/s: cnnengine bench --graph (and with --no-fusion, the
+#       cost of unfused ReLUs) vs tools/pytorch_bench.py
 #   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32 and bf16) vs
 #       PyTorch fp32, channels_last, and bf16 autocast
 set -uo pipefail
@@ -36,9 +37,9 @@ secs() { awk '/^Epoch [0-9]+: [0-9]+ batches in/ {for (i=1;i<=NF;i++) if ($i=="s
 acc() { grep -oE 'test images: [0-9.]+%' "$1" | tail -1 | grep -oE '[0-9.]+%'; }
 
 # (a) the tutorial
-for mode in eager graph; do
+for mode in eager graph fused; do
   [[ $parts == *a* ]] || break
-  flag=(--no-graph); [ $mode = graph ] && flag=(--graph)
+  flag=(--no-graph); [ $mode = graph ] && flag=(--graph); [ $mode = fused ] && flag=(--fused-step)
   start=$(date +%s.%N)
   "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" "${flag[@]}" \
     --out "$logs/tutorial_$mode.safetensors" > "$logs/tutorial_$mode.log" 2>&1
@@ -56,6 +57,17 @@ fi
 
 # (b), (c) throughput on synthetic batches
 ips() { grep -oE '[0-9]+ images/s' "$1" | tail -1; }
+if [[ $parts == *b* ]]; then  # the tutorial's batch of 4: the time of one step
+  "$bin" bench "$here/configs/simplecnn.json" --device cuda --batch-size 4 --steps 2000 --warmup 100 \
+    --graph --fused-step > "$logs/bench_simplecnn_b4.log" 2>&1
+  row "simplecnn batch 4, cnnengine step" \
+    "$(grep -oE '^step \(forward.*: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms') eager" \
+    "graph $(grep -oE 'CUDA graph: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms')" \
+    "fused $(grep -oE '^fused step: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms')"
+  PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_bench.py" --device cuda --batch 4 --steps 2000 \
+    --warmup 100 > "$logs/bench_simplecnn_b4_pytorch.log" 2>&1
+  row "simplecnn batch 4, PyTorch step" "$(grep -oE 'ms_per_step=[0-9.]+' "$logs/bench_simplecnn_b4_pytorch.log")" "" "pytorch_bench"
+fi
 models=(); [[ $parts == *b* ]] && models+=(simplecnn); [[ $parts == *c* ]] && models+=(resnet18)
 for model in "${models[@]}"; do
   cfg="$here/configs/$model.json"

@@ -6,11 +6,14 @@
 #include <iostream>
 
 #include "engine/config.h"
+#include "engine/device_dataset.h"
 #include "engine/error.h"
+#include "engine/fused_step.h"
 #include "engine/half.h"
 #include "engine/interval_clock.h"
 #include "engine/loss_meter.h"
 #include "engine/loss_scaler.h"
+#include "engine/normalization.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "engine/step_args.h"
@@ -43,12 +46,15 @@ double mib(size_t bytes) {
 }  // namespace
 
 int run_bench(int argc, char** argv, int first) {
-  std::vector<FlagSpec> flags = {{"batch-size", "N", "batch size (default: the config's)"},
-                                 {"steps", "N", "timed steps (default 100)"},
-                                 {"warmup", "N", "untimed steps first (default 10)"},
-                                 {"graph", "", "also time the step captured as a CUDA graph"},
-                                 {"no-fusion", "", "run ReLUs as layers of their own"},
-                                 {"precision", "P", "fp32, bf16 or fp16 (training.precision)"}};
+  std::vector<FlagSpec> flags = {
+      {"batch-size", "N", "batch size (default: the config's)"},
+      {"steps", "N", "timed steps (default 100)"},
+      {"warmup", "N", "untimed steps first (default 10)"},
+      {"graph", "", "also time the step captured as a CUDA graph"},
+      {"fused-step", "", "also time the fused step (training.fused_step)"},
+      {"fused-blocks", "N", "thread blocks of the fused step (GPU; default: auto)"},
+      {"no-fusion", "", "run ReLUs as layers of their own"},
+      {"precision", "P", "fp32, bf16 or fp16 (training.precision)"}};
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("bench", flags, 1, argc, argv, first);
   if (args.help_requested()) {
@@ -166,6 +172,61 @@ int run_bench(int argc, char** argv, int first) {
     graph_ms = graph_clock->totals_ms()[0] / static_cast<double>(steps);
   }
 
+  // The fused step (Note [fused step]) over a synthetic data set, in runs of
+  // up to FusedStep::kMaxSteps steps, as the trainer launches it.
+  double fused_ms = -1;
+  std::string fused_text;
+  if (args.has("fused-step")) {
+    const std::string why = FusedStep::unsupported_reason(net, config);
+    if (!why.empty()) throw UsageError("--fused-step: " + why);
+    ImageDataset images;
+    images.count = batch * 16;
+    images.channels = net.input_shape()[0];
+    images.height = net.input_shape()[1];
+    images.width = net.input_shape()[2];
+    images.pixels.resize(static_cast<size_t>(images.count * images.image_bytes()));
+    for (uint8_t& v : images.pixels) v = static_cast<uint8_t>(rng.below(256));
+    for (int64_t i = 0; i < images.count; ++i)
+      images.labels.push_back(static_cast<int32_t>(rng.below(static_cast<uint64_t>(classes))));
+    DeviceDataset dataset(ctx, images, Normalization(config.data.mean, config.data.std));
+    Rng order(1);
+    dataset.start_epoch(order, 0, true);
+    Buffer nonfinite(ctx.device(), sizeof(int32_t));  // (1) I32
+    const Tensor nonfinite_count(static_cast<int32_t*>(nonfinite.data()), Shape{1}, ctx.device());
+    int32_t zero = 0;
+    copy_tensor(Tensor(&zero, Shape{1}), nonfinite_count);
+    Config fused_config = config;
+    fused_config.training.batch_size = batch;
+    FusedStep fused(ctx, net, *optimizer, dataset, fused_config, meter.loss_sum(), meter.correct(),
+                    nonfinite_count);
+    fused.set_parallelism(args.integer("fused-blocks", 1, 1 << 20).value_or(0));
+    auto run_steps = [&](int64_t count) {
+      std::vector<FusedStepArgs> run;
+      for (int64_t done = 0; done < count;) {
+        run.clear();
+        for (; done < count && static_cast<int64_t>(run.size()) < FusedStep::kMaxSteps; ++done) {
+          FusedStepArgs a;
+          a.batch = dataset.batch_args(done % 16, batch);
+          a.n = batch;
+          StepScalars scalars;
+          optimizer->write_step(scalars, rates, 1);
+          a.sgd = scalars.sgd;
+          run.push_back(a);
+        }
+        fused.run(run);
+      }
+    };
+    run_steps(std::max<int64_t>(warmup, 1));
+    ctx.synchronize();
+    auto fused_clock = make_interval_clock(ctx, 1);
+    fused_clock->start(0);
+    run_steps(steps);
+    fused_clock->stop(0);
+    fused_clock->end_round();
+    fused_ms = fused_clock->totals_ms()[0] / static_cast<double>(steps);
+    fused_text = fused.describe();
+  }
+
   char line[200];
   std::snprintf(
       line, sizeof line,
@@ -211,6 +272,11 @@ int run_bench(int argc, char** argv, int first) {
     std::cout << line;
   } else if (args.has("graph")) {
     std::cout << "step as a CUDA graph: not on this device\n";
+  }
+  if (fused_ms > 0) {
+    std::snprintf(line, sizeof line, "fused step: %.4f ms, %.0f images/s (%s)\n", fused_ms,
+                  static_cast<double>(batch) * 1000.0 / fused_ms, fused_text.c_str());
+    std::cout << line;
   }
   const Network::MemoryPlan plan = net.memory_plan();
   std::snprintf(line, sizeof line,

@@ -36,6 +36,9 @@ std::vector<FlagSpec> train_flags() {
       {"deterministic", "", "bit-reproducible run (deterministic cuDNN algorithms on the GPU)"},
       {"graph", "", "capture the training step as a CUDA graph and replay it (GPU)"},
       {"no-graph", "", "run the step eagerly even where the config sets training.cuda_graph"},
+      {"fused-step", "",
+       "run whole steps of a small chain network as one launch (training.fused_step)"},
+      {"no-fused-step", "", "the layer path even where the config sets training.fused_step"},
       {"no-fusion", "", "run ReLUs as layers of their own (no conv/linear + ReLU fusion)"},
       {"checkpoint-every-steps", "N", "write a checkpoint every N steps (also the main one)"},
       {"checkpoint-every-epochs", "N", "write a checkpoint every N epochs"},
@@ -93,6 +96,8 @@ Overrides overrides_from(const CliArgs& args) {
   o.deterministic = args.has("deterministic");
   o.cuda_graph = args.has("graph");
   o.no_cuda_graph = args.has("no-graph");
+  o.fused_step = args.has("fused-step");
+  o.no_fused_step = args.has("no-fused-step");
   o.init_from = args.text("init-from");
   o.precision = args.text("precision");
   o.tf32 = args.has("tf32");

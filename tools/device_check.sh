@@ -292,7 +292,7 @@ elif command -v compute-sanitizer > /dev/null; then
   if [ -x "$tests" ]; then
     for tool in memcheck racecheck; do
       limited 150 compute-sanitizer --tool $tool --error-exitcode 99 "$tests" \
-        --gtest_filter='GpuVsCpu.BatchNorm*:GpuVsCpu.MaxPool2d:GpuVsCpu.Linear:GpuVsCpu.Conv2d' \
+        --gtest_filter='GpuVsCpu.BatchNorm*:GpuVsCpu.MaxPool2d:GpuVsCpu.Linear:GpuVsCpu.Conv2d:FusedStepGpu.TheKernel*' \
         > "$logs/${tool}_kernels.log" 2>&1
       rc=$?
       if [ $rc -eq 0 ]; then note "$tool (kernel tests)" PASS "$(grep -m1 -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/${tool}_kernels.log")"

@@ -1,0 +1,275 @@
+#include "engine/fused_step.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "engine/error.h"
+#include "engine/fused_phases.h"
+#include "layers/conv2d.h"
+#include "layers/linear.h"
+#include "layers/pool2d.h"
+
+namespace cnne {
+namespace {
+
+constexpr int64_t kPartialTerms = 128;  // about this many products per conv dW partial sum
+constexpr int64_t kMaxSplits = 64;      // at most this many partial sums per dW element
+constexpr size_t kAlign = 256;
+
+const char* kSupported = "conv2d, linear, maxpool2d, relu and flatten in a chain";
+
+std::string layer_where(const Layer& layer) {
+  return "layer '" + layer.name() + "' (" + layer.type() + ")";
+}
+
+int32_t narrow(int64_t v) {
+  return static_cast<int32_t>(v);
+}
+
+// Byte offsets into one scratch buffer, planned before it is allocated.
+struct ScratchPlan {
+  size_t bytes = 0;
+  size_t take(size_t size) {
+    const size_t at = bytes;
+    bytes += (size + kAlign - 1) / kAlign * kAlign;
+    return at;
+  }
+};
+
+}  // namespace
+
+std::string FusedStep::unsupported_reason(const Network& net, const Config& config) {
+  const TrainingConfig& tc = config.training;
+  if (tc.precision != Precision::FP32)
+    return std::string("it computes in fp32; training.precision is ") +
+           precision_name(tc.precision);
+  if (tc.optimizer.type != "sgd")
+    return "it updates with SGD; training.optimizer.type is " + tc.optimizer.type;
+  if (!tc.freeze.empty()) return "it updates every layer; training.freeze is set";
+  int64_t stages = 0;
+  bool have_stage = false;
+  for (size_t i = 0; i < net.layer_count(); ++i) {
+    const Layer& layer = net.layer(i);
+    const std::vector<size_t>& in = net.layer_inputs(i);
+    if (in.size() != 1 || in[0] != i)
+      return layer_where(layer) + " does not read the layer before it; it takes " + kSupported;
+    const std::string type = layer.type();
+    if (type == "conv2d" || type == "linear" || type == "maxpool2d") {
+      if (++stages > kMaxFusedStages)
+        return "it takes at most " + std::to_string(kMaxFusedStages) +
+               " conv2d, linear and maxpool2d layers";
+      have_stage = true;
+    } else if (type == "relu") {
+      if (!have_stage) return layer_where(layer) + " comes before any conv2d, linear or maxpool2d";
+    } else if (type != "flatten") {
+      return layer_where(layer) + " is not supported; it takes " + kSupported;
+    }
+  }
+  if (!have_stage) return "the network has no conv2d, linear or maxpool2d layer";
+  const std::string last = net.layer(net.layer_count() - 1).type();
+  if (last != "linear") return "the last layer must be a linear one (the logits)";
+  return "";
+}
+
+FusedStep::FusedStep(Context& ctx, Network& net, Optimizer& optimizer, const DeviceDataset& data,
+                     const Config& config, const Tensor& loss_sum, const Tensor& correct,
+                     const Tensor& nonfinite)
+    : ctx_(ctx) {
+  const std::string why = unsupported_reason(net, config);
+  if (!why.empty()) throw ConfigError("training.fused_step: " + why);
+  const int64_t batch = config.training.batch_size;
+  if (net.max_batch() < batch)
+    throw Error("FusedStep: the network is set up for batches of " +
+                std::to_string(net.max_batch()) + ", the recipe has " + std::to_string(batch));
+  const Shape image = net.input_shape();  // (C, H, W)
+  const BatchSource source = data.source();
+  if (source.channels != image[0] || source.height != image[1] || source.width != image[2])
+    throw DataError("training.fused_step: the images are (" + std::to_string(source.channels) +
+                    ", " + std::to_string(source.height) + ", " + std::to_string(source.width) +
+                    "), the network takes " + image.str());
+
+  // The stages and their shapes at the full batch.
+  ScratchPlan scratch;
+  struct Offsets {
+    size_t y = 0, dy = 0, argmax = 0, partials = 0;
+    bool has_argmax = false, has_partials = false;
+  };
+  std::vector<Offsets> offsets;
+  const size_t input_at = scratch.take(sizeof(float) * static_cast<size_t>(batch * image.numel()));
+  Shape shape{batch, image[0], image[1], image[2]};
+  for (size_t i = 0; i < net.layer_count(); ++i) {
+    const Layer& layer = net.layer(i);
+    const Shape out = layer.output_shape(shape);
+    const std::string type = layer.type();
+    if (type == "relu") {
+      plan_.stages[plan_.stage_count - 1].relu = 1;
+    } else if (type != "flatten") {
+      FusedStage st;
+      st.c = narrow(shape[1]);
+      st.h = shape.rank() == 4 ? narrow(shape[2]) : 1;
+      st.w = shape.rank() == 4 ? narrow(shape[3]) : 1;
+      st.k = narrow(out[1]);
+      st.p = out.rank() == 4 ? narrow(out[2]) : 1;
+      st.q = out.rank() == 4 ? narrow(out[3]) : 1;
+      const auto& params = net.parameters();
+      const size_t first = net.first_parameter_of(i);
+      Offsets at;
+      if (type == "conv2d") {
+        const auto& o = static_cast<const Conv2d&>(layer).options();
+        st.kind = kFusedConv;
+        st.kh = narrow(o.kernel_h);
+        st.kw = narrow(o.kernel_w);
+        st.sh = o.params.stride_h;
+        st.sw = o.params.stride_w;
+        st.ph = o.params.pad_h;
+        st.pw = o.params.pad_w;
+        st.weight = params[first].offset;
+        st.weight_count = params[first].shape.numel();
+        if (o.bias) st.bias = params[first + 1].offset;
+        const int64_t rows = batch * st.p;
+        int64_t per = std::max<int64_t>(1, (kPartialTerms + st.q - 1) / st.q);
+        per = std::max(per, (rows + kMaxSplits - 1) / kMaxSplits);
+        st.rows_per_split = narrow(per);
+        const int64_t splits = (rows + per - 1) / per;
+        at.partials =
+            scratch.take(sizeof(float) * static_cast<size_t>(splits * (st.weight_count + st.k)));
+        at.has_partials = true;
+        max_items_ =
+            std::max(max_items_, batch * st.c * st.h * st.w + splits * (st.weight_count + st.k));
+      } else if (type == "linear") {
+        const auto& lin = static_cast<const Linear&>(layer);
+        st.kind = kFusedLinear;
+        st.weight = params[first].offset;
+        st.weight_count = params[first].shape.numel();
+        if (lin.has_bias()) st.bias = params[first + 1].offset;
+        max_items_ = std::max(max_items_, batch * st.c + st.weight_count + st.k);
+      } else {  // maxpool2d
+        const Pool2dParams& pp = static_cast<const MaxPool2d&>(layer).params();
+        st.kind = kFusedMaxPool;
+        st.kh = pp.kernel_h;
+        st.kw = pp.kernel_w;
+        st.sh = pp.stride_h;
+        st.sw = pp.stride_w;
+        st.ph = pp.pad_h;
+        st.pw = pp.pad_w;
+        at.argmax = scratch.take(sizeof(int32_t) * static_cast<size_t>(out.numel()));
+        at.has_argmax = true;
+        max_items_ = std::max(max_items_, batch * st.c * st.h * st.w);
+      }
+      at.y = scratch.take(sizeof(float) * static_cast<size_t>(out.numel()));
+      at.dy = scratch.take(sizeof(float) * static_cast<size_t>(out.numel()));
+      max_items_ = std::max(max_items_, out.numel());
+      offsets.push_back(at);
+      plan_.stages[plan_.stage_count++] = st;
+    }
+    shape = out;
+  }
+  if (max_items_ >= (int64_t(1) << 31))
+    throw ConfigError("training.fused_step: batch " + std::to_string(batch) + " gives a phase of " +
+                      std::to_string(max_items_) +
+                      " work items, more than 2^31; it is meant for small batches");
+  plan_.classes = plan_.stages[plan_.stage_count - 1].k;
+  for (int32_t label : data.host().labels)
+    if (label < 0 || label >= plan_.classes)
+      throw DataError("training.fused_step: a label is " + std::to_string(label) +
+                      ", the network has " + std::to_string(plan_.classes) + " outputs");
+  const size_t labels_at = scratch.take(sizeof(int32_t) * static_cast<size_t>(batch));
+  const size_t losses_at = scratch.take(sizeof(double) * static_cast<size_t>(batch));
+  const size_t hits_at = scratch.take(sizeof(int32_t) * static_cast<size_t>(batch));
+  scratch_ = Buffer(ctx.device(), scratch.bytes);
+  auto* base = static_cast<char*>(scratch_.data());
+
+  // The pointers, now that the memory exists.
+  plan_.input = reinterpret_cast<float*>(base + input_at);
+  for (int32_t s = 0; s < plan_.stage_count; ++s) {
+    FusedStage& st = plan_.stages[s];
+    const Offsets& at = offsets[static_cast<size_t>(s)];
+    st.y = reinterpret_cast<float*>(base + at.y);
+    st.dy = reinterpret_cast<float*>(base + at.dy);
+    if (at.has_argmax) st.argmax = reinterpret_cast<int32_t*>(base + at.argmax);
+    if (at.has_partials) st.partials = reinterpret_cast<float*>(base + at.partials);
+    st.x = s == 0 ? plan_.input : plan_.stages[s - 1].y;
+    st.needs_dx = s > 0;
+    st.mask_dx = s > 0 && plan_.stages[s - 1].relu;
+    st.dx = s > 0 ? plan_.stages[s - 1].dy : nullptr;
+  }
+  plan_.smoothing = static_cast<float>(config.training.label_smoothing);
+  plan_.data = source;
+  plan_.batch_labels = reinterpret_cast<int32_t*>(base + labels_at);
+  plan_.losses = reinterpret_cast<double*>(base + losses_at);
+  plan_.hits = reinterpret_cast<int32_t*>(base + hits_at);
+  plan_.params = net.flat_parameters().f32();
+  plan_.grads = net.flat_gradients().f32();
+  plan_.momentum = optimizer.state(0).f32();
+  plan_.loss_sum = loss_sum.f32();
+  plan_.correct = correct.i32();
+  plan_.nonfinite = nonfinite.i32();
+
+  // One step: every forward, the loss, every backward that has work, the update.
+  for (int32_t s = 0; s < plan_.stage_count; ++s)
+    plan_.phases[plan_.phase_count++] = {kPhaseForward, s};
+  plan_.phases[plan_.phase_count++] = {kPhaseLoss, 0};
+  for (int32_t s = plan_.stage_count; s-- > 0;) {
+    const FusedStage& st = plan_.stages[s];
+    if (st.kind != kFusedMaxPool || st.needs_dx)
+      plan_.phases[plan_.phase_count++] = {kPhaseBackward, s};
+  }
+  plan_.phases[plan_.phase_count++] = {kPhaseUpdate, 0};
+
+  if (ctx.device() != Device::CPU) {
+    plan_device_ = Buffer(ctx.device(), sizeof(FusedPlan));
+    copy_tensor(Tensor(reinterpret_cast<uint8_t*>(&plan_), Shape{int64_t(sizeof(FusedPlan))}),
+                Tensor(static_cast<uint8_t*>(plan_device_.data()),
+                       Shape{int64_t(sizeof(FusedPlan))}, ctx.device()));
+    steps_device_ = Buffer(ctx.device(), sizeof(FusedStepArgs) * kMaxSteps);
+  }
+}
+
+FusedStep::~FusedStep() = default;
+
+void FusedStep::run(const std::vector<FusedStepArgs>& steps) {
+  if (steps.empty()) return;
+  if (static_cast<int64_t>(steps.size()) > kMaxSteps)
+    throw Error("FusedStep::run: " + std::to_string(steps.size()) + " steps, at most " +
+                std::to_string(kMaxSteps) + " per run");
+  if (ctx_.device() == Device::CPU) {
+    run_fused_steps_host(plan_, steps.data(), static_cast<int64_t>(steps.size()),
+                         std::max<int64_t>(parallelism_, 1));
+    return;
+  }
+#ifdef CNNE_WITH_CUDA
+  launched_blocks_ =
+      cuda::run_fused_steps(ctx_, static_cast<const FusedPlan*>(plan_device_.data()),
+                            static_cast<FusedStepArgs*>(steps_device_.data()), steps.data(),
+                            static_cast<int64_t>(steps.size()), parallelism_, max_items_);
+#else
+  throw DeviceError("FusedStep: this build has no CUDA");
+#endif
+}
+
+std::string FusedStep::describe() const {
+  char line[160];
+  if (ctx_.device() == Device::CPU)
+    std::snprintf(line, sizeof line, "fused step: %d stages, %d phases per step, on the CPU",
+                  plan_.stage_count, plan_.phase_count);
+  else
+    std::snprintf(line, sizeof line,
+                  "fused step: %d stages, %d phases per step, %lld blocks (largest phase: %lld "
+                  "items)",
+                  plan_.stage_count, plan_.phase_count, static_cast<long long>(launched_blocks_),
+                  static_cast<long long>(max_items_));
+  return line;
+}
+
+void run_fused_steps_host(const FusedPlan& plan, const FusedStepArgs* steps, int64_t count,
+                          int64_t threads) {
+  for (int64_t t = 0; t < threads; ++t) fused_assemble(plan, steps[0], t, threads);
+  for (int64_t s = 0; s < count; ++s) {
+    const FusedStepArgs* next = s + 1 < count ? &steps[s + 1] : nullptr;
+    for (int32_t ph = 0; ph < plan.phase_count; ++ph)
+      for (int64_t t = 0; t < threads; ++t)
+        fused_phase(plan, plan.phases[ph], steps[s], next, t, threads);
+  }
+}
+
+}  // namespace cnne
