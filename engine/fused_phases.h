@@ -69,6 +69,17 @@ CNNE_HOST_DEVICE inline void sgd_element(const SgdHyper& h, float& p, float g, f
   p = p - h.lr * d;
 }
 
+// torch.optim.Adam / AdamW on one element, in the order of engine/adam_cpu.cpp.
+CNNE_HOST_DEVICE inline void adam_element(const AdamHyper& h, float& p, float g, float& m,
+                                          float& v) {
+  const float param = p * h.decay_factor;
+  const float grad = g + h.weight_decay * param;
+  m = m * h.beta1 + grad * h.one_minus_beta1;
+  v = v * h.beta2 + (h.one_minus_beta2 * grad) * grad;
+  const float denom = sqrtf(v) / h.bias_correction2_sqrt + h.eps;
+  p = param + (-h.step_size * m) / denom;
+}
+
 // The batch of `a` into plan.input and plan.batch_labels (ops::assemble_batch).
 CNNE_HOST_DEVICE inline void fused_assemble(const FusedPlan& plan, const FusedStepArgs& a,
                                             int64_t tid, int64_t threads) {
@@ -318,7 +329,7 @@ CNNE_HOST_DEVICE inline void fused_backward_pool(const FusedStage& st, int64_t n
 
 // The update: each parameter's gradient (a conv's summed from its partials in
 // order, a linear's as its backward wrote it) into the gradient layout, a
-// count of the non-finite ones, SGD; then the meters (one thread) and the next
+// count of the non-finite ones, the optimizer; then the meters (one thread) and the next
 // step's batch (its images are read by nothing of this step any more).
 CNNE_HOST_DEVICE inline void fused_update(const FusedPlan& plan, const FusedStepArgs& a,
                                           const FusedStepArgs* next, int64_t tid, int64_t threads) {
@@ -340,7 +351,10 @@ CNNE_HOST_DEVICE inline void fused_update(const FusedPlan& plan, const FusedStep
         g = plan.grads[at];
       }
       if (!fused_is_finite(g)) fused_count(plan.nonfinite);
-      sgd_element(a.sgd, plan.params[at], g, plan.momentum[at]);
+      if (plan.adam)
+        adam_element(a.adam, plan.params[at], g, plan.momentum[at], plan.exp_avg_sq[at]);
+      else
+        sgd_element(a.sgd, plan.params[at], g, plan.momentum[at]);
     }
   }
   if (tid == 0) {

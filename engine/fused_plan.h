@@ -64,7 +64,9 @@ struct FusedPlan {
   int32_t* hits = nullptr;          // (N): 1 where the arg max is the label
   float* params = nullptr;          // (P): the network's parameter layout
   float* grads = nullptr;           // (P): its gradients (written as the layer path does)
-  float* momentum = nullptr;        // (P): SGD's momentum buffer
+  float* momentum = nullptr;        // (P): SGD's momentum buffer, or Adam's exp_avg
+  float* exp_avg_sq = nullptr;      // (P): Adam's second moment; null under SGD
+  int32_t adam = 0;                 // 1: Adam/AdamW (FusedStepArgs::adam), 0: SGD
   float* loss_sum = nullptr;        // (1): the running meter (sum of batch-mean losses)
   int32_t* correct = nullptr;       // (1): the epoch meter (correct images)
   int32_t* nonfinite = nullptr;     // (1): NaN/Inf gradient elements so far
@@ -74,7 +76,8 @@ struct FusedPlan {
 struct FusedStepArgs {
   BatchArgs batch;  // where the batch starts in the epoch's order, its augmentation key
   int64_t n = 0;    // images in the batch
-  SgdHyper sgd;     // this step's rates and first-step flag
+  SgdHyper sgd;     // this step's rates and first-step flag (SGD)
+  AdamHyper adam;   // this step's rates and bias corrections (Adam, AdamW)
 };
 
 }  // namespace cnne

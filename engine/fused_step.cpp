@@ -43,8 +43,8 @@ std::string FusedStep::unsupported_reason(const Network& net, const Config& conf
   if (tc.precision != Precision::FP32)
     return std::string("it computes in fp32; training.precision is ") +
            precision_name(tc.precision);
-  if (tc.optimizer.type != "sgd")
-    return "it updates with SGD; training.optimizer.type is " + tc.optimizer.type;
+  if (tc.optimizer.type != "sgd" && !tc.optimizer.is_adam())
+    return "it updates with SGD, Adam or AdamW; training.optimizer.type is " + tc.optimizer.type;
   if (!tc.freeze.empty()) return "it updates every layer; training.freeze is set";
   int64_t stages = 0;
   bool have_stage = false;
@@ -201,6 +201,8 @@ FusedStep::FusedStep(Context& ctx, Network& net, Optimizer& optimizer, const Dev
   plan_.params = net.flat_parameters().f32();
   plan_.grads = net.flat_gradients().f32();
   plan_.momentum = optimizer.state(0).f32();
+  plan_.adam = config.training.optimizer.is_adam() ? 1 : 0;
+  if (plan_.adam) plan_.exp_avg_sq = optimizer.state(1).f32();
   plan_.loss_sum = loss_sum.f32();
   plan_.correct = correct.i32();
   plan_.nonfinite = nonfinite.i32();

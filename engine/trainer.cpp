@@ -270,6 +270,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
             optimizer_->write_step(scalars, schedule.at(s.epochs_completed, s.steps + (j - b)),
                                    j - b);
             a.sgd = scalars.sgd;
+            a.adam = scalars.adam;
             fused_args.push_back(a);
           }
           NvtxRange phase("fused_steps");

@@ -211,6 +211,7 @@ int run_bench(int argc, char** argv, int first) {
           StepScalars scalars;
           optimizer->write_step(scalars, rates, 1);
           a.sgd = scalars.sgd;
+          a.adam = scalars.adam;
           run.push_back(a);
         }
         fused.run(run);
