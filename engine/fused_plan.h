@@ -70,6 +70,9 @@ struct FusedPlan {
   float* loss_sum = nullptr;        // (1): the running meter (sum of batch-mean losses)
   int32_t* correct = nullptr;       // (1): the epoch meter (correct images)
   int32_t* nonfinite = nullptr;     // (1): NaN/Inf gradient elements so far
+  // When set: nanoseconds spent in each phase (and the barrier after it),
+  // summed over steps; (phase_count) U64. Null: not measured.
+  uint64_t* phase_ns = nullptr;
 };
 
 // What changes from one step to the next.

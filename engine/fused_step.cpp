@@ -1,6 +1,7 @@
 #include "engine/fused_step.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "engine/error.h"
@@ -160,6 +161,7 @@ FusedStep::FusedStep(Context& ctx, Network& net, Optimizer& optimizer, const Dev
       at.dy = scratch.take(sizeof(float) * static_cast<size_t>(out.numel()));
       max_items_ = std::max(max_items_, out.numel());
       offsets.push_back(at);
+      stage_names_.push_back(layer.name());
       plan_.stages[plan_.stage_count++] = st;
     }
     shape = out;
@@ -220,14 +222,53 @@ FusedStep::FusedStep(Context& ctx, Network& net, Optimizer& optimizer, const Dev
 
   if (ctx.device() != Device::CPU) {
     plan_device_ = Buffer(ctx.device(), sizeof(FusedPlan));
-    copy_tensor(Tensor(reinterpret_cast<uint8_t*>(&plan_), Shape{int64_t(sizeof(FusedPlan))}),
-                Tensor(static_cast<uint8_t*>(plan_device_.data()),
-                       Shape{int64_t(sizeof(FusedPlan))}, ctx.device()));
     steps_device_ = Buffer(ctx.device(), sizeof(FusedStepArgs) * kMaxSteps);
+    upload_plan();
   }
 }
 
 FusedStep::~FusedStep() = default;
+
+void FusedStep::set_phase_timing(bool on) {
+  plan_.phase_ns = nullptr;
+  phase_ns_ = Buffer();
+  if (on) {
+    const std::vector<uint64_t> zeros(kMaxFusedPhases, 0);
+    phase_ns_ = Buffer(ctx_.device(), sizeof(uint64_t) * zeros.size());
+    copy_tensor(Tensor(reinterpret_cast<uint8_t*>(const_cast<uint64_t*>(zeros.data())),
+                       Shape{int64_t(sizeof(uint64_t) * zeros.size())}),
+                Tensor(static_cast<uint8_t*>(phase_ns_.data()),
+                       Shape{int64_t(sizeof(uint64_t) * zeros.size())}, ctx_.device()));
+    plan_.phase_ns = static_cast<uint64_t*>(phase_ns_.data());
+  }
+  upload_plan();
+}
+
+void FusedStep::upload_plan() {
+  if (ctx_.device() == Device::CPU) return;
+  const Shape bytes{int64_t(sizeof(FusedPlan))};
+  copy_tensor(Tensor(reinterpret_cast<uint8_t*>(&plan_), bytes),
+              Tensor(static_cast<uint8_t*>(plan_device_.data()), bytes, ctx_.device()));
+}
+
+std::vector<std::pair<std::string, double>> FusedStep::phase_times() const {
+  std::vector<std::pair<std::string, double>> out;
+  if (!plan_.phase_ns) return out;
+  std::vector<uint64_t> ns(kMaxFusedPhases);
+  copy_tensor(
+      Tensor(static_cast<uint8_t*>(phase_ns_.data()), Shape{int64_t(sizeof(uint64_t) * ns.size())},
+             ctx_.device()),
+      Tensor(reinterpret_cast<uint8_t*>(ns.data()), Shape{int64_t(sizeof(uint64_t) * ns.size())}));
+  static const char* kinds[] = {"forward", "loss", "backward", "update"};
+  for (int32_t i = 0; i < plan_.phase_count; ++i) {
+    const FusedPhase& ph = plan_.phases[i];
+    std::string name = kinds[ph.kind];
+    if (ph.kind == kPhaseForward || ph.kind == kPhaseBackward)
+      name += " " + stage_names_[static_cast<size_t>(ph.stage)];
+    out.emplace_back(name, static_cast<double>(ns[static_cast<size_t>(i)]) * 1e-6);
+  }
+  return out;
+}
 
 void FusedStep::run(const std::vector<FusedStepArgs>& steps) {
   if (steps.empty()) return;
@@ -265,12 +306,18 @@ std::string FusedStep::describe() const {
 
 void run_fused_steps_host(const FusedPlan& plan, const FusedStepArgs* steps, int64_t count,
                           int64_t threads) {
+  using Clock = std::chrono::steady_clock;
   for (int64_t t = 0; t < threads; ++t) fused_assemble(plan, steps[0], t, threads);
   for (int64_t s = 0; s < count; ++s) {
     const FusedStepArgs* next = s + 1 < count ? &steps[s + 1] : nullptr;
-    for (int32_t ph = 0; ph < plan.phase_count; ++ph)
+    for (int32_t ph = 0; ph < plan.phase_count; ++ph) {
+      const auto start = plan.phase_ns ? Clock::now() : Clock::time_point();
       for (int64_t t = 0; t < threads; ++t)
         fused_phase(plan, plan.phases[ph], steps[s], next, t, threads);
+      if (plan.phase_ns)
+        plan.phase_ns[ph] += static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+    }
   }
 }
 

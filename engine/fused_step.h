@@ -22,6 +22,7 @@
 // checkpoints, evaluation and resuming are those of the layer path.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/buffer.h"
@@ -63,6 +64,12 @@ class FusedStep {
   // for, capped to what can be resident at once). CPU: threads the host loop
   // emulates (the result does not depend on it; tests check that).
   void set_parallelism(int64_t units) { parallelism_ = units; }
+  // Measure the time of each phase (with the barrier after it) from now on:
+  // on the GPU one thread reads the global timer after each barrier.
+  void set_phase_timing(bool on);
+  // Each phase's name ("forward conv1", "loss", "backward fc3", "update") and
+  // total milliseconds so far (blocking copy); empty when not measured.
+  std::vector<std::pair<std::string, double>> phase_times() const;
   // "fused step: 5 stages, 13 phases per step, 74 blocks of 256 threads".
   std::string describe() const;
   const FusedPlan& plan() const { return plan_; }
@@ -73,9 +80,13 @@ class FusedStep {
   int64_t max_items_ = 0;  // the most work items of any phase, at the full batch
   int64_t parallelism_ = 0;
   int64_t launched_blocks_ = 0;
-  Buffer scratch_;       // activations, gradients, arg maxes, partial sums, losses
-  Buffer plan_device_;   // (1) FusedPlan, GPU only
-  Buffer steps_device_;  // (kMaxSteps) FusedStepArgs, GPU only
+  Buffer scratch_;                        // activations, gradients, arg maxes, partial sums, losses
+  Buffer plan_device_;                    // (1) FusedPlan, GPU only
+  Buffer steps_device_;                   // (kMaxSteps) FusedStepArgs, GPU only
+  Buffer phase_ns_;                       // (kMaxFusedPhases) U64 when timing phases
+  std::vector<std::string> stage_names_;  // per stage: its layer's name
+
+  void upload_plan();  // plan_ -> plan_device_ (GPU only)
 };
 
 // The host loop over `steps`, emulating `threads` threads per phase.

@@ -18,6 +18,12 @@ namespace {
 
 constexpr int kFusedThreads = 256;
 
+__device__ __forceinline__ uint64_t global_ns() {
+  uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
 __global__ void __launch_bounds__(kFusedThreads, 1)
     fused_steps_kernel(const FusedPlan* __restrict__ plan, const FusedStepArgs* __restrict__ steps,
                        int64_t count) {
@@ -27,12 +33,19 @@ __global__ void __launch_bounds__(kFusedThreads, 1)
   fused_assemble(*plan, steps[0], tid, threads);
   grid.sync();
   const int32_t phases = plan->phase_count;
+  uint64_t* phase_ns = tid == 0 ? plan->phase_ns : nullptr;  // one clock reader
+  uint64_t before = phase_ns ? global_ns() : 0;
   for (int64_t s = 0; s < count; ++s) {
     const FusedStepArgs args = steps[s];
     const FusedStepArgs* next = s + 1 < count ? &steps[s + 1] : nullptr;
     for (int32_t ph = 0; ph < phases; ++ph) {
       fused_phase(*plan, plan->phases[ph], args, next, tid, threads);
-      grid.sync();  // also orders this phase's writes before the next phase's reads
+      grid.sync();     // also orders this phase's writes before the next phase's reads
+      if (phase_ns) {  // every block is past this phase: the time since the last barrier
+        const uint64_t now = global_ns();
+        phase_ns[ph] += now - before;
+        before = now;
+      }
     }
   }
 }

@@ -293,6 +293,20 @@ TEST(FusedStep, OnTheCpuTheLayerPathTrains) {
   EXPECT_EQ(r.out.find("fused step: "), std::string::npos) << r.out;
 }
 
+TEST(FusedStep, BenchTimesEachPhase) {
+  const test::RunResult r = test::run_cli("bench --device cpu --fused-step --steps 3 --warmup 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* line : {"fused step: ", "fused step phases", "forward conv1", "loss",
+                           "backward conv2", "update", "total (timed run)"})
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  const test::RunResult bf16 =
+      test::run_cli("bench --device cpu --fused-step --precision bf16 --steps 1");
+  EXPECT_NE(bf16.exit_code, 0);
+  EXPECT_NE(bf16.err.find("--fused-step: it computes in fp32; training.precision is bf16"),
+            std::string::npos)
+      << bf16.err;
+}
+
 // ---- on the GPU: the cooperative kernel against the host loop and the layer path
 
 TEST(FusedStepGpu, TheKernelComputesWhatTheHostComputes) {

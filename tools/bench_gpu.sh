@@ -8,7 +8,8 @@
 #
 #   (a) the tutorial (batch 4, 2 epochs; --quick: 1 epoch on 10,000 images):
 #       cnnengine eager, --graph and --fused-step, tools/pytorch_tutorial.py --device cuda
-#   (b) SimpleCNN at batch 4, ms per step: cnnengine bench eager, --graph, --fused-step;
+#   (b) SimpleCNN at batch 4, ms per step: cnnengine bench eager, --graph, --fused-step
+#       (its log has the time of each fused phase);
 #       at batch 256, images/s: cnnengine bench --graph (and with --no-fusion, the
 #       cost of unfused ReLUs) vs tools/pytorch_bench.py
 #   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32 and bf16) vs

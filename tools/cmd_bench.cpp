@@ -176,6 +176,7 @@ int run_bench(int argc, char** argv, int first) {
   // up to FusedStep::kMaxSteps steps, as the trainer launches it.
   double fused_ms = -1;
   std::string fused_text;
+  std::vector<std::pair<std::string, double>> fused_phases;  // per step
   if (args.has("fused-step")) {
     const std::string why = FusedStep::unsupported_reason(net, config);
     if (!why.empty()) throw UsageError("--fused-step: " + why);
@@ -226,6 +227,12 @@ int run_bench(int argc, char** argv, int first) {
     fused_clock->end_round();
     fused_ms = fused_clock->totals_ms()[0] / static_cast<double>(steps);
     fused_text = fused.describe();
+    // Then the same steps again, timing each phase (a clock read per barrier).
+    fused.set_phase_timing(true);
+    run_steps(steps);
+    ctx.synchronize();
+    for (const auto& [name, total_ms] : fused.phase_times())
+      fused_phases.emplace_back(name, total_ms / static_cast<double>(steps));
   }
 
   char line[200];
@@ -277,6 +284,14 @@ int run_bench(int argc, char** argv, int first) {
   if (fused_ms > 0) {
     std::snprintf(line, sizeof line, "fused step: %.4f ms, %.0f images/s (%s)\n", fused_ms,
                   static_cast<double>(batch) * 1000.0 / fused_ms, fused_text.c_str());
+    std::cout << line << "fused step phases (each with the barrier after it), per step:\n";
+    double total = 0;
+    for (const auto& [name, phase_ms] : fused_phases) {
+      std::snprintf(line, sizeof line, "  %-24s %9.2f us\n", name.c_str(), phase_ms * 1000.0);
+      std::cout << line;
+      total += phase_ms;
+    }
+    std::snprintf(line, sizeof line, "  %-24s %9.2f us\n", "total (timed run)", total * 1000.0);
     std::cout << line;
   }
   const Network::MemoryPlan plan = net.memory_plan();
