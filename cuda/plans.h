@@ -21,6 +21,7 @@ struct ConvKey {
   int n, c, h, w;  // input
   int k, r, s;     // filter
   int stride_h, stride_w, pad_h, pad_w;
+  int nhwc;  // 1: x, y NHWC and w (K, R, S, C) in memory (Note [channels last])
   auto operator<=>(const ConvKey&) const = default;
 };
 

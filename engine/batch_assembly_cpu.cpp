@@ -19,7 +19,9 @@ void assemble_batch(Context&, const Tensor& pixels, const Tensor& labels, const 
       for (int64_t y = 0; y < h; ++y)
         for (int64_t xx = 0; xx < w; ++xx) {
           const int64_t s = source_pixel(d, y, xx, h, w);
-          dst[(ch * h + y) * w + xx] = table[s < 0 ? 0 : src[ch * h * w + s]];
+          // NCHW, or NHWC for a channels-last batch (Note [channels last])
+          const int64_t at = x.channels_last ? (y * w + xx) * c + ch : (ch * h + y) * w + xx;
+          dst[at] = table[s < 0 ? 0 : src[ch * h * w + s]];
         }
     }
     labels_out.i32()[i] = labels.i32()[index];

@@ -5,6 +5,7 @@
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "engine/batch_assembly.h"
+#include "engine/layout.h"
 
 namespace cnne::cuda {
 namespace {
@@ -12,7 +13,8 @@ namespace {
 template <class T>
 __global__ void assemble_kernel(const uint8_t* pixels, const int32_t* labels, const int32_t* order,
                                 const BatchArgs* args, BatchAugment aug, const float* lut, T* x,
-                                int32_t* labels_out, int64_t n, int64_t c, int64_t h, int64_t w) {
+                                int32_t* labels_out, int64_t n, int64_t c, int64_t h, int64_t w,
+                                bool channels_last) {
   const int64_t total = n * c * h * w;
   const int64_t first = args->first;
   const uint64_t key = args->key;
@@ -23,7 +25,8 @@ __global__ void assemble_kernel(const uint8_t* pixels, const int32_t* labels, co
     const ImageDraw d = draw_for(aug, key, first + i);
     const int64_t s = source_pixel(d, y, xx, h, w);
     const uint8_t value = s < 0 ? 0 : pixels[(index * c + ch) * h * w + s];
-    x[t] = from_float<T>(lut[ch * 256 + value]);
+    // NCHW, or NHWC for a channels-last batch (Note [channels last])
+    x[channels_last ? nhwc_of_nchw(t, c, h * w) : t] = from_float<T>(lut[ch * 256 + value]);
     if (ch == 0 && y == 0 && xx == 0) labels_out[i] = labels[index];
   }
 }
@@ -40,7 +43,7 @@ void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, co
     using T = typename decltype(tag)::type;
     assemble_kernel<T><<<blocks_for(total), kThreads, 0, ctx.cuda().stream()>>>(
         pixels.u8(), labels.i32(), order.i32(), args, aug, lut.f32(), elements<T>(x),
-        labels_out.i32(), x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+        labels_out.i32(), x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.channels_last);
   });
   CNNE_CHECK_LAUNCH(what);
 }

@@ -74,6 +74,7 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.cuda_graph = f.get_bool("cuda_graph", false);
   t.fused_step = f.get_bool("fused_step", false);
   t.tf32 = f.get_bool("tf32", false);
+  t.channels_last = f.get_bool("channels_last", false);
   const std::string precision = f.get_string("precision", "fp32");
   if (!parse_precision(precision, t.precision))
     throw ConfigError(f.error("precision", "is '" + precision + "', expected fp32, bf16 or fp16"));
@@ -201,6 +202,7 @@ nlohmann::json Config::to_json() const {
             {"cuda_graph", training.cuda_graph},
             {"fused_step", training.fused_step},
             {"tf32", training.tf32},
+            {"channels_last", training.channels_last},
             {"precision", precision_name(training.precision)},
             {"loss_scale", training.loss_scale},
             {"dynamic_loss_scale", training.dynamic_loss_scale},
@@ -275,6 +277,7 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.fused_step) c.training.fused_step = true;
   if (o.no_fused_step) c.training.fused_step = false;
   if (o.tf32) c.training.tf32 = true;
+  if (o.channels_last) c.training.channels_last = true;
   if (o.precision) {
     TrainingConfig& t = c.training;
     const Precision before = t.precision;

@@ -47,6 +47,9 @@ struct TrainingConfig {
   // fp32 convolutions may use TF32 tensor cores (PyTorch's cudnn.allow_tf32,
   // on by default there); off: strict FP32, the reference.
   bool tf32 = false;
+  // Channels-last (NHWC) activations on the GPU (Note [channels last] in
+  // engine/tensor.h), cuDNN's fast layout for tensor cores; the CPU ignores it.
+  bool channels_last = false;
   Precision precision =
       Precision::FP32;  // activations in fp32, bf16 or fp16 (Note [mixed precision])
   // The (initial) loss scale: 65536 dynamic / 1024 static under fp16, else 1.
@@ -98,6 +101,7 @@ struct Overrides {
   bool fused_step = false;     // --fused-step
   bool no_fused_step = false;  // --no-fused-step: the layer path even where the config asks
   bool tf32 = false;           // --tf32
+  bool channels_last = false;  // --channels-last
   std::optional<std::string> init_from;
   std::optional<std::string> precision;  // --precision fp32|bf16|fp16
 };

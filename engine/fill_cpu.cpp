@@ -1,11 +1,37 @@
 // fill, axpby, count_nonfinite, convert and loss scaling, CPU reference.
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
 #include "engine/half.h"
+#include "engine/layout.h"
 #include "engine/loss_scale_rule.h"
 #include "engine/ops.h"
 
-#include <string>
+namespace cnne {
 
-#include "engine/error.h"
+void convert_tensor_host(const Tensor& src, const Tensor& dst) {
+  if (src.numel() != dst.numel())
+    throw Error("convert: " + src.shape.str() + " into " + dst.shape.str() +
+                " (element counts differ)");
+  if (src.channels_last == dst.channels_last) {
+    convert_host(src.data, src.dtype, dst.data, dst.dtype, static_cast<size_t>(src.numel()));
+    return;
+  }
+  // Between layouts (Note [channels last]): through F32, one element at a time.
+  if (src.shape != dst.shape)
+    throw Error("convert: " + src.shape.str() + " into " + dst.shape.str() +
+                " between layouts (shapes differ)");
+  const int64_t n = src.numel(), c = src.shape[1], hw = src.shape[2] * src.shape[3];
+  std::vector<float> from(static_cast<size_t>(n)), to(static_cast<size_t>(n));  // (numel) F32
+  convert_host(src.data, src.dtype, from.data(), DType::F32, from.size());
+  for (int64_t i = 0; i < n; ++i)
+    to[static_cast<size_t>(i)] = from[static_cast<size_t>(
+        dst.channels_last ? nchw_of_nhwc(i, c, hw) : nhwc_of_nchw(i, c, hw))];
+  convert_host(to.data(), DType::F32, dst.data, dst.dtype, to.size());
+}
+
+}  // namespace cnne
 
 namespace cnne::cpu {
 
@@ -56,10 +82,7 @@ void update_loss_scale(Context&, LossScaleState* s, int32_t growth_interval) {
 }
 
 void convert(Context&, const Tensor& src, const Tensor& dst) {
-  if (src.numel() != dst.numel())
-    throw Error("convert: " + src.shape.str() + " into " + dst.shape.str() +
-                " (element counts differ)");
-  convert_host(src.data, src.dtype, dst.data, dst.dtype, static_cast<size_t>(src.numel()));
+  convert_tensor_host(src, dst);
 }
 
 }  // namespace cnne::cpu

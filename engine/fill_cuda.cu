@@ -5,6 +5,7 @@
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "cuda/plans.h"
+#include "engine/layout.h"
 #include "engine/loss_scale_rule.h"
 #include "engine/ops.h"
 
@@ -68,6 +69,16 @@ __global__ void convert_kernel(const S* src, D* dst, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
     dst[i] = from_float<D>(to_float(src[i]));
+}
+
+// Between layouts (Note [channels last]): dst element i reads its source element.
+template <class S, class D>
+__global__ void convert_layout_kernel(const S* src, D* dst, int64_t n, int64_t c, int64_t hw,
+                                      bool to_channels_last) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = from_float<D>(
+        to_float(src[to_channels_last ? nchw_of_nhwc(i, c, hw) : nhwc_of_nchw(i, c, hw)]));
 }
 
 __global__ void unscale_kernel(const float* scale, float* g, int64_t n, int32_t* count) {
@@ -169,13 +180,20 @@ void convert(Context& ctx, const Tensor& src, const Tensor& dst) {
   const int64_t n = src.numel();
   const std::string what = "convert " + src.shape.str();
   if (n != dst.numel()) throw Error(what + " into " + dst.shape.str() + " (element counts differ)");
+  if (src.channels_last != dst.channels_last && src.shape != dst.shape)
+    throw Error(what + " into " + dst.shape.str() + " between layouts (shapes differ)");
   if (n == 0) return;
   with_float_type(src.dtype, what, [&](auto st) {
     using S = typename decltype(st)::type;
     with_float_type(dst.dtype, what, [&](auto dt) {
       using D = typename decltype(dt)::type;
-      convert_kernel<S, D><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
-          elements<S>(src), elements<D>(dst), n);
+      if (src.channels_last == dst.channels_last)
+        convert_kernel<S, D><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+            elements<S>(src), elements<D>(dst), n);
+      else
+        convert_layout_kernel<S, D><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
+            elements<S>(src), elements<D>(dst), n, src.shape[1], src.shape[2] * src.shape[3],
+            dst.channels_last);
     });
   });
   CNNE_CHECK_LAUNCH(what);

@@ -20,6 +20,10 @@ float f16_to_float(uint16_t h);
 // Elementwise over `count` elements: src of dtype `from`, dst of dtype `to`,
 // each F32, BF16 or F16 (host memory). Rounds as above when narrowing.
 void convert_host(const void* src, DType from, void* dst, DType to, size_t count);
+// dst = src for host tensors of equal shape, any float dtypes and either
+// layout (Note [channels last]: between layouts each element moves to its
+// place in the other); cpu::convert.
+void convert_tensor_host(const Tensor& src, const Tensor& dst);
 
 // A host F32 copy of a float tensor (F32, BF16 or F16) on any device.
 std::vector<float> download_f32(const Tensor& t);

@@ -226,6 +226,28 @@ void Network::set_precision(Precision p) {
   for (auto& layer : layers_) layer->set_compute_dtype(activation_dtype_);
 }
 
+void Network::set_channels_last(bool on) {
+  if (ctx_) throw Error("Network::set_channels_last after setup");
+  if (on) {  // every layer that meets a channels-last tensor must take it
+    const std::vector<Shape> shapes = infer_shapes(1);
+    for (size_t i = 0; i < layers_.size(); ++i)
+      for (size_t node : inputs_[i]) {
+        const Shape& in = shapes[node];
+        if (in.rank() == 4 && in[2] * in[3] > 1 && !layers_[i]->supports_channels_last())
+          throw ConfigError("training.channels_last: layer '" + layers_[i]->name() + "' (" +
+                            layers_[i]->type() + ") does not take channels-last input " + in.str() +
+                            "; conv2d, batchnorm2d, relu, add, dropout and global_avgpool2d do "
+                            "(a network of them up to its global average pooling, like ResNet)");
+      }
+  }
+  channels_last_ = on;
+  for (auto& layer : layers_) layer->set_channels_last(on);
+}
+
+Tensor Network::node_view(size_t offset, const Shape& shape) const {
+  return activations_.view(offset, shape, activation_dtype_).with_channels_last(channels_last_);
+}
+
 size_t Network::activation_bytes(int64_t n) const {
   return static_cast<size_t>(n) * dtype_size(activation_dtype_);
 }
@@ -437,7 +459,7 @@ Tensor Network::input(int64_t n) const {
   if (n < 1 || n > max_batch_)
     throw Error("batch of " + std::to_string(n) + " outside the planned 1.." +
                 std::to_string(max_batch_));
-  return activations_.view(node_offsets_[0], input_shape_.with_batch(n), activation_dtype_);
+  return node_view(node_offsets_[0], input_shape_.with_batch(n));
 }
 
 Tensor Network::forward(int64_t n) {
@@ -450,23 +472,22 @@ Tensor Network::forward(int64_t n) {
     NvtxRange range(layers_[i]->name().c_str());
     const size_t count = inputs_[i].size();
     for (size_t j = 0; j < count; ++j)
-      xs[j] =
-          activations_.view(node_offsets_[inputs_[i][j]], shapes[inputs_[i][j]], activation_dtype_);
-    const Tensor y = activations_.view(node_offsets_[i + 1], shapes[i + 1], activation_dtype_);
+      xs[j] = node_view(node_offsets_[inputs_[i][j]], shapes[inputs_[i][j]]);
+    const Tensor y = node_view(node_offsets_[i + 1], shapes[i + 1]);
     if (observer_) observer_->before(i, false);
     layers_[i]->forward_of(*ctx_, std::span<const Tensor>(xs, count), y);
     if (observer_) observer_->after(i, false);
   }
-  return activations_.view(node_offsets_.back(), shapes.back(), activation_dtype_);
+  return node_view(node_offsets_.back(), shapes.back());
 }
 
 Tensor Network::output_of(size_t layer, int64_t n) const {
   const std::vector<Shape> shapes = infer_shapes(n);
-  return activations_.view(node_offsets_[layer + 1], shapes[layer + 1], activation_dtype_);
+  return node_view(node_offsets_[layer + 1], shapes[layer + 1]);
 }
 
 Tensor Network::output_grad(int64_t n) const {
-  return activations_.view(grad_offsets_.back(), output_shape(n), activation_dtype_);
+  return node_view(grad_offsets_.back(), output_shape(n));
 }
 
 void Network::backward(int64_t n) {
@@ -480,23 +501,23 @@ void Network::backward(int64_t n) {
     Layer& layer = *layers_[i];
     NvtxRange range(layer.name().c_str());
     const size_t out = i + 1, count = inputs_[i].size();
-    const Tensor y = activations_.view(node_offsets_[out], shapes[out], activation_dtype_);
-    const Tensor dy = activations_.view(grad_offsets_[out], shapes[out], activation_dtype_);
+    const Tensor y = node_view(node_offsets_[out], shapes[out]);
+    const Tensor dy = node_view(grad_offsets_[out], shapes[out]);
     if (!grad_written_[out]) ops::fill(*ctx_, dy, 0.0f);  // an output nothing reads
     bool accumulate[kMaxLayerInputs] = {};
     for (size_t j = 0; j < count; ++j) {
       const size_t node = inputs_[i][j];
-      xs[j] = activations_.view(node_offsets_[node], shapes[node], activation_dtype_);
+      xs[j] = node_view(node_offsets_[node], shapes[node]);
       if (node == 0) {  // nothing upstream needs d(input)
-        dx_views[j] = activations_.view(grad_offsets_[0], shapes[0], activation_dtype_);
+        dx_views[j] = node_view(grad_offsets_[0], shapes[0]);
         dxs[j] = layer.always_computes_dx() ? &dx_views[j] : nullptr;
         continue;
       }
       // The first gradient to reach a node is written in place; later ones
       // (a node read by several layers) are added to it.
       accumulate[j] = grad_written_[node] != 0;
-      dx_views[j] = activations_.view(accumulate[j] ? accumulate_offsets_[j] : grad_offsets_[node],
-                                      shapes[node], activation_dtype_);
+      dx_views[j] =
+          node_view(accumulate[j] ? accumulate_offsets_[j] : grad_offsets_[node], shapes[node]);
       dxs[j] = &dx_views[j];
       grad_written_[node] = 1;
     }
@@ -507,8 +528,7 @@ void Network::backward(int64_t n) {
     for (size_t j = 0; j < count; ++j)
       if (accumulate[j])
         ops::axpby(*ctx_, 1.0f, dx_views[j], 1.0f,
-                   activations_.view(grad_offsets_[inputs_[i][j]], shapes[inputs_[i][j]],
-                                     activation_dtype_));
+                   node_view(grad_offsets_[inputs_[i][j]], shapes[inputs_[i][j]]));
   }
 }
 

@@ -96,6 +96,14 @@ class Network {
   Precision precision() const { return precision_; }
   DType activation_dtype() const { return activation_dtype_; }
 
+  // Channels-last activations (Note [channels last] in engine/tensor.h): NHWC
+  // memory for every rank-4 activation and gradient, and (K, R, S, C) conv
+  // weight copies; the parameters themselves stay (K, C, R, S), so
+  // checkpoints do not change. Set before setup(); throws ConfigError naming
+  // a layer that cannot take it. Off by default.
+  void set_channels_last(bool on);
+  bool channels_last() const { return channels_last_; }
+
   // Plans and allocates all memory for batches up to max(batch_sizes) on ctx's device.
   void setup(Context& ctx, const std::vector<int64_t>& batch_sizes);
   bool is_setup() const { return ctx_ != nullptr; }
@@ -158,6 +166,8 @@ class Network {
   void infer_shapes_into(int64_t n, std::vector<Shape>& nodes) const;
   // Bytes of n activation elements.
   size_t activation_bytes(int64_t n) const;
+  // The activation or gradient tensor at `offset` of the arena, in the network's layout.
+  Tensor node_view(size_t offset, const Shape& shape) const;
 
   std::string name_;
   Shape input_shape_;
@@ -169,6 +179,7 @@ class Network {
   bool relu_fusion_ = true;
   Precision precision_ = Precision::FP32;
   DType activation_dtype_ = DType::F32;
+  bool channels_last_ = false;
   std::vector<NamedParam> params_, buffers_;
   std::vector<size_t> first_param_of_layer_, first_buffer_of_layer_;
   int64_t param_floats_ = 0;   // sum of parameter elements

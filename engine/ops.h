@@ -15,6 +15,9 @@ namespace cnne {
 struct Conv2dParams {
   int stride_h = 1, stride_w = 1;
   int pad_h = 0, pad_w = 0;
+  // The layout its tensors will have (Note [channels last]), for planning
+  // (conv2d_workspace_bytes); the calls read each tensor's own flag.
+  bool channels_last = false;
 };
 
 struct Pool2dParams {

@@ -21,21 +21,22 @@
 namespace cnne::cpu_mixed {
 namespace {
 
-// An F32 view of `t`: `t` itself when it is not 16-bit, else a widened copy
-// (filled from `t` when `load`) that store() rounds back into `t`.
+// An F32 NCHW view of `t`: `t` itself when it is F32 and NCHW, else a copy
+// (filled from `t` when `load`: widened, and transposed from a channels-last
+// layout, Note [channels last]) that store() writes back into `t` (rounded,
+// and transposed back). So cnne::cpu only ever sees F32 NCHW tensors.
 class F32View {
  public:
   F32View(const Tensor& t, bool load) : original_(t), view_(t) {
-    if (!is_half(t.dtype)) return;
-    copy_.resize(static_cast<size_t>(t.numel()));  // (numel) F32
-    if (load) convert_host(t.data, t.dtype, copy_.data(), DType::F32, copy_.size());
+    if (!is_half(t.dtype) && !t.channels_last) return;
+    copy_.resize(static_cast<size_t>(t.numel()));  // (numel) F32, NCHW
     view_ = Tensor(copy_.data(), t.shape, Device::CPU);
+    if (load) convert_tensor_host(original_, view_);
   }
   const Tensor& operator*() const { return view_; }
   const Tensor* get() const { return &view_; }
   void store() const {
-    if (is_half(original_.dtype))
-      convert_host(copy_.data(), DType::F32, original_.data, original_.dtype, copy_.size());
+    if (is_half(original_.dtype) || original_.channels_last) convert_tensor_host(view_, original_);
   }
 
  private:

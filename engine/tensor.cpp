@@ -62,14 +62,24 @@ Tensor Tensor::slice(int64_t begin, int64_t end) const {
   Tensor t = *this;
   t.data = static_cast<uint8_t*>(data) + static_cast<size_t>(begin) * dtype_size(dtype);
   t.shape = Shape{end - begin};
+  t.channels_last = false;  // a flat run of the memory
   return t;
 }
 
 Tensor Tensor::reshaped(Shape s) const {
   if (s.numel() != numel())
     throw Error("cannot view a tensor of shape " + shape.str() + " as " + s.str());
+  if (channels_last)
+    throw Error("cannot view a channels-last tensor of shape " + shape.str() + " as " + s.str() +
+                " (its memory is (N, H, W, C))");
   Tensor t = *this;
   t.shape = s;
+  return t;
+}
+
+Tensor Tensor::with_channels_last(bool on) const {
+  Tensor t = *this;
+  t.channels_last = on && shape.rank() == 4 && shape[2] * shape[3] > 1;
   return t;
 }
 

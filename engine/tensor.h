@@ -22,11 +22,18 @@ inline bool is_half(DType t) {
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);  // safetensors spelling: "F32", "I32", "U8", "I64", "BF16", "F16"
 
+// Note [channels last]: a rank-4 tensor's shape is always (N, C, H, W); with
+// channels_last its memory is (N, H, W, C) (PyTorch's
+// memory_format=torch.channels_last, cuDNN's NHWC), and a conv2d weight
+// (K, C, R, S) is stored as (K, R, S, C). Elementwise ops ignore the flag; ops
+// that index channels (conv2d, batch norm, global average pooling, batch
+// assembly, convert between layouts) honour it; the others refuse it.
 struct Tensor {
   void* data = nullptr;
   Shape shape;
   DType dtype = DType::F32;
   Device device = Device::CPU;
+  bool channels_last = false;  // Note [channels last]; rank 4 only
 
   Tensor() = default;
   Tensor(float* p, Shape s, Device d = Device::CPU)
@@ -42,8 +49,12 @@ struct Tensor {
   float* f32() const;
   int32_t* i32() const;
   uint8_t* u8() const;
-  // The same memory seen with another shape of equal element count.
+  // The same memory seen with another shape of equal element count (a
+  // channels-last tensor only where its layout equals NCHW: H = W = 1).
   Tensor reshaped(Shape s) const;
+  // This view with channels_last set as given (where the shape is rank 4 and
+  // has more than one pixel; otherwise both layouts are the same memory).
+  Tensor with_channels_last(bool on) const;
   // Elements [begin, end) of the tensor's memory, as a flat (end - begin) view.
   Tensor slice(int64_t begin, int64_t end) const;
 };

@@ -12,6 +12,7 @@ class Add : public Layer {
   static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
 
   std::string type() const override { return "add"; }
+  bool supports_channels_last() const override { return true; }
   size_t input_count() const override { return 2; }
   Shape output_shape_of(std::span<const Shape> in) const override;
   void forward_of(Context& ctx, std::span<const Tensor> xs, const Tensor& y) override;

@@ -14,6 +14,7 @@ class BatchNorm2d : public Layer {
   static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
 
   std::string type() const override { return "batchnorm2d"; }
+  bool supports_channels_last() const override { return true; }
   Shape output_shape(const Shape& in) const override;
   std::vector<ParamSpec> parameter_specs() const override;
   void initialize(Rng& rng, std::span<const Tensor> params) const override;

@@ -14,16 +14,25 @@
 
 namespace cnne {
 
-// Blocks per channel: about 1024 blocks in all, none with fewer than ~4096 values.
-inline int batchnorm_splits(int64_t n, int64_t c, int64_t hw) {
-  const int64_t by_blocks = (1024 + c - 1) / c;
-  const int64_t by_size = (n * hw + 4095) / 4096;
+// Blocks per channel: about 1024 blocks in all, none with fewer than ~4096
+// values. A channels-last block (Note [channels last]) takes a tile of 32
+// channels side by side over its rows, so there are 32 times fewer blocks per
+// split: the rows are split finer to keep about 1024 blocks, up to 128 splits
+// (each block merges its channels' partials: that loop stays short).
+inline int batchnorm_splits(int64_t n, int64_t c, int64_t hw, bool channels_last = false) {
+  const int64_t blocks_per_split = channels_last ? (c + 31) / 32 : c;
+  const int64_t values_per_row = channels_last ? std::min<int64_t>(c, 32) : 1;
+  int64_t by_blocks = (1024 + blocks_per_split - 1) / blocks_per_split;
+  if (channels_last) by_blocks = std::min<int64_t>(by_blocks, 128);
+  const int64_t by_size = (n * hw * values_per_row + 4095) / 4096;
   return static_cast<int>(std::max<int64_t>(1, std::min(by_blocks, by_size)));
 }
 
-// Workspace bytes of the partials for input x (N, C, H, W): (C, splits, 2) doubles.
+// Workspace bytes of the partials for input x (N, C, H, W) in either layout:
+// (C, splits, 2) doubles.
 inline size_t batchnorm_partial_bytes(const Shape& x) {
-  const int splits = batchnorm_splits(x[0], x[1], x[2] * x[3]);
+  const int splits = std::max(batchnorm_splits(x[0], x[1], x[2] * x[3], false),
+                              batchnorm_splits(x[0], x[1], x[2] * x[3], true));
   return static_cast<size_t>(x[1]) * static_cast<size_t>(splits) * 2 * sizeof(double);
 }
 

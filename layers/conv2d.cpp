@@ -81,11 +81,18 @@ void Conv2d::initialize(Rng& rng, std::span<const Tensor> params) const {
 }
 
 size_t Conv2d::workspace_bytes(Context& ctx, const Shape& in) const {
-  return ops::conv2d_workspace_bytes(ctx, options_.params, in, weight_shape(), compute_dtype_);
+  // Planned in the layout the calls will have: NHWC when any of x, w, y has
+  // more than one pixel per plane under channels-last (Note [channels last]).
+  Conv2dParams p = options_.params;
+  const Shape out = output_shape(in);
+  p.channels_last =
+      channels_last_ &&
+      (in[2] * in[3] > 1 || options_.kernel_h * options_.kernel_w > 1 || out[2] * out[3] > 1);
+  return ops::conv2d_workspace_bytes(ctx, p, in, weight_shape(), compute_dtype_);
 }
 
 std::vector<ParamSpec> Conv2d::scratch_specs(const Shape&) const {
-  return half_weight_specs(weight_shape(), true);
+  return working_weight_specs(weight_shape(), true);
 }
 
 void Conv2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {

@@ -20,6 +20,7 @@ class Conv2d : public Layer {
   static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
 
   std::string type() const override { return "conv2d"; }
+  bool supports_channels_last() const override { return true; }
   Shape output_shape(const Shape& in) const override;
   std::vector<ParamSpec> parameter_specs() const override;
   void initialize(Rng& rng, std::span<const Tensor> params) const override;

@@ -25,10 +25,10 @@ int narrow(int64_t v) {
 
 std::string describe(const ConvKey& k) {
   return std::string("conv ") + dtype_name(static_cast<DType>(k.dtype)) + (k.tf32 ? " tf32" : "") +
-         " x (" + std::to_string(k.n) + ", " + std::to_string(k.c) + ", " + std::to_string(k.h) +
-         ", " + std::to_string(k.w) + ") w (" + std::to_string(k.k) + ", " + std::to_string(k.c) +
-         ", " + std::to_string(k.r) + ", " + std::to_string(k.s) + ") stride (" +
-         std::to_string(k.stride_h) + ", " + std::to_string(k.stride_w) + ") pad (" +
+         (k.nhwc ? " nhwc" : "") + " x (" + std::to_string(k.n) + ", " + std::to_string(k.c) +
+         ", " + std::to_string(k.h) + ", " + std::to_string(k.w) + ") w (" + std::to_string(k.k) +
+         ", " + std::to_string(k.c) + ", " + std::to_string(k.r) + ", " + std::to_string(k.s) +
+         ") stride (" + std::to_string(k.stride_h) + ", " + std::to_string(k.stride_w) + ") pad (" +
          std::to_string(k.pad_h) + ", " + std::to_string(k.pad_w) + ")";
 }
 
@@ -89,7 +89,7 @@ void use_math(const ConvPlan& plan, cudnnMathType_t math, const std::string& wha
 }
 
 ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
-                    DType dtype) {
+                    DType dtype, bool nhwc) {
   CudaContext& cu = ctx.cuda();
   const bool tf32 = dtype == DType::F32 && ctx.allow_tf32();
   const ConvKey key{static_cast<int>(dtype),
@@ -104,7 +104,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
                     p.stride_h,
                     p.stride_w,
                     p.pad_h,
-                    p.pad_w};
+                    p.pad_w,
+                    nhwc ? 1 : 0};
   auto& slot = cu.plans().conv[key];
   if (slot) return *slot;
   const std::string what = describe(key);
@@ -112,12 +113,13 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
   const cudnnDataType_t type = cudnn_data_type(dtype);
   // Tensor cores: 16-bit data, or F32 data where TF32 is allowed.
   const bool tensor_ops = is_half(dtype) || tf32;
-  CNNE_CHECK_AT(
-      cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, type, key.n, key.c, key.h, key.w),
-      what);
-  CNNE_CHECK_AT(
-      cudnnSetFilter4dDescriptor(plan->w, type, CUDNN_TENSOR_NCHW, key.k, key.c, key.r, key.s),
-      what);
+  // Note [channels last]: NHWC data and a (K, R, S, C) filter, the layout
+  // cuDNN's tensor-core kernels use without transposing.
+  const cudnnTensorFormat_t format = nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->x, format, type, key.n, key.c, key.h, key.w),
+                what);
+  CNNE_CHECK_AT(cudnnSetFilter4dDescriptor(plan->w, type, format, key.k, key.c, key.r, key.s),
+                what);
   // 16-bit data accumulates in F32 (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations).
   CNNE_CHECK_AT(
       cudnnSetConvolution2dDescriptor(plan->conv, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
@@ -132,7 +134,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
   if (ph != window_output_size(key.h, key.r, p.stride_h, p.pad_h) ||
       qw != window_output_size(key.w, key.s, p.stride_w, p.pad_w))
     throw DeviceError("cuDNN output size differs from cnnengine's for " + what);
-  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, type, n, k, ph, qw), what);
+  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->y, format, type, n, k, ph, qw), what);
   CNNE_CHECK_AT(
       cudnnSetTensor4dDescriptor(plan->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, k, 1, 1),
       what);
@@ -235,14 +237,37 @@ void check_workspace(const Context& ctx, size_t need, const ConvPlan&) {
 size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
                               DType dtype) {
   // The convolutions' need, and room for the bias gradient's partial sums.
-  return std::max(conv_plan(ctx, p, x, w, dtype).workspace_bytes(),
+  return std::max(conv_plan(ctx, p, x, w, dtype, p.channels_last).workspace_bytes(),
                   bias_gradient_scratch_bytes(w[0]));
 }
+
+namespace {
+
+// The plan for these tensors: NHWC when any is channels-last (Note [channels
+// last]); the others must be too, unless their layouts are the same memory
+// (one pixel per plane).
+ConvPlan& plan_for(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
+                   const Tensor& y, const char* what) {
+  const bool nhwc = x.channels_last || w.channels_last || y.channels_last;
+  for (const Tensor* t : {&x, &w, &y})
+    if (t->channels_last != nhwc && t->shape[2] * t->shape[3] > 1)
+      throw Error(std::string(what) + ": x " + x.shape.str() + ", w " + w.shape.str() + ", y " +
+                  y.shape.str() + " must all be channels-last or none");
+  return conv_plan(ctx, p, x.shape, w.shape, x.dtype, nhwc);
+}
+
+// The (channels, values per channel plane) the bias kernels see: NCHW (K, P*Q)
+// per image; NHWC is (N*P*Q, K), a linear output's layout (P*Q = 1).
+int64_t bias_plane(const Tensor& y) {
+  return y.channels_last ? 1 : y.shape[2] * y.shape[3];  // (one pixel: the same either way)
+}
+
+}  // namespace
 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
                     const Tensor* b, FusedActivation act, const Tensor& y) {
   require_dtype(x.dtype, {&w, &y}, "conv2d forward");
-  ConvPlan& plan = conv_plan(ctx, p, x.shape, w.shape, x.dtype);
+  ConvPlan& plan = plan_for(ctx, p, x, w, y, "conv2d forward");
   check_workspace(ctx, plan.forward_bytes, plan);
   CudaContext& cu = ctx.cuda();
   use_math(plan, plan.forward_math, "conv2d forward");
@@ -250,8 +275,9 @@ void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const 
                                         plan.conv, plan.forward_algo, ctx.workspace(),
                                         plan.forward_bytes, &kZero, plan.y, y.data),
                 "conv2d forward " + x.shape.str());
-  if (act == FusedActivation::kRelu || is_half(y.dtype))  // bias (and ReLU) in one pass
-    add_bias_activation(cu, y, b ? b->f32() : nullptr, y.shape[1], y.shape[2] * y.shape[3], act,
+  // bias (and ReLU) in one pass; also for NHWC (our epilogue indexes channels itself)
+  if (act == FusedActivation::kRelu || is_half(y.dtype) || y.channels_last)
+    add_bias_activation(cu, y, b ? b->f32() : nullptr, y.shape[1], bias_plane(y), act,
                         "conv2d forward");
   else if (b)
     CNNE_CHECK_AT(cudnnAddTensor(cu.cudnn(), &kOne, plan.bias, b->data, &kOne, plan.y, y.data),
@@ -261,7 +287,7 @@ void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const 
 void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, const Tensor& dy,
                           const Tensor& dx) {
   require_dtype(dx.dtype, {&w, &dy}, "conv2d backward data");
-  ConvPlan& plan = conv_plan(ctx, p, dx.shape, w.shape, dx.dtype);
+  ConvPlan& plan = plan_for(ctx, p, dx, w, dy, "conv2d backward data");
   check_workspace(ctx, plan.backward_data_bytes, plan);
   use_math(plan, plan.backward_data_math, "conv2d backward data");
   CNNE_CHECK_AT(
@@ -274,7 +300,7 @@ void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, 
 void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& dy,
                             const Tensor& dw) {
   require_dtype(x.dtype, {&dy, &dw}, "conv2d backward filter");
-  ConvPlan& plan = conv_plan(ctx, p, x.shape, dw.shape, x.dtype);
+  ConvPlan& plan = plan_for(ctx, p, x, dw, dy, "conv2d backward filter");
   check_workspace(ctx, plan.backward_filter_bytes, plan);
   use_math(plan, plan.backward_filter_math, "conv2d backward filter");
   CNNE_CHECK_AT(
@@ -288,7 +314,7 @@ void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x
 // deterministic by construction (a fixed order in double), and it writes the
 // F32 gradient of a 16-bit dy, which cuDNN's call (one dtype for both) cannot.
 void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
-  bias_gradient(ctx.cuda(), dy, db.f32(), dy.shape[1], dy.shape[2] * dy.shape[3], ctx.workspace(),
+  bias_gradient(ctx.cuda(), dy, db.f32(), dy.shape[1], bias_plane(dy), ctx.workspace(),
                 ctx.workspace_bytes(), "conv2d backward");
 }
 

@@ -14,6 +14,7 @@ class Dropout : public Layer {
   static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
 
   std::string type() const override { return "dropout"; }
+  bool supports_channels_last() const override { return true; }
   Shape output_shape(const Shape& in) const override { return in; }
   std::vector<ParamSpec> scratch_specs(const Shape& in) const override;
   void forward(Context& ctx, const Tensor& x, const Tensor& y) override;

@@ -11,6 +11,7 @@ class GlobalAvgPool2d : public Layer {
   static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
 
   std::string type() const override { return "global_avgpool2d"; }
+  bool supports_channels_last() const override { return true; }
   Shape output_shape(const Shape& in) const override;
   void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
   void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,

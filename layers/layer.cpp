@@ -18,28 +18,41 @@ void Layer::bind_state(std::vector<Tensor> buffers, std::vector<Tensor> scratch)
   scratch_ = std::move(scratch);
 }
 
-std::vector<ParamSpec> Layer::half_weight_specs(const Shape& weight, bool with_grad) const {
-  if (!is_half(compute_dtype_)) return {};
-  std::vector<ParamSpec> specs{{"weight_16bit", weight, compute_dtype_}};
-  if (with_grad) specs.push_back({"weight_grad_16bit", weight, compute_dtype_});
+namespace {
+
+// A weight copy in the channels-last layout: (K, C, R, S) stored (K, R, S, C).
+bool weight_channels_last(bool channels_last, const Tensor& w) {
+  return channels_last && w.shape.rank() == 4;
+}
+
+}  // namespace
+
+std::vector<ParamSpec> Layer::working_weight_specs(const Shape& weight, bool with_grad) const {
+  if (!is_half(compute_dtype_) && !(channels_last_ && weight.rank() == 4)) return {};
+  std::vector<ParamSpec> specs{{"weight_working", weight, compute_dtype_}};
+  if (with_grad) specs.push_back({"weight_grad_working", weight, compute_dtype_});
   return specs;
 }
 
 Tensor Layer::compute_weight(Context& ctx, size_t first, bool refresh) const {
-  if (!is_half(compute_dtype_)) return params_[0];
-  if (scratch_.size() < first + 1) throw Error(where() + ": 16-bit weight scratch not bound");
-  if (refresh) ops::convert(ctx, params_[0], scratch_[first]);
-  return scratch_[first];
+  if (!is_half(compute_dtype_) && !weight_channels_last(channels_last_, params_[0]))
+    return params_[0];
+  if (scratch_.size() < first + 1) throw Error(where() + ": weight working copy not bound");
+  const Tensor copy = scratch_[first].with_channels_last(channels_last_);
+  if (refresh) ops::convert(ctx, params_[0], copy);  // rounds and/or transposes
+  return copy;
 }
 
 Tensor Layer::weight_grad_target(size_t first) const {
-  if (!is_half(compute_dtype_)) return grads_[0];
-  if (scratch_.size() < first + 2) throw Error(where() + ": 16-bit weight scratch not bound");
-  return scratch_[first + 1];
+  if (!is_half(compute_dtype_) && !weight_channels_last(channels_last_, params_[0]))
+    return grads_[0];
+  if (scratch_.size() < first + 2) throw Error(where() + ": weight gradient scratch not bound");
+  return scratch_[first + 1].with_channels_last(channels_last_);
 }
 
 void Layer::finish_weight_grad(Context& ctx, size_t first) const {
-  if (is_half(compute_dtype_)) ops::convert(ctx, scratch_[first + 1], grads_[0]);
+  if (is_half(compute_dtype_) || weight_channels_last(channels_last_, params_[0]))
+    ops::convert(ctx, weight_grad_target(first), grads_[0]);
 }
 
 Shape Layer::output_shape(const Shape&) const {

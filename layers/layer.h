@@ -89,6 +89,11 @@ class Layer {
   // precision] in engine/precision.h); set by the Network before setup.
   void set_compute_dtype(DType t) { compute_dtype_ = t; }
   DType compute_dtype() const { return compute_dtype_; }
+  // Whether the layer takes channels-last activations (Note [channels last]
+  // in engine/tensor.h), and the Network's choice, set before setup.
+  virtual bool supports_channels_last() const { return false; }
+  void set_channels_last(bool on) { channels_last_ = on; }
+  bool channels_last() const { return channels_last_; }
 
   // Training mode (batch statistics, dropout) or evaluation mode.
   virtual void set_training(bool training) { training_ = training; }
@@ -131,16 +136,18 @@ class Layer {
   std::string where() const { return "layer '" + name_ + "' (" + type() + ")"; }
 
   // For layers whose ops take the weight params_[0] in the compute dtype
-  // (conv2d, linear), Note [mixed precision]: under 16 bits, scratch tensors
-  // of the weight's shape at scratch index `first`: its rounded copy and,
-  // with `with_grad` (conv2d: cuDNN writes dw in x's dtype), its 16-bit
-  // gradient; none under F32.
-  std::vector<ParamSpec> half_weight_specs(const Shape& weight, bool with_grad) const;
-  // The weight to compute with: params_[0] under F32; else params_[0]
-  // rounded into its scratch copy (when `refresh`, at forward) and that copy.
+  // (conv2d, linear), Note [mixed precision], or in the channels-last layout
+  // (conv2d, Note [channels last]): scratch tensors of the weight's shape at
+  // scratch index `first`: its working copy (rounded, and/or (K, R, S, C))
+  // and, with `with_grad` (conv2d: cuDNN writes dw in x's dtype and layout),
+  // the gradient in that form; none when the parameter itself serves (F32,
+  // NCHW).
+  std::vector<ParamSpec> working_weight_specs(const Shape& weight, bool with_grad) const;
+  // The weight to compute with: params_[0] itself, or params_[0] converted
+  // into its working copy (when `refresh`, at forward) and that copy.
   Tensor compute_weight(Context& ctx, size_t first, bool refresh) const;
-  // Where the weight gradient goes: grads_[0] under F32, else the 16-bit
-  // scratch that finish_weight_grad() widens into grads_[0].
+  // Where the weight gradient goes: grads_[0] itself, or the working-form
+  // scratch that finish_weight_grad() converts into grads_[0].
   Tensor weight_grad_target(size_t first) const;
   void finish_weight_grad(Context& ctx, size_t first) const;
 
@@ -151,6 +158,7 @@ class Layer {
   bool training_ = true;
   FusedActivation activation_ = FusedActivation::kNone;  // what forward() applies last
   DType compute_dtype_ = DType::F32;
+  bool channels_last_ = false;
   const uint64_t* step_key_ = nullptr;
   uint64_t salt_ = 0;
 

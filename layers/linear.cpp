@@ -40,7 +40,7 @@ void Linear::initialize(Rng& rng, std::span<const Tensor> params) const {
 }
 
 std::vector<ParamSpec> Linear::scratch_specs(const Shape&) const {
-  return half_weight_specs(parameter_specs()[0].shape, false);
+  return working_weight_specs(parameter_specs()[0].shape, false);
 }
 
 void Linear::forward(Context& ctx, const Tensor& x, const Tensor& y) {

@@ -51,8 +51,17 @@ PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p
   return *slot;
 }
 
+// Pooling keeps NCHW on the GPU (Note [channels last]: the Network refuses
+// channels-last input to a pooling layer; this guards direct calls).
+void require_nchw(const Tensor& x, const char* what) {
+  if (x.channels_last)
+    throw Error(std::string(what) + ": channels-last " + x.shape.str() +
+                " is not supported on the GPU");
+}
+
 void pool_forward(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, const Tensor& x,
                   const Tensor& y, const char* what) {
+  require_nchw(x, what);
   PoolPlan& plan = pool_plan(ctx, mode, p, x.shape, x.dtype);
   CNNE_CHECK_AT(cudnnPoolingForward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.x, x.data, &kZero,
                                     plan.y, y.data),
@@ -61,6 +70,7 @@ void pool_forward(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, 
 
 void pool_backward(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, const Tensor& x,
                    const Tensor& y, const Tensor& dy, const Tensor& dx, const char* what) {
+  require_nchw(dx, what);
   PoolPlan& plan = pool_plan(ctx, mode, p, dx.shape, dx.dtype);
   CNNE_CHECK_AT(cudnnPoolingBackward(ctx.cuda().cudnn(), plan.pool, &kOne, plan.y, y.data, plan.y,
                                      dy.data, plan.x, x.data, &kZero, plan.x, dx.data),
@@ -78,6 +88,7 @@ void maxpool2d_backward_gather(Context& ctx, const Pool2dParams& p, const Tensor
 
 void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor&,
                         const Tensor& dy, const Tensor& dx) {
+  require_nchw(dx, "maxpool2d backward");
   maxpool2d_backward_gather(ctx, p, x, dy, dx);
 }
 

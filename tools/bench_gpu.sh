@@ -12,8 +12,8 @@
 #       (its log has the time of each fused phase);
 #       at batch 256, images/s: cnnengine bench --graph (and with --no-fusion, the
 #       cost of unfused ReLUs) vs tools/pytorch_bench.py
-#   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32 and bf16) vs
-#       PyTorch fp32, channels_last, and bf16 autocast
+#   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32, TF32, bf16,
+#       fp16, each NCHW and --channels-last) vs PyTorch fp32, channels_last, and bf16 autocast
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=""; data=""; report=""; quick=0; parts=abc; logs=""
@@ -76,8 +76,11 @@ for model in "${models[@]}"; do
     > "$logs/bench_$model.log" 2>&1
   row "$model batch 256, cnnengine fp32" "$(grep -oE 'step \(forward.*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" \
     "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" "bench"
-  for precision in tf32 bf16 fp16; do
-    flag=(--precision $precision); [ $precision = tf32 ] && flag=(--tf32)
+  variants=(tf32 bf16 fp16)
+  [ $model = resnet18 ] && variants+=(tf32-nhwc bf16-nhwc fp16-nhwc)  # --channels-last
+  for precision in "${variants[@]}"; do
+    flag=(--precision ${precision%-nhwc}); [ ${precision%-nhwc} = tf32 ] && flag=(--tf32)
+    [[ $precision == *-nhwc ]] && flag+=(--channels-last)
     "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph "${flag[@]}" \
       > "$logs/bench_${model}_$precision.log" 2>&1
     row "$model batch 256, cnnengine $precision" \

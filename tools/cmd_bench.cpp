@@ -74,6 +74,7 @@ int run_bench(int argc, char** argv, int first) {
   Overrides overrides;
   overrides.precision = args.text("precision");
   overrides.tf32 = args.has("tf32");
+  overrides.channels_last = args.has("channels-last");
   apply_overrides(config, overrides);
   const int64_t batch = args.integer("batch-size", 1, 65536).value_or(config.training.batch_size);
   const int64_t steps = args.integer("steps", 1, 1000000).value_or(100);
@@ -86,6 +87,7 @@ int run_bench(int argc, char** argv, int first) {
   ctx.set_allow_tf32(config.training.tf32);
   net.set_relu_fusion(!args.has("no-fusion"));
   net.set_precision(config.training.precision);
+  choose_layout(net, config, device, std::cout);
   net.setup(ctx, {batch});
   Rng rng(config.training.seed);
   net.initialize(rng);

@@ -50,6 +50,7 @@ int run_eval(int argc, char** argv, int first) {
   o.test_limit = args.integer("test-limit", 0, INT64_MAX);
   o.precision = args.text("precision");
   o.tf32 = args.has("tf32");
+  o.channels_last = args.has("channels-last");
   apply_overrides(config, o);
   if (auto b = args.integer("batch-size", 1, 65536)) config.eval.batch_size = *b;
   const int threads = choose_threads(args);
@@ -65,6 +66,7 @@ int run_eval(int argc, char** argv, int first) {
   std::vector<int64_t> batch_sizes = pass_batch_sizes(test.count, config.eval.batch_size);
   batch_sizes.push_back(config.eval.batch_size);
   net.set_precision(config.training.precision);
+  choose_layout(net, config, device, std::cout);
   net.setup(ctx, batch_sizes);
   load_weights(checkpoint.file, *path, net);
   std::cout << "Loaded " << *path << ": network " << net.name() << ", " << net.parameter_count()

@@ -101,6 +101,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.init_from = args.text("init-from");
   o.precision = args.text("precision");
   o.tf32 = args.has("tf32");
+  o.channels_last = args.has("channels-last");
   return o;
 }
 
@@ -201,6 +202,7 @@ int run_train(int argc, char** argv, int first) {
   ctx.set_allow_tf32(config.training.tf32);
   net.set_relu_fusion(!args.has("no-fusion"));
   net.set_precision(config.training.precision);
+  choose_layout(net, config, device, std::cout);
   if (config.training.tf32 && config.training.precision == Precision::FP32 &&
       device == Device::CUDA)
     std::cout << "Precision: fp32 with TF32 tensor-core convolutions (training.tf32)\n";

@@ -12,7 +12,20 @@ std::vector<FlagSpec> device_flags() {
   return {{"device", "cpu|cuda", "where to run (default: cuda when a GPU is usable, else cpu)"},
           {"threads", "N", "CPU threads for the CPU path's BLAS (default 1)"},
           {"tf32", "",
-           "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"}};
+           "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"},
+          {"channels-last", "",
+           "NHWC activations on the GPU, cuDNN's tensor-core layout (training.channels_last)"}};
+}
+
+void choose_layout(Network& net, const Config& config, Device device, std::ostream& out) {
+  if (!config.training.channels_last) return;
+  if (device == Device::CPU) {
+    out << "Channels-last: for GPUs; the CPU keeps NCHW\n";
+    return;
+  }
+  net.set_channels_last(true);
+  out << "Channels-last: NHWC activations and (K, R, S, C) convolution weights "
+         "(training.channels_last)\n";
 }
 
 Device choose_device(const CliArgs& args, std::ostream& out) {

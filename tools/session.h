@@ -19,6 +19,10 @@ std::vector<FlagSpec> device_flags();
 // --device if given (error if cuda is asked for but unusable), else cuda when
 // usable, else cpu; prints one line saying which and why.
 Device choose_device(const CliArgs& args, std::ostream& out);
+// Channels-last activations where the config asks and the device is a GPU
+// (Network::set_channels_last; ConfigError for a layer that cannot take
+// them); one line says so.
+void choose_layout(Network& net, const Config& config, Device device, std::ostream& out);
 // --threads N, default 1 (the tutorial's batch of 4 is too small to share).
 int choose_threads(const CliArgs& args);
 
