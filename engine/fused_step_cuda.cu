@@ -71,6 +71,8 @@ int64_t run_fused_steps(Context& ctx, const FusedPlan* device_plan, FusedStepArg
 
   cudaStream_t stream = ctx.cuda().stream();
   // Stream-ordered: the previous launch has read its steps before these land.
+  // host_steps is pageable memory, staged before this call returns, so the
+  // caller may reuse it at once (pinned memory would need an event first).
   CNNE_CHECK(cudaMemcpyAsync(device_steps, host_steps, sizeof(FusedStepArgs) * size_t(count),
                              cudaMemcpyHostToDevice, stream));
   void* args[] = {&device_plan, &device_steps, &count};

@@ -51,7 +51,10 @@ const Perf& pick(const Perf* results, int count, size_t limit, bool deterministi
   }
   throw DeviceError(std::string("cuDNN found no ") + (tensor_ops ? "" : "strict FP32 ") +
                     (deterministic ? "deterministic " : "") + "algorithm within " +
-                    std::to_string(limit >> 20) + " MiB of workspace for " + what);
+                    std::to_string(limit >> 20) + " MiB of workspace for " + what +
+                    (!tensor_ops && what.find(" nhwc") != std::string::npos
+                         ? " (channels-last: try --tf32 or --precision bf16)"
+                         : ""));
 }
 
 // The candidate algorithms of one direction, Note [algorithm choice]: timed

@@ -253,6 +253,9 @@ TEST(FusedStep, RefusesWhatItDoesNotTakeWithTheReason) {
   Config bf16 = tutorial;
   bf16.training.precision = Precision::BF16;
   EXPECT_NE(FusedStep::unsupported_reason(net, bf16).find("bf16"), std::string::npos);
+  Config scaled = tutorial;
+  scaled.training.loss_scale = 1024;
+  EXPECT_NE(FusedStep::unsupported_reason(net, scaled).find("loss_scale"), std::string::npos);
   Config frozen = tutorial;
   frozen.training.freeze = {"conv1"};
   EXPECT_NE(FusedStep::unsupported_reason(net, frozen).find("freeze"), std::string::npos);
