@@ -226,20 +226,25 @@ void Network::set_precision(Precision p) {
   for (auto& layer : layers_) layer->set_compute_dtype(activation_dtype_);
 }
 
+std::string Network::channels_last_refusal() const {
+  // Every layer that meets a channels-last tensor must take it.
+  const std::vector<Shape> shapes = infer_shapes(1);
+  for (size_t i = 0; i < layers_.size(); ++i)
+    for (size_t node : inputs_[i]) {
+      const Shape& in = shapes[node];
+      if (in.rank() == 4 && in[2] * in[3] > 1 && !layers_[i]->supports_channels_last())
+        return "training.channels_last: layer '" + layers_[i]->name() + "' (" + layers_[i]->type() +
+               ") does not take channels-last input " + in.str() +
+               "; conv2d, batchnorm2d, relu, add, dropout and global_avgpool2d do "
+               "(a network of them up to its global average pooling, like ResNet)";
+    }
+  return "";
+}
+
 void Network::set_channels_last(bool on) {
   if (ctx_) throw Error("Network::set_channels_last after setup");
-  if (on) {  // every layer that meets a channels-last tensor must take it
-    const std::vector<Shape> shapes = infer_shapes(1);
-    for (size_t i = 0; i < layers_.size(); ++i)
-      for (size_t node : inputs_[i]) {
-        const Shape& in = shapes[node];
-        if (in.rank() == 4 && in[2] * in[3] > 1 && !layers_[i]->supports_channels_last())
-          throw ConfigError("training.channels_last: layer '" + layers_[i]->name() + "' (" +
-                            layers_[i]->type() + ") does not take channels-last input " + in.str() +
-                            "; conv2d, batchnorm2d, relu, add, dropout and global_avgpool2d do "
-                            "(a network of them up to its global average pooling, like ResNet)");
-      }
-  }
+  if (on)
+    if (const std::string why = channels_last_refusal(); !why.empty()) throw ConfigError(why);
   channels_last_ = on;
   for (auto& layer : layers_) layer->set_channels_last(on);
 }

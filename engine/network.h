@@ -102,6 +102,8 @@ class Network {
   // checkpoints do not change. Set before setup(); throws ConfigError naming
   // a layer that cannot take it. Off by default.
   void set_channels_last(bool on);
+  // "" when every layer can take channels-last input, else the ConfigError text.
+  std::string channels_last_refusal() const;
   bool channels_last() const { return channels_last_; }
 
   // Plans and allocates all memory for batches up to max(batch_sizes) on ctx's device.

@@ -155,11 +155,24 @@ TEST(ChannelsLast, RefusesALayerThatCannotTakeItNamingIt) {
               std::string::npos)
         << e.what();
   }
-  // The CPU keeps NCHW and says so.
+  // Through the CLI, on the CPU too (a config that fails on the GPU fails everywhere).
   TempDir dir;
   test::make_small_cifar(dir, 4, 4);
-  const test::RunResult r =
+  const test::RunResult refused =
       test::run_cli("train --device cpu --channels-last --epochs 1 --no-eval --data " +
+                    dir.path().string() + " --out " + dir.file("w.safetensors"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("training.channels_last: layer 'pool1' (maxpool2d)"),
+            std::string::npos)
+      << refused.err;
+  // A network that takes it: the CPU keeps NCHW and says so.
+  nlohmann::json resnet = resnet_config("fp32");
+  resnet["network"]["input"] = {3, 32, 32};  // CIFAR-10 images (global pooling: fc unchanged)
+  test::write_text(dir.file("resnet.json"), resnet.dump());
+  const test::RunResult r =
+      test::run_cli("train " + dir.file("resnet.json") +
+                    " --device cpu --channels-last --epochs 1 --no-eval "
+                    "--data " +
                     dir.path().string() + " --out " + dir.file("w.safetensors"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Channels-last: for GPUs; the CPU keeps NCHW"), std::string::npos) << r.out;

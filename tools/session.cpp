@@ -19,7 +19,8 @@ std::vector<FlagSpec> device_flags() {
 
 void choose_layout(Network& net, const Config& config, Device device, std::ostream& out) {
   if (!config.training.channels_last) return;
-  if (device == Device::CPU) {
+  if (device == Device::CPU) {  // the same refusal on every device
+    if (const std::string why = net.channels_last_refusal(); !why.empty()) throw ConfigError(why);
     out << "Channels-last: for GPUs; the CPU keeps NCHW\n";
     return;
   }
