@@ -26,9 +26,9 @@
 #      program on the same GPU, same data (--skip-peer skips it)
 #   4. short bf16/fp16 runs (the tutorial, a ResNet-18 bf16 step)
 #   5. a deterministic GPU run stopped and resumed against an uninterrupted one
-#   6. with --bench: tools/bench_gpu.sh (eager and graph tutorial against PyTorch,
-#      SimpleCNN and ResNet-18 images/s at batch 256 against PyTorch; --bench-parts
-#      picks its parts a, b, c)
+#   6. with --bench: tools/bench_gpu.sh (the tutorial eager, graph and fused against
+#      PyTorch; a batch-4 step; SimpleCNN and ResNet-18 images/s at batch 256, NCHW and
+#      channels-last, against PyTorch; --bench-parts picks its parts a, b, c)
 #   7. compute-sanitizer memcheck and racecheck on short GPU training runs and
 #      on the GPU-vs-CPU tests of the hand-written kernels
 #   8. (only when named) resnet: configs/resnet18_bf16.json trained on the
