@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 
 #include "engine/config.h"
@@ -78,7 +79,8 @@ struct Outcome {
 Outcome train(Device device, const nlohmann::json& json, const ImageDataset& data, bool fused,
               int64_t stop_after = 0, const TrainingState* resume_from = nullptr,
               const Safetensors* optimizer_state = nullptr,
-              const std::vector<float>* start_weights = nullptr) {
+              const std::vector<float>* start_weights = nullptr,
+              const std::string& checkpoint = "") {
   Config config = Config::from_json(json, "test.json");
   config.training.fused_step = fused;
   Context ctx(device);
@@ -88,7 +90,7 @@ Outcome train(Device device, const nlohmann::json& json, const ImageDataset& dat
   net.initialize(rng);
   if (start_weights) net.upload_parameters(*start_weights);
   TempDir dir;
-  config.training.checkpoint = dir.file("w.safetensors");
+  config.training.checkpoint = checkpoint.empty() ? dir.file("w.safetensors") : checkpoint;
   Trainer trainer(ctx, config, net, rng);
   trainer.run_fused_on_cpu(true);
   if (resume_from) trainer.resume(*resume_from, *optimizer_state, "resume");
@@ -162,6 +164,45 @@ TEST(FusedStep, TrainsWithAdamAndAdamWLikeTheLayerPath) {
     const auto fused = train(Device::CPU, json, data, true);
     const auto layers = train(Device::CPU, json, data, false);
     expect_same_training(fused, layers, 1e-5);
+  }
+}
+
+// The host must act between steps (log lines, periodic checkpoints): a fused
+// run ends there, so the run prints and saves at the same steps as the layer
+// path, in the same order.
+TEST(FusedStep, LogsAndCheckpointsAtTheSameSteps) {
+  const ImageDataset data = random_images(23, 8);  // 5 batches per epoch
+  nlohmann::json json = everything_config();
+  json["training"]["checkpoint_every_steps"] = 4;
+  TempDir dir;
+  const auto fused =
+      train(Device::CPU, json, data, true, 0, nullptr, nullptr, nullptr, dir.file("f.safetensors"));
+  const auto layers = train(Device::CPU, json, data, false, 0, nullptr, nullptr, nullptr,
+                            dir.file("l.safetensors"));
+  auto events = [](const std::string& log) {  // "[Epoch: 1, Batch: 3]" and "Checkpoint" lines
+    std::istringstream in(log);
+    std::string line, out;
+    while (std::getline(in, line))
+      if (line.rfind("[Epoch", 0) == 0)
+        out += line.substr(0, line.find(']') + 1) + "\n";
+      else if (line.rfind("Checkpoint ", 0) == 0)
+        out += "checkpoint " + line.substr(line.rfind('.', line.rfind('.') - 1)) + "\n";
+    return out;
+  };
+  EXPECT_EQ(events(fused.log), events(layers.log));
+  EXPECT_NE(events(fused.log).find("step-8"), std::string::npos) << fused.log;
+  EXPECT_LT(max_difference(fused.weights, layers.weights), 1e-5);
+  // Each periodic checkpoint holds the weights of its step, not of a later one.
+  for (const char* step : {"step-4", "step-8"}) {
+    const Safetensors a = load_safetensors(dir.file(std::string("f.") + step + ".safetensors"));
+    const Safetensors b = load_safetensors(dir.file(std::string("l.") + step + ".safetensors"));
+    const auto* wa = a.find("fc2.weight");
+    const auto* wb = b.find("fc2.weight");
+    ASSERT_TRUE(wa && wb) << step;
+    std::vector<float> va(wa->bytes.size() / 4), vb(wb->bytes.size() / 4);
+    std::memcpy(va.data(), wa->bytes.data(), wa->bytes.size());
+    std::memcpy(vb.data(), wb->bytes.data(), wb->bytes.size());
+    EXPECT_LT(max_difference(va, vb), 1e-5) << step;
   }
 }
 
