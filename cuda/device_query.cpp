@@ -38,6 +38,7 @@ CudaInfo query_cuda() {
     gpu.total_memory = prop.totalGlobalMem;
     gpu.multiprocessors = prop.multiProcessorCount;
     gpu.bf16 = prop.major >= 8;
+    gpu.cooperative = prop.cooperativeLaunch != 0;
     gpu.tensor_cores = prop.major >= 7;
     if (cudaSetDevice(i) == cudaSuccess) {
       size_t free_bytes = 0, total_bytes = 0;

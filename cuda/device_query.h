@@ -17,6 +17,7 @@ struct GpuInfo {
   int multiprocessors = 0;
   bool bf16 = false;          // compute capability >= 8.0
   bool tensor_cores = false;  // compute capability >= 7.0
+  bool cooperative = false;   // cooperative launches (the fused step's grid-wide barriers)
 };
 
 struct CudaInfo {

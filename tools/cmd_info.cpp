@@ -60,6 +60,8 @@ int run_info(int argc, char** argv, int first) {
     std::cout << "  multiprocessors: " << g.multiprocessors << "\n";
     std::cout << "  BF16: " << (g.bf16 ? "supported" : "not supported") << "\n";
     std::cout << "  tensor cores: " << (g.tensor_cores ? "supported" : "not supported") << "\n";
+    std::cout << "  cooperative launch (--fused-step): "
+              << (g.cooperative ? "supported" : "not supported") << "\n";
   }
   return 0;
 }
