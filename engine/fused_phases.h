@@ -100,60 +100,99 @@ CNNE_HOST_DEVICE inline void fused_assemble(const FusedPlan& plan, const FusedSt
   }
 }
 
+// Output (i, kk, oy, ox) of conv stage st, with its bias and ReLU.
+CNNE_HOST_DEVICE inline float conv_output(const FusedPlan& plan, const FusedStage& st, int i,
+                                          int kk, int oy, int ox) {
+  const float* wt = plan.params + st.weight;
+  // Two running sums, over even and odd kernel rows (more in flight on the GPU).
+  float even = 0.0f, odd = 0.0f;
+  auto kernel_row = [&](int ch, int r, float& acc) {
+    const int iy = oy * st.sh - st.ph + r;
+    if (iy < 0 || iy >= st.h) return;
+    const float* in = st.x + ((int64_t(i) * st.c + ch) * st.h + iy) * st.w;
+    const float* filter = wt + ((int64_t(kk) * st.c + ch) * st.kh + r) * st.kw;
+    for (int s = 0; s < st.kw; ++s) {
+      const int ix = ox * st.sw - st.pw + s;
+      if (ix >= 0 && ix < st.w) acc = acc + in[ix] * filter[s];
+    }
+  };
+  for (int ch = 0; ch < st.c; ++ch)
+    for (int r = 0; r < st.kh; r += 2) {
+      kernel_row(ch, r, even);
+      if (r + 1 < st.kh) kernel_row(ch, r + 1, odd);
+    }
+  const float v = (st.bias >= 0 ? plan.params[st.bias + kk] : 0.0f) + (even + odd);
+  return st.relu ? relu_value(v) : v;
+}
+
+// Max-pool window (oy, ox) of plane `plane` of pool stage st: its value (with
+// the stage's ReLU) and arg max; padding never wins, the first maximum in
+// window order does, NaN propagates. `input(iy, ix)` gives the input value
+// (the producer's output, read or computed).
+template <class Input>
+CNNE_HOST_DEVICE inline float pool_window(const FusedStage& st, int oy, int ox, Input input,
+                                          int32_t* argmax) {
+  int32_t best = -1;
+  float best_value = -INFINITY;
+  for (int r = 0; r < st.kh; ++r) {
+    const int iy = oy * st.sh - st.ph + r;
+    if (iy < 0 || iy >= st.h) continue;
+    for (int s = 0; s < st.kw; ++s) {
+      const int ix = ox * st.sw - st.pw + s;
+      if (ix < 0 || ix >= st.w) continue;
+      const float value = input(iy, ix);
+      if (best < 0 || value > best_value || value != value) {
+        best = iy * st.w + ix;
+        best_value = value;
+      }
+    }
+  }
+  *argmax = best;
+  return st.relu ? relu_value(best_value) : best_value;
+}
+
 CNNE_HOST_DEVICE inline void fused_forward(const FusedPlan& plan, const FusedStage& st, int64_t n,
                                            int64_t tid, int64_t threads) {
+  if (st.pool_after >= 0) {
+    // Note [fused step], pooling fused: the conv outputs of each window of the
+    // tiling max-pool that follows, then the window's maximum.
+    const FusedStage& pool = plan.stages[st.pool_after];
+    const int64_t total = n * pool.k * pool.p * pool.q;
+    for (int64_t t = tid; t < total; t += threads) {
+      const int ti = static_cast<int>(t);
+      const int px = ti % pool.q, py = (ti / pool.q) % pool.p,
+                plane = ti / (pool.q * pool.p);  // i * K + kk
+      const int kk = plane % st.k, i = plane / st.k;
+      float* y = st.y + int64_t(plane) * st.p * st.q;
+      pool.y[t] = pool_window(
+          pool, py, px,
+          [&](int oy, int ox) {
+            const float v = conv_output(plan, st, i, kk, oy, ox);
+            y[oy * st.q + ox] = v;  // each conv output lies in one window: written once
+            return v;
+          },
+          &pool.argmax[t]);
+    }
+    return;
+  }
   const int64_t total = n * st.k * st.p * st.q;
-  const float* wt = st.weight >= 0 ? plan.params + st.weight : nullptr;
-  const float* bias = st.bias >= 0 ? plan.params + st.bias : nullptr;
   for (int64_t t = tid; t < total; t += threads) {
     const int ti = static_cast<int>(t);  // fewer than 2^31 items (FusedStep checks)
     const int ox = ti % st.q, oy = (ti / st.q) % st.p, kk = (ti / (st.q * st.p)) % st.k,
               i = ti / (st.q * st.p * st.k);
-    float v = 0.0f;
     if (st.kind == kFusedLinear) {
       const float* x = st.x + int64_t(i) * st.c;
-      const float* row = wt + int64_t(kk) * st.c;
-      v = (bias ? bias[kk] : 0.0f) + fused_dot(x, 1, row, 1, st.c);
+      const float* row = plan.params + st.weight + int64_t(kk) * st.c;
+      const float v =
+          (st.bias >= 0 ? plan.params[st.bias + kk] : 0.0f) + fused_dot(x, 1, row, 1, st.c);
+      st.y[t] = st.relu ? relu_value(v) : v;
     } else if (st.kind == kFusedConv) {
-      // Two running sums, over even and odd kernel rows (more in flight on the GPU).
-      float even = 0.0f, odd = 0.0f;
-      auto kernel_row = [&](int ch, int r, float& acc) {
-        const int iy = oy * st.sh - st.ph + r;
-        if (iy < 0 || iy >= st.h) return;
-        const float* in = st.x + ((int64_t(i) * st.c + ch) * st.h + iy) * st.w;
-        const float* filter = wt + ((int64_t(kk) * st.c + ch) * st.kh + r) * st.kw;
-        for (int s = 0; s < st.kw; ++s) {
-          const int ix = ox * st.sw - st.pw + s;
-          if (ix >= 0 && ix < st.w) acc = acc + in[ix] * filter[s];
-        }
-      };
-      for (int ch = 0; ch < st.c; ++ch)
-        for (int r = 0; r < st.kh; r += 2) {
-          kernel_row(ch, r, even);
-          if (r + 1 < st.kh) kernel_row(ch, r + 1, odd);
-        }
-      v = (bias ? bias[kk] : 0.0f) + (even + odd);
-    } else {  // max-pool: padding never wins, the first maximum does, NaN propagates
-      const float* plane = st.x + (int64_t(i) * st.c + kk) * st.h * st.w;
-      int32_t best = -1;
-      float best_value = -INFINITY;
-      for (int r = 0; r < st.kh; ++r) {
-        const int iy = oy * st.sh - st.ph + r;
-        if (iy < 0 || iy >= st.h) continue;
-        for (int s = 0; s < st.kw; ++s) {
-          const int ix = ox * st.sw - st.pw + s;
-          if (ix < 0 || ix >= st.w) continue;
-          const float value = plane[iy * st.w + ix];
-          if (best < 0 || value > best_value || value != value) {
-            best = iy * st.w + ix;
-            best_value = value;
-          }
-        }
-      }
-      st.argmax[t] = best;
-      v = best_value;
+      st.y[t] = conv_output(plan, st, i, kk, oy, ox);
+    } else {
+      const float* in = st.x + (int64_t(i) * st.c + kk) * st.h * st.w;
+      st.y[t] = pool_window(
+          st, oy, ox, [&](int iy, int ix) { return in[iy * st.w + ix]; }, &st.argmax[t]);
     }
-    st.y[t] = st.relu ? relu_value(v) : v;
   }
 }
 
@@ -198,16 +237,86 @@ CNNE_HOST_DEVICE inline float fused_masked(const FusedStage& st, int64_t at, flo
   return st.mask_dx && !(st.x[at] > 0.0f) ? 0.0f : v;
 }
 
+// d(loss)/d(x) at element t of linear stage st's input (N, I), before any ReLU mask.
+CNNE_HOST_DEVICE inline float linear_dx(const FusedPlan& plan, const FusedStage& st, int64_t t) {
+  const int in = st.c, out = st.k;
+  const int64_t i = static_cast<int>(t) / in, j = static_cast<int>(t) % in;
+  return fused_dot(st.dy + i * out, 1, plan.params + st.weight + j, in, out);
+}
+
+// d(loss)/d(x) at element t of conv stage st's input (N, C, H, W): every
+// output position whose window reads it, before any ReLU mask.
+CNNE_HOST_DEVICE inline float conv_dx(const FusedPlan& plan, const FusedStage& st, int64_t t) {
+  const float* wt = plan.params + st.weight;
+  const int ti = static_cast<int>(t);
+  const int ix = ti % st.w, iy = (ti / st.w) % st.h, ch = (ti / (st.w * st.h)) % st.c,
+            i = ti / (st.w * st.h * st.c);
+  // The kernel rows r that reach iy are r0, r0 + sh, ..., and output row
+  // oy = (iy + ph - r) / sh falls by one at each (no division in the loop).
+  const int r0 = (iy + st.ph) % st.sh, s0 = (ix + st.pw) % st.sw;
+  const int oy0 = (iy + st.ph - r0) / st.sh, ox0 = (ix + st.pw - s0) / st.sw;
+  // Four running sums, over the output channels in turn.
+  float sum0 = 0.0f, sum1 = 0.0f, sum2 = 0.0f, sum3 = 0.0f;
+  auto channel = [&](int kk, float& acc) {
+    const float* dplane = st.dy + (int64_t(i) * st.k + kk) * st.p * st.q;
+    const float* filter = wt + (int64_t(kk) * st.c + ch) * st.kh * st.kw;
+    for (int r = r0, oy = oy0; r < st.kh && oy >= 0; r += st.sh, --oy) {
+      if (oy >= st.p) continue;
+      for (int s = s0, ox = ox0; s < st.kw && ox >= 0; s += st.sw, --ox)
+        if (ox < st.q) acc = acc + dplane[oy * st.q + ox] * filter[r * st.kw + s];
+    }
+  };
+  int kk = 0;
+  for (; kk + 4 <= st.k; kk += 4) {
+    channel(kk, sum0);
+    channel(kk + 1, sum1);
+    channel(kk + 2, sum2);
+    channel(kk + 3, sum3);
+  }
+  for (; kk < st.k; ++kk) channel(kk, sum0);
+  return (sum0 + sum1) + (sum2 + sum3);
+}
+
+// The dx items of stage st's backward: its input's elements, or, through a
+// tiling max-pool fused into it (Note [fused step], pooling fused), the
+// elements of the conv output before that pool.
+CNNE_HOST_DEVICE inline int64_t fused_dx_items(const FusedPlan& plan, const FusedStage& st,
+                                               int64_t n) {
+  if (!st.needs_dx) return 0;
+  if (st.pool_before < 0) return n * st.c * st.h * st.w;
+  const FusedStage& pool = plan.stages[st.pool_before];
+  return n * pool.c * pool.h * pool.w;
+}
+
+// Writes dx item t of stage st: d(loss)/d(x), masked by the ReLU of x's
+// producer; through a fused pool, element t of the conv output gets the dx
+// of its window's output when it is that window's first maximum, else 0.
+CNNE_HOST_DEVICE inline void fused_dx(const FusedPlan& plan, const FusedStage& st, int64_t t) {
+  auto dx_at = [&](int64_t at) {
+    return fused_masked(st, at,
+                        st.kind == kFusedLinear ? linear_dx(plan, st, at) : conv_dx(plan, st, at));
+  };
+  if (st.pool_before < 0) {
+    st.dx[t] = dx_at(t);
+    return;
+  }
+  const FusedStage& pool = plan.stages[st.pool_before];
+  const FusedStage& conv = plan.stages[st.pool_before - 1];
+  const int ti = static_cast<int>(t);
+  const int ix = ti % pool.w, iy = (ti / pool.w) % pool.h, plane = ti / (pool.w * pool.h);
+  const int64_t o = (int64_t(plane) * pool.p + iy / pool.kh) * pool.q + ix / pool.kw;
+  const float v = pool.argmax[o] == iy * pool.w + ix ? dx_at(o) : 0.0f;
+  conv.dy[t] = fused_masked(pool, t, v);  // the conv's ReLU
+}
+
 CNNE_HOST_DEVICE inline void fused_backward_linear(const FusedPlan& plan, const FusedStage& st,
                                                    int64_t n, int64_t tid, int64_t threads) {
-  const float* wt = plan.params + st.weight;
   const int in = st.c, out = st.k;
-  const int64_t dx_items = st.needs_dx ? n * in : 0, dw_items = out * in;
+  const int64_t dx_items = fused_dx_items(plan, st, n), dw_items = int64_t(out) * in;
   const int64_t total = dx_items + dw_items + (st.bias >= 0 ? out : 0);
   for (int64_t t = tid; t < total; t += threads) {
     if (t < dx_items) {  // dx (N, I) = dy (N, O) W (O, I)
-      const int64_t i = static_cast<int>(t) / in, j = static_cast<int>(t) % in;
-      st.dx[t] = fused_masked(st, t, fused_dot(st.dy + i * out, 1, wt + j, in, out));
+      fused_dx(plan, st, t);
     } else if (t < dx_items + dw_items) {  // dW (O, I) = dy^T x
       const int64_t u = t - dx_items, o = static_cast<int>(u) / in, j = static_cast<int>(u) % in;
       float acc = 0.0f;
@@ -224,42 +333,14 @@ CNNE_HOST_DEVICE inline void fused_backward_linear(const FusedPlan& plan, const 
 
 CNNE_HOST_DEVICE inline void fused_backward_conv(const FusedPlan& plan, const FusedStage& st,
                                                  int64_t n, int64_t tid, int64_t threads) {
-  const float* wt = plan.params + st.weight;
   const int C = st.c, H = st.h, W = st.w, K = st.k, P = st.p, Q = st.q, R = st.kh, S = st.kw;
-  const int64_t dx_items = st.needs_dx ? n * C * H * W : 0;
+  const int64_t dx_items = fused_dx_items(plan, st, n);
   const int64_t per_split = st.weight_count + K;  // bias partials follow the weight's
   const int64_t rows = n * P, splits = fused_splits(st, n);
   const int64_t total = dx_items + splits * per_split;
   for (int64_t t = tid; t < total; t += threads) {
-    if (t < dx_items) {  // dx: every output position whose window reads (iy, ix)
-      const int ti = static_cast<int>(t);
-      const int ix = ti % st.w, iy = (ti / st.w) % st.h, ch = (ti / (st.w * st.h)) % st.c,
-                i = ti / (st.w * st.h * st.c);
-      // The kernel rows r that reach iy are r0, r0 + sh, ..., and output row
-      // oy = (iy + ph - r) / sh falls by one at each (no division in the loop).
-      const int r0 = (iy + st.ph) % st.sh, s0 = (ix + st.pw) % st.sw;
-      const int oy0 = (iy + st.ph - r0) / st.sh, ox0 = (ix + st.pw - s0) / st.sw;
-      // Four running sums, over the output channels in turn.
-      float sum0 = 0.0f, sum1 = 0.0f, sum2 = 0.0f, sum3 = 0.0f;
-      auto channel = [&](int kk, float& acc) {
-        const float* dplane = st.dy + (int64_t(i) * st.k + kk) * st.p * st.q;
-        const float* filter = wt + (int64_t(kk) * st.c + ch) * st.kh * st.kw;
-        for (int r = r0, oy = oy0; r < st.kh && oy >= 0; r += st.sh, --oy) {
-          if (oy >= st.p) continue;
-          for (int s = s0, ox = ox0; s < st.kw && ox >= 0; s += st.sw, --ox)
-            if (ox < st.q) acc = acc + dplane[oy * st.q + ox] * filter[r * st.kw + s];
-        }
-      };
-      int kk = 0;
-      for (; kk + 4 <= st.k; kk += 4) {
-        channel(kk, sum0);
-        channel(kk + 1, sum1);
-        channel(kk + 2, sum2);
-        channel(kk + 3, sum3);
-      }
-      for (; kk < st.k; ++kk) channel(kk, sum0);
-      const float acc = (sum0 + sum1) + (sum2 + sum3);
-      st.dx[t] = fused_masked(st, t, acc);
+    if (t < dx_items) {
+      fused_dx(plan, st, t);
       continue;
     }
     // a partial sum of dW (K, C, R, S) or db (K) over one group of (image, output row) pairs

@@ -27,15 +27,21 @@ struct FusedStage {
   int32_t k = 0, p = 1, q = 1;  // output per image (linear: k = out_features; pool: k = c)
   int32_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;  // the window (conv, pool)
   int32_t rows_per_split = 1;  // conv: one dW partial sums this many (image, output row) pairs
-  int64_t weight = -1;         // offset in floats into the parameter layout; -1: none (pool)
-  int64_t bias = -1;           // offset of the bias; -1: none
-  int64_t weight_count = 0;    // conv K*C*R*S, linear O*I
-  const float* x = nullptr;    // (N, c, h, w): the previous stage's y, or the batch
-  float* y = nullptr;          // (N, k, p, q)
-  float* dx = nullptr;         // (N, c, h, w): the previous stage's dy; null when !needs_dx
-  float* dy = nullptr;         // (N, k, p, q): d(loss)/d(this stage's output before its ReLU)
-  int32_t* argmax = nullptr;   // max-pool: (N, k, p, q) index into the (h, w) plane, -1 none
-  float* partials = nullptr;   // conv: (splits, weight_count + K) dW and db by row groups
+  // Pooling fused (Note [fused step]): a conv followed by a tiling max-pool
+  // computes the pool's forward too (pool_after: the pool's stage), and the
+  // stage after that pool takes the pool's backward into its dx
+  // (pool_before: the pool's stage); -1: none.
+  int32_t pool_after = -1;
+  int32_t pool_before = -1;
+  int64_t weight = -1;        // offset in floats into the parameter layout; -1: none (pool)
+  int64_t bias = -1;          // offset of the bias; -1: none
+  int64_t weight_count = 0;   // conv K*C*R*S, linear O*I
+  const float* x = nullptr;   // (N, c, h, w): the previous stage's y, or the batch
+  float* y = nullptr;         // (N, k, p, q)
+  float* dx = nullptr;        // (N, c, h, w): the previous stage's dy; null when !needs_dx
+  float* dy = nullptr;        // (N, k, p, q): d(loss)/d(this stage's output before its ReLU)
+  int32_t* argmax = nullptr;  // max-pool: (N, k, p, q) index into the (h, w) plane, -1 none
+  float* partials = nullptr;  // conv: (splits, weight_count + K) dW and db by row groups
 };
 
 enum FusedPhaseKind : int32_t {

@@ -211,13 +211,35 @@ FusedStep::FusedStep(Context& ctx, Network& net, Optimizer& optimizer, const Dev
   plan_.correct = correct.i32();
   plan_.nonfinite = nonfinite.i32();
 
+  // Pooling fused: a max-pool whose windows tile its input (kernel = stride,
+  // no padding, the input an exact number of windows) after a conv and before
+  // another stage is done by those two (two barriers fewer per pool).
+  for (int32_t s = 1; s + 1 < plan_.stage_count; ++s) {
+    FusedStage& pool = plan_.stages[s];
+    const FusedStage& conv = plan_.stages[s - 1];
+    if (pool.kind != kFusedMaxPool || conv.kind != kFusedConv || pool.kh != pool.sh ||
+        pool.kw != pool.sw || pool.ph != 0 || pool.pw != 0 || pool.h % pool.kh != 0 ||
+        pool.w % pool.kw != 0)
+      continue;
+    plan_.stages[s - 1].pool_after = s;
+    FusedStage& next = plan_.stages[s + 1];
+    next.pool_before = s;
+    // its dx items are now the conv's outputs
+    const int64_t own = next.kind == kFusedConv
+                            ? fused_splits(next, batch) * (next.weight_count + next.k)
+                            : next.weight_count + next.k;
+    max_items_ = std::max(max_items_, batch * pool.c * pool.h * pool.w + own);
+  }
+
   // One step: every forward, the loss, every backward that has work, the update.
   for (int32_t s = 0; s < plan_.stage_count; ++s)
-    plan_.phases[plan_.phase_count++] = {kPhaseForward, s};
+    if (s == 0 || plan_.stages[s - 1].pool_after != s)
+      plan_.phases[plan_.phase_count++] = {kPhaseForward, s};
   plan_.phases[plan_.phase_count++] = {kPhaseLoss, 0};
   for (int32_t s = plan_.stage_count; s-- > 0;) {
     const FusedStage& st = plan_.stages[s];
-    if (st.kind != kFusedMaxPool || st.needs_dx)
+    const bool pooled_by_next = s + 1 < plan_.stage_count && plan_.stages[s + 1].pool_before == s;
+    if ((st.kind != kFusedMaxPool || st.needs_dx) && !pooled_by_next)
       plan_.phases[plan_.phase_count++] = {kPhaseBackward, s};
   }
   plan_.phases[plan_.phase_count++] = {kPhaseUpdate, 0};

@@ -63,6 +63,27 @@ nlohmann::json everything_config() {
   })");
 }
 
+// Tiling max-pools, which the fused step folds into the conv before and the
+// stage after (Note [fused step]): one after a conv without ReLU and followed
+// by a ReLU, one after a conv with ReLU and before a linear layer.
+nlohmann::json pooled_config() {
+  return nlohmann::json::parse(R"({
+    "network": {"name": "Pooled", "input": [3, 32, 32], "layers": [
+      {"type": "conv2d", "name": "conv1", "in_channels": 3, "out_channels": 4, "kernel_size": 3,
+       "padding": 1},
+      {"type": "maxpool2d", "name": "pool1", "kernel_size": 2},
+      {"type": "relu", "name": "relu1"},
+      {"type": "conv2d", "name": "conv2", "in_channels": 4, "out_channels": 6, "kernel_size": 3,
+       "stride": 2, "padding": 1},
+      {"type": "relu", "name": "relu2"},
+      {"type": "maxpool2d", "name": "pool2", "kernel_size": [2, 4], "stride": [2, 4]},
+      {"type": "flatten", "name": "flatten"},
+      {"type": "linear", "name": "fc", "in_features": 48, "out_features": 10}]},
+    "training": {"epochs": 2, "batch_size": 5, "log_every": 2, "seed": 7,
+      "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9}}
+  })");
+}
+
 nlohmann::json tutorial_config() {
   nlohmann::json j = parse_json_text(Config::embedded_default(), "simplecnn.json");
   j["training"]["log_every"] = 5;
@@ -155,6 +176,13 @@ TEST(FusedStep, TrainsEveryOptionItTakesLikeTheLayerPath) {
   expect_same_training(fused, layers, 1e-5);
 }
 
+TEST(FusedStep, TrainsFusedPoolingLikeTheLayerPath) {
+  const ImageDataset data = random_images(23, 8);
+  const auto fused = train(Device::CPU, pooled_config(), data, true);
+  const auto layers = train(Device::CPU, pooled_config(), data, false);
+  expect_same_training(fused, layers, 1e-5);
+}
+
 // Adam and AdamW (the tutorial's suggested next step, configs/simplecnn_adam.json).
 TEST(FusedStep, TrainsWithAdamAndAdamWLikeTheLayerPath) {
   const ImageDataset data = random_images(23, 8);
@@ -209,44 +237,46 @@ TEST(FusedStep, LogsAndCheckpointsAtTheSameSteps) {
 // What the phases compute does not depend on how many threads share them:
 // the host emulating 1, 7 or 300 threads gives the same bits.
 TEST(FusedStep, SameBitsForAnyThreadCount) {
-  const Config config = Config::from_json(everything_config(), "test.json");
-  const ImageDataset data = random_images(15, 2);
-  std::vector<std::vector<float>> results;
-  for (int64_t threads : {1, 7, 300}) {
-    Context ctx(Device::CPU);
-    Network net = Network::from_json(config.network, "test.json");
-    net.setup(ctx, {5});
-    Rng rng(1);
-    net.initialize(rng);
-    const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
-    DeviceDataset dataset(ctx, data, Normalization(config.data.mean, config.data.std));
-    dataset.set_augment(config.data.augment, 4);
-    Rng order(9);
-    dataset.start_epoch(order, 0, true);
-    LossMeter meter(ctx);
-    int32_t nonfinite = 0;
-    FusedStep step(ctx, net, *optimizer, dataset, config, meter.loss_sum(), meter.correct(),
-                   Tensor(&nonfinite, Shape{1}));
-    step.set_parallelism(threads);
-    std::vector<FusedStepArgs> args;
-    for (int64_t b = 0; b < 3; ++b) {
-      FusedStepArgs a;
-      a.batch = dataset.batch_args(b, 5);
-      a.n = 5;
-      StepScalars scalars;
-      optimizer->write_step(scalars, StepRates{0.05, 0.9}, b);
-      a.sgd = scalars.sgd;
-      args.push_back(a);
+  for (const nlohmann::json& json : {everything_config(), pooled_config()}) {
+    const Config config = Config::from_json(json, "test.json");
+    const ImageDataset data = random_images(15, 2);
+    std::vector<std::vector<float>> results;
+    for (int64_t threads : {1, 7, 300}) {
+      Context ctx(Device::CPU);
+      Network net = Network::from_json(config.network, "test.json");
+      net.setup(ctx, {5});
+      Rng rng(1);
+      net.initialize(rng);
+      const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
+      DeviceDataset dataset(ctx, data, Normalization(config.data.mean, config.data.std));
+      dataset.set_augment(config.data.augment, 4);
+      Rng order(9);
+      dataset.start_epoch(order, 0, true);
+      LossMeter meter(ctx);
+      int32_t nonfinite = 0;
+      FusedStep step(ctx, net, *optimizer, dataset, config, meter.loss_sum(), meter.correct(),
+                     Tensor(&nonfinite, Shape{1}));
+      step.set_parallelism(threads);
+      std::vector<FusedStepArgs> args;
+      for (int64_t b = 0; b < 3; ++b) {
+        FusedStepArgs a;
+        a.batch = dataset.batch_args(b, 5);
+        a.n = 5;
+        StepScalars scalars;
+        optimizer->write_step(scalars, StepRates{0.05, 0.9}, b);
+        a.sgd = scalars.sgd;
+        args.push_back(a);
+      }
+      step.run(args);
+      EXPECT_EQ(nonfinite, 0);
+      std::vector<float> out = net.download_parameters();
+      out.push_back(static_cast<float>(meter.read().loss_sum));
+      out.push_back(static_cast<float>(meter.read().correct));
+      results.push_back(out);
     }
-    step.run(args);
-    EXPECT_EQ(nonfinite, 0);
-    std::vector<float> out = net.download_parameters();
-    out.push_back(static_cast<float>(meter.read().loss_sum));
-    out.push_back(static_cast<float>(meter.read().correct));
-    results.push_back(out);
+    EXPECT_TRUE(results[1] == results[0]);
+    EXPECT_TRUE(results[2] == results[0]);
   }
-  EXPECT_TRUE(results[1] == results[0]);
-  EXPECT_TRUE(results[2] == results[0]);
 }
 
 // Stopped after 7 steps (a run ends there) and resumed: the same bits as 2
@@ -357,7 +387,8 @@ TEST(FusedStepGpu, TheKernelComputesWhatTheHostComputes) {
   REQUIRE_GPU();
   nlohmann::json adamw = everything_config();
   adamw["training"]["optimizer"] = {{"type", "adamw"}, {"lr", 0.002}};
-  for (const nlohmann::json& json : {tutorial_config(), everything_config(), adamw}) {
+  for (const nlohmann::json& json :
+       {tutorial_config(), everything_config(), adamw, pooled_config()}) {
     const ImageDataset data = random_images(23, 8);
     const auto host = train(Device::CPU, json, data, true);
     const auto gpu = train(Device::CUDA, json, data, true);
