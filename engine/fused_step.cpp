@@ -213,13 +213,14 @@ FusedStep::FusedStep(Context& ctx, Network& net, Optimizer& optimizer, const Dev
 
   // Pooling fused: a max-pool whose windows tile its input (kernel = stride,
   // no padding, the input an exact number of windows) after a conv and before
-  // another stage is done by those two (two barriers fewer per pool).
+  // a conv or linear stage is done by those two (two barriers fewer per pool).
   for (int32_t s = 1; s + 1 < plan_.stage_count; ++s) {
     FusedStage& pool = plan_.stages[s];
     const FusedStage& conv = plan_.stages[s - 1];
-    if (pool.kind != kFusedMaxPool || conv.kind != kFusedConv || pool.kh != pool.sh ||
-        pool.kw != pool.sw || pool.ph != 0 || pool.pw != 0 || pool.h % pool.kh != 0 ||
-        pool.w % pool.kw != 0)
+    // (the stage after must be a conv or a linear one: their backwards take it)
+    if (pool.kind != kFusedMaxPool || conv.kind != kFusedConv ||
+        plan_.stages[s + 1].kind == kFusedMaxPool || pool.kh != pool.sh || pool.kw != pool.sw ||
+        pool.ph != 0 || pool.pw != 0 || pool.h % pool.kh != 0 || pool.w % pool.kw != 0)
       continue;
     plan_.stages[s - 1].pool_after = s;
     FusedStage& next = plan_.stages[s + 1];

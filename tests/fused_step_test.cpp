@@ -181,6 +181,15 @@ TEST(FusedStep, TrainsFusedPoolingLikeTheLayerPath) {
   const auto fused = train(Device::CPU, pooled_config(), data, true);
   const auto layers = train(Device::CPU, pooled_config(), data, false);
   expect_same_training(fused, layers, 1e-5);
+  // Two pools in a row: the first is not folded (a pool's backward cannot take it).
+  nlohmann::json twice = pooled_config();
+  auto& l = twice["network"]["layers"];
+  l.insert(l.begin() + 2,
+           nlohmann::json::object({{"type", "maxpool2d"}, {"name", "pool1b"}, {"kernel_size", 2}}));
+  l[4]["stride"] = 1;  // conv2 keeps 8x8 from the 8x8 map
+  const auto fused2 = train(Device::CPU, twice, data, true);
+  const auto layers2 = train(Device::CPU, twice, data, false);
+  expect_same_training(fused2, layers2, 1e-5);
 }
 
 // Adam and AdamW (the tutorial's suggested next step, configs/simplecnn_adam.json).
