@@ -418,16 +418,22 @@ TEST(FusedStepGpu, TrainsLikeTheGpuLayerPath) {
 
 TEST(FusedStepGpu, ManyBlocksAndRunsOfManySteps) {
   REQUIRE_GPU();
-  // 600 steps: two runs (at most FusedStep::kMaxSteps each), logs every 250.
+  // 600 steps in three runs: 512 (FusedStep::kMaxSteps), 38 (to the log line
+  // at 550), 50 (to the epoch's end).
   nlohmann::json json = tutorial_config();
-  json["training"]["log_every"] = 250;
+  json["training"]["log_every"] = 550;
   json["training"]["epochs"] = 1;
   const ImageDataset data = random_images(4 * 600, 7);
   const auto gpu = train(Device::CUDA, json, data, true);
   const auto host = train(Device::CPU, json, data, true);
   EXPECT_EQ(gpu.state.steps, 600);
-  EXPECT_LT(max_difference(gpu.weights, host.weights), 1e-5);
-  EXPECT_EQ(logged_losses(gpu.log).size(), 2u);
+  // 600 steps: room for a last-bit difference of the loss's exp (the only
+  // arithmetic the two do not share) to grow
+  EXPECT_LT(max_difference(gpu.weights, host.weights), 1e-3);
+  const auto g = logged_losses(gpu.log), h = logged_losses(host.log);
+  ASSERT_EQ(g.size(), 1u);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_NEAR(g[0], h[0], 0.002);
 }
 
 }  // namespace
