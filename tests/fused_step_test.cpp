@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <sstream>
 
 #include "engine/config.h"
@@ -405,6 +406,82 @@ TEST(FusedStepGpu, TheKernelComputesWhatTheHostComputes) {
     EXPECT_LT(max_difference(gpu.weights, host.weights), 1e-6) << json["network"]["name"];
     EXPECT_LT(max_difference(gpu.momentum, host.momentum), 1e-6);
     EXPECT_EQ(logged_losses(gpu.log), logged_losses(host.log));
+  }
+}
+
+// One step on each, then every stage's buffers side by side: the first that
+// differs names the phase to look at (the tests above only see the result).
+TEST(FusedStepGpu, EachStageMatchesTheHostAfterOneStep) {
+  REQUIRE_GPU();
+  for (const nlohmann::json& json : {tutorial_config(), everything_config(), pooled_config()}) {
+    const Config config = Config::from_json(json, "test.json");
+    const ImageDataset data = random_images(10, 4);
+    struct Run {
+      std::unique_ptr<Context> ctx;
+      std::unique_ptr<Network> net;
+      std::unique_ptr<Optimizer> optimizer;
+      std::unique_ptr<DeviceDataset> dataset;
+      std::unique_ptr<LossMeter> meter;
+      std::unique_ptr<Buffer> nonfinite;
+      std::unique_ptr<FusedStep> step;
+    };
+    auto make = [&](Device device) {
+      Run r;
+      r.ctx = std::make_unique<Context>(device);
+      r.net = std::make_unique<Network>(Network::from_json(config.network, "test.json"));
+      r.net->setup(*r.ctx, {config.training.batch_size});
+      Rng rng(3);
+      r.net->initialize(rng);
+      r.optimizer = Optimizer::create(*r.ctx, *r.net, config.training.optimizer);
+      r.dataset = std::make_unique<DeviceDataset>(*r.ctx, data,
+                                                  Normalization(config.data.mean, config.data.std));
+      r.dataset->set_augment(config.data.augment, 5);
+      Rng order(8);
+      r.dataset->start_epoch(order, 0, true);
+      r.meter = std::make_unique<LossMeter>(*r.ctx);
+      r.nonfinite = std::make_unique<Buffer>(device, sizeof(int32_t));
+      const Tensor count(static_cast<int32_t*>(r.nonfinite->data()), Shape{1}, device);
+      int32_t zero = 0;
+      copy_tensor(Tensor(&zero, Shape{1}), count);
+      r.step = std::make_unique<FusedStep>(*r.ctx, *r.net, *r.optimizer, *r.dataset, config,
+                                           r.meter->loss_sum(), r.meter->correct(), count);
+      FusedStepArgs a;
+      a.batch = r.dataset->batch_args(0, config.training.batch_size);
+      a.n = config.training.batch_size;
+      StepScalars scalars;
+      r.optimizer->write_step(scalars, StepRates{config.training.optimizer.lr, 0.9}, 0);
+      a.sgd = scalars.sgd;
+      a.adam = scalars.adam;
+      r.step->run({a});
+      r.ctx->synchronize();
+      return r;
+    };
+    const Run host = make(Device::CPU), gpu = make(Device::CUDA);
+    const FusedPlan& hp = host.step->plan();
+    const FusedPlan& gp = gpu.step->plan();
+    const int64_t n = config.training.batch_size;
+    auto fetch = [](const float* p, int64_t count, Device d) {
+      std::vector<float> v(static_cast<size_t>(count));
+      copy_tensor(Tensor(const_cast<float*>(p), Shape{count}, d), Tensor(v.data(), Shape{count}));
+      return v;
+    };
+    for (int32_t s = 0; s < hp.stage_count; ++s) {
+      const FusedStage& h = hp.stages[s];
+      const FusedStage& g = gp.stages[s];
+      const int64_t count = n * h.k * h.p * h.q;
+      const std::string at = std::string(json["network"]["name"]) + " stage " + std::to_string(s);
+      EXPECT_LT(max_difference(fetch(g.y, count, Device::CUDA), fetch(h.y, count, Device::CPU)),
+                1e-6)
+          << at << " forward output";
+      const bool pool_folded = s + 1 < hp.stage_count && hp.stages[s + 1].pool_before == s;
+      if (!pool_folded) {
+        EXPECT_LT(max_difference(fetch(g.dy, count, Device::CUDA), fetch(h.dy, count, Device::CPU)),
+                  1e-6)
+            << at << " output gradient";
+      }
+    }
+    EXPECT_LT(max_difference(gpu.net->download_parameters(), host.net->download_parameters()), 1e-6)
+        << json["network"]["name"] << " parameters after the update";
   }
 }
 
