@@ -1,8 +1,8 @@
 // The fused step (Note [fused step] in engine/fused_step.h) against the layer
 // path: the same training to rounding on the CPU, for the tutorial and for a
 // network that uses every option it takes; the same result for any number of
-// threads; exact resume; clear refusals. The GPU tests run the same phases in
-// the cooperative kernel and compare them with the host's.
+// threads; exact resume; clear refusals. tests/fused_step_gpu_test.cpp runs
+// the same phases in the cooperative kernel and compares them with the host's.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,149 +19,15 @@
 #include "engine/optimizer.h"
 #include "engine/schedule.h"
 #include "engine/trainer.h"
+#include "tests/fused_test_util.h"
 #include "tests/test_util.h"
 
 namespace cnne {
 namespace {
 
+using namespace fused_test;
 using test::TempDir;
 
-ImageDataset random_images(int64_t count, uint64_t seed) {
-  ImageDataset data;
-  data.count = count;
-  Rng rng(seed);
-  for (int64_t i = 0; i < count * 3072; ++i)
-    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
-  for (int64_t i = 0; i < count; ++i) data.labels.push_back(static_cast<int32_t>(rng.below(10)));
-  return data;
-}
-
-// A network with every option the fused step takes: a strided, padded conv
-// without bias, an overlapping padded max-pool, a ReLU after the pool, a
-// conv after that, a linear without bias; and a recipe with Nesterov, weight
-// decay, a schedule, label smoothing, crop and flip, a partial last batch.
-nlohmann::json everything_config() {
-  return nlohmann::json::parse(R"({
-    "network": {"name": "Everything", "input": [3, 32, 32], "layers": [
-      {"type": "conv2d", "name": "conv1", "in_channels": 3, "out_channels": 5, "kernel_size": 3,
-       "stride": 2, "padding": 1, "bias": false},
-      {"type": "relu", "name": "relu1"},
-      {"type": "maxpool2d", "name": "pool1", "kernel_size": 3, "stride": 2, "padding": 1},
-      {"type": "relu", "name": "relu_after_pool"},
-      {"type": "conv2d", "name": "conv2", "in_channels": 5, "out_channels": 4, "kernel_size": [2, 3],
-       "padding": [0, 1]},
-      {"type": "relu", "name": "relu2"},
-      {"type": "flatten", "name": "flatten"},
-      {"type": "linear", "name": "fc1", "in_features": 224, "out_features": 20, "bias": false},
-      {"type": "relu", "name": "relu3"},
-      {"type": "linear", "name": "fc2", "in_features": 20, "out_features": 10}]},
-    "data": {"augment": {"crop_padding": 4, "horizontal_flip": true}},
-    "training": {"epochs": 2, "batch_size": 5, "log_every": 3, "seed": 3,
-      "label_smoothing": 0.1,
-      "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": true,
-                    "weight_decay": 0.001},
-      "schedule": {"type": "cosine"}}
-  })");
-}
-
-// Tiling max-pools, which the fused step folds into the conv before and the
-// stage after (Note [fused step]): one after a conv without ReLU and followed
-// by a ReLU, one after a conv with ReLU and before a linear layer.
-nlohmann::json pooled_config() {
-  return nlohmann::json::parse(R"({
-    "network": {"name": "Pooled", "input": [3, 32, 32], "layers": [
-      {"type": "conv2d", "name": "conv1", "in_channels": 3, "out_channels": 4, "kernel_size": 3,
-       "padding": 1},
-      {"type": "maxpool2d", "name": "pool1", "kernel_size": 2},
-      {"type": "relu", "name": "relu1"},
-      {"type": "conv2d", "name": "conv2", "in_channels": 4, "out_channels": 6, "kernel_size": 3,
-       "stride": 2, "padding": 1},
-      {"type": "relu", "name": "relu2"},
-      {"type": "maxpool2d", "name": "pool2", "kernel_size": [2, 4], "stride": [2, 4]},
-      {"type": "flatten", "name": "flatten"},
-      {"type": "linear", "name": "fc", "in_features": 48, "out_features": 10}]},
-    "training": {"epochs": 2, "batch_size": 5, "log_every": 2, "seed": 7,
-      "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9}}
-  })");
-}
-
-nlohmann::json tutorial_config() {
-  nlohmann::json j = parse_json_text(Config::embedded_default(), "simplecnn.json");
-  j["training"]["log_every"] = 5;
-  j["training"]["cuda_graph"] = false;
-  return j;
-}
-
-struct Outcome {
-  std::vector<float> weights, momentum;
-  std::string log;
-  TrainingState state;
-};
-
-Outcome train(Device device, const nlohmann::json& json, const ImageDataset& data, bool fused,
-              int64_t stop_after = 0, const TrainingState* resume_from = nullptr,
-              const Safetensors* optimizer_state = nullptr,
-              const std::vector<float>* start_weights = nullptr,
-              const std::string& checkpoint = "") {
-  Config config = Config::from_json(json, "test.json");
-  config.training.fused_step = fused;
-  Context ctx(device);
-  Network net = Network::from_json(config.network, "test.json");
-  net.setup(ctx, pass_batch_sizes(data.count, config.training.batch_size));
-  Rng rng(config.training.seed);
-  net.initialize(rng);
-  if (start_weights) net.upload_parameters(*start_weights);
-  TempDir dir;
-  config.training.checkpoint = checkpoint.empty() ? dir.file("w.safetensors") : checkpoint;
-  Trainer trainer(ctx, config, net, rng);
-  trainer.run_fused_on_cpu(true);
-  if (resume_from) trainer.resume(*resume_from, *optimizer_state, "resume");
-  if (stop_after) trainer.stop_after_steps(stop_after);
-  std::ostringstream out;
-  Outcome o;
-  o.state = trainer.train(data, out);
-  o.log = out.str();
-  o.weights = net.download_parameters();
-  const Tensor m = trainer.optimizer().state(0);
-  o.momentum.resize(static_cast<size_t>(m.numel()));
-  copy_tensor(m, Tensor(o.momentum.data(), m.shape));
-  return o;
-}
-
-double max_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
-  return worst;
-}
-
-// The "[Epoch: e, Batch: b] Loss: x" values of a log.
-std::vector<double> logged_losses(const std::string& log) {
-  std::vector<double> losses;
-  for (size_t at = log.find("Loss: "); at != std::string::npos; at = log.find("Loss: ", at + 1))
-    losses.push_back(std::stod(log.substr(at + 6)));
-  return losses;
-}
-
-void expect_same_training(const Outcome& fused, const Outcome& layers, double tol) {
-  EXPECT_NE(fused.log.find("fused step: "), std::string::npos) << fused.log;
-  EXPECT_LT(max_difference(fused.weights, layers.weights), tol);
-  EXPECT_LT(max_difference(fused.momentum, layers.momentum), tol);
-  const auto a = logged_losses(fused.log), b = logged_losses(layers.log);
-  ASSERT_EQ(a.size(), b.size()) << fused.log << "\n" << layers.log;
-  ASSERT_FALSE(a.empty());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 0.0015) << "log line " << i;
-  EXPECT_EQ(fused.state.steps, layers.state.steps);
-  EXPECT_EQ(fused.state.epochs_completed, layers.state.epochs_completed);
-  EXPECT_NEAR(fused.state.last_loss, layers.state.last_loss, 1e-4);
-}
-
-// The two paths add in different orders, so they agree to rounding until a
-// value within rounding of a ReLU's zero or of a max-pool tie goes one way on
-// one path and the other way on the other; after that one gradient element
-// differs (about 1e-3 in the momentum). The data sets here (the seeds) meet
-// no such value in these steps; the host-vs-GPU and thread-count tests are exact.
 TEST(FusedStep, TrainsTheTutorialLikeTheLayerPath) {
   const ImageDataset data = random_images(4 * 12 + 2, 6);  // a partial last batch of 2
   const auto fused = train(Device::CPU, tutorial_config(), data, true);
@@ -389,128 +255,6 @@ TEST(FusedStep, BenchTimesEachPhase) {
   EXPECT_NE(bf16.err.find("--fused-step: it computes in fp32; training.precision is bf16"),
             std::string::npos)
       << bf16.err;
-}
-
-// ---- on the GPU: the cooperative kernel against the host loop and the layer path
-
-TEST(FusedStepGpu, TheKernelComputesWhatTheHostComputes) {
-  REQUIRE_GPU();
-  nlohmann::json adamw = everything_config();
-  adamw["training"]["optimizer"] = {{"type", "adamw"}, {"lr", 0.002}};
-  for (const nlohmann::json& json :
-       {tutorial_config(), everything_config(), adamw, pooled_config()}) {
-    const ImageDataset data = random_images(23, 8);
-    const auto host = train(Device::CPU, json, data, true);
-    const auto gpu = train(Device::CUDA, json, data, true);
-    // Built without contraction on both sides: only the loss's exp and log may differ.
-    EXPECT_LT(max_difference(gpu.weights, host.weights), 1e-6) << json["network"]["name"];
-    EXPECT_LT(max_difference(gpu.momentum, host.momentum), 1e-6);
-    EXPECT_EQ(logged_losses(gpu.log), logged_losses(host.log));
-  }
-}
-
-// One step on each, then every stage's buffers side by side: the first that
-// differs names the phase to look at (the tests above only see the result).
-TEST(FusedStepGpu, EachStageMatchesTheHostAfterOneStep) {
-  REQUIRE_GPU();
-  for (const nlohmann::json& json : {tutorial_config(), everything_config(), pooled_config()}) {
-    const Config config = Config::from_json(json, "test.json");
-    const ImageDataset data = random_images(10, 4);
-    struct Run {
-      std::unique_ptr<Context> ctx;
-      std::unique_ptr<Network> net;
-      std::unique_ptr<Optimizer> optimizer;
-      std::unique_ptr<DeviceDataset> dataset;
-      std::unique_ptr<LossMeter> meter;
-      std::unique_ptr<Buffer> nonfinite;
-      std::unique_ptr<FusedStep> step;
-    };
-    auto make = [&](Device device) {
-      Run r;
-      r.ctx = std::make_unique<Context>(device);
-      r.net = std::make_unique<Network>(Network::from_json(config.network, "test.json"));
-      r.net->setup(*r.ctx, {config.training.batch_size});
-      Rng rng(3);
-      r.net->initialize(rng);
-      r.optimizer = Optimizer::create(*r.ctx, *r.net, config.training.optimizer);
-      r.dataset = std::make_unique<DeviceDataset>(*r.ctx, data,
-                                                  Normalization(config.data.mean, config.data.std));
-      r.dataset->set_augment(config.data.augment, 5);
-      Rng order(8);
-      r.dataset->start_epoch(order, 0, true);
-      r.meter = std::make_unique<LossMeter>(*r.ctx);
-      r.nonfinite = std::make_unique<Buffer>(device, sizeof(int32_t));
-      const Tensor count(static_cast<int32_t*>(r.nonfinite->data()), Shape{1}, device);
-      int32_t zero = 0;
-      copy_tensor(Tensor(&zero, Shape{1}), count);
-      r.step = std::make_unique<FusedStep>(*r.ctx, *r.net, *r.optimizer, *r.dataset, config,
-                                           r.meter->loss_sum(), r.meter->correct(), count);
-      FusedStepArgs a;
-      a.batch = r.dataset->batch_args(0, config.training.batch_size);
-      a.n = config.training.batch_size;
-      StepScalars scalars;
-      r.optimizer->write_step(scalars, StepRates{config.training.optimizer.lr, 0.9}, 0);
-      a.sgd = scalars.sgd;
-      a.adam = scalars.adam;
-      r.step->run({a});
-      r.ctx->synchronize();
-      return r;
-    };
-    const Run host = make(Device::CPU), gpu = make(Device::CUDA);
-    const FusedPlan& hp = host.step->plan();
-    const FusedPlan& gp = gpu.step->plan();
-    const int64_t n = config.training.batch_size;
-    auto fetch = [](const float* p, int64_t count, Device d) {
-      std::vector<float> v(static_cast<size_t>(count));
-      copy_tensor(Tensor(const_cast<float*>(p), Shape{count}, d), Tensor(v.data(), Shape{count}));
-      return v;
-    };
-    for (int32_t s = 0; s < hp.stage_count; ++s) {
-      const FusedStage& h = hp.stages[s];
-      const FusedStage& g = gp.stages[s];
-      const int64_t count = n * h.k * h.p * h.q;
-      const std::string at = std::string(json["network"]["name"]) + " stage " + std::to_string(s);
-      EXPECT_LT(max_difference(fetch(g.y, count, Device::CUDA), fetch(h.y, count, Device::CPU)),
-                1e-6)
-          << at << " forward output";
-      const bool pool_folded = s + 1 < hp.stage_count && hp.stages[s + 1].pool_before == s;
-      if (!pool_folded) {
-        EXPECT_LT(max_difference(fetch(g.dy, count, Device::CUDA), fetch(h.dy, count, Device::CPU)),
-                  1e-6)
-            << at << " output gradient";
-      }
-    }
-    EXPECT_LT(max_difference(gpu.net->download_parameters(), host.net->download_parameters()), 1e-6)
-        << json["network"]["name"] << " parameters after the update";
-  }
-}
-
-TEST(FusedStepGpu, TrainsLikeTheGpuLayerPath) {
-  REQUIRE_GPU();
-  const ImageDataset data = random_images(4 * 40, 6);
-  const auto fused = train(Device::CUDA, tutorial_config(), data, true);
-  const auto layers = train(Device::CUDA, tutorial_config(), data, false);
-  expect_same_training(fused, layers, 1e-4);
-}
-
-TEST(FusedStepGpu, ManyBlocksAndRunsOfManySteps) {
-  REQUIRE_GPU();
-  // 600 steps in three runs: 512 (FusedStep::kMaxSteps), 38 (to the log line
-  // at 550), 50 (to the epoch's end).
-  nlohmann::json json = tutorial_config();
-  json["training"]["log_every"] = 550;
-  json["training"]["epochs"] = 1;
-  const ImageDataset data = random_images(4 * 600, 7);
-  const auto gpu = train(Device::CUDA, json, data, true);
-  const auto host = train(Device::CPU, json, data, true);
-  EXPECT_EQ(gpu.state.steps, 600);
-  // 600 steps: room for a last-bit difference of the loss's exp (the only
-  // arithmetic the two do not share) to grow
-  EXPECT_LT(max_difference(gpu.weights, host.weights), 1e-3);
-  const auto g = logged_losses(gpu.log), h = logged_losses(host.log);
-  ASSERT_EQ(g.size(), 1u);
-  ASSERT_EQ(h.size(), 1u);
-  EXPECT_NEAR(g[0], h[0], 0.002);
 }
 
 }  // namespace
