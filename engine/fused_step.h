@@ -11,12 +11,14 @@
 // loops over up to kMaxSteps steps without returning to the host. The phases
 // (engine/fused_phases.h) are host-device functions over independent work
 // items, so the CPU runs the same code with one thread (the reference the
-// tests compare with the layer path), and the GPU with thousands.
+// tests compare with the layer path), and the GPU with thousands. A max-pool
+// whose windows tile its input has no phases of its own: the conv before it
+// and the stage after it do its work (the tutorial: 12 phases, not 16).
 //
 // It takes conv2d (with bias or not, any window, stride and padding), linear,
 // maxpool2d, relu and flatten layers in a chain, fp32, SGD (momentum,
-// dampening, Nesterov, weight decay) or Adam/AdamW, any schedule, label smoothing and the
-// crop/flip augmentation; anything else is refused with the reason
+// dampening, Nesterov, weight decay) or Adam/AdamW, any schedule, label
+// smoothing and the crop/flip augmentation; anything else is refused with the reason
 // (unsupported_reason), and the layer path runs it. The weights, gradients and
 // momentum it writes are the network's and the optimizer's own, so
 // checkpoints, evaluation and resuming are those of the layer path.
@@ -70,7 +72,7 @@ class FusedStep {
   // Each phase's name ("forward conv1", "loss", "backward fc3", "update") and
   // total milliseconds so far (blocking copy); empty when not measured.
   std::vector<std::pair<std::string, double>> phase_times() const;
-  // "fused step: 5 stages, 13 phases per step, 74 blocks of 256 threads".
+  // "fused step: 7 stages, 12 phases per step, 132 blocks (largest phase: 54520 items)".
   std::string describe() const;
   const FusedPlan& plan() const { return plan_; }
 
