@@ -198,6 +198,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   bool graph_warm = false;  // a full batch has run eagerly
   if (tc.cuda_graph && !fused_wanted && !use_graph && ctx_.device() != Device::CPU)
     out << "CUDA graph: not on this device; running the step eagerly\n";
+  if (tc.cuda_graph && fused_wanted)
+    out << "CUDA graph: not needed, the fused step launches many steps at once\n";
   int32_t zero = 0;
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
   const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
