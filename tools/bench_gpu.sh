@@ -9,7 +9,7 @@
 #   (a) the tutorial (batch 4, 2 epochs; --quick: 1 epoch on 10,000 images):
 #       cnnengine eager, --graph and --fused-step, tools/pytorch_tutorial.py --device cuda
 #   (b) SimpleCNN at batch 4, ms per step: cnnengine bench eager, --graph, --fused-step
-#       (its log has the time of each fused phase);
+#       (its log has the time of each fused phase; then with 16, 33 and 66 blocks);
 #       at batch 256, images/s: cnnengine bench --graph (and with --no-fusion, the
 #       cost of unfused ReLUs) vs tools/pytorch_bench.py
 #   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32, TF32, bf16,
@@ -65,6 +65,12 @@ if [[ $parts == *b* ]]; then  # the tutorial's batch of 4: the time of one step
     "$(grep -oE '^step \(forward.*: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms') eager" \
     "graph $(grep -oE 'CUDA graph: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms')" \
     "fused $(grep -oE '^fused step: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms')"
+  for blocks in 16 33 66; do  # fewer blocks: cheaper grid barriers, fewer threads per phase
+    "$bin" bench "$here/configs/simplecnn.json" --device cuda --batch-size 4 --steps 2000 \
+      --warmup 100 --fused-step --fused-blocks $blocks > "$logs/bench_simplecnn_b4_blocks$blocks.log" 2>&1
+    row "simplecnn batch 4, cnnengine fused, $blocks blocks" \
+      "$(grep -oE '^fused step: [0-9.]+ ms' "$logs/bench_simplecnn_b4_blocks$blocks.log" | grep -oE '[0-9.]+ ms')" "" "bench --fused-blocks"
+  done
   PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_bench.py" --device cuda --batch 4 --steps 2000 \
     --warmup 100 > "$logs/bench_simplecnn_b4_pytorch.log" 2>&1
   row "simplecnn batch 4, PyTorch step" "$(grep -oE 'ms_per_step=[0-9.]+' "$logs/bench_simplecnn_b4_pytorch.log")" "" "pytorch_bench"
