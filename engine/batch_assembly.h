@@ -53,6 +53,29 @@ CNNE_HOST_DEVICE inline int64_t source_pixel(const ImageDraw& d, int64_t y, int6
   return sy * width + sx;
 }
 
+// Element t (NCHW order) of the batch that starts at a.first: its image's
+// place in the batch, that image's index in the data set, its normalized
+// value, and whether it is the image's first element (where its label is
+// written). Shared by the GPU kernel and the fused step; `I` is the index
+// arithmetic's type (int where the caller knows the batch is small).
+struct BatchElement {
+  int64_t image;
+  int64_t index;
+  float value;
+  bool first;
+};
+
+template <class I>
+CNNE_HOST_DEVICE inline BatchElement batch_element(const BatchSource& s, const BatchArgs& a, I t) {
+  const I w = s.width, h = s.height, c = s.channels;
+  const I xx = t % w, y = (t / w) % h, ch = (t / (w * h)) % c, i = t / (w * h * c);
+  const int64_t index = s.order[a.first + i];
+  const ImageDraw d = draw_for(s.aug, a.key, a.first + i);
+  const int64_t src = source_pixel(d, y, xx, h, w);
+  const uint8_t byte = src < 0 ? 0 : s.pixels[(index * c + ch) * h * w + src];
+  return {i, index, s.lut[ch * 256 + byte], ch == 0 && y == 0 && xx == 0};
+}
+
 // The key of an epoch's draws.
 inline uint64_t augment_key(uint64_t seed, int64_t epoch) {
   uint64_t key = seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;

@@ -18,19 +18,11 @@ namespace cnne {
 CNNE_HOST_DEVICE inline void fused_assemble(const FusedPlan& plan, const FusedStepArgs& a,
                                             int64_t tid, int64_t threads) {
   const BatchSource& s = plan.data;
-  const int64_t c = s.channels, h = s.height, w = s.width;
-  const int64_t total = a.n * c * h * w;
+  const int64_t total = a.n * s.channels * s.height * s.width;
   for (int64_t t = tid; t < total; t += threads) {
-    const int ti = static_cast<int>(t);
-    const int xx = ti % s.width, y = (ti / s.width) % s.height,
-              ch = (ti / (s.width * s.height)) % s.channels,
-              i = ti / (s.width * s.height * s.channels);
-    const int64_t index = s.order[a.batch.first + i];
-    const ImageDraw d = draw_for(s.aug, a.batch.key, a.batch.first + i);
-    const int64_t src = source_pixel(d, y, xx, h, w);
-    const uint8_t value = src < 0 ? 0 : s.pixels[(index * c + ch) * h * w + src];
-    plan.input[t] = s.lut[ch * 256 + value];
-    if (ch == 0 && y == 0 && xx == 0) plan.batch_labels[i] = s.labels[index];
+    const BatchElement e = batch_element(s, a.batch, static_cast<int>(t));
+    plan.input[t] = e.value;
+    if (e.first) plan.batch_labels[e.image] = s.labels[e.index];
   }
 }
 

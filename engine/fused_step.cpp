@@ -329,6 +329,18 @@ std::string FusedStep::describe() const {
   return line;
 }
 
+FusedStepArgs fused_step_args(const DeviceDataset& data, int64_t b, int64_t batch_size,
+                              const Optimizer& optimizer, const StepRates& rates, int64_t ahead) {
+  FusedStepArgs a;
+  a.batch = data.batch_args(b, batch_size);
+  a.n = data.batch_count(b, batch_size);
+  StepScalars scalars;
+  optimizer.write_step(scalars, rates, ahead);
+  a.sgd = scalars.sgd;
+  a.adam = scalars.adam;
+  return a;
+}
+
 void run_fused_steps_host(const FusedPlan& plan, const FusedStepArgs* steps, int64_t count,
                           int64_t threads) {
   using Clock = std::chrono::steady_clock;

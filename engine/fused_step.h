@@ -91,6 +91,11 @@ class FusedStep {
   void upload_plan();  // plan_ -> plan_device_ (GPU only)
 };
 
+// The arguments of the step on batch b (of batch_size) of data's current
+// epoch, at `rates`, `ahead` counted steps after the optimizer's last.
+FusedStepArgs fused_step_args(const DeviceDataset& data, int64_t b, int64_t batch_size,
+                              const Optimizer& optimizer, const StepRates& rates, int64_t ahead);
+
 // The host loop over `steps`, emulating `threads` threads per phase.
 void run_fused_steps_host(const FusedPlan& plan, const FusedStepArgs* steps, int64_t count,
                           int64_t threads);

@@ -264,17 +264,10 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         if (b == fused_until) {
           fused_until = fused_run_end(b, batches, s.steps);
           fused_args.clear();
-          for (int64_t j = b; j < fused_until; ++j) {
-            FusedStepArgs a;
-            a.batch = dataset.batch_args(j, tc.batch_size);
-            a.n = dataset.batch_count(j, tc.batch_size);
-            StepScalars scalars;
-            optimizer_->write_step(scalars, schedule.at(s.epochs_completed, s.steps + (j - b)),
-                                   j - b);
-            a.sgd = scalars.sgd;
-            a.adam = scalars.adam;
-            fused_args.push_back(a);
-          }
+          for (int64_t j = b; j < fused_until; ++j)
+            fused_args.push_back(fused_step_args(dataset, j, tc.batch_size, *optimizer_,
+                                                 schedule.at(s.epochs_completed, s.steps + (j - b)),
+                                                 j - b));
           NvtxRange phase("fused_steps");
           fused->run(fused_args);
           if (!fused_described) out << fused->describe() << "\n";

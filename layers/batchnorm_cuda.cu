@@ -286,15 +286,6 @@ BnDims dims_of(const Context& ctx, const Tensor& x, const std::string& what, boo
   return d;
 }
 
-// Calls f(Walk{}) with the walk of x's layout.
-template <class F>
-void with_walk(bool channels_last, F&& f) {
-  if (channels_last)
-    f(NhwcWalk{});
-  else
-    f(NchwWalk{});
-}
-
 // Whether x is channels-last (Note [channels last]); the others must agree.
 bool channels_last_of(const Tensor& x, std::initializer_list<const Tensor*> others,
                       const std::string& what) {
@@ -303,6 +294,20 @@ bool channels_last_of(const Tensor& x, std::initializer_list<const Tensor*> othe
       throw Error(what + ": x is " + (x.channels_last ? "channels-last" : "NCHW") +
                   " but another tensor is " + (t->channels_last ? "channels-last" : "NCHW"));
   return x.channels_last;
+}
+
+// Calls f(TypeTag<T>{}, Walk{}) with x's element type and the walk of its
+// layout (the others must share it).
+template <class F>
+void with_kernel_types(const Tensor& x, std::initializer_list<const Tensor*> others,
+                       const std::string& what, F&& f) {
+  const bool nhwc = channels_last_of(x, others, what);
+  with_float_type(x.dtype, what, [&](auto tag) {
+    if (nhwc)
+      f(tag, NhwcWalk{});
+    else
+      f(tag, NchwWalk{});
+  });
 }
 
 }  // namespace
@@ -314,24 +319,20 @@ void batchnorm_forward_training(Context& ctx, const Tensor& x, const Tensor& gam
                                 FusedActivation act, const Tensor& y) {
   const std::string what = "batchnorm forward " + x.shape.str();
   require_dtype(x.dtype, {&y}, what);
-  const bool nhwc = channels_last_of(x, {&y}, what);
   const BnDims d = dims_of(ctx, x, what, true);
   auto* partial = static_cast<double*>(ctx.workspace());  // (C, splits, 2)
   const cudaStream_t stream = ctx.cuda().stream();
-  with_float_type(x.dtype, what, [&](auto tag) {
+  with_kernel_types(x, {&y}, what, [&](auto tag, auto walk) {
     using T = typename decltype(tag)::type;
-    with_walk(nhwc, [&](auto walk) {
-      using Walk = decltype(walk);
-      bn_stats_kernel<Walk, T>
-          <<<Walk::grid(d), kBnThreads, 0, stream>>>(elements<T>(x), partial, d);
-      CNNE_CHECK_LAUNCH(what);
-      const auto kernel = act == FusedActivation::kRelu ? bn_forward_kernel<Walk, T, true>
-                                                        : bn_forward_kernel<Walk, T, false>;
-      kernel<<<Walk::grid(d), kBnThreads, 0, stream>>>(
-          elements<T>(x), elements<T>(y), partial, gamma.f32(), beta.f32(), running_mean.f32(),
-          running_var.f32(), save_mean.f32(), save_invstd.f32(), momentum, eps, d);
-      CNNE_CHECK_LAUNCH(what);
-    });
+    using Walk = decltype(walk);
+    bn_stats_kernel<Walk, T><<<Walk::grid(d), kBnThreads, 0, stream>>>(elements<T>(x), partial, d);
+    CNNE_CHECK_LAUNCH(what);
+    const auto kernel = act == FusedActivation::kRelu ? bn_forward_kernel<Walk, T, true>
+                                                      : bn_forward_kernel<Walk, T, false>;
+    kernel<<<Walk::grid(d), kBnThreads, 0, stream>>>(
+        elements<T>(x), elements<T>(y), partial, gamma.f32(), beta.f32(), running_mean.f32(),
+        running_var.f32(), save_mean.f32(), save_invstd.f32(), momentum, eps, d);
+    CNNE_CHECK_LAUNCH(what);
   });
 }
 
@@ -341,19 +342,16 @@ void batchnorm_forward_inference(Context& ctx, const Tensor& x, const Tensor& ga
                                  const Tensor& y) {
   const std::string what = "batchnorm inference " + x.shape.str();
   require_dtype(x.dtype, {&y}, what);
-  const bool nhwc = channels_last_of(x, {&y}, what);
   const BnDims d = dims_of(ctx, x, what, false);
-  with_float_type(x.dtype, what, [&](auto tag) {
+  with_kernel_types(x, {&y}, what, [&](auto tag, auto walk) {
     using T = typename decltype(tag)::type;
-    with_walk(nhwc, [&](auto walk) {
-      using Walk = decltype(walk);
-      const auto kernel = act == FusedActivation::kRelu ? bn_inference_kernel<Walk, T, true>
-                                                        : bn_inference_kernel<Walk, T, false>;
-      kernel<<<Walk::grid(d), kBnThreads, 0, ctx.cuda().stream()>>>(
-          elements<T>(x), elements<T>(y), gamma.f32(), beta.f32(), running_mean.f32(),
-          running_var.f32(), eps, d);
-      CNNE_CHECK_LAUNCH(what);
-    });
+    using Walk = decltype(walk);
+    const auto kernel = act == FusedActivation::kRelu ? bn_inference_kernel<Walk, T, true>
+                                                      : bn_inference_kernel<Walk, T, false>;
+    kernel<<<Walk::grid(d), kBnThreads, 0, ctx.cuda().stream()>>>(
+        elements<T>(x), elements<T>(y), gamma.f32(), beta.f32(), running_mean.f32(),
+        running_var.f32(), eps, d);
+    CNNE_CHECK_LAUNCH(what);
   });
 }
 
@@ -362,22 +360,19 @@ void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const T
                         const Tensor& dgamma, const Tensor& dbeta) {
   const std::string what = "batchnorm backward " + x.shape.str();
   require_dtype(x.dtype, {&dy, &dx}, what);
-  const bool nhwc = channels_last_of(x, {&dy, &dx}, what);
   const BnDims d = dims_of(ctx, x, what, true);
   auto* partial = static_cast<double*>(ctx.workspace());  // (C, splits, 2)
   const cudaStream_t stream = ctx.cuda().stream();
-  with_float_type(x.dtype, what, [&](auto tag) {
+  with_kernel_types(x, {&dy, &dx}, what, [&](auto tag, auto walk) {
     using T = typename decltype(tag)::type;
-    with_walk(nhwc, [&](auto walk) {
-      using Walk = decltype(walk);
-      bn_backward_sums_kernel<Walk, T><<<Walk::grid(d), kBnThreads, 0, stream>>>(
-          elements<T>(x), elements<T>(dy), save_mean.f32(), save_invstd.f32(), partial, d);
-      CNNE_CHECK_LAUNCH(what);
-      bn_backward_kernel<Walk, T><<<Walk::grid(d), kBnThreads, 0, stream>>>(
-          elements<T>(x), elements<T>(dy), elements<T>(dx), gamma.f32(), save_mean.f32(),
-          save_invstd.f32(), partial, dgamma.f32(), dbeta.f32(), d);
-      CNNE_CHECK_LAUNCH(what);
-    });
+    using Walk = decltype(walk);
+    bn_backward_sums_kernel<Walk, T><<<Walk::grid(d), kBnThreads, 0, stream>>>(
+        elements<T>(x), elements<T>(dy), save_mean.f32(), save_invstd.f32(), partial, d);
+    CNNE_CHECK_LAUNCH(what);
+    bn_backward_kernel<Walk, T><<<Walk::grid(d), kBnThreads, 0, stream>>>(
+        elements<T>(x), elements<T>(dy), elements<T>(dx), gamma.f32(), save_mean.f32(),
+        save_invstd.f32(), partial, dgamma.f32(), dbeta.f32(), d);
+    CNNE_CHECK_LAUNCH(what);
   });
 }
 

@@ -71,14 +71,8 @@ TEST(FusedStepGpu, EachStageMatchesTheHostAfterOneStep) {
       copy_tensor(Tensor(&zero, Shape{1}), count);
       r.step = std::make_unique<FusedStep>(*r.ctx, *r.net, *r.optimizer, *r.dataset, config,
                                            r.meter->loss_sum(), r.meter->correct(), count);
-      FusedStepArgs a;
-      a.batch = r.dataset->batch_args(0, config.training.batch_size);
-      a.n = config.training.batch_size;
-      StepScalars scalars;
-      r.optimizer->write_step(scalars, StepRates{config.training.optimizer.lr, 0.9}, 0);
-      a.sgd = scalars.sgd;
-      a.adam = scalars.adam;
-      r.step->run({a});
+      r.step->run({fused_step_args(*r.dataset, 0, config.training.batch_size, *r.optimizer,
+                                   StepRates{config.training.optimizer.lr, 0.9}, 0)});
       r.ctx->synchronize();
       return r;
     };

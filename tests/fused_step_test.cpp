@@ -134,15 +134,8 @@ TEST(FusedStep, SameBitsForAnyThreadCount) {
                      Tensor(&nonfinite, Shape{1}));
       step.set_parallelism(threads);
       std::vector<FusedStepArgs> args;
-      for (int64_t b = 0; b < 3; ++b) {
-        FusedStepArgs a;
-        a.batch = dataset.batch_args(b, 5);
-        a.n = 5;
-        StepScalars scalars;
-        optimizer->write_step(scalars, StepRates{0.05, 0.9}, b);
-        a.sgd = scalars.sgd;
-        args.push_back(a);
-      }
+      for (int64_t b = 0; b < 3; ++b)
+        args.push_back(fused_step_args(dataset, b, 5, *optimizer, StepRates{0.05, 0.9}, b));
       step.run(args);
       EXPECT_EQ(nonfinite, 0);
       std::vector<float> out = net.download_parameters();

@@ -207,16 +207,8 @@ int run_bench(int argc, char** argv, int first) {
       std::vector<FusedStepArgs> run;
       for (int64_t done = 0; done < count;) {
         run.clear();
-        for (; done < count && static_cast<int64_t>(run.size()) < FusedStep::kMaxSteps; ++done) {
-          FusedStepArgs a;
-          a.batch = dataset.batch_args(done % 16, batch);
-          a.n = batch;
-          StepScalars scalars;
-          optimizer->write_step(scalars, rates, 1);
-          a.sgd = scalars.sgd;
-          a.adam = scalars.adam;
-          run.push_back(a);
-        }
+        for (; done < count && static_cast<int64_t>(run.size()) < FusedStep::kMaxSteps; ++done)
+          run.push_back(fused_step_args(dataset, done % 16, batch, *optimizer, rates, 1));
         fused.run(run);
       }
     };
