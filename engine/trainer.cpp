@@ -214,10 +214,10 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   // It is for GPUs: on the CPU the layer path is faster, and the host loop is
   // the reference the tests compare with (fused_on_cpu_).
   std::unique_ptr<FusedStep> fused;
-  if (tc.fused_step) {
-    const std::string why = FusedStep::unsupported_reason(net_, config_);
-    if (!why.empty()) throw ConfigError("training.fused_step: " + why);
-    if (ctx_.device() != Device::CPU || fused_on_cpu_)
+  if (tc.fused_step) {  // what it cannot take is refused on every device, naming it
+    if (const std::string why = FusedStep::unsupported_reason(net_, config_); !why.empty())
+      throw ConfigError("training.fused_step: " + why);
+    if (fused_wanted)
       fused = std::make_unique<FusedStep>(ctx_, net_, *optimizer_, dataset, config_,
                                           running.loss_sum(), epoch_meter.correct(), nonfinite());
     else
