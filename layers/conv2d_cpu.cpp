@@ -88,11 +88,19 @@ void conv2d_backward_bias(Context&, const Tensor& dy, const Tensor& db) {
   const int64_t n = dy.shape[0], k = dy.shape[1], pq = dy.shape[2] * dy.shape[3];
   const float* d = dy.f32();
   for (int64_t kk = 0; kk < k; ++kk) {
-    double sum = 0.0;
+    // Eight running sums in double, so the loop vectorizes without reassociating
+    // anything the compiler would have to prove.
+    double lanes[8] = {};
+    double tail = 0.0;
     for (int64_t i = 0; i < n; ++i) {
       const float* plane = d + (i * k + kk) * pq;
-      for (int64_t j = 0; j < pq; ++j) sum += plane[j];
+      int64_t j = 0;
+      for (; j + 8 <= pq; j += 8)
+        for (int l = 0; l < 8; ++l) lanes[l] += plane[j + l];
+      for (; j < pq; ++j) tail += plane[j];
     }
+    double sum = tail;
+    for (double lane : lanes) sum += lane;
     db.f32()[kk] = static_cast<float>(sum);
   }
 }

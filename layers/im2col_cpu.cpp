@@ -1,5 +1,6 @@
 #include "layers/im2col_cpu.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace cnne::cpu {
@@ -22,6 +23,24 @@ ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w
   return g;
 }
 
+namespace {
+
+// The output columns [lo, hi) whose kernel column `s` reads inside the image
+// (0 <= oq*stride - pad + s < W); the rest read padding.
+struct ColumnRange {
+  int64_t lo, hi;
+};
+
+ColumnRange valid_columns(const ConvGeometry& g, int64_t s) {
+  const int64_t sw = g.params.stride_w, first = g.params.pad_w - s;  // oq*sw >= first
+  const int64_t lo = first <= 0 ? 0 : (first + sw - 1) / sw;
+  const int64_t last = g.w - 1 + g.params.pad_w - s;  // oq*sw <= last
+  const int64_t hi = last < 0 ? 0 : std::min(g.q, last / sw + 1);
+  return {std::min(lo, hi), hi};
+}
+
+}  // namespace
+
 void im2col(const ConvGeometry& g, const float* x, float* col) {
   const int64_t sh = g.params.stride_h, sw = g.params.stride_w;
   const int64_t ph = g.params.pad_h, pw = g.params.pad_w;
@@ -29,23 +48,24 @@ void im2col(const ConvGeometry& g, const float* x, float* col) {
     const float* xc = x + c * g.h * g.w;
     for (int64_t r = 0; r < g.r; ++r) {
       for (int64_t s = 0; s < g.s; ++s) {
+        const ColumnRange cols = valid_columns(g, s);
         float* row = col + ((c * g.r + r) * g.s + s) * g.p * g.q;
         for (int64_t op = 0; op < g.p; ++op) {
           const int64_t ih = op * sh - ph + r;
-          float* out = row + op * g.q;
+          float* __restrict out = row + op * g.q;
           if (ih < 0 || ih >= g.h) {
-            std::memset(out, 0, sizeof(float) * static_cast<size_t>(g.q));
+            for (int64_t oq = 0; oq < g.q; ++oq) out[oq] = 0.0f;
             continue;
           }
-          const float* xrow = xc + ih * g.w;
-          if (sw == 1 && pw == 0) {  // contiguous window row: the common case
-            std::memcpy(out, xrow + s, sizeof(float) * static_cast<size_t>(g.q));
-            continue;
-          }
-          for (int64_t oq = 0; oq < g.q; ++oq) {
-            const int64_t iw = oq * sw - pw + s;
-            out[oq] = (iw >= 0 && iw < g.w) ? xrow[iw] : 0.0f;
-          }
+          const float* __restrict xrow = xc + ih * g.w;  // (W); column oq reads oq*sw + shift
+          const int64_t shift = s - pw;
+          for (int64_t oq = 0; oq < cols.lo; ++oq) out[oq] = 0.0f;
+          if (sw == 1)  // a contiguous run: memcpy beats a vectorized loop's set-up for short rows
+            std::memcpy(out + cols.lo, xrow + cols.lo + shift,
+                        sizeof(float) * static_cast<size_t>(cols.hi - cols.lo));
+          else
+            for (int64_t oq = cols.lo; oq < cols.hi; ++oq) out[oq] = xrow[oq * sw + shift];
+          for (int64_t oq = cols.hi; oq < g.q; ++oq) out[oq] = 0.0f;
         }
       }
     }
@@ -60,16 +80,18 @@ void col2im(const ConvGeometry& g, const float* col, float* dx) {
     float* dxc = dx + c * g.h * g.w;
     for (int64_t r = 0; r < g.r; ++r) {
       for (int64_t s = 0; s < g.s; ++s) {
+        const ColumnRange cols = valid_columns(g, s);
         const float* row = col + ((c * g.r + r) * g.s + s) * g.p * g.q;
         for (int64_t op = 0; op < g.p; ++op) {
           const int64_t ih = op * sh - ph + r;
           if (ih < 0 || ih >= g.h) continue;
-          float* dxrow = dxc + ih * g.w;
-          const float* in = row + op * g.q;
-          for (int64_t oq = 0; oq < g.q; ++oq) {
-            const int64_t iw = oq * sw - pw + s;
-            if (iw >= 0 && iw < g.w) dxrow[iw] += in[oq];
-          }
+          float* __restrict dxrow = dxc + ih * g.w;  // (W); column oq adds to oq*sw + shift
+          const float* __restrict in = row + op * g.q;
+          const int64_t shift = s - pw;
+          if (sw == 1)
+            for (int64_t oq = cols.lo; oq < cols.hi; ++oq) dxrow[oq + shift] += in[oq];
+          else
+            for (int64_t oq = cols.lo; oq < cols.hi; ++oq) dxrow[oq * sw + shift] += in[oq];
         }
       }
     }

@@ -51,23 +51,40 @@ inline bool wins(float candidate, float best) {
 }
 
 // 2x2 windows with stride 2 (the tutorial's pooling), one output row at a
-// time: x rows r0, r1 (W) -> y (Q); the argmax offsets 0..3 into `arg` when given.
-void pool_row_2x2(const float* r0, const float* r1, int64_t q, float* y, int8_t* arg) {
+// time: x rows r0, r1 (W) -> y (Q). Selects only, and restrict pointers, so
+// the compiler vectorizes it.
+void pool_row_2x2(const float* __restrict r0, const float* __restrict r1, int64_t q,
+                  float* __restrict y) {
   for (int64_t j = 0; j < q; ++j) {
     const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
     float m = a;
-    int8_t k = 0;
-    const bool wb = wins(b, m);
-    m = wb ? b : m;
-    k = wb ? 1 : k;
-    const bool wc = wins(c, m);
-    m = wc ? c : m;
-    k = wc ? 2 : k;
-    const bool wd = wins(d, m);
-    m = wd ? d : m;
-    k = wd ? 3 : k;
+    m = wins(b, m) ? b : m;
+    m = wins(c, m) ? c : m;
+    m = wins(d, m) ? d : m;
     y[j] = m;
-    if (arg) arg[j] = k;
+  }
+}
+
+// The backward of pool_row_2x2: dy row (Q) -> dx rows d0, d1 (W), the
+// gradient to each window's winner (the same rule as above) and zero elsewhere.
+void pool_backward_row_2x2(const float* __restrict r0, const float* __restrict r1,
+                           const float* __restrict gy, int64_t q, float* __restrict d0,
+                           float* __restrict d1) {
+  for (int64_t j = 0; j < q; ++j) {
+    const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+    // the winner as four exclusive flags
+    const bool wb = wins(b, a);
+    const float m1 = wb ? b : a;
+    const bool wc = wins(c, m1);
+    const float m2 = wc ? c : m1;
+    const bool wd = wins(d, m2);
+    const float g1 = gy[j];
+    const float g_before_d = wd ? 0.0f : g1;  // the winner is among a, b, c
+    const float g_before_c = wc ? 0.0f : g_before_d;
+    d0[2 * j] = wb ? 0.0f : g_before_c;
+    d0[2 * j + 1] = wb ? g_before_c : 0.0f;
+    d1[2 * j] = wc ? g_before_d : 0.0f;
+    d1[2 * j + 1] = wd ? g1 : 0.0f;
   }
 }
 
@@ -98,24 +115,8 @@ void tiling_backward(const PoolWalk& g, const float* x, const float* dy, float* 
   if (is_2x2_stride_2(g.prm)) {
     for (int64_t op = 0; op < g.p; ++op) {
       const float* r0 = x + 2 * op * g.w;
-      const float* r1 = r0 + g.w;
       float* d0 = dx + 2 * op * g.w;
-      float* d1 = d0 + g.w;
-      const float* gy = dy + op * g.q;
-      for (int64_t j = 0; j < g.q; ++j) {
-        const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
-        // the winner's index as in pool_row_2x2, kept as four exclusive flags
-        const bool wb = wins(b, a);
-        const float m1 = wb ? b : a;
-        const bool wc = wins(c, m1);
-        const float m2 = wc ? c : m1;
-        const bool wd = wins(d, m2);
-        const float g1 = gy[j];
-        d1[2 * j + 1] = wd ? g1 : 0.0f;
-        d1[2 * j] = (wc && !wd) ? g1 : 0.0f;
-        d0[2 * j + 1] = (wb && !wc && !wd) ? g1 : 0.0f;
-        d0[2 * j] = (!wb && !wc && !wd) ? g1 : 0.0f;
-      }
+      pool_backward_row_2x2(r0, r0 + g.w, dy + op * g.q, g.q, d0, d0 + g.w);
     }
   } else {
     for (int64_t op = 0; op < g.p; ++op)
@@ -145,7 +146,7 @@ void maxpool2d_forward(Context&, const Pool2dParams& p, const Tensor& x, const T
     for (int64_t pl = 0; pl < planes; ++pl)
       for (int64_t op = 0; op < g.p; ++op) {
         const float* r0 = x.f32() + pl * g.h * g.w + 2 * op * g.w;
-        pool_row_2x2(r0, r0 + g.w, g.q, y.f32() + pl * g.p * g.q + op * g.q, nullptr);
+        pool_row_2x2(r0, r0 + g.w, g.q, y.f32() + pl * g.p * g.q + op * g.q);
       }
     return;
   }

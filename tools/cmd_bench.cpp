@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "engine/blas_core.h"
 #include "engine/config.h"
 #include "engine/device_dataset.h"
 #include "engine/error.h"
@@ -238,7 +239,9 @@ int run_bench(int argc, char** argv, int first) {
           ? " (TF32 convolutions)"
           : "",
       std::string(device_name(device)).c_str(),
-      device == Device::CPU ? (", " + std::to_string(threads) + " thread(s)").c_str() : "",
+      device == Device::CPU
+          ? (", " + std::to_string(threads) + " thread(s), OpenBLAS " + blas_core_name()).c_str()
+          : "",
       static_cast<long long>(warmup), static_cast<long long>(steps));
   std::cout << line;
   std::snprintf(line, sizeof line, "%-12s %-10s %12s %12s\n", "layer", "type", "forward ms",

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cuda/device_query.h"
+#include "engine/blas_core.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
 
@@ -25,6 +26,7 @@ int run_info(int argc, char** argv, int first) {
   std::cout << "cnnengine " << CNNE_VERSION << "\n";
   std::cout << "CPU: " << std::thread::hardware_concurrency()
             << " hardware threads; BLAS: " << openblas_get_config() << "\n";
+  std::cout << "BLAS kernels: " << blas_core_description() << "\n";
   if (!info.built_with_cuda) {
     std::cout << "CUDA: not built in (" << info.no_gpu_reason << ")\n";
     std::cout << "GPU: none usable; cnnengine runs on the CPU (--device cpu)\n";
