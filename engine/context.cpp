@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+
 #include "engine/error.h"
 #ifdef CNNE_WITH_CUDA
 #include "cuda/cuda_context.h"
@@ -15,7 +17,9 @@ namespace cnne {
 
 Context::Context(Device device, int cpu_threads, bool deterministic)
     : device_(device), cpu_threads_(cpu_threads), deterministic_(deterministic) {
-  if (cpu_threads_ > 0) openblas_set_num_threads(cpu_threads_);
+  if (cpu_threads_ > 0) openblas_set_num_threads(1);  // Note [CPU threads]
+  if (device_ == Device::CPU && cpu_threads_ > 1)
+    pool_ = std::make_unique<ThreadPool>(cpu_threads_);
   if (device_ == Device::CUDA) {
 #ifdef CNNE_WITH_CUDA
     cuda_ = std::make_unique<cuda::CudaContext>();
@@ -26,6 +30,25 @@ Context::Context(Device device, int cpu_threads, bool deterministic)
 }
 
 Context::~Context() = default;
+
+int Context::parallel_parts(int64_t n, int64_t grain) const {
+  if (!pool_ || n <= 0) return 1;
+  const int64_t by_grain = grain > 0 ? n / grain : n;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pool_->threads(), by_grain)));
+}
+
+void Context::parallel(int64_t n, int64_t grain,
+                       const std::function<void(int, int64_t, int64_t)>& body) {
+  const int parts = parallel_parts(n, grain);
+  if (parts == 1) {
+    body(0, 0, n);
+    return;
+  }
+  pool_->run(parts, [&](int part) {
+    const Range r = part_range(n, parts, part);
+    body(part, r.begin, r.end);
+  });
+}
 
 void Context::reserve_workspace(size_t bytes) {
   if (bytes <= workspace_.bytes()) return;

@@ -3,6 +3,8 @@
 // Ops route on context.device() (DESIGN principle 1). On the GPU it owns a
 // cuda::CudaContext (stream, cuDNN and cuBLAS handles, plan cache).
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 
 #include <string>
@@ -10,6 +12,7 @@
 #include "engine/buffer.h"
 #include "engine/device.h"
 #include "engine/tensor.h"
+#include "engine/thread_pool.h"
 
 namespace cnne {
 namespace cuda {
@@ -18,7 +21,8 @@ class CudaContext;
 
 class Context {
  public:
-  // CPU: `cpu_threads` threads for the CPU kernels and BLAS (0 = leave the default).
+  // CPU: `cpu_threads` threads for the CPU kernels (Note [CPU threads]); BLAS
+  // runs on one thread of each (0 = leave OpenBLAS's default, no pool).
   // `deterministic`: only algorithms whose results are bit-reproducible (the
   // CPU path always is, for a fixed thread count; on the GPU this restricts
   // the cuDNN algorithm choice).
@@ -30,6 +34,14 @@ class Context {
   Device device() const { return device_; }
   int cpu_threads() const { return cpu_threads_; }
   bool deterministic() const { return deterministic_; }
+
+  // The number of parts parallel() splits n items into: up to cpu_threads(),
+  // each of at least `grain` items (so small jobs stay on the calling thread).
+  int parallel_parts(int64_t n, int64_t grain) const;
+  // Runs body(part, begin, end) over parallel_parts(n, grain) contiguous ranges
+  // of [0, n) (part_range), in parallel on the CPU's thread pool. Not reentrant.
+  void parallel(int64_t n, int64_t grain,
+                const std::function<void(int part, int64_t begin, int64_t end)>& body);
   // fp32 convolutions may use TF32 tensor-core math (training.tf32); set
   // before the network's setup (plans are made there).
   void set_allow_tf32(bool allow) { allow_tf32_ = allow; }
@@ -56,6 +68,7 @@ class Context {
   bool deterministic_;
   bool allow_tf32_ = false;
   Buffer workspace_;
+  std::unique_ptr<ThreadPool> pool_;  // CPU with cpu_threads > 1
   std::unique_ptr<cuda::CudaContext> cuda_;
 };
 

@@ -42,15 +42,21 @@ void sgd_dispatch(const SgdHyper& h, bool first, float* p, const float* g, float
 
 }  // namespace
 
-void sgd_update(Context&, const SgdHyper* hyper, const LossScaleState* scaling,
+void sgd_update(Context& ctx, const SgdHyper* hyper, const LossScaleState* scaling,
                 const Tensor& params, const Tensor& grads, const Tensor& momentum) {
   if (scaling && scaling->found_inf) return;
   const SgdHyper& h = *hyper;
   const bool first_step = scaling ? h.step - scaling->skipped == 1 : h.first_step != 0;
-  if (h.weight_decay != 0.0f)
-    sgd_dispatch<true>(h, first_step, params.f32(), grads.f32(), momentum.f32(), params.numel());
-  else
-    sgd_dispatch<false>(h, first_step, params.f32(), grads.f32(), momentum.f32(), params.numel());
+  // Elementwise: split over threads in ranges, the same bits on any count.
+  ctx.parallel(params.numel(), 65536, [&](int, int64_t begin, int64_t end) {
+    float* p = params.f32() + begin;
+    const float* g = grads.f32() + begin;
+    float* buf = momentum.f32() + begin;
+    if (h.weight_decay != 0.0f)
+      sgd_dispatch<true>(h, first_step, p, g, buf, end - begin);
+    else
+      sgd_dispatch<false>(h, first_step, p, g, buf, end - begin);
+  });
 }
 
 }  // namespace cnne::cpu

@@ -136,52 +136,57 @@ void tiling_backward(const PoolWalk& g, const float* x, const float* dy, float* 
     for (int64_t w = g.q * kw; w < g.w; ++w) dx[h * g.w + w] = 0.0f;
 }
 
-}  // namespace
-
-void maxpool2d_forward(Context&, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
-  const PoolWalk g{x.shape[2], x.shape[3], y.shape[2], y.shape[3], p};
-  const int64_t planes = x.shape[0] * x.shape[1];
-  const bool tiling = is_tiling(g);
-  if (is_2x2_stride_2(p)) {
-    for (int64_t pl = 0; pl < planes; ++pl)
-      for (int64_t op = 0; op < g.p; ++op) {
-        const float* r0 = x.f32() + pl * g.h * g.w + 2 * op * g.w;
-        pool_row_2x2(r0, r0 + g.w, g.q, y.f32() + pl * g.p * g.q + op * g.q);
-      }
-    return;
-  }
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const float* xp = x.f32() + pl * g.h * g.w;  // (H, W)
-    float* yp = y.f32() + pl * g.p * g.q;        // (P, Q)
-    for (int64_t op = 0; op < g.p; ++op)
-      for (int64_t oq = 0; oq < g.q; ++oq) {
-        const int64_t at = tiling ? tiling_argmax(g, xp, op, oq) : argmax_in_window(g, xp, op, oq);
-        yp[op * g.q + oq] = at < 0 ? -std::numeric_limits<float>::infinity() : xp[at];
-      }
-  }
+// Planes per part: at least this many input elements of work.
+int64_t planes_grain(const PoolWalk& g) {
+  return std::max<int64_t>(1, 32768 / (g.h * g.w));
 }
 
-void maxpool2d_backward(Context&, const Pool2dParams& p, const Tensor& x, const Tensor&,
+}  // namespace
+
+// Every plane is independent: the planes are split over threads.
+void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
+  const PoolWalk g{x.shape[2], x.shape[3], y.shape[2], y.shape[3], p};
+  const bool tiling = is_tiling(g);
+  ctx.parallel(x.shape[0] * x.shape[1], planes_grain(g), [&](int, int64_t begin, int64_t end) {
+    for (int64_t pl = begin; pl < end; ++pl) {
+      const float* xp = x.f32() + pl * g.h * g.w;  // (H, W)
+      float* yp = y.f32() + pl * g.p * g.q;        // (P, Q)
+      if (is_2x2_stride_2(p)) {
+        for (int64_t op = 0; op < g.p; ++op)
+          pool_row_2x2(xp + 2 * op * g.w, xp + (2 * op + 1) * g.w, g.q, yp + op * g.q);
+        continue;
+      }
+      for (int64_t op = 0; op < g.p; ++op)
+        for (int64_t oq = 0; oq < g.q; ++oq) {
+          const int64_t at =
+              tiling ? tiling_argmax(g, xp, op, oq) : argmax_in_window(g, xp, op, oq);
+          yp[op * g.q + oq] = at < 0 ? -std::numeric_limits<float>::infinity() : xp[at];
+        }
+    }
+  });
+}
+
+void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor&,
                         const Tensor& dy, const Tensor& dx) {
   const PoolWalk g{x.shape[2], x.shape[3], dy.shape[2], dy.shape[3], p};
-  const int64_t planes = x.shape[0] * x.shape[1];
-  if (is_tiling(g)) {
-    for (int64_t pl = 0; pl < planes; ++pl)
-      tiling_backward(g, x.f32() + pl * g.h * g.w, dy.f32() + pl * g.p * g.q,
-                      dx.f32() + pl * g.h * g.w);
-    return;
-  }
-  std::memset(dx.data, 0, dx.bytes());
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const float* xp = x.f32() + pl * g.h * g.w;
-    const float* dyp = dy.f32() + pl * g.p * g.q;
-    float* dxp = dx.f32() + pl * g.h * g.w;
-    for (int64_t op = 0; op < g.p; ++op)
-      for (int64_t oq = 0; oq < g.q; ++oq) {
-        const int64_t at = argmax_in_window(g, xp, op, oq);
-        if (at >= 0) dxp[at] += dyp[op * g.q + oq];
+  const bool tiling = is_tiling(g);
+  ctx.parallel(x.shape[0] * x.shape[1], planes_grain(g), [&](int, int64_t begin, int64_t end) {
+    for (int64_t pl = begin; pl < end; ++pl) {
+      const float* xp = x.f32() + pl * g.h * g.w;    // (H, W)
+      const float* dyp = dy.f32() + pl * g.p * g.q;  // (P, Q)
+      float* dxp = dx.f32() + pl * g.h * g.w;        // (H, W)
+      if (tiling) {
+        tiling_backward(g, xp, dyp, dxp);
+        continue;
       }
-  }
+      std::memset(dxp, 0, sizeof(float) * static_cast<size_t>(g.h * g.w));
+      for (int64_t op = 0; op < g.p; ++op)
+        for (int64_t oq = 0; oq < g.q; ++oq) {
+          const int64_t at = argmax_in_window(g, xp, op, oq);
+          if (at >= 0) dxp[at] += dyp[op * g.q + oq];
+        }
+    }
+  });
 }
 
 }  // namespace cnne::cpu

@@ -70,7 +70,7 @@ std::vector<Moments> two_pass(const std::vector<float>& x, const Shape& s) {
 TEST(BatchNormPartials, SplitsCoverEveryValueOnceAndMergeToTheTwoPassMoments) {
   // Chunks that straddle planes, one split, many splits, 1x1 maps, and values
   // far from zero (mean 1000, spread 1: the sum-of-squares trap).
-  const Shape shapes[] = {Shape{9, 3, 37, 29}, Shape{4, 6, 8, 8}, Shape{64, 2, 16, 16},
+  const Shape shapes[] = {Shape{9, 3, 37, 29},  Shape{4, 6, 8, 8},   Shape{64, 2, 16, 16},
                           Shape{256, 64, 8, 8}, Shape{300, 5, 1, 1}, Shape{2, 1, 100, 100}};
   Rng rng(21);
   for (const Shape& s : shapes) {
@@ -82,7 +82,8 @@ TEST(BatchNormPartials, SplitsCoverEveryValueOnceAndMergeToTheTwoPassMoments) {
       for (size_t ch = 0; ch < got.size(); ++ch) {
         EXPECT_NEAR(got[ch].mean, want[ch].mean, 1e-12 * (1 + std::abs(want[ch].mean)))
             << s.str() << " channel " << ch;
-        EXPECT_NEAR(got[ch].var, want[ch].var, 1e-12 * want[ch].var) << s.str() << " channel " << ch;
+        EXPECT_NEAR(got[ch].var, want[ch].var, 1e-12 * want[ch].var)
+            << s.str() << " channel " << ch;
       }
     }
   }

@@ -22,6 +22,7 @@
 namespace cnne {
 namespace {
 
+using test::loss_lines;
 using test::TempDir;
 
 // A small ResNet: conv-bn-relu, a residual add, a strided block with a
@@ -96,15 +97,6 @@ Outcome train(Device device, const nlohmann::json& json, const ImageDataset& dat
   raw.channels_last = false;
   o.input_memory = download_f32(raw);
   return o;
-}
-
-// The "[Epoch: e, Batch: b] Loss: x" lines of a log (the timings differ).
-std::string loss_lines(const std::string& log) {
-  std::istringstream in(log);
-  std::string line, out;
-  while (std::getline(in, line))
-    if (line.rfind("[Epoch", 0) == 0) out += line + "\n";
-  return out;
 }
 
 TEST(ChannelsLast, TrainsBitForBitLikeNchwOnTheCpu) {

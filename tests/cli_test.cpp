@@ -189,11 +189,7 @@ TEST(Cli, SameSeedSameRun) {
                                 " --epochs 2 --log-every 2 --seed " + std::to_string(seed) +
                                 " --out " + out.file("w.safetensors"));
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::string lines;
-    std::istringstream in(r.out);
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind("[Epoch", 0) == 0) lines += line + "\n";
-    return lines;
+    return loss_lines(r.out);
   };
   const std::string a = losses(1);
   EXPECT_FALSE(a.empty());

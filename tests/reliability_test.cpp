@@ -58,13 +58,6 @@ TEST(Resume, StopAndResumeIsBitIdenticalToOneRun) {
     ASSERT_EQ(rest.exit_code, 0) << rest.err;
     EXPECT_EQ(digest_of(path), expected) << "stopped after " << k << " steps";
     // The loss lines of the two halves are the lines of the one run.
-    auto loss_lines = [](const std::string& text) {
-      std::string lines;
-      std::istringstream in(text);
-      for (std::string l; std::getline(in, l);)
-        if (l.rfind("[Epoch", 0) == 0) lines += l + "\n";
-      return lines;
-    };
     EXPECT_EQ(loss_lines(first.out) + loss_lines(rest.out), loss_lines(full.out)) << k;
   }
 }

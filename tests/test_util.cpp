@@ -182,6 +182,14 @@ RunResult run_cli(const std::string& args, const std::string& env) {
   return r;
 }
 
+std::string loss_lines(const std::string& log) {
+  std::istringstream in(log);
+  std::string line, out;
+  while (std::getline(in, line))
+    if (line.rfind("[Epoch", 0) == 0) out += line + "\n";
+  return out;
+}
+
 void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test) {
   for (int i = 1; i <= 5; ++i)
     write_bytes(dir.file("data_batch_" + std::to_string(i) + ".bin"),

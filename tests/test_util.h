@@ -93,6 +93,10 @@ struct RunResult {
 // `env`) with a time limit; captures stdout and stderr.
 RunResult run_cli(const std::string& args, const std::string& env = "");
 
+// The "[Epoch: e, Batch: b] Loss: x" lines of a training log (timings differ
+// between runs, these do not).
+std::string loss_lines(const std::string& log);
+
 // A CIFAR-10 folder with `per_file` records per training file and `test` test records.
 void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test);
 

@@ -34,7 +34,11 @@ def main():
                    help="strict FP32 convolutions (cudnn.allow_tf32 = False; TF32 is the default)")
     p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (torch.set_num_threads); 0 = PyTorch's default")
     a = p.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
 
     class SimpleCNNReshape(SimpleCNN):
         """The tutorial's net with reshape instead of view: view fails on a
@@ -94,7 +98,7 @@ def main():
         ms = (time.perf_counter() - t0) * 1000 / a.steps
     print(f"RESULT peer=pytorch model={a.model} batch={a.batch} device={a.device} "
           f"channels_last={int(a.channels_last)} tf32={int(not a.no_tf32)} amp={a.amp} compile={int(a.compile)} "
-          f"torch={torch.__version__} ms_per_step={ms:.4f} images_per_second={a.batch * 1000 / ms:.0f}")
+          f"threads={torch.get_num_threads()} torch={torch.__version__} ms_per_step={ms:.4f} images_per_second={a.batch * 1000 / ms:.0f}")
 
 
 if __name__ == "__main__":

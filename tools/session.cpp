@@ -1,6 +1,8 @@
 #include "tools/session.h"
 
 #include <cstdlib>
+#include <iostream>
+#include <thread>
 
 #include "cuda/device_query.h"
 #include "engine/cifar10.h"
@@ -10,7 +12,7 @@ namespace cnne::cli {
 
 std::vector<FlagSpec> device_flags() {
   return {{"device", "cpu|cuda", "where to run (default: cuda when a GPU is usable, else cpu)"},
-          {"threads", "N", "CPU threads for the CPU path's BLAS (default 1)"},
+          {"threads", "N", "CPU threads for the CPU path (default 1)"},
           {"tf32", "",
            "fp32 convolutions may use TF32 tensor cores (training.tf32; PyTorch's default)"},
           {"channels-last", "",
@@ -48,7 +50,12 @@ Device choose_device(const CliArgs& args, std::ostream& out) {
 }
 
 int choose_threads(const CliArgs& args) {
-  return static_cast<int>(args.integer("threads", 1, 1024).value_or(1));
+  const int threads = static_cast<int>(args.integer("threads", 1, 1024).value_or(1));
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && static_cast<unsigned>(threads) > cores)
+    std::cerr << "note: --threads " << threads << " is more than this machine's " << cores
+              << " hardware threads; the CPU path will run slower than with " << cores << "\n";
+  return threads;
 }
 
 std::string data_folder(const CliArgs& args, const Config& config) {
