@@ -1,6 +1,7 @@
 // MaxPool2d, CPU reference. Padding never wins (it reads as -infinity); ties
 // go to the first maximum in window order, as in PyTorch's CPU kernel.
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -44,10 +45,18 @@ bool is_tiling(const PoolWalk& g) {
          g.prm.pad_w == 0;
 }
 
-// `candidate` replaces `best` under argmax_in_window's rule; branch-free
-// (selects), since on real data the winner of a 2x2 window is a coin toss.
+// `candidate` replaces `best` under argmax_in_window's rule.
 inline bool wins(float candidate, float best) {
-  return candidate > best || candidate != candidate;
+  return (candidate > best) | (candidate != candidate);  // `|`: no short-circuit branch
+}
+
+// take_a ? a : b without a branch. On real data the winner of a 2x2 window is
+// a coin toss, and GCC compiles a scalar float ?: (the loops' tails, all of a
+// 5-wide row) to jumps that mispredict; a bit mask vectorizes just as well.
+inline float pick(bool take_a, float a, float b) {
+  const uint32_t mask = 0u - static_cast<uint32_t>(take_a);
+  return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & mask) |
+                              (std::bit_cast<uint32_t>(b) & ~mask));
 }
 
 // 2x2 windows with stride 2 (the tutorial's pooling), one output row at a
@@ -58,9 +67,9 @@ void pool_row_2x2(const float* __restrict r0, const float* __restrict r1, int64_
   for (int64_t j = 0; j < q; ++j) {
     const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
     float m = a;
-    m = wins(b, m) ? b : m;
-    m = wins(c, m) ? c : m;
-    m = wins(d, m) ? d : m;
+    m = pick(wins(b, m), b, m);
+    m = pick(wins(c, m), c, m);
+    m = pick(wins(d, m), d, m);
     y[j] = m;
   }
 }
@@ -74,17 +83,17 @@ void pool_backward_row_2x2(const float* __restrict r0, const float* __restrict r
     const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
     // the winner as four exclusive flags
     const bool wb = wins(b, a);
-    const float m1 = wb ? b : a;
+    const float m1 = pick(wb, b, a);
     const bool wc = wins(c, m1);
-    const float m2 = wc ? c : m1;
+    const float m2 = pick(wc, c, m1);
     const bool wd = wins(d, m2);
     const float g1 = gy[j];
-    const float g_before_d = wd ? 0.0f : g1;  // the winner is among a, b, c
-    const float g_before_c = wc ? 0.0f : g_before_d;
-    d0[2 * j] = wb ? 0.0f : g_before_c;
-    d0[2 * j + 1] = wb ? g_before_c : 0.0f;
-    d1[2 * j] = wc ? g_before_d : 0.0f;
-    d1[2 * j + 1] = wd ? g1 : 0.0f;
+    const float g_before_d = pick(wd, 0.0f, g1);  // the winner is among a, b, c
+    const float g_before_c = pick(wc, 0.0f, g_before_d);
+    d0[2 * j] = pick(wb, 0.0f, g_before_c);
+    d0[2 * j + 1] = pick(wb, g_before_c, 0.0f);
+    d1[2 * j] = pick(wc, g_before_d, 0.0f);
+    d1[2 * j + 1] = pick(wd, g1, 0.0f);
   }
 }
 

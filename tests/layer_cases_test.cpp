@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/rng.h"
 #include "layers/conv2d.h"
 #include "layers/linear.h"
 #include "layers/pool2d.h"
@@ -61,6 +62,53 @@ TEST(MaxPoolCases, TiesGoToTheFirstMaximumInWindowOrder) {
   dy.values = {10, 20};
   ops::maxpool2d_backward(ctx, p, x.view(), y.view(), dy.view(), dx.view());
   EXPECT_EQ(dx.values, (std::vector<float>{10, 0, 0, 20, 0, 0, 0, 0}));
+}
+
+// The 2x2 stride-2 fast path (vectorized rows with scalar tails) against the
+// rule written out: the first maximum in window order wins, a NaN beats
+// everything and a later NaN beats an earlier one; rows and columns past the
+// last whole window get no gradient. Small integers make ties common.
+TEST(MaxPoolCases, TwoByTwoFastPathFollowsTheRuleOnTiesAndNaNs) {
+  for (int threads : {1, 3}) {
+    Context ctx(Device::CPU, threads);
+    const Shape in{3, 2, 9, 38}, out{3, 2, 4, 19};  // 19 = a vector body and a scalar tail
+    HostTensor x(in);
+    Rng rng(3);
+    for (float& v : x.values) {
+      const float u = rng.uniform01();
+      v = u < 0.02f ? std::numeric_limits<float>::quiet_NaN() : std::floor(u * 4.0f);
+    }
+    HostTensor y(out), dy(out), dx(in, 99.0f);
+    for (size_t i = 0; i < dy.values.size(); ++i) dy[i] = static_cast<float>(i + 1);
+    const Pool2dParams p{2, 2, 2, 2, 0, 0};
+    ops::maxpool2d_forward(ctx, p, x.view(), y.view());
+    ops::maxpool2d_backward(ctx, p, x.view(), y.view(), dy.view(), dx.view());
+
+    HostTensor want_y(out), want_dx(in, 0.0f);
+    for (int64_t plane = 0; plane < 6; ++plane)
+      for (int64_t op = 0; op < 4; ++op)
+        for (int64_t oq = 0; oq < 19; ++oq) {
+          int64_t best = -1;
+          for (int64_t r = 0; r < 2; ++r)
+            for (int64_t c = 0; c < 2; ++c) {
+              const int64_t at = (plane * 9 + 2 * op + r) * 38 + 2 * oq + c;
+              const float v = x[static_cast<size_t>(at)];
+              if (best < 0 || std::isnan(v) ||
+                  (!std::isnan(x[static_cast<size_t>(best)]) && v > x[static_cast<size_t>(best)]))
+                best = at;
+            }
+          const size_t o = static_cast<size_t>((plane * 4 + op) * 19 + oq);
+          want_y[o] = x[static_cast<size_t>(best)];
+          want_dx[static_cast<size_t>(best)] = dy[o];
+        }
+    for (size_t i = 0; i < y.values.size(); ++i) {
+      if (std::isnan(want_y[i]))
+        EXPECT_TRUE(std::isnan(y[i])) << i;
+      else
+        EXPECT_EQ(y[i], want_y[i]) << i;
+    }
+    EXPECT_EQ(dx.values, want_dx.values) << threads << " threads";
+  }
 }
 
 TEST(MaxPoolCases, PaddingNeverWinsAndOverlapsAccumulate) {
