@@ -13,11 +13,21 @@ class CudaContext {};  // never constructed without CUDA; complete for unique_pt
 }  // namespace cnne::cuda
 #endif
 
+// OpenBLAS's own (exported, undeclared) function that stops its worker
+// threads; weak, so that a BLAS without it still links.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
 namespace cnne {
 
 Context::Context(Device device, int cpu_threads, bool deterministic)
     : device_(device), cpu_threads_(cpu_threads), deterministic_(deterministic) {
-  if (cpu_threads_ > 0) openblas_set_num_threads(1);  // Note [CPU threads]
+  if (cpu_threads_ > 0) {
+    // Note [CPU threads]: BLAS on one thread. Its idle workers, started when
+    // the library loaded, otherwise keep polling (sched_yield) all run long,
+    // taking a core from the pool's workers on a small machine.
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+  }
   if (device_ == Device::CPU && cpu_threads_ > 1)
     pool_ = std::make_unique<ThreadPool>(cpu_threads_);
   if (device_ == Device::CUDA) {
