@@ -140,6 +140,17 @@ TEST(Cli, HelpAndInfoExitZero) {
   EXPECT_NE(run_cli("info").out.find("cnnengine"), std::string::npos);
 }
 
+TEST(Cli, TheCpuPathSaysHowManyThreadsItUses) {
+  const RunResult one = run_cli("bench --device cpu --steps 1 --warmup 0 --batch-size 2");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("CPU threads: 1"), std::string::npos) << one.out;
+  const RunResult two =
+      run_cli("bench --device cpu --steps 1 --warmup 0 --batch-size 2 --threads 2");
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.out.find("CPU threads: 2"), std::string::npos) << two.out;
+  EXPECT_NE(two.out.find("2 thread(s)"), std::string::npos) << two.out;
+}
+
 TEST(Cli, SummaryPrintsTheModelAndTotals) {
   const RunResult r = run_cli("summary " + source_dir() + "/configs/simplecnn.json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

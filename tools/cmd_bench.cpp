@@ -82,6 +82,7 @@ int run_bench(int argc, char** argv, int first) {
   const int64_t warmup = args.integer("warmup", 0, 1000000).value_or(10);
   const int threads = choose_threads(args);
   const Device device = choose_device(args, std::cout);
+  report_cpu_threads(device, threads, std::cout);
 
   Network net = Network::from_json(config.network, source);
   Context ctx(device, threads);

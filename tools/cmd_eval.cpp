@@ -55,6 +55,7 @@ int run_eval(int argc, char** argv, int first) {
   if (auto b = args.integer("batch-size", 1, 65536)) config.eval.batch_size = *b;
   const int threads = choose_threads(args);
   const Device device = choose_device(args, std::cout);
+  report_cpu_threads(device, threads, std::cout);
 
   Network net = Network::from_json(config.network, source);
   const std::string folder = data_folder(args, config);

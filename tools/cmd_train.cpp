@@ -178,6 +178,7 @@ int run_train(int argc, char** argv, int first) {
                                                   : std::pair<int64_t, int64_t>{0, 0};
   check_output_path(config.training.checkpoint);
   const Device device = choose_device(args, std::cout);
+  report_cpu_threads(device, threads, std::cout);
 
   Network net = Network::from_json(config.network, source);
   try {  // a freeze pattern that matches nothing fails here, not after loading the data

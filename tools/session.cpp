@@ -58,6 +58,14 @@ int choose_threads(const CliArgs& args) {
   return threads;
 }
 
+void report_cpu_threads(Device device, int threads, std::ostream& out) {
+  if (device != Device::CPU) return;
+  const unsigned cores = std::thread::hardware_concurrency();
+  out << "CPU threads: " << threads;
+  if (cores > 0) out << " of " << cores;
+  out << (threads == 1 && cores > 1 ? " (--threads N splits each batch over N)" : "") << "\n";
+}
+
 std::string data_folder(const CliArgs& args, const Config& config) {
   if (auto flag = args.text("data")) {
     if (flag->empty()) throw UsageError("--data needs a folder");

@@ -25,6 +25,8 @@ Device choose_device(const CliArgs& args, std::ostream& out);
 void choose_layout(Network& net, const Config& config, Device device, std::ostream& out);
 // --threads N, default 1 (the tutorial's batch of 4 is too small to share).
 int choose_threads(const CliArgs& args);
+// On the CPU, one line: the threads in use out of the machine's, and the flag.
+void report_cpu_threads(Device device, int threads, std::ostream& out);
 
 // The CIFAR-10 folder: --data, else $CNNE_DATA, else data.root, else the defaults.
 std::string data_folder(const CliArgs& args, const Config& config);
