@@ -22,7 +22,8 @@ class CudaContext;
 class Context {
  public:
   // CPU: `cpu_threads` threads for the CPU kernels (Note [CPU threads]); BLAS
-  // runs on one thread of each (0 = leave OpenBLAS's default, no pool).
+  // runs on one thread of each. That setting is OpenBLAS's, process-wide, and
+  // stays for later contexts; 0 leaves OpenBLAS as it is and makes no pool.
   // `deterministic`: only algorithms whose results are bit-reproducible (the
   // CPU path always is, for a fixed thread count; on the GPU this restricts
   // the cuDNN algorithm choice).

@@ -1,11 +1,16 @@
 #include "engine/thread_pool.h"
 
+#include <sched.h>
+
+#include <system_error>
+
 #include "engine/error.h"
 
 namespace cnne {
 namespace {
 
-// About 50-100 microseconds of polling before a thread sleeps.
+// Polling before a thread sleeps: from tens of microseconds to about a
+// millisecond, depending on the CPU's PAUSE latency.
 constexpr int kSpinIterations = 20000;
 
 inline void cpu_relax() {
@@ -15,6 +20,13 @@ inline void cpu_relax() {
 }
 
 }  // namespace
+
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::thread::hardware_concurrency());  // 0 when unknown
+}
 
 template <typename Pred>
 void ThreadPool::wait_for(std::condition_variable& cv, Pred pred) {
@@ -30,19 +42,31 @@ ThreadPool::ThreadPool(int threads) {
   if (threads < 1) throw Error("thread pool: " + std::to_string(threads) + " threads, need >= 1");
   // More threads than cores: a spinning worker would take a core from the
   // thread it waits for, so they sleep at once.
-  const unsigned cores = std::thread::hardware_concurrency();
-  spin_iterations_ = cores == 0 || static_cast<unsigned>(threads) <= cores ? kSpinIterations : 0;
+  const int cores = usable_cpus();
+  spin_iterations_ = cores == 0 || threads <= cores ? kSpinIterations : 0;
   workers_.reserve(static_cast<size_t>(threads - 1));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+  try {
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+  } catch (const std::system_error& e) {
+    const size_t started = workers_.size();
+    stop_workers();  // the ones already started, or their condition variables never die
+    throw Error("cannot start CPU thread " + std::to_string(started + 2) + " of " +
+                std::to_string(threads) + " (" + e.what() + "); use fewer --threads");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_.store(true, std::memory_order_release);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+ThreadPool::~ThreadPool() {
+  stop_workers();
 }
 
 void ThreadPool::run(int parts, const std::function<void(int)>& body) {

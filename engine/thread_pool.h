@@ -16,7 +16,7 @@
 // Between jobs the workers spin for a while (kSpinIterations) before they
 // sleep, as OpenMP runtimes do: a training step is dozens of jobs a few
 // microseconds apart, and waking a sleeping thread costs more than that.
-// With more threads than cores they sleep at once.
+// With more threads than the CPUs this process may use, they sleep at once.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -43,6 +43,7 @@ class ThreadPool {
 
  private:
   void work(int index);
+  void stop_workers();  // joins them; the destructor, and a failed constructor
   // Spins, then sleeps, until pred() holds (pred reads atomics only).
   template <typename Pred>
   void wait_for(std::condition_variable& cv, Pred pred);
@@ -61,6 +62,10 @@ class ThreadPool {
   std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
 };
+
+// The CPUs this process may run on (its affinity mask, which containers and
+// taskset narrow), or std::thread::hardware_concurrency() where that is unknown.
+int usable_cpus();
 
 // Items [begin, end) of part `part` when `n` items are split into `parts`
 // contiguous ranges whose sizes differ by at most one.

@@ -60,10 +60,11 @@ void im2col(const ConvGeometry& g, const float* x, float* col) {
           const float* __restrict xrow = xc + ih * g.w;  // (W); column oq reads oq*sw + shift
           const int64_t shift = s - pw;
           for (int64_t oq = 0; oq < cols.lo; ++oq) out[oq] = 0.0f;
-          if (sw == 1)  // a contiguous run: memcpy beats a vectorized loop's set-up for short rows
+          // A contiguous run: memcpy beats a vectorized loop's set-up for short rows.
+          if (sw == 1 && cols.hi > cols.lo)
             std::memcpy(out + cols.lo, xrow + cols.lo + shift,
                         sizeof(float) * static_cast<size_t>(cols.hi - cols.lo));
-          else
+          else if (sw != 1)
             for (int64_t oq = cols.lo; oq < cols.hi; ++oq) out[oq] = xrow[oq * sw + shift];
           for (int64_t oq = cols.hi; oq < g.q; ++oq) out[oq] = 0.0f;
         }

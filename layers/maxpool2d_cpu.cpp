@@ -147,7 +147,7 @@ void tiling_backward(const PoolWalk& g, const float* x, const float* dy, float* 
 
 // Planes per part: at least this many input elements of work.
 int64_t planes_grain(const PoolWalk& g) {
-  return std::max<int64_t>(1, 32768 / (g.h * g.w));
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.h * g.w));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "cuda/device_query.h"
 #include "engine/cifar10.h"
 #include "engine/error.h"
+#include "engine/thread_pool.h"
 
 namespace cnne::cli {
 
@@ -51,16 +52,17 @@ Device choose_device(const CliArgs& args, std::ostream& out) {
 
 int choose_threads(const CliArgs& args) {
   const int threads = static_cast<int>(args.integer("threads", 1, 1024).value_or(1));
-  const unsigned cores = std::thread::hardware_concurrency();
-  if (cores > 0 && static_cast<unsigned>(threads) > cores)
-    std::cerr << "note: --threads " << threads << " is more than this machine's " << cores
-              << " hardware threads; the CPU path will run slower than with " << cores << "\n";
+  const int cores = usable_cpus();
+  if (cores > 0 && threads > cores)
+    std::cerr << "note: --threads " << threads << " is more than the " << cores
+              << " CPUs this process may use; the CPU path will run slower than with " << cores
+              << "\n";
   return threads;
 }
 
 void report_cpu_threads(Device device, int threads, std::ostream& out) {
   if (device != Device::CPU) return;
-  const unsigned cores = std::thread::hardware_concurrency();
+  const int cores = usable_cpus();
   out << "CPU threads: " << threads;
   if (cores > 0) out << " of " << cores;
   out << (threads == 1 && cores > 1 ? " (--threads N splits each batch over N)" : "") << "\n";
