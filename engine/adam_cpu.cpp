@@ -32,7 +32,7 @@ void adam_update(Context& ctx, const AdamHyper* hyper, const LossScaleState* sca
     adam_bias_corrections(h.lr, h.beta1_d, h.beta2_d, h.step - scaling->skipped, &h.step_size,
                           &h.bias_correction2_sqrt);
   // Elementwise: split over threads in ranges, the same bits on any count.
-  ctx.parallel(params.numel(), 65536, [&](int, int64_t begin, int64_t end) {
+  ctx.parallel(params.numel(), kMinElementsPerPart, [&](int, int64_t begin, int64_t end) {
     adam_range(h, params.f32() + begin, grads.f32() + begin, exp_avg.f32() + begin,
                exp_avg_sq.f32() + begin, end - begin);
   });

@@ -47,8 +47,7 @@ int Context::parallel_parts(int64_t n, int64_t grain) const {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pool_->threads(), by_grain)));
 }
 
-void Context::parallel(int64_t n, int64_t grain,
-                       const std::function<void(int, int64_t, int64_t)>& body) {
+void Context::parallel(int64_t n, int64_t grain, FunctionRef<void(int, int64_t, int64_t)> body) {
   const int parts = parallel_parts(n, grain);
   if (parts == 1) {
     body(0, 0, n);

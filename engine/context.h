@@ -4,7 +4,6 @@
 // cuda::CudaContext (stream, cuDNN and cuBLAS handles, plan cache).
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 
 #include <string>
@@ -42,7 +41,7 @@ class Context {
   // Runs body(part, begin, end) over parallel_parts(n, grain) contiguous ranges
   // of [0, n) (part_range), in parallel on the CPU's thread pool. Not reentrant.
   void parallel(int64_t n, int64_t grain,
-                const std::function<void(int part, int64_t begin, int64_t end)>& body);
+                FunctionRef<void(int part, int64_t begin, int64_t end)> body);
   // fp32 convolutions may use TF32 tensor-core math (training.tf32); set
   // before the network's setup (plans are made there).
   void set_allow_tf32(bool allow) { allow_tf32_ = allow; }

@@ -48,7 +48,7 @@ void sgd_update(Context& ctx, const SgdHyper* hyper, const LossScaleState* scali
   const SgdHyper& h = *hyper;
   const bool first_step = scaling ? h.step - scaling->skipped == 1 : h.first_step != 0;
   // Elementwise: split over threads in ranges, the same bits on any count.
-  ctx.parallel(params.numel(), 65536, [&](int, int64_t begin, int64_t end) {
+  ctx.parallel(params.numel(), kMinElementsPerPart, [&](int, int64_t begin, int64_t end) {
     float* p = params.f32() + begin;
     const float* g = grads.f32() + begin;
     float* buf = momentum.f32() + begin;

@@ -69,7 +69,7 @@ ThreadPool::~ThreadPool() {
   stop_workers();
 }
 
-void ThreadPool::run(int parts, const std::function<void(int)>& body) {
+void ThreadPool::run(int parts, FunctionRef<void(int)> body) {
   if (parts <= 1 || workers_.empty()) {
     for (int p = 0; p < parts; ++p) body(p);
     return;

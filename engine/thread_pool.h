@@ -4,7 +4,7 @@
 // part costs nothing and no thread is created inside a training step.
 //
 // Note [CPU threads]
-// Work is split into contiguous, static ranges (parallel_ranges): which part
+// Work is split into contiguous, static ranges (part_range): which part
 // computes what depends only on the number of items and of parts, never on
 // timing. Each op is written so that its parts write disjoint outputs, which
 // makes every result but one independent of the thread count: the
@@ -21,10 +21,11 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "engine/function_ref.h"
 
 namespace cnne {
 
@@ -39,7 +40,7 @@ class ThreadPool {
 
   // Runs body(part) for part in [0, parts), parts <= threads(), and returns
   // when all have finished; rethrows the first exception a part threw.
-  void run(int parts, const std::function<void(int)>& body);
+  void run(int parts, FunctionRef<void(int)> body);
 
  private:
   void work(int index);
@@ -54,7 +55,7 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   // The current job: written before job_ announces it, and not again until
   // every part has finished, so a worker reads it only for a job it is in.
-  const std::function<void(int)>* body_ = nullptr;
+  const FunctionRef<void(int)>* body_ = nullptr;
   // (generation << 16) | parts, one word so that a worker never pairs one
   // job's generation with another's part count; published with release.
   std::atomic<uint64_t> job_{0};
@@ -66,6 +67,17 @@ class ThreadPool {
 // The CPUs this process may run on (its affinity mask, which containers and
 // taskset narrow), or std::thread::hardware_concurrency() where that is unknown.
 int usable_cpus();
+
+// The least work worth a part of a job, in elements read or written: below
+// it, handing work to a worker costs more than it saves.
+constexpr int64_t kMinElementsPerPart = 32768;
+
+// The grain (Context::parallel) of a job whose items touch
+// `elements_per_item` elements each.
+inline int64_t grain_for(int64_t elements_per_item) {
+  const int64_t grain = kMinElementsPerPart / (elements_per_item > 0 ? elements_per_item : 1);
+  return grain > 0 ? grain : 1;
+}
 
 // Items [begin, end) of part `part` when `n` items are split into `parts`
 // contiguous ranges whose sizes differ by at most one.

@@ -20,10 +20,9 @@ struct Dims {
   }
 };
 
-// Channels per part: every channel is independent (the same bits on any
-// number of threads); a part gets at least this many elements of work.
+// Every channel is independent (the same bits on any number of threads).
 int64_t channel_grain(const Dims& d) {
-  return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, d.n * d.hw));
+  return grain_for(d.n * d.hw);
 }
 
 }  // namespace

@@ -20,33 +20,33 @@ size_t col_floats(const ConvGeometry& g) {
   return g.is_pointwise() ? 0 : static_cast<size_t>(g.col_rows() * g.col_cols());
 }
 
-// The workspace of a call over `n` images: one im2col matrix per part, then
-// (for the weight gradient) one partial dw per part after the first.
+// The workspace of a call whose images are split into `parts`: one im2col
+// matrix per part, then one partial dw per part after the first (for the
+// weight gradient; the other calls leave them unused).
 struct ConvScratch {
   float* col;      // (parts, C*R*S, P*Q), or null for a pointwise convolution
   float* partial;  // (parts - 1, K, C*R*S)
 };
 
-ConvScratch conv_scratch(Context& ctx, const ConvGeometry& g, int parts, int64_t k, bool partials) {
-  const size_t cols = col_floats(g) * static_cast<size_t>(parts);
-  const size_t dws = partials ? static_cast<size_t>(k * g.col_rows()) * (parts - 1) : 0;
-  const size_t need = sizeof(float) * (cols + dws);
+size_t scratch_bytes(const ConvGeometry& g, int parts, int64_t k) {
+  return sizeof(float) * (col_floats(g) * static_cast<size_t>(parts) +
+                          static_cast<size_t>(k * g.col_rows()) * static_cast<size_t>(parts - 1));
+}
+
+ConvScratch conv_scratch(Context& ctx, const ConvGeometry& g, int parts, int64_t k) {
+  const size_t need = scratch_bytes(g, parts, k);
   if (ctx.workspace_bytes() < need)
     throw Error("conv2d: workspace of " + std::to_string(ctx.workspace_bytes()) + " bytes, needs " +
                 std::to_string(need) + " (was setup skipped?)");
   float* base = static_cast<float*>(ctx.workspace());
-  return {col_floats(g) ? base : nullptr, base + cols};
+  return {col_floats(g) ? base : nullptr, base + col_floats(g) * static_cast<size_t>(parts)};
 }
 
 }  // namespace
 
 size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
                               DType) {
-  const ConvGeometry g = conv_geometry(p, x, w);
-  const int parts = ctx.parallel_parts(x[0], kImagesPerPart);
-  // The weight gradient's need covers the other calls' (its cols are the same).
-  return sizeof(float) * (col_floats(g) * static_cast<size_t>(parts) +
-                          static_cast<size_t>(w[0] * g.col_rows()) * (parts - 1));
+  return scratch_bytes(conv_geometry(p, x, w), ctx.parallel_parts(x[0], kImagesPerPart), w[0]);
 }
 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
@@ -54,7 +54,7 @@ void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const 
   const ConvGeometry g = conv_geometry(p, x.shape, w.shape);
   const int64_t n = x.shape[0], k = w.shape[0];
   const int64_t in_stride = g.c * g.h * g.w, out_stride = k * g.p * g.q;
-  const ConvScratch scratch = conv_scratch(ctx, g, ctx.parallel_parts(n, kImagesPerPart), k, false);
+  const ConvScratch scratch = conv_scratch(ctx, g, ctx.parallel_parts(n, kImagesPerPart), k);
   const float* xd = x.f32();
   float* yd = y.f32();
   ctx.parallel(n, kImagesPerPart, [&](int part, int64_t begin, int64_t end) {
@@ -81,7 +81,7 @@ void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, 
   const ConvGeometry g = conv_geometry(p, dx.shape, w.shape);
   const int64_t n = dx.shape[0], k = w.shape[0];
   const int64_t in_stride = g.c * g.h * g.w, out_stride = k * g.p * g.q;
-  const ConvScratch scratch = conv_scratch(ctx, g, ctx.parallel_parts(n, kImagesPerPart), k, false);
+  const ConvScratch scratch = conv_scratch(ctx, g, ctx.parallel_parts(n, kImagesPerPart), k);
   ctx.parallel(n, kImagesPerPart, [&](int part, int64_t begin, int64_t end) {
     float* col = scratch.col ? scratch.col + col_floats(g) * part : nullptr;
     for (int64_t i = begin; i < end; ++i) {
@@ -106,7 +106,7 @@ void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x
   const int64_t in_stride = g.c * g.h * g.w, out_stride = k * g.p * g.q;
   const int64_t dw_size = k * g.col_rows();
   const int parts = ctx.parallel_parts(n, kImagesPerPart);
-  const ConvScratch scratch = conv_scratch(ctx, g, parts, k, true);
+  const ConvScratch scratch = conv_scratch(ctx, g, parts, k);
   // Part 0 sums its images into dw, part j > 0 into partial j - 1 (Note [CPU threads]).
   ctx.parallel(n, kImagesPerPart, [&](int part, int64_t begin, int64_t end) {
     float* col = scratch.col ? scratch.col + col_floats(g) * part : nullptr;
@@ -134,25 +134,24 @@ void conv2d_backward_bias(Context& ctx, const Tensor& dy, const Tensor& db) {
   const int64_t n = dy.shape[0], k = dy.shape[1], pq = dy.shape[2] * dy.shape[3];
   const float* d = dy.f32();
   // Each channel's sum on one thread: the same bits for any thread count.
-  ctx.parallel(k, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n * pq)),
-               [&](int, int64_t k_begin, int64_t k_end) {
-                 for (int64_t kk = k_begin; kk < k_end; ++kk) {
-                   // Eight running sums in double, so the loop vectorizes without
-                   // reassociating anything the compiler would have to prove.
-                   double lanes[8] = {};
-                   double tail = 0.0;
-                   for (int64_t i = 0; i < n; ++i) {
-                     const float* plane = d + (i * k + kk) * pq;
-                     int64_t j = 0;
-                     for (; j + 8 <= pq; j += 8)
-                       for (int l = 0; l < 8; ++l) lanes[l] += plane[j + l];
-                     for (; j < pq; ++j) tail += plane[j];
-                   }
-                   double sum = tail;
-                   for (double lane : lanes) sum += lane;
-                   db.f32()[kk] = static_cast<float>(sum);
-                 }
-               });
+  ctx.parallel(k, grain_for(n * pq), [&](int, int64_t k_begin, int64_t k_end) {
+    for (int64_t kk = k_begin; kk < k_end; ++kk) {
+      // Eight running sums in double, so the loop vectorizes without
+      // reassociating anything the compiler would have to prove.
+      double lanes[8] = {};
+      double tail = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float* plane = d + (i * k + kk) * pq;
+        int64_t j = 0;
+        for (; j + 8 <= pq; j += 8)
+          for (int l = 0; l < 8; ++l) lanes[l] += plane[j + l];
+        for (; j < pq; ++j) tail += plane[j];
+      }
+      double sum = tail;
+      for (double lane : lanes) sum += lane;
+      db.f32()[kk] = static_cast<float>(sum);
+    }
+  });
 }
 
 }  // namespace cnne::cpu

@@ -145,9 +145,8 @@ void tiling_backward(const PoolWalk& g, const float* x, const float* dy, float* 
     for (int64_t w = g.q * kw; w < g.w; ++w) dx[h * g.w + w] = 0.0f;
 }
 
-// Planes per part: at least this many input elements of work.
 int64_t planes_grain(const PoolWalk& g) {
-  return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, g.h * g.w));
+  return grain_for(g.h * g.w);
 }
 
 }  // namespace

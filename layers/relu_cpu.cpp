@@ -1,12 +1,10 @@
 // ReLU, CPU reference: y = max(x, 0) (NaN kept); dx = dy where y > 0, else 0.
-// Elementwise, so split over threads in ranges of at least kElementsPerPart.
+// Elementwise, so split over threads in ranges of at least kMinElementsPerPart.
 #include "engine/ops.h"
 #include "layers/relu_math.h"
 
 namespace cnne::cpu {
 namespace {
-
-constexpr int64_t kElementsPerPart = 32768;
 
 // Plain functions of pointers (not lambdas over captured tensors), so each loop
 // vectorizes as a select, after the compiler's own overlap check; a branch on
@@ -22,13 +20,13 @@ void relu_backward_range(const float* y, const float* dy, float* dx, int64_t n) 
 }  // namespace
 
 void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) {
-  ctx.parallel(x.numel(), kElementsPerPart, [&](int, int64_t begin, int64_t end) {
+  ctx.parallel(x.numel(), kMinElementsPerPart, [&](int, int64_t begin, int64_t end) {
     relu_range(x.f32() + begin, y.f32() + begin, end - begin);
   });
 }
 
 void relu_backward(Context& ctx, const Tensor& y, const Tensor& dy, const Tensor& dx) {
-  ctx.parallel(y.numel(), kElementsPerPart, [&](int, int64_t begin, int64_t end) {
+  ctx.parallel(y.numel(), kMinElementsPerPart, [&](int, int64_t begin, int64_t end) {
     relu_backward_range(y.f32() + begin, dy.f32() + begin, dx.f32() + begin, end - begin);
   });
 }
