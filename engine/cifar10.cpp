@@ -1,29 +1,16 @@
 #include "engine/cifar10.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 
+#include "engine/data_folder.h"
 #include "engine/error.h"
 
 namespace cnne::cifar10 {
 namespace fs = std::filesystem;
 namespace {
-
-bool has_cifar_files(const fs::path& dir) {
-  std::error_code ec;
-  return fs::is_regular_file(dir / "test_batch.bin", ec) ||
-         fs::is_regular_file(dir / "data_batch_1.bin", ec);
-}
-
-// `dir` itself if it holds the files, else its cifar-10-batches-bin/ if that does.
-std::string resolve(const fs::path& dir) {
-  if (has_cifar_files(dir)) return dir.string();
-  if (has_cifar_files(dir / "cifar-10-batches-bin")) return (dir / "cifar-10-batches-bin").string();
-  return "";
-}
 
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
@@ -32,34 +19,14 @@ struct FileCloser {
 }  // namespace
 
 std::string locate(const std::string& requested) {
-  const std::string how = "; download " + std::string(kDownloadUrl) +
-                          ", extract it (tar xzf) and pass --data DIR or set " + kEnvVar;
-  if (!requested.empty()) {
-    std::error_code ec;
-    if (!fs::is_directory(requested, ec))
-      throw DataError("data folder '" + requested + "' does not exist" + how);
-    std::string found = resolve(requested);
-    if (found.empty())
-      throw DataError("data folder '" + requested +
-                      "' holds neither test_batch.bin nor data_batch_1.bin (nor a "
-                      "cifar-10-batches-bin/ folder with them)" +
-                      how);
-    return found;
-  }
-  if (const char* env = std::getenv(kEnvVar); env && *env) {
-    std::string found = resolve(env);
-    if (found.empty())
-      throw DataError(std::string(kEnvVar) + "='" + env +
-                      "' holds no CIFAR-10 .bin files (nor a cifar-10-batches-bin/ folder)" + how);
-    return found;
-  }
-  for (const char* candidate : {"data/cifar-10-batches-bin", "cifar-10-batches-bin", "data"}) {
-    std::string found = resolve(candidate);
-    if (!found.empty()) return found;
-  }
-  throw DataError(
-      "CIFAR-10 not found (looked in ./data/cifar-10-batches-bin, ./cifar-10-batches-bin, ./data)" +
-      how);
+  static const FolderRule rule{"CIFAR-10",
+                               {"test_batch.bin", "data_batch_1.bin"},
+                               {"cifar-10-batches-bin"},
+                               {"./data/cifar-10-batches-bin", "./cifar-10-batches-bin", "./data"},
+                               "download " + std::string(kDownloadUrl) +
+                                   ", extract it (tar xzf) and pass --data DIR or set " +
+                                   kDataEnvVar};
+  return locate_folder(rule, requested);
 }
 
 ImageDataset read_files(const std::vector<std::string>& files, int64_t limit) {

@@ -13,7 +13,6 @@ namespace cnne::cifar10 {
 constexpr int64_t kRecordBytes = 3073;
 constexpr int64_t kClasses = 10;
 constexpr const char* kDownloadUrl = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
-constexpr const char* kEnvVar = "CNNE_DATA";
 
 // The folder holding the .bin files: `requested` if given (a folder that has
 // the files, or one with a cifar-10-batches-bin/ inside), else $CNNE_DATA,

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/datasets.h"
 #include "engine/error.h"
 #include "engine/json_fields.h"
 
@@ -15,16 +16,23 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
   DataConfig d;
   JsonFields f(j, where + ": data");
   d.dataset = f.get_string("dataset", d.dataset);
-  if (d.dataset != "cifar10")
-    throw ConfigError(f.error("dataset", "is '" + d.dataset + "', expected cifar10"));
+  const datasets::DatasetInfo* set = datasets::find(d.dataset);
+  if (!set)
+    throw ConfigError(
+        f.error("dataset", "is '" + d.dataset + "', expected one of " + datasets::known_names()));
+  const auto channels = static_cast<size_t>(set->channels);
+  const std::string per_channel =
+      channels == 1 ? "must hold 1 number (the gray channel)" : "must hold 3 numbers (R, G, B)";
+  d.mean.assign(channels, 0.5);
+  d.std.assign(channels, 0.5);
   d.root = f.get_string("root", "");
   if (f.has("normalize")) {
     JsonFields n(f.get_raw("normalize"), where + ": data.normalize");
-    d.mean = n.get_numbers("mean", {0.5, 0.5, 0.5});
-    d.std = n.get_numbers("std", {0.5, 0.5, 0.5});
+    d.mean = n.get_numbers("mean", d.mean);
+    d.std = n.get_numbers("std", d.std);
     n.finish();
-    if (d.mean.size() != 3) throw ConfigError(n.error("mean", "must hold 3 numbers (R, G, B)"));
-    if (d.std.size() != 3) throw ConfigError(n.error("std", "must hold 3 numbers (R, G, B)"));
+    if (d.mean.size() != channels) throw ConfigError(n.error("mean", per_channel));
+    if (d.std.size() != channels) throw ConfigError(n.error("std", per_channel));
     for (double s : d.std)
       if (!(s > 0) || !std::isfinite(s)) throw ConfigError(n.error("std", "must be > 0"));
   }
@@ -38,9 +46,10 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
       throw ConfigError(a.error("crop_padding", "must be in 0..64"));
   }
   d.classes = f.get_strings("classes", {});
-  if (!d.classes.empty() && d.classes.size() != 10)
-    throw ConfigError(f.error(
-        "classes", "must name the 10 CIFAR-10 classes, got " + std::to_string(d.classes.size())));
+  if (!d.classes.empty() && d.classes.size() != static_cast<size_t>(set->classes))
+    throw ConfigError(f.error("classes", "must name the " + std::to_string(set->classes) + " " +
+                                             set->title + " classes, got " +
+                                             std::to_string(d.classes.size())));
   d.train_limit = f.get_int("train_limit", 0);
   d.test_limit = f.get_int("test_limit", 0);
   if (d.train_limit < 0) throw ConfigError(f.error("train_limit", "must be >= 0"));

@@ -24,8 +24,8 @@ TEST(FusedStepGpu, TheKernelComputesWhatTheHostComputes) {
   nlohmann::json adamw = everything_config();
   adamw["training"]["optimizer"] = {{"type", "adamw"}, {"lr", 0.002}};
   for (const nlohmann::json& json :
-       {tutorial_config(), everything_config(), adamw, pooled_config()}) {
-    const ImageDataset data = random_images(23, 8);
+       {tutorial_config(), everything_config(), adamw, pooled_config(), fashion_config()}) {
+    const ImageDataset data = images_for(json, 23, 8);
     const auto host = train(Device::CPU, json, data, true);
     const auto gpu = train(Device::CUDA, json, data, true);
     // Built without contraction on both sides: only the loss's exp and log may differ.
@@ -107,10 +107,22 @@ TEST(FusedStepGpu, EachStageMatchesTheHostAfterOneStep) {
 
 TEST(FusedStepGpu, TrainsLikeTheGpuLayerPath) {
   REQUIRE_GPU();
-  const ImageDataset data = random_images(4 * 40, 6);
-  const auto fused = train(Device::CUDA, tutorial_config(), data, true);
-  const auto layers = train(Device::CUDA, tutorial_config(), data, false);
-  expect_same_training(fused, layers, 1e-4);
+  for (const nlohmann::json& json : {tutorial_config(), fashion_config()}) {
+    const ImageDataset data = images_for(json, 4 * 40, 6);
+    const auto fused = train(Device::CUDA, json, data, true);
+    const auto layers = train(Device::CUDA, json, data, false);
+    expect_same_training(fused, layers, 1e-4);
+  }
+}
+
+// The GPU layer path on grayscale 28x28 images (cuDNN with one input channel
+// and padding, configs/fashion_mnist.json) trains like the CPU reference.
+TEST(GpuVsCpu, GrayscaleLeNet5TrainsLikeTheCpu) {
+  REQUIRE_GPU();
+  const ImageDataset data = images_for(fashion_config(), 4 * 40, 9);
+  const auto gpu = train(Device::CUDA, fashion_config(), data, false);
+  const auto cpu = train(Device::CPU, fashion_config(), data, false);
+  expect_same_training(gpu, cpu, 1e-4);
 }
 
 TEST(FusedStepGpu, ManyBlocksAndRunsOfManySteps) {

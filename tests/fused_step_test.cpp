@@ -36,6 +36,16 @@ TEST(FusedStep, TrainsTheTutorialLikeTheLayerPath) {
   EXPECT_EQ(fused.state.steps, 26);
 }
 
+// Grayscale 28x28 images and a padded one-channel first conv (LeNet-5 on
+// Fashion-MNIST): the same training as the layer path.
+TEST(FusedStep, TrainsLeNet5OnGrayscaleImagesLikeTheLayerPath) {
+  const ImageDataset data = images_for(fashion_config(), 4 * 9 + 3, 12);
+  const auto fused = train(Device::CPU, fashion_config(), data, true);
+  const auto layers = train(Device::CPU, fashion_config(), data, false);
+  expect_same_training(fused, layers, 1e-5);
+  EXPECT_EQ(fused.state.steps, 2 * 10);  // 2 epochs of 10 batches, the last of 3
+}
+
 TEST(FusedStep, TrainsEveryOptionItTakesLikeTheLayerPath) {
   const ImageDataset data = random_images(23, 8);  // batches of 5, the last of 3
   const auto fused = train(Device::CPU, everything_config(), data, true);

@@ -18,10 +18,17 @@ namespace cnne::fused_test {
 using test::TempDir;
 
 ImageDataset random_images(int64_t count, uint64_t seed) {
+  return images_for(tutorial_config(), count, seed);
+}
+
+ImageDataset images_for(const nlohmann::json& json, int64_t count, uint64_t seed) {
   ImageDataset data;
   data.count = count;
+  data.channels = json["network"]["input"][0].get<int64_t>();
+  data.height = json["network"]["input"][1].get<int64_t>();
+  data.width = json["network"]["input"][2].get<int64_t>();
   Rng rng(seed);
-  for (int64_t i = 0; i < count * 3072; ++i)
+  for (int64_t i = 0; i < count * data.image_bytes(); ++i)
     data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
   for (int64_t i = 0; i < count; ++i) data.labels.push_back(static_cast<int32_t>(rng.below(10)));
   return data;
@@ -78,6 +85,14 @@ nlohmann::json pooled_config() {
 
 nlohmann::json tutorial_config() {
   nlohmann::json j = parse_json_text(Config::embedded_default(), "simplecnn.json");
+  j["training"]["log_every"] = 5;
+  j["training"]["cuda_graph"] = false;
+  return j;
+}
+
+nlohmann::json fashion_config() {
+  nlohmann::json j = parse_json_text(
+      test::read_text(test::source_dir() + "/configs/fashion_mnist.json"), "fashion_mnist.json");
   j["training"]["log_every"] = 5;
   j["training"]["cuda_graph"] = false;
   return j;

@@ -17,6 +17,8 @@ namespace cnne::fused_test {
 
 // `count` random 32x32 RGB images with random labels.
 ImageDataset random_images(int64_t count, uint64_t seed);
+// `count` random images of the shape `json`'s network takes, random labels.
+ImageDataset images_for(const nlohmann::json& json, int64_t count, uint64_t seed);
 
 // A network with every option the fused step takes (strided, padded conv
 // without bias; overlapping padded max-pool; a ReLU after it; a linear layer
@@ -29,6 +31,9 @@ nlohmann::json everything_config();
 nlohmann::json pooled_config();
 // The tutorial (configs/simplecnn.json), logging every 5 batches.
 nlohmann::json tutorial_config();
+// LeNet-5 on grayscale 28x28 images (configs/fashion_mnist.json: a padded
+// one-channel conv first), logging every 5 batches.
+nlohmann::json fashion_config();
 
 struct Outcome {
   std::vector<float> weights, momentum;

@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <zlib.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,6 +140,13 @@ void write_text(const std::string& path, const std::string& text) {
   out << text;
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 std::vector<uint8_t> cifar_records(int64_t count, int64_t first_index) {
   std::vector<uint8_t> bytes;
   for (int64_t i = first_index; i < first_index + count; ++i) {
@@ -145,6 +154,52 @@ std::vector<uint8_t> cifar_records(int64_t count, int64_t first_index) {
     for (int64_t j = 0; j < 3072; ++j) bytes.push_back(static_cast<uint8_t>((i * 7 + j) % 256));
   }
   return bytes;
+}
+
+namespace {
+
+void append_be32(std::vector<uint8_t>& out, int64_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+}
+
+}  // namespace
+
+std::vector<uint8_t> idx_images(int64_t count, int64_t rows, int64_t cols) {
+  std::vector<uint8_t> bytes{0, 0, 0x08, 3};
+  for (int64_t d : {count, rows, cols}) append_be32(bytes, d);
+  for (int64_t i = 0; i < count; ++i)
+    for (int64_t j = 0; j < rows * cols; ++j)
+      bytes.push_back(static_cast<uint8_t>((i * 3 + j) % 256));
+  return bytes;
+}
+
+std::vector<uint8_t> idx_labels(int64_t count) {
+  std::vector<uint8_t> bytes{0, 0, 0x08, 1};
+  append_be32(bytes, count);
+  for (int64_t i = 0; i < count; ++i) bytes.push_back(static_cast<uint8_t>((i * 7) % 10));
+  return bytes;
+}
+
+void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  if (!f) throw std::runtime_error("cannot write " + path);
+  const int wrote =
+      bytes.empty() ? 0 : gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+  if (wrote != static_cast<int>(bytes.size())) throw std::runtime_error("gzwrite failed: " + path);
+}
+
+void make_small_fashion(const TempDir& dir, int64_t train, int64_t test, bool gz) {
+  const auto put = [&](const std::string& stem, const std::vector<uint8_t>& bytes) {
+    if (gz)
+      write_gz(dir.file(stem + ".gz"), bytes);
+    else
+      write_bytes(dir.file(stem), bytes);
+  };
+  put("train-images-idx3-ubyte", idx_images(train, 28, 28));
+  put("train-labels-idx1-ubyte", idx_labels(train));
+  put("t10k-images-idx3-ubyte", idx_images(test, 28, 28));
+  put("t10k-labels-idx1-ubyte", idx_labels(test));
 }
 
 namespace {
@@ -171,14 +226,8 @@ RunResult run_cli(const std::string& args, const std::string& env) {
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  auto slurp = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
-  r.out = slurp(dir.file("out"));
-  r.err = slurp(dir.file("err"));
+  r.out = read_text(dir.file("out"));
+  r.err = read_text(dir.file("err"));
   return r;
 }
 
@@ -223,6 +272,17 @@ std::string real_cifar_dir() {
         fs::is_regular_file(fs::path(c) / "test_batch.bin"))
       return c;
   return "";
+}
+
+std::string real_fashion_dir() {
+  namespace fs = std::filesystem;
+  const std::string dir =
+      from_env_or("CNNE_TEST_FASHION_DATA", "/usr/share/datasets/fashion-mnist");
+  const auto has = [&](const std::string& stem) {  // as distributed, or extracted
+    return fs::is_regular_file(fs::path(dir) / (stem + ".gz")) ||
+           fs::is_regular_file(fs::path(dir) / stem);
+  };
+  return has("train-images-idx3-ubyte") && has("t10k-images-idx3-ubyte") ? dir : "";
 }
 
 bool gpu_usable(std::string* why) {

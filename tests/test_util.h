@@ -79,9 +79,19 @@ class TempDir {
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> read_bytes(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
+std::string read_text(const std::string& path);
 
 // `count` CIFAR-10 records with labels i % 10 and pixels (i * 7 + j) % 256.
 std::vector<uint8_t> cifar_records(int64_t count, int64_t first_index = 0);
+
+// IDX files (the MNIST family's format): the header and `count` images of
+// rows x cols pixels (i * 3 + j) % 256, or `count` labels (i * 7) % 10.
+std::vector<uint8_t> idx_images(int64_t count, int64_t rows, int64_t cols);
+std::vector<uint8_t> idx_labels(int64_t count);
+// `bytes` gzip-compressed into `path`, as the MNIST family is distributed.
+void write_gz(const std::string& path, const std::vector<uint8_t>& bytes);
+// A Fashion-MNIST folder: the four files, 28x28, gzip-compressed or not.
+void make_small_fashion(const TempDir& dir, int64_t train, int64_t test, bool gz = true);
 
 // The outcome of running the cnnengine binary.
 struct RunResult {
@@ -124,5 +134,8 @@ std::string binary_path();
 // whole-program tests ("" when absent: such tests skip).
 std::string fixtures_dir();
 std::string real_cifar_dir();
+// The real Fashion-MNIST: $CNNE_TEST_FASHION_DATA, else Debian's
+// /usr/share/datasets/fashion-mnist ("" when absent).
+std::string real_fashion_dir();
 
 }  // namespace cnne::test

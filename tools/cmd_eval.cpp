@@ -2,8 +2,8 @@
 #include <iostream>
 
 #include "engine/checkpoint.h"
-#include "engine/cifar10.h"
 #include "engine/context.h"
+#include "engine/datasets.h"
 #include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/evaluator.h"
@@ -16,7 +16,7 @@ int run_eval(int argc, char** argv, int first) {
   std::vector<FlagSpec> flags = {
       {"checkpoint", "FILE", "the safetensors checkpoint to evaluate (required)"},
       {"config", "FILE", "config for checkpoints that carry none (e.g. saved by PyTorch)"},
-      {"data", "DIR", "CIFAR-10 folder; default $CNNE_DATA or ./data"},
+      {"data", "DIR", "data folder of the checkpoint's data set; default $CNNE_DATA or ./data"},
       {"batch-size", "N", "evaluation batch size (default: the config's eval.batch_size)"},
       {"test-limit", "N", "evaluate on the first N test images only"},
       {"tta-flip", "", "average each image's logits with its mirror image's"},
@@ -59,8 +59,9 @@ int run_eval(int argc, char** argv, int first) {
 
   Network net = Network::from_json(config.network, source);
   const std::string folder = data_folder(args, config);
-  const ImageDataset test = cifar10::load_test(folder, config.data.test_limit);
-  check_network_fits_data(net, test, source);
+  const ImageDataset test =
+      datasets::load_test(config.data.dataset, folder, config.data.test_limit);
+  check_network_fits_data(net, test, config.data.dataset, source);
 
   Context ctx(device, threads);
   ctx.set_allow_tf32(config.training.tf32);

@@ -5,8 +5,8 @@
 
 #include "engine/checkpoint.h"
 #include "engine/checkpoint_saver.h"
-#include "engine/cifar10.h"
 #include "engine/context.h"
+#include "engine/datasets.h"
 #include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/evaluator.h"
@@ -21,7 +21,9 @@ constexpr const char* kBuiltinName = "<built-in configs/simplecnn.json>";
 
 std::vector<FlagSpec> train_flags() {
   std::vector<FlagSpec> flags = {
-      {"data", "DIR", "CIFAR-10 folder (cifar-10-batches-bin); default $CNNE_DATA or ./data"},
+      {"data", "DIR",
+       "data folder (CIFAR-10: cifar-10-batches-bin; data.dataset picks the set); default "
+       "$CNNE_DATA or the set's usual places"},
       {"epochs", "N", "override training.epochs"},
       {"batch-size", "N", "override training.batch_size"},
       {"lr", "X", "override training.optimizer.lr"},
@@ -146,8 +148,9 @@ int run_train(int argc, char** argv, int first) {
     std::cout << args.help_text(
         "[CONFIG] [options]",
         "Trains the network of CONFIG (default: the built-in tutorial, configs/simplecnn.json)\n"
-        "on CIFAR-10, prints the loss every log_every batches and the time per epoch, then\n"
-        "evaluates on the test set and writes the checkpoint (safetensors). SIGINT/SIGTERM\n"
+        "on CIFAR-10 (or data.dataset's: fashion-mnist, mnist), prints the loss every\n"
+        "log_every batches and the time per epoch, then evaluates on the test set and\n"
+        "writes the checkpoint (safetensors). SIGINT/SIGTERM\n"
         "finish the current step, write the checkpoint and exit with 128 + the signal;\n"
         "--resume FILE continues such a run exactly.");
     return 0;
@@ -187,11 +190,13 @@ int run_train(int argc, char** argv, int first) {
     throw ConfigError(source + ": " + e.what());
   }
   const std::string folder = data_folder(args, config);
-  const ImageDataset train = cifar10::load_train(folder, config.data.train_limit);
+  const ImageDataset train =
+      datasets::load_train(config.data.dataset, folder, config.data.train_limit);
   const bool run_eval = !args.has("no-eval");
   const ImageDataset test =
-      run_eval ? cifar10::load_test(folder, config.data.test_limit) : ImageDataset{};
-  check_network_fits_data(net, train, source);
+      run_eval ? datasets::load_test(config.data.dataset, folder, config.data.test_limit)
+               : ImageDataset{};
+  check_network_fits_data(net, train, config.data.dataset, source);
   const std::vector<std::string> classes = class_names(config, train);
 
   std::cout << "Data: " << train.count << " training"

@@ -15,13 +15,13 @@ namespace {
 
 constexpr const char* kUsage =
     "cnnengine - trains and evaluates convolutional networks on CIFAR-10 (cuDNN on the GPU,\n"
-    "a reference implementation on the CPU)\n"
+    "a reference implementation on the CPU; Fashion-MNIST and MNIST too)\n"
     "\n"
     "Usage: cnnengine <command> [options]\n"
     "\n"
     "Commands:\n"
     "  train [CONFIG]           train (default: the built-in PyTorch tutorial config)\n"
-    "  eval --checkpoint FILE   evaluate a checkpoint on the CIFAR-10 test set\n"
+    "  eval --checkpoint FILE   evaluate a checkpoint on its data set's test set\n"
     "  summary [CONFIG]         the model: layers, output shapes, parameters, FLOPs\n"
     "  info                     CUDA, cuDNN, cuBLAS and GPU details\n"
     "  inspect FILE             validate a checkpoint; its tensors, state and weights digest\n"

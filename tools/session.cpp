@@ -5,7 +5,8 @@
 #include <thread>
 
 #include "cuda/device_query.h"
-#include "engine/cifar10.h"
+#include "engine/data_folder.h"
+#include "engine/datasets.h"
 #include "engine/error.h"
 #include "engine/thread_pool.h"
 
@@ -71,10 +72,11 @@ void report_cpu_threads(Device device, int threads, std::ostream& out) {
 std::string data_folder(const CliArgs& args, const Config& config) {
   if (auto flag = args.text("data")) {
     if (flag->empty()) throw UsageError("--data needs a folder");
-    return cifar10::locate(*flag);
+    return datasets::locate(config.data.dataset, *flag);
   }
-  if (const char* env = std::getenv(cifar10::kEnvVar); env && *env) return cifar10::locate("");
-  return cifar10::locate(config.data.root);
+  if (const char* env = std::getenv(kDataEnvVar); env && *env)
+    return datasets::locate(config.data.dataset, "");
+  return datasets::locate(config.data.dataset, config.data.root);
 }
 
 std::vector<std::string> class_names(const Config& config, const ImageDataset& data) {
@@ -84,15 +86,16 @@ std::vector<std::string> class_names(const Config& config, const ImageDataset& d
 }
 
 void check_network_fits_data(const Network& net, const ImageDataset& data,
-                             const std::string& where) {
+                             const std::string& dataset, const std::string& where) {
   const Shape images{data.channels, data.height, data.width};
   if (!(net.input_shape() == images))
     throw ConfigError(where + ": network input is " + net.input_shape().str() +
                       " but the images are " + images.str());
   const int64_t classes = net.output_shape(1)[1];
-  if (classes != cifar10::kClasses)
-    throw ConfigError(where + ": the network outputs " + std::to_string(classes) +
-                      " logits but CIFAR-10 has 10 classes");
+  const datasets::DatasetInfo& set = datasets::info(dataset);
+  if (classes != set.classes)
+    throw ConfigError(where + ": the network outputs " + std::to_string(classes) + " logits but " +
+                      set.title + " has " + std::to_string(set.classes) + " classes");
 }
 
 }  // namespace cnne::cli

@@ -28,15 +28,16 @@ int choose_threads(const CliArgs& args);
 // On the CPU, one line: the threads in use out of the machine's, and the flag.
 void report_cpu_threads(Device device, int threads, std::ostream& out);
 
-// The CIFAR-10 folder: --data, else $CNNE_DATA, else data.root, else the defaults.
+// The data set's folder (data.dataset): --data, else $CNNE_DATA, else
+// data.root, else that data set's usual places.
 std::string data_folder(const CliArgs& args, const Config& config);
 
 // Class names: the config's, else batches.meta.txt's, else the tutorial's.
 std::vector<std::string> class_names(const Config& config, const ImageDataset& data);
 
 // Throws ConfigError unless the network takes the data's images and outputs one
-// logit per class.
+// logit per class of `dataset`.
 void check_network_fits_data(const Network& net, const ImageDataset& data,
-                             const std::string& where);
+                             const std::string& dataset, const std::string& where);
 
 }  // namespace cnne::cli
