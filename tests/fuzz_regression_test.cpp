@@ -30,6 +30,9 @@ TEST(FuzzRegressions, Config) {
 TEST(FuzzRegressions, Cifar) {
   replay("cifar", fuzz::cifar_one);
 }
+TEST(FuzzRegressions, Idx) {
+  replay("idx", fuzz::idx_one);
+}
 TEST(FuzzRegressions, Checkpoint) {
   replay("checkpoint", fuzz::checkpoint_one);
 }

@@ -1,5 +1,10 @@
 #include "tests/fuzz/fuzz_targets.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -7,6 +12,7 @@
 #include "engine/cifar10.h"
 #include "engine/config.h"
 #include "engine/error.h"
+#include "engine/idx.h"
 #include "engine/network.h"
 #include "engine/optimizer.h"
 
@@ -31,6 +37,35 @@ void cifar_one(const uint8_t* data, size_t size) {
   try {
     ImageDataset set;
     cifar10::append_records(data, size, "fuzz.bin", set);
+  } catch (const Error&) {
+  }
+}
+
+void idx_one(const uint8_t* data, size_t size) {
+  if (size < 2) return;
+  const size_t split = std::min<size_t>(size - 2, data[0] | (size_t(data[1]) << 8));
+  // The reader takes paths (zlib reads gzip and plain files alike): one pair
+  // of files per process, removed at its exit.
+  struct ScratchDir {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("cnne-fuzz-idx-" + std::to_string(getpid()));
+    ScratchDir() { std::filesystem::create_directories(path); }
+    ~ScratchDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const ScratchDir scratch;
+  const std::filesystem::path& dir = scratch.path;
+  const auto write = [](const std::filesystem::path& path, const uint8_t* bytes, size_t n) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes), static_cast<std::streamsize>(n));
+  };
+  write(dir / "images", data + 2, split);
+  write(dir / "labels", data + 2 + split, size - 2 - split);
+  try {
+    (void)idx::read_pair((dir / "images").string(), (dir / "labels").string(), 0, 10);
+    (void)idx::read_pair((dir / "images").string(), (dir / "labels").string(), 3, 10);
   } catch (const Error&) {
   }
 }
