@@ -3,9 +3,12 @@
 # tutorial) one after the other on the CPU, with the same data, recipe (configs/
 # simplecnn.json = the tutorial's) and thread count, and prints a markdown table.
 #
-# Usage: tools/bench_cpu_vs_pytorch.sh [--data DIR] [--threads N] [--epochs N]
-#                                      [--train-limit N] [--build DIR]
-#   --data DIR         CIFAR-10 binary folder (default: $CNNE_DATA or ./data/cifar-10-batches-bin)
+# Usage: tools/bench_cpu_vs_pytorch.sh [--dataset SET] [--data DIR] [--threads N]
+#                                      [--epochs N] [--train-limit N] [--build DIR]
+#   --dataset SET      cifar10 (configs/simplecnn.json, the default) or fashion-mnist
+#                      (configs/fashion_mnist.json; both programs take --dataset)
+#   --data DIR         data folder (default: $CNNE_DATA, else ./data/cifar-10-batches-bin
+#                      or, for fashion-mnist, /usr/share/datasets/fashion-mnist)
 #   --threads N        CPU threads for both programs (default 1)
 #   --epochs N         epochs for both programs (default 2)
 #   --train-limit N    train on the first N images only (default 0 = all 50000)
@@ -14,7 +17,7 @@
 # /usr/bin/python3 with torch and numpy (Debian: apt-get install python3-torch python3-numpy).
 set -euo pipefail
 
-usage() { sed -n '6,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '6,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CALLER="$(pwd)"
@@ -30,7 +33,7 @@ abspath() {
 
 DATA="${CNNE_DATA:-}"
 [ -n "$DATA" ] && DATA="$(abspath "$DATA")"
-DATA="${DATA:-data/cifar-10-batches-bin}"
+DATASET=cifar10
 THREADS=1
 EPOCHS=2
 LIMIT=0
@@ -39,6 +42,7 @@ BUILD=build
 need_value() { [ $# -ge 2 ] || { echo "error: $1 needs a value" >&2; usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case "$1" in
+        --dataset) need_value "$@"; DATASET="$2"; shift 2 ;;
         --data) need_value "$@"; DATA="$(abspath "$2")"; shift 2 ;;
         --threads) need_value "$@"; THREADS="$2"; shift 2 ;;
         --epochs) need_value "$@"; EPOCHS="$2"; shift 2 ;;
@@ -60,6 +64,12 @@ if [ "$THREADS" -lt 1 ] || [ "$EPOCHS" -lt 1 ]; then
     exit 2
 fi
 
+case "$DATASET" in
+    cifar10) CONFIG=configs/simplecnn.json; DATA="${DATA:-data/cifar-10-batches-bin}" ;;
+    fashion-mnist) CONFIG=configs/fashion_mnist.json; DATA="${DATA:-/usr/share/datasets/fashion-mnist}" ;;
+    *) echo "error: --dataset must be cifar10 or fashion-mnist, got '$DATASET'" >&2; exit 2 ;;
+esac
+
 cd "$ROOT"
 
 CNNE="$BUILD/cnnengine"
@@ -73,7 +83,13 @@ if ! "$PYTHON" -c 'import torch, numpy' >/dev/null 2>&1; then
     echo "  Install Debian's CPU PyTorch: sudo apt-get install python3-torch python3-numpy" >&2
     exit 1
 fi
-if [ ! -f "$DATA/data_batch_1.bin" ] && [ ! -f "$DATA/cifar-10-batches-bin/data_batch_1.bin" ]; then
+if [ "$DATASET" = fashion-mnist ]; then
+    if [ ! -f "$DATA/train-images-idx3-ubyte.gz" ] && [ ! -f "$DATA/train-images-idx3-ubyte" ]; then
+        echo "error: no Fashion-MNIST IDX files in $DATA (expected train-images-idx3-ubyte.gz, ...)" >&2
+        echo "  install Debian's dataset-fashion-mnist, or pass --data DIR" >&2
+        exit 1
+    fi
+elif [ ! -f "$DATA/data_batch_1.bin" ] && [ ! -f "$DATA/cifar-10-batches-bin/data_batch_1.bin" ]; then
     echo "error: no CIFAR-10 binary files in $DATA (expected data_batch_1..5.bin, test_batch.bin)" >&2
     echo "  get https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz and extract it, or pass --data DIR" >&2
     exit 1
@@ -82,10 +98,10 @@ fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/bench_cpu_vs_pytorch.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
-CNNE_CMD=("$CNNE" train configs/simplecnn.json --device cpu --threads "$THREADS"
+CNNE_CMD=("$CNNE" train "$CONFIG" --device cpu --threads "$THREADS"
           --data "$DATA" --epochs "$EPOCHS" --train-limit "$LIMIT"
           --out "$TMP/cnnengine.safetensors")
-PEER_CMD=("$PYTHON" tools/pytorch_tutorial.py --data "$DATA" --threads "$THREADS"
+PEER_CMD=("$PYTHON" tools/pytorch_tutorial.py --dataset "$DATASET" --data "$DATA" --threads "$THREADS"
           --epochs "$EPOCHS" --train-limit "$LIMIT")
 # The tutorial's DataLoader uses 2 worker processes; on a small machine they
 # compete with the training for cores, so PyTorch is also run with the data
@@ -152,7 +168,7 @@ CPU_MODEL="$(lscpu 2>/dev/null | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2)
 CPU_MODEL="${CPU_MODEL:-unknown}"
 if [ "$LIMIT" -gt 0 ]; then TRAIN_DESC="first $LIMIT training images"; else TRAIN_DESC="all training images"; fi
 
-echo "CPU benchmark, $(date -u +%F): nproc $(nproc), CPU $CPU_MODEL, $THREADS thread(s), $EPOCHS epoch(s), $TRAIN_DESC"
+echo "CPU benchmark ($DATASET), $(date -u +%F): nproc $(nproc), CPU $CPU_MODEL, $THREADS thread(s), $EPOCHS epoch(s), $TRAIN_DESC"
 echo
 echo "Commands (run from the repository root):"
 echo "- cnnengine: \`$(show_cmd "${CNNE_CMD[@]}")\`"

@@ -4,7 +4,7 @@
 # table (and writes it to --report).
 #
 #   tools/bench_gpu.sh --bin BUILD/cnnengine --data DIR [--report FILE] [--quick] [--parts abc]
-#                      [--logs DIR]
+#                      [--logs DIR] [--dataset fashion-mnist]
 #
 #   (a) the tutorial (batch 4, 2 epochs; --quick: 1 epoch on 10,000 images):
 #       cnnengine eager, --graph and --fused-step, tools/pytorch_tutorial.py --device cuda
@@ -12,11 +12,13 @@
 #       (its log has the time of each fused phase; then with 16, 33 and 66 blocks);
 #       at batch 256, images/s: cnnengine bench --graph (and with --no-fusion, the
 #       cost of unfused ReLUs) vs tools/pytorch_bench.py
+#       --dataset fashion-mnist: (a) on Fashion-MNIST (configs/fashion_mnist.json, the
+#       same recipe on 60,000 grayscale images; --data is the folder of its IDX files)
 #   (c) ResNet-18 (CIFAR) at batch 256, images/s: cnnengine bench (fp32, TF32, bf16,
 #       fp16, each NCHW and --channels-last) vs PyTorch fp32, channels_last, and bf16 autocast
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=""; data=""; report=""; quick=0; parts=abc; logs=""
+bin=""; data=""; report=""; quick=0; parts=abc; logs=""; dataset=cifar10
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
@@ -25,10 +27,16 @@ while [ $# -gt 0 ]; do
     --quick) quick=1; shift ;;
     --parts) parts="$2"; shift 2 ;;
     --logs) logs="$2"; shift 2 ;;
+    --dataset) dataset="$2"; shift 2 ;;
     *) echo "bench_gpu: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
 [ -x "$bin" ] && [ -d "$data" ] || { echo "bench_gpu: needs --bin and --data" >&2; exit 2; }
+case "$dataset" in
+  cifar10) tutorial_config="$here/configs/simplecnn.json"; label=tutorial ;;
+  fashion-mnist) tutorial_config="$here/configs/fashion_mnist.json"; label="fashion-mnist tutorial" ;;
+  *) echo "bench_gpu: --dataset must be cifar10 or fashion-mnist" >&2; exit 2 ;;
+esac
 copy_logs=0
 if [ -z "$logs" ]; then logs=$(mktemp -d); copy_logs=1; else mkdir -p "$logs"; fi
 limit=(); [ $quick -eq 1 ] && limit=(--epochs 1 --train-limit 10000)
@@ -42,17 +50,17 @@ for mode in eager graph fused; do
   [[ $parts == *a* ]] || break
   flag=(--no-graph); [ $mode = graph ] && flag=(--graph); [ $mode = fused ] && flag=(--fused-step)
   start=$(date +%s.%N)
-  "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" "${flag[@]}" \
+  "$bin" train "$tutorial_config" --device cuda --data "$data" "${limit[@]}" "${flag[@]}" \
     --out "$logs/tutorial_$mode.safetensors" > "$logs/tutorial_$mode.log" 2>&1
   rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-  row "tutorial, cnnengine $mode" "$(secs "$logs/tutorial_$mode.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_$mode.log")"
+  row "$label, cnnengine $mode" "$(secs "$logs/tutorial_$mode.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_$mode.log")"
 done
 if [[ $parts == *a* ]]; then
   start=$(date +%s.%N)
-  PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_tutorial.py" --device cuda --data "$data" "${limit[@]}" \
-    > "$logs/tutorial_pytorch.log" 2>&1
+  PYTHONUNBUFFERED=1 python3 "$here/tools/pytorch_tutorial.py" --device cuda --dataset "$dataset" \
+    --data "$data" "${limit[@]}" > "$logs/tutorial_pytorch.log" 2>&1
   rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-  row "tutorial, PyTorch $(python3 -c 'import torch; print(torch.__version__)')" \
+  row "$label, PyTorch $(python3 -c 'import torch; print(torch.__version__)')" \
     "$(secs "$logs/tutorial_pytorch.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_pytorch.log")"
 fi
 

@@ -5,22 +5,27 @@
 # .device-data/bundle.tar.xz (about 4 MB). CUDA's own libraries (cudart,
 # cuBLAS, cuDNN) come from the GPU machine.
 #
-#   tools/device_bundle.sh [--arch 90] [--data PART...] [--stage]
+#   tools/device_bundle.sh [--arch 90] [--data PART...] [--stage] [--fashion]
 #
 # --data copies CIFAR-10 parts (1, 2, 3) from ../shared/data/cifar10 into
 # .device-data/ too. Carry .device-data (ignored by git) with the device tool;
 # tools/device_check.sh unpacks both there. 46 MB a part: one part per call.
 # --stage also puts parts 2 and 3 into .device-data-2/ and .device-data-3/,
 # to carry in the calls that follow (tools/device_check.sh's header says how).
+# --fashion puts the bundle and Fashion-MNIST's four .gz files (31 MB, from
+# Debian's dataset-fashion-mnist) into .device-data-fashion/: a call of its
+# own that needs no other folder (device_check.sh --only ...,fashion).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 arch=90
 parts=()
 stage=0
+fashion=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch="$2"; shift 2 ;;
     --stage) stage=1; shift ;;
+    --fashion) fashion=1; shift ;;
     --data) shift; while [ $# -gt 0 ] && [[ "$1" =~ ^[123]$ ]]; do parts+=("$1"); shift; done ;;
     *) echo "device_bundle: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -43,5 +48,13 @@ if [ $stage -eq 1 ]; then
     mkdir -p "$here/.device-data-$p"
     cp "$here/../shared/data/cifar10/cifar-10-batches-bin.$p-of-3.tar.xz" "$here/.device-data-$p/"
   done
+fi
+rm -rf "$here/.device-data-fashion"
+if [ $fashion -eq 1 ]; then
+  src=/usr/share/datasets/fashion-mnist
+  [ -f "$src/train-images-idx3-ubyte.gz" ] || { echo "device_bundle: no $src (apt-get install dataset-fashion-mnist)" >&2; exit 1; }
+  mkdir -p "$here/.device-data-fashion/fashion-mnist"
+  cp "$here/.device-data/bundle.tar.xz" "$here/.device-data-fashion/"
+  cp "$src"/*-ubyte.gz "$here/.device-data-fashion/fashion-mnist/"
 fi
 du -sh "$here"/.device-data*/*

@@ -33,8 +33,14 @@
 #      on the GPU-vs-CPU tests of the hand-written kernels
 #   8. (only when named) resnet: configs/resnet18_bf16.json trained on the
 #      data found (the issue 5 accuracy run; needs all five training batches)
+#   9. (only when named) fashion: the tutorial's recipe on all of Fashion-MNIST
+#      (configs/fashion_mnist.json: 60,000 images, 15,000 batch-4 steps an epoch,
+#      2 epochs) eager, graph and fused against the tutorial's PyTorch program on
+#      the same GPU: bench_gpu.sh part a on a whole data set in one call, from
+#      the 35 MB of .device-data-fashion/ (tools/device_bundle.sh --fashion)
 # --only runs the named steps alone: tests, tutorial, precision, resume, bench,
-# sanitize, profile (the ncu and nsys commands of docs/PROFILING.md), resnet; `--only extract` just unpacks what .device-data holds
+# sanitize, profile (the ncu and nsys commands of docs/PROFILING.md), resnet, fashion;
+# `--only extract` just unpacks what .device-data holds
 # (to feed CIFAR-10 parts 2 and 3 in calls of their own while the machine is warm).
 # Each step has a time limit; the report and a tarball of the logs are
 # rewritten after every step, so a call cut short still returns them.
@@ -69,16 +75,19 @@ while [ $# -gt 0 ]; do
 done
 for step in ${only//,/ }; do
   case "$step" in
-    tests|tutorial|precision|resume|bench|sanitize|profile|resnet|extract) ;;
-    *) echo "device_check: --only: unknown step '$step' (tests, tutorial, precision, resume, bench, sanitize, profile, resnet, extract)" >&2; exit 2 ;;
+    tests|tutorial|precision|resume|bench|sanitize|profile|resnet|fashion|extract) ;;
+    *) echo "device_check: --only: unknown step '$step' (tests, tutorial, precision, resume, bench, sanitize, profile, resnet, fashion, extract)" >&2; exit 2 ;;
   esac
 done
 [[ "$bench_parts" =~ ^[abc]+$ ]] || { echo "device_check: --bench-parts '$bench_parts': expected letters of abc" >&2; exit 2; }
 if [ -z "$build" ]; then
   build="$stage/build"
-  if [ -f "$here/.device-data/bundle.tar.xz" ]; then
-    mkdir -p "$build" && tar -xJf "$here/.device-data/bundle.tar.xz" -C "$build"
-  fi
+  # .device-data/ or .device-data-fashion/ carries it
+  for bundle in "$here"/.device-data*/bundle.tar.xz; do
+    [ -f "$bundle" ] || continue
+    mkdir -p "$build" && tar -xJf "$bundle" -C "$build"
+    break
+  done
 fi
 if [ -z "$data" ]; then
   mkdir -p "$stage/data"
@@ -96,7 +105,7 @@ fi
 # want STEP: whether this call runs STEP
 want() {
   if [ -n "$only" ]; then [[ "$only" == *",$1,"* ]]; return; fi
-  case "$1" in resnet|profile) return 1 ;; bench) [ $bench -eq 1 ] ;; *) return 0 ;; esac
+  case "$1" in resnet|profile|fashion) return 1 ;; bench) [ $bench -eq 1 ] ;; *) return 0 ;; esac
 }
 if [ "$only" = ",extract," ]; then
   ls -la "$stage/data/cifar-10-batches-bin" 2>/dev/null
@@ -134,6 +143,7 @@ write_report() {
     echo "|---|---|---|"
     printf '%s\n' "${results[@]}"
     [ -s "$logs/bench.md" ] && { echo; cat "$logs/bench.md"; }
+    [ -s "$logs/bench_fashion.md" ] && { echo; cat "$logs/bench_fashion.md"; }
     if [ -s "$logs/test_failures.txt" ]; then
       echo; echo "Test failures:"; echo '```'; cat "$logs/test_failures.txt"; echo '```'
     fi
@@ -274,6 +284,21 @@ if want bench && [ -n "$data" ]; then
   bench_args+=(--parts "$bench_parts")
   limited 400 "$here/tools/bench_gpu.sh" "${bench_args[@]}" > "$logs/bench.log" 2>&1
   note "GPU benchmark" DONE "see below"
+fi
+
+# 6b. the tutorial's workload on all of Fashion-MNIST, against PyTorch (one call)
+if want fashion; then
+  fashion=""
+  for d in "$here"/.device-data*/fashion-mnist /usr/share/datasets/fashion-mnist; do
+    [ -f "$d/train-images-idx3-ubyte.gz" ] && { fashion="$d"; break; }
+  done
+  if [ -n "$fashion" ]; then
+    limited 420 "$here/tools/bench_gpu.sh" --bin "$bin" --data "$fashion" --dataset fashion-mnist \
+      --parts a --report "$logs/bench_fashion.md" --logs "$logs/bench_fashion" > "$logs/bench_fashion.log" 2>&1
+    note "Fashion-MNIST tutorial recipe, cnnengine vs PyTorch" DONE "see below"
+  else
+    note "Fashion-MNIST" SKIP "no .device-data*/fashion-mnist/ (tools/device_bundle.sh --fashion)"
+  fi
 fi
 
 # 7. compute-sanitizer memcheck and racecheck on short runs (slow: last)

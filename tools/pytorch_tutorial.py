@@ -25,16 +25,22 @@ It is adapted only in the following:
 * Timing: the wall time of each epoch (time.perf_counter, after torch.cuda.synchronize
   on cuda) is printed in the same form as cnnengine prints it, and one machine-readable
   RESULT line is printed at the end.
+* --dataset fashion-mnist runs the same program on Fashion-MNIST (the IDX files,
+  gzip-compressed or not, as Debian's dataset-fashion-mnist installs them) with
+  LeNet-5's first layer (conv1 1->6 5x5, padding 2; the rest is SimpleCNN), as
+  cnnengine's configs/fashion_mnist.json; items as torchvision's FashionMNIST with
+  ToTensor + Normalize((0.5,), (0.5,)).
 * Omitted: the tutorial's matplotlib image display and the reload of the saved model
   before testing (it tests the trained network directly).
 
 Usage:
   /usr/bin/python3 tools/pytorch_tutorial.py --data data/cifar-10-batches-bin \\
-      [--epochs 2] [--batch-size 4] [--threads N] [--workers 2] [--seed N] \\
+      [--dataset cifar10|fashion-mnist] [--epochs 2] [--batch-size 4] [--threads N] [--workers 2] [--seed N] \\
       [--train-limit N] [--test-limit N] [--device cpu|cuda] [--out FILE]
 """
 
 import argparse
+import gzip
 import os
 import sys
 import time
@@ -47,6 +53,8 @@ import torch.utils.data
 
 classes = ('plane', 'car', 'bird', 'cat', 'deer',
            'dog', 'frog', 'horse', 'ship', 'truck')
+fashion_classes = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+                   'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
 
 RECORD_BYTES = 1 + 3 * 32 * 32
 TRAIN_FILES = ['data_batch_%d.bin' % i for i in range(1, 6)]
@@ -61,6 +69,52 @@ def find_data_dir(path):
             return candidate
     sys.exit(f'error: no CIFAR-10 binary files (data_batch_1.bin, test_batch.bin) '
              f'in {path} or {os.path.join(path, "cifar-10-batches-bin")}')
+
+
+def idx_file(root, stem):
+    """STEM in ROOT, extracted or gzip-compressed."""
+    plain = os.path.join(root, stem)
+    return plain if os.path.isfile(plain) else plain + '.gz'
+
+
+def find_fashion_dir(path):
+    """The folder of the four Fashion-MNIST IDX files: PATH or PATH/fashion-mnist."""
+    for candidate in (path, os.path.join(path, 'fashion-mnist')):
+        if os.path.isfile(idx_file(candidate, 't10k-images-idx3-ubyte')):
+            return candidate
+    sys.exit(f'error: no Fashion-MNIST IDX files (t10k-images-idx3-ubyte[.gz]) in {path}')
+
+
+def read_idx(file, dims):
+    """An IDX file of unsigned bytes with DIMS dimensions, as a numpy array."""
+    opener = gzip.open if file.endswith('.gz') else open
+    with opener(file, 'rb') as f:
+        raw = f.read()
+    if raw[:4] != bytes((0, 0, 8, dims)):
+        sys.exit(f'error: {file}: not an IDX file of unsigned bytes with {dims} dimensions')
+    shape = tuple(int.from_bytes(raw[4 + 4 * d:8 + 4 * d], 'big') for d in range(dims))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+class FashionMNISTIdx(torch.utils.data.Dataset):
+    """Fashion-MNIST from its IDX files, items as torchvision's
+    FashionMNIST(transform=Compose([ToTensor(), Normalize((0.5,), (0.5,))])) gives them."""
+
+    def __init__(self, root, train, limit=0):
+        split = 'train' if train else 't10k'
+        self.data = read_idx(idx_file(root, f'{split}-images-idx3-ubyte'), 3)
+        self.targets = read_idx(idx_file(root, f'{split}-labels-idx1-ubyte'), 1)
+        if limit > 0:
+            self.data, self.targets = self.data[:limit], self.targets[:limit]
+        self.targets = self.targets.astype(np.int64).tolist()
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        # ToTensor(): (H, W) uint8 -> (1, H, W) float32 in [0, 1]; Normalize((0.5,), (0.5,))
+        x = torch.from_numpy(self.data[index].copy()).to(dtype=torch.float32).div(255)
+        return x.unsqueeze(0).sub_(0.5).div_(0.5), self.targets[index]
 
 
 class CIFAR10Binary(torch.utils.data.Dataset):
@@ -102,11 +156,11 @@ class CIFAR10Binary(torch.utils.data.Dataset):
 
 
 class SimpleCNN(nn.Module):
-    """The tutorial's network, verbatim."""
+    """The tutorial's network, verbatim (grayscale: LeNet-5's padded first layer)."""
 
-    def __init__(self):
+    def __init__(self, grayscale=False):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2) if grayscale else nn.Conv2d(3, 6, 5)
         self.pool = nn.MaxPool2d(2, 2)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
@@ -127,7 +181,9 @@ def parse_args():
     p = argparse.ArgumentParser(
         description='The PyTorch CIFAR-10 tutorial, reading the binary CIFAR-10 files.')
     p.add_argument('--data', required=True,
-                   help='cifar-10-batches-bin folder, or a folder containing it')
+                   help='cifar-10-batches-bin folder, or a folder containing it '
+                        '(fashion-mnist: the folder of its IDX files)')
+    p.add_argument('--dataset', choices=('cifar10', 'fashion-mnist'), default='cifar10')
     p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--batch-size', type=int, default=4)
     p.add_argument('--threads', type=int, default=None,
@@ -157,13 +213,18 @@ def main():
         if device.type == 'cuda':
             torch.cuda.synchronize()
 
-    root = find_data_dir(args.data)
+    global classes
+    fashion = args.dataset == 'fashion-mnist'
+    root = find_fashion_dir(args.data) if fashion else find_data_dir(args.data)
     batch_size = args.batch_size
+    Dataset = FashionMNISTIdx if fashion else CIFAR10Binary
+    if fashion:
+        classes = fashion_classes
 
-    trainset = CIFAR10Binary(root, train=True, limit=args.train_limit)
+    trainset = Dataset(root, train=True, limit=args.train_limit)
     trainloader = torch.utils.data.DataLoader(trainset, batch_size=batch_size,
                                               shuffle=True, num_workers=args.workers)
-    testset = CIFAR10Binary(root, train=False, limit=args.test_limit)
+    testset = Dataset(root, train=False, limit=args.test_limit)
     testloader = torch.utils.data.DataLoader(testset, batch_size=batch_size,
                                              shuffle=False, num_workers=args.workers)
 
@@ -171,7 +232,7 @@ def main():
           f'DataLoader workers: {args.workers}')
     print(f'Data: {len(trainset)} training and {len(testset)} test images from {root}')
 
-    net = SimpleCNN()
+    net = SimpleCNN(grayscale=fashion)
     net.to(device)
     print(net)
 
