@@ -19,10 +19,9 @@ mnist::Family family(const std::string& dataset) {
 }  // namespace
 
 const std::vector<DatasetInfo>& known() {
-  static const std::vector<DatasetInfo> sets{
-      {"cifar10", "CIFAR-10", 3, 32, 32, cifar10::kClasses},
-      {"fashion-mnist", "Fashion-MNIST", 1, mnist::kSide, mnist::kSide, mnist::kClasses},
-      {"mnist", "MNIST", 1, mnist::kSide, mnist::kSide, mnist::kClasses}};
+  static const std::vector<DatasetInfo> sets{{"cifar10", "CIFAR-10", 3, cifar10::kClasses},
+                                             {"fashion-mnist", "Fashion-MNIST", 1, mnist::kClasses},
+                                             {"mnist", "MNIST", 1, mnist::kClasses}};
   return sets;
 }
 

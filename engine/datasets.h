@@ -1,6 +1,6 @@
 #pragma once
 // The data sets cnnengine reads (data.dataset): one place that knows each
-// one's image shape, where to find it and how to read it.
+// one's channels and classes, where to find it and how to read it.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,9 +10,9 @@
 namespace cnne::datasets {
 
 struct DatasetInfo {
-  const char* name;   // the config's data.dataset
-  const char* title;  // in messages: "CIFAR-10"
-  int64_t channels, height, width, classes;
+  const char* name;           // the config's data.dataset
+  const char* title;          // in messages: "CIFAR-10"
+  int64_t channels, classes;  // the image size comes from the files
 };
 
 // cifar10 (the default), fashion-mnist, mnist.

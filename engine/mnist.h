@@ -15,7 +15,6 @@ namespace cnne::mnist {
 enum class Family { kFashion, kDigits };
 
 constexpr int64_t kClasses = 10;
-constexpr int64_t kSide = 28;
 
 // The folder holding the files: `requested` if given (it, or its
 // fashion-mnist/ or FashionMNIST/raw/ (torchvision's download) subfolder),
