@@ -3,7 +3,6 @@
 #include <filesystem>
 
 #include "engine/data_folder.h"
-#include "engine/error.h"
 #include "engine/idx.h"
 
 namespace cnne::mnist {
@@ -28,8 +27,9 @@ ImageDataset load(Family family, const std::string& dir, const std::string& spli
 }  // namespace
 
 std::string locate(Family family, const std::string& requested) {
-  const std::vector<std::string> markers{"t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte",
-                                         "train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"};
+  static const std::vector<std::string> markers{
+      "t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte", "train-images-idx3-ubyte.gz",
+      "train-images-idx3-ubyte"};
   static const FolderRule fashion{
       "Fashion-MNIST",
       markers,
