@@ -4,11 +4,9 @@
 // compute in float and round once on store (round to nearest, ties to even,
 // like the CPU reference's engine/half.h). with_float_type() turns a tensor's
 // runtime DType into the kernel's template argument.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
 #include <string>
 
+#include "cuda/device_api.cuh"
 #include "engine/error.h"
 #include "engine/tensor.h"
 

@@ -5,26 +5,10 @@
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "engine/batch_assembly.h"
+#include "engine/batch_assembly_kernel.cuh"
 #include "engine/layout.h"
 
 namespace cnne::cuda {
-namespace {
-
-template <class T>
-__global__ void assemble_kernel(BatchSource source, const BatchArgs* args, T* x,
-                                int32_t* labels_out, int64_t total, bool channels_last) {
-  const BatchArgs a = *args;  // this step's (Note [graph-safe step arguments])
-  const int64_t c = source.channels, hw = int64_t(source.height) * source.width;
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
-       t += int64_t(gridDim.x) * blockDim.x) {
-    const BatchElement e = batch_element(source, a, t);
-    // NCHW, or NHWC for a channels-last batch (Note [channels last])
-    x[channels_last ? nhwc_of_nchw(t, c, hw) : t] = from_float<T>(e.value);
-    if (e.first) labels_out[e.image] = source.labels[e.index];
-  }
-}
-
-}  // namespace
 
 void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
                     const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,

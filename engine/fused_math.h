@@ -3,6 +3,7 @@
 // engine/fused_step.h), host and device: finiteness, counting, dot products
 // in four running sums, the conv partial-sum groups, one element of SGD or
 // Adam in the CPU reference's order.
+#include <atomic>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -16,11 +17,13 @@ CNNE_HOST_DEVICE inline bool fused_is_finite(float v) {
   return v == v && v <= FLT_MAX && v >= -FLT_MAX;
 }
 
+// Atomic on the host too: the emulated kernel (Note [kernel emulation] in
+// cuda/emulator.h) runs the phases on many CPU threads.
 CNNE_HOST_DEVICE inline void fused_count(int32_t* count) {
 #ifdef __CUDA_ARCH__
   atomicAdd(count, 1);
 #else
-  ++*count;
+  std::atomic_ref<int32_t>(*count).fetch_add(1, std::memory_order_relaxed);
 #endif
 }
 

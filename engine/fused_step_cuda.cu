@@ -2,55 +2,16 @@
 // cooperative kernel runs every phase of every step, with a grid-wide
 // barrier between phases. Built with -fmad=false, like batch norm, so its
 // float sums round as the host's do.
-#include <cooperative_groups.h>
-
 #include <algorithm>
 #include <string>
 
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
 #include "engine/error.h"
-#include "engine/fused_phases.h"
 #include "engine/fused_step.h"
+#include "engine/fused_step_kernel.cuh"
 
 namespace cnne::cuda {
-namespace {
-
-constexpr int kFusedThreads = 256;
-
-__device__ __forceinline__ uint64_t global_ns() {
-  uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
-__global__ void __launch_bounds__(kFusedThreads, 1)
-    fused_steps_kernel(const FusedPlan* __restrict__ plan, const FusedStepArgs* __restrict__ steps,
-                       int64_t count) {
-  cooperative_groups::grid_group grid = cooperative_groups::this_grid();
-  const int64_t tid = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  const int64_t threads = int64_t(gridDim.x) * blockDim.x;
-  fused_assemble(*plan, steps[0], tid, threads);
-  grid.sync();
-  const int32_t phases = plan->phase_count;
-  uint64_t* phase_ns = tid == 0 ? plan->phase_ns : nullptr;  // one clock reader
-  uint64_t before = phase_ns ? global_ns() : 0;
-  for (int64_t s = 0; s < count; ++s) {
-    const FusedStepArgs args = steps[s];
-    const FusedStepArgs* next = s + 1 < count ? &steps[s + 1] : nullptr;
-    for (int32_t ph = 0; ph < phases; ++ph) {
-      fused_phase(*plan, plan->phases[ph], args, next, tid, threads);
-      grid.sync();     // also orders this phase's writes before the next phase's reads
-      if (phase_ns) {  // every block is past this phase: the time since the last barrier
-        const uint64_t now = global_ns();
-        phase_ns[ph] += now - before;
-        before = now;
-      }
-    }
-  }
-}
-
-}  // namespace
 
 int64_t run_fused_steps(Context& ctx, const FusedPlan* device_plan, FusedStepArgs* device_steps,
                         const FusedStepArgs* host_steps, int64_t count, int64_t blocks,

@@ -6,29 +6,11 @@
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "engine/ops.h"
+#include "layers/dropout_kernels.cuh"
 #include "layers/dropout_mask.h"
 
 namespace cnne::cuda {
 namespace {
-
-template <class T>
-__global__ void dropout_kernel(float p, float keep_scale, const uint64_t* step_key, uint64_t salt,
-                               const T* x, T* mask, T* y, int64_t n) {
-  const uint64_t key = dropout_key(*step_key, salt);
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const float m = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? 1.0f : 0.0f;
-    mask[i] = from_float<T>(m);
-    y[i] = from_float<T>(__fmul_rn(__fmul_rn(to_float(x[i]), m), keep_scale));
-  }
-}
-
-template <class T>
-__global__ void multiply_kernel(const T* a, const T* b, float scale, T* out, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = from_float<T>(__fmul_rn(__fmul_rn(to_float(a[i]), to_float(b[i])), scale));
-}
 
 void require_same_dtype(const Tensor& a, const Tensor& b, const std::string& what) {
   if (a.dtype != b.dtype)
