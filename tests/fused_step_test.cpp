@@ -124,34 +124,14 @@ TEST(FusedStep, LogsAndCheckpointsAtTheSameSteps) {
 // the host emulating 1, 7 or 300 threads gives the same bits.
 TEST(FusedStep, SameBitsForAnyThreadCount) {
   for (const nlohmann::json& json : {everything_config(), pooled_config()}) {
-    const Config config = Config::from_json(json, "test.json");
     const ImageDataset data = random_images(15, 2);
     std::vector<std::vector<float>> results;
     for (int64_t threads : {1, 7, 300}) {
-      Context ctx(Device::CPU);
-      Network net = Network::from_json(config.network, "test.json");
-      net.setup(ctx, {5});
-      Rng rng(1);
-      net.initialize(rng);
-      const auto optimizer = Optimizer::create(ctx, net, config.training.optimizer);
-      DeviceDataset dataset(ctx, data, Normalization(config.data.mean, config.data.std));
-      dataset.set_augment(config.data.augment, 4);
-      Rng order(9);
-      dataset.start_epoch(order, 0, true);
-      LossMeter meter(ctx);
-      int32_t nonfinite = 0;
-      FusedStep step(ctx, net, *optimizer, dataset, config, meter.loss_sum(), meter.correct(),
-                     Tensor(&nonfinite, Shape{1}));
-      step.set_parallelism(threads);
-      std::vector<FusedStepArgs> args;
-      for (int64_t b = 0; b < 3; ++b)
-        args.push_back(fused_step_args(dataset, b, 5, *optimizer, StepRates{0.05, 0.9}, b));
-      step.run(args);
-      EXPECT_EQ(nonfinite, 0);
-      std::vector<float> out = net.download_parameters();
-      out.push_back(static_cast<float>(meter.read().loss_sum));
-      out.push_back(static_cast<float>(meter.read().correct));
-      results.push_back(out);
+      FusedRig rig(json, data, 5);
+      rig.step->set_parallelism(threads);
+      rig.step->run(rig.first_steps(3));
+      EXPECT_EQ(rig.nonfinite, 0);
+      results.push_back(rig.weights_and_meters());
     }
     EXPECT_TRUE(results[1] == results[0]);
     EXPECT_TRUE(results[2] == results[0]);

@@ -8,6 +8,7 @@
 
 #include "engine/config.h"
 #include "engine/device_dataset.h"
+#include "engine/normalization.h"
 #include "engine/optimizer.h"
 #include "engine/rng.h"
 #include "engine/trainer.h"
@@ -125,6 +126,37 @@ Outcome train(Device device, const nlohmann::json& json, const ImageDataset& dat
   o.momentum.resize(static_cast<size_t>(m.numel()));
   copy_tensor(m, Tensor(o.momentum.data(), m.shape));
   return o;
+}
+
+FusedRig::FusedRig(const nlohmann::json& json, const ImageDataset& data, int64_t batch_size)
+    : config(Config::from_json(json, "test.json")),
+      batch(batch_size),
+      net(Network::from_json(config.network, "test.json")) {
+  net.setup(ctx, {batch});
+  Rng rng(1);
+  net.initialize(rng);
+  optimizer = Optimizer::create(ctx, net, config.training.optimizer);
+  dataset =
+      std::make_unique<DeviceDataset>(ctx, data, Normalization(config.data.mean, config.data.std));
+  dataset->set_augment(config.data.augment, 4);
+  Rng order(9);
+  dataset->start_epoch(order, 0, true);
+  step = std::make_unique<FusedStep>(ctx, net, *optimizer, *dataset, config, meter.loss_sum(),
+                                     meter.correct(), Tensor(&nonfinite, Shape{1}));
+}
+
+std::vector<FusedStepArgs> FusedRig::first_steps(int64_t count) const {
+  std::vector<FusedStepArgs> args;
+  for (int64_t b = 0; b < count; ++b)
+    args.push_back(fused_step_args(*dataset, b, batch, *optimizer, StepRates{0.05, 0.9}, b));
+  return args;
+}
+
+std::vector<float> FusedRig::weights_and_meters() {
+  std::vector<float> out = net.download_parameters();
+  out.push_back(static_cast<float>(meter.read().loss_sum));
+  out.push_back(static_cast<float>(meter.read().correct));
+  return out;
 }
 
 double max_difference(const std::vector<float>& a, const std::vector<float>& b) {

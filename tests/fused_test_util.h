@@ -8,8 +8,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/config.h"
+#include "engine/context.h"
 #include "engine/dataset.h"
 #include "engine/device.h"
+#include "engine/device_dataset.h"
+#include "engine/fused_step.h"
+#include "engine/loss_meter.h"
+#include "engine/network.h"
+#include "engine/optimizer.h"
 #include "engine/safetensors.h"
 #include "engine/training_state.h"
 
@@ -49,6 +56,27 @@ Outcome train(Device device, const nlohmann::json& json, const ImageDataset& dat
               const Safetensors* optimizer_state = nullptr,
               const std::vector<float>* start_weights = nullptr,
               const std::string& checkpoint = "");
+
+// A fused step on the CPU for `json`'s network and recipe over `data`, set
+// up as the trainer sets it up (seeded weights, a shuffled first epoch with
+// the config's augmentation), for driving run() or its kernel directly.
+struct FusedRig {
+  FusedRig(const nlohmann::json& json, const ImageDataset& data, int64_t batch);
+  // The arguments of the epoch's first `count` steps (rate 0.05, momentum 0.9).
+  std::vector<FusedStepArgs> first_steps(int64_t count) const;
+  // The network's parameters, then the loss meter's sum and correct count.
+  std::vector<float> weights_and_meters();
+
+  Config config;
+  int64_t batch;
+  Context ctx{Device::CPU};
+  Network net;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<DeviceDataset> dataset;
+  LossMeter meter{ctx};
+  int32_t nonfinite = 0;  // (1) the step's NaN/Inf count
+  std::unique_ptr<FusedStep> step;
+};
 
 double max_difference(const std::vector<float>& a, const std::vector<float>& b);
 // The "[Epoch: e, Batch: b] Loss: x" values of a log.

@@ -1,0 +1,294 @@
+// The engine's own GPU kernels, run on CPU threads by the kernel emulation
+// (Note [kernel emulation] in cuda/emulator.h), against the CPU reference:
+// batch assembly with augmentation into either layout, SGD and Adam with
+// dynamic loss scaling's skipped steps, gradient unscaling and the scale's
+// update, conversion between dtypes and layouts, and the elementwise
+// utilities. Launched on the grids of their .cu files.
+#define CNNE_EMULATED_KERNELS 1
+#include "cuda/emulator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cuda/launch.h"
+#include "engine/adam_kernel.cuh"
+#include "engine/batch_assembly_kernel.cuh"
+#include "engine/context.h"
+#include "engine/fill_kernels.cuh"
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "engine/sgd_kernel.cuh"
+#include "tests/emulated_test_util.h"
+
+namespace cnne {
+namespace {
+
+using cnne_emu::launch;
+using namespace cuda;  // the kernels and blocks_for
+using namespace emulated_test;
+
+const dim3 kBlock(kThreads);
+
+// ---- batch assembly
+
+TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
+  const int64_t count = 9, c = 3, h = 6, w = 5, n = 4;
+  Rng rng(3);
+  std::vector<uint8_t> pixels(static_cast<size_t>(count * c * h * w));
+  for (uint8_t& p : pixels) p = static_cast<uint8_t>(rng.uniform(0.0f, 255.99f));
+  std::vector<int32_t> labels(count), order(count);
+  for (int64_t i = 0; i < count; ++i) {
+    labels[i] = static_cast<int32_t>(i % 10);
+    order[i] = static_cast<int32_t>((i * 4 + 1) % count);
+  }
+  const std::vector<float> lut = uniform(rng, c * 256, -1.0f, 1.0f);
+  const BatchArgs args{3, 0x9e3779b97f4a7c15ull};
+  const Shape xs{n, c, h, w};
+  for (const BatchAugment aug : {BatchAugment{0, 0}, BatchAugment{2, 1}, BatchAugment{1, 2}})
+    for (const DType dtype : {DType::F32, DType::BF16})
+      for (const bool channels_last : {false, true}) {
+        Context ctx(Device::CPU);
+        Staged want = stage(std::vector<float>(xs.numel()), xs, dtype);
+        std::vector<int32_t> want_labels(n, -1), got_labels(n, -1);
+        ops::assemble_batch(ctx, Tensor(pixels.data(), Shape{count, c, h, w}),
+                            Tensor(labels.data(), Shape{count}), Tensor(order.data(), Shape{count}),
+                            &args, aug, Tensor(const_cast<float*>(lut.data()), Shape{c, 256}),
+                            want.t, Tensor(want_labels.data(), Shape{n}));
+
+        Staged got = stage(std::vector<float>(xs.numel(), NAN), xs, dtype, channels_last);
+        BatchSource source;  // as engine/batch_assembly_cuda.cu fills it
+        source.pixels = pixels.data();
+        source.labels = labels.data();
+        source.order = order.data();
+        source.lut = lut.data();
+        source.aug = aug;
+        source.channels = static_cast<int32_t>(c);
+        source.height = static_cast<int32_t>(h);
+        source.width = static_cast<int32_t>(w);
+        const int64_t total = xs.numel();
+        if (dtype == DType::BF16)
+          launch(dim3(blocks_for(total)), kBlock, assemble_kernel<__nv_bfloat16>, source, &args,
+                 got.as<__nv_bfloat16>(), got_labels.data(), total, got.t.channels_last);
+        else
+          launch(dim3(blocks_for(total)), kBlock, assemble_kernel<float>, source, &args,
+                 got.as<float>(), got_labels.data(), total, got.t.channels_last);
+        const std::string at = "crop " + std::to_string(aug.crop_padding) + " flip " +
+                               std::to_string(aug.flip) +
+                               (dtype == DType::BF16 ? " bf16" : " f32") +
+                               (channels_last ? " channels-last" : " NCHW");
+        EXPECT_EQ(values(got), values(want)) << at;
+        EXPECT_EQ(got_labels, want_labels) << at;
+      }
+}
+
+// ---- optimizers
+
+// Parameters, gradients (one not finite where asked) and state for `count` elements.
+struct UpdateInputs {
+  std::vector<float> params, grads, first, second;
+};
+
+UpdateInputs update_inputs(int64_t count, uint64_t seed) {
+  Rng rng(seed);
+  return {uniform(rng, count, -1.0f, 1.0f), uniform(rng, count, -0.1f, 0.1f),
+          uniform(rng, count, -0.05f, 0.05f), uniform(rng, count, 0.0f, 0.01f)};
+}
+
+// The scaling states the update kernels meet: none, a clean step after 2
+// skipped ones, a step that found a non-finite gradient (skipped).
+std::vector<const LossScaleState*> scaling_cases() {
+  static const LossScaleState after_skips{1024.0f, 3, 0, 2}, skipping{1024.0f, 0, 1, 2};
+  return {nullptr, &after_skips, &skipping};
+}
+
+TEST(EmulatedKernels, SgdUpdateMatchesTheCpuWithSkippedSteps) {
+  const int64_t count = 1000;
+  SgdHyper plain;
+  plain.lr = 0.05f;
+  plain.momentum = 0.9f;
+  SgdHyper every = plain;  // Nesterov, dampening, L2 and decoupled decay, on step 3
+  every.nesterov = true;
+  every.dampening = 0.1f;
+  every.weight_decay = 5e-4f;
+  every.decay_factor = 0.999f;
+  every.step = 3;
+  SgdHyper first = plain;
+  first.first_step = 1;
+  for (const SgdHyper& h : {plain, every, first})
+    for (const LossScaleState* scaling : scaling_cases()) {
+      const UpdateInputs in = update_inputs(count, 5);
+      const Shape s{count};
+      Context ctx(Device::CPU);
+      Staged p = stage(in.params, s), g = stage(in.grads, s), m = stage(in.first, s);
+      ops::sgd_update(ctx, &h, scaling, p.t, g.t, m.t);
+      Staged pe = stage(in.params, s), ge = stage(in.grads, s), me = stage(in.first, s);
+      launch(dim3(blocks_for(count)), kBlock, sgd_kernel, pe.as<float>(), ge.as<float>(),
+             me.as<float>(), count, &h, scaling);
+      const std::string at = "step " + std::to_string(h.step) +
+                             (scaling ? " skipped " + std::to_string(scaling->skipped) +
+                                            " found_inf " + std::to_string(scaling->found_inf)
+                                      : " unscaled");
+      EXPECT_EQ(values(pe), values(p)) << at;
+      EXPECT_EQ(values(me), values(m)) << at;
+    }
+}
+
+TEST(EmulatedKernels, AdamUpdateMatchesTheCpuWithSkippedSteps) {
+  const int64_t count = 1000;
+  AdamHyper adam;
+  adam.lr = 0.002;
+  adam.step = 5;
+  adam_bias_corrections(adam.lr, adam.beta1_d, adam.beta2_d, adam.step, &adam.step_size,
+                        &adam.bias_correction2_sqrt);
+  AdamHyper adamw = adam;
+  adamw.decay_factor = 1.0f - 0.002f * 0.01f;
+  AdamHyper l2 = adam;
+  l2.weight_decay = 1e-3f;
+  for (const AdamHyper& h : {adam, adamw, l2})
+    for (const LossScaleState* scaling : scaling_cases()) {
+      const UpdateInputs in = update_inputs(count, 6);
+      const Shape s{count};
+      Context ctx(Device::CPU);
+      Staged p = stage(in.params, s), g = stage(in.grads, s), m = stage(in.first, s),
+             v = stage(in.second, s);
+      ops::adam_update(ctx, &h, scaling, p.t, g.t, m.t, v.t);
+      Staged pe = stage(in.params, s), ge = stage(in.grads, s), me = stage(in.first, s),
+             ve = stage(in.second, s);
+      launch(dim3(blocks_for(count)), kBlock, adam_kernel, pe.as<float>(), ge.as<float>(),
+             me.as<float>(), ve.as<float>(), count, &h, scaling);
+      const std::string at = std::string(scaling ? "scaled" : "unscaled") + ", skipped " +
+                             std::to_string(scaling ? scaling->skipped : 0);
+      EXPECT_EQ(values(pe), values(p)) << at;
+      EXPECT_EQ(values(me), values(m)) << at;
+      EXPECT_EQ(values(ve), values(v)) << at;
+    }
+}
+
+// ---- loss scaling
+
+TEST(EmulatedKernels, UnscalingCountsNonFiniteGradientsAndTheScaleMovesLikeTheCpus) {
+  const int64_t count = 3000;  // several blocks, each adding its count once
+  Rng rng(8);
+  std::vector<float> grads = uniform(rng, count, -1e4f, 1e4f);
+  grads[17] = INFINITY;
+  grads[1500] = NAN;
+  grads[2999] = -INFINITY;
+  const float scale = 1024.0f;
+  Context ctx(Device::CPU);
+  Staged want = stage(grads, Shape{count}), got = stage(grads, Shape{count});
+  int32_t want_count = 0, got_count = 0;
+  const Tensor want_count_t(&want_count, Shape{1});
+  ops::unscale_gradients(ctx, &scale, want.t, &want_count_t);
+  EXPECT_EQ(want_count, 3);
+  launch(dim3(blocks_for(count)), kBlock, unscale_kernel, &scale, got.as<float>(), count,
+         &got_count);
+  EXPECT_EQ(got_count, want_count);
+  const std::vector<float> a = values(got), b = values(want);
+  for (int64_t i = 0; i < count; ++i)
+    if (std::isfinite(b[i]))
+      EXPECT_EQ(a[i], b[i]) << i;
+    else
+      EXPECT_FALSE(std::isfinite(a[i])) << i;
+
+  // Growth after the interval, halving on a non-finite step, and the counts.
+  for (const LossScaleState start :
+       {LossScaleState{65536.0f, 0, 0, 0}, LossScaleState{65536.0f, 1, 0, 0},
+        LossScaleState{2048.0f, 0, 4, 1}}) {
+    LossScaleState cpu_state = start, emulated = start;
+    ops::update_loss_scale(ctx, &cpu_state, 2);
+    launch(dim3(1), dim3(1), update_loss_scale_kernel, &emulated, 2);
+    EXPECT_EQ(emulated.scale, cpu_state.scale);
+    EXPECT_EQ(emulated.good_steps, cpu_state.good_steps);
+    EXPECT_EQ(emulated.found_inf, cpu_state.found_inf);
+    EXPECT_EQ(emulated.skipped, cpu_state.skipped);
+  }
+}
+
+// ---- conversion
+
+TEST(EmulatedKernels, ConvertMatchesTheCpuBetweenDtypesAndLayouts) {
+  const Shape s{3, 5, 4, 6};
+  Rng rng(9);
+  const std::vector<float> x = uniform(rng, s.numel(), -300.0f, 300.0f);
+  const int64_t n = s.numel(), c = s[1], hw = s[2] * s[3];
+  for (const DType from : {DType::F32, DType::BF16})
+    for (const DType to : {DType::F32, DType::BF16, DType::F16})
+      for (const bool from_nhwc : {false, true})
+        for (const bool to_nhwc : {false, true}) {
+          Context ctx(Device::CPU);
+          Staged src = stage(x, s, from, from_nhwc);
+          Staged want = stage(std::vector<float>(n), s, to, to_nhwc);
+          ops::convert(ctx, src.t, want.t);
+          Staged got = stage(std::vector<float>(n, NAN), s, to, to_nhwc);
+          const auto run = [&](auto s_tag, auto d_tag) {  // as engine/fill_cuda.cu chooses
+            using S = typename decltype(s_tag)::type;
+            using D = typename decltype(d_tag)::type;
+            if (from_nhwc == to_nhwc)
+              launch(dim3(blocks_for(n)), kBlock, convert_kernel<S, D>, src.as<S>(), got.as<D>(),
+                     n);
+            else
+              launch(dim3(blocks_for(n)), kBlock, convert_layout_kernel<S, D>, src.as<S>(),
+                     got.as<D>(), n, c, hw, to_nhwc);
+          };
+          with_float_type(from, "test", [&](auto s_tag) {
+            with_float_type(to, "test", [&](auto d_tag) { run(s_tag, d_tag); });
+          });
+          EXPECT_EQ(values(got), values(want))
+              << dtype_name(from) << (from_nhwc ? " NHWC" : " NCHW") << " -> " << dtype_name(to)
+              << (to_nhwc ? " NHWC" : " NCHW");
+        }
+}
+
+// ---- the elementwise utilities (a residual connection's add and its backward's copy)
+
+TEST(EmulatedKernels, FillAxpbyAddCopyAndCountMatchTheCpu) {
+  const int64_t n = 2000;  // several blocks
+  const Shape s{n};
+  Rng rng(10);
+  std::vector<float> a = uniform(rng, n, -3.0f, 3.0f);
+  const std::vector<float> b = uniform(rng, n, -3.0f, 3.0f);
+  a[5] = NAN;
+  a[1999] = INFINITY;
+  const dim3 grid(blocks_for(n));
+  for (const DType dtype : {DType::F32, DType::BF16}) {
+    Context ctx(Device::CPU);
+    Staged at = stage(a, s, dtype), bt = stage(b, s, dtype);
+    Staged sum = stage(b, s, dtype), y0 = stage(b, s, dtype), y1 = stage(b, s, dtype),
+           acc = stage(b, s, dtype), filled = stage(b, s, dtype);
+    int32_t count = 1;
+    ops::add(ctx, at.t, bt.t, sum.t);
+    ops::copy_to_two(ctx, at.t, y0.t, y1.t);
+    ops::axpby(ctx, 0.5f, at.t, -2.0f, acc.t);
+    ops::fill(ctx, filled.t, 0.3f);
+    ops::count_nonfinite(ctx, at.t, Tensor(&count, Shape{1}));
+
+    const std::vector<float> nans(static_cast<size_t>(n), NAN);
+    Staged got_sum = stage(nans, s, dtype), got_y0 = stage(nans, s, dtype),
+           got_y1 = stage(nans, s, dtype), got_acc = stage(b, s, dtype),
+           got_filled = stage(nans, s, dtype);
+    int32_t got_count = 1;
+    with_float_type(dtype, "test", [&](auto tag) {  // as engine/fill_cuda.cu launches
+      using T = typename decltype(tag)::type;
+      launch(grid, kBlock, add_kernel<T>, at.as<T>(), bt.as<T>(), got_sum.as<T>(), n);
+      launch(grid, kBlock, copy_to_two_kernel<T>, at.as<T>(), got_y0.as<T>(), got_y1.as<T>(), n);
+      launch(grid, kBlock, axpby_kernel<T, T>, 0.5f, at.as<T>(), -2.0f, got_acc.as<T>(), n);
+      launch(grid, kBlock, fill_kernel<T>, got_filled.as<T>(), n, 0.3f);
+      launch(grid, kBlock, count_nonfinite_kernel<T>, at.as<T>(), n, &got_count);
+    });
+    // Bit for bit, NaN included (as bytes: NaN != NaN).
+    const char* d = dtype_name(dtype);
+    EXPECT_EQ(got_sum.bytes, sum.bytes) << d;
+    EXPECT_EQ(got_y0.bytes, y0.bytes) << d;
+    EXPECT_EQ(got_y1.bytes, y1.bytes) << d;
+    EXPECT_EQ(got_acc.bytes, acc.bytes) << d;
+    EXPECT_EQ(got_filled.bytes, filled.bytes) << d;
+    EXPECT_EQ(got_count, count) << d;
+    EXPECT_EQ(count, 3) << d;
+  }
+}
+
+}  // namespace
+}  // namespace cnne

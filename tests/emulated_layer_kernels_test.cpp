@@ -1,0 +1,189 @@
+// The rest of the layers' own GPU kernels under the kernel emulation (Note
+// [kernel emulation] in cuda/emulator.h), against the CPU reference: softmax
+// cross-entropy (one block reducing in shared memory) and argmax, the bias
+// gradient (chunks of images per block, then a merge), the bias + ReLU
+// epilogue, dropout and its backward multiply. F32 and BF16, on the grids of
+// their .cu files.
+#define CNNE_EMULATED_KERNELS 1
+#include "cuda/emulator.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cuda/launch.h"
+#include "engine/context.h"
+#include "engine/half.h"
+#include "engine/ops.h"
+#include "engine/rng.h"
+#include "layers/bias_activation_kernels.cuh"
+#include "layers/dropout_kernels.cuh"
+#include "layers/softmax_cross_entropy_kernels.cuh"
+#include "tests/emulated_test_util.h"
+
+namespace cnne {
+namespace {
+
+using cnne_emu::launch;
+using namespace cuda;  // the kernels, their constants and blocks_for
+using namespace emulated_test;
+
+const char* name_of(DType t) {
+  return t == DType::BF16 ? " bf16" : " f32";
+}
+
+// Calls f(TypeTag<T>{}) for F32 or BF16.
+template <class F>
+void with_type(DType t, F&& f) {
+  if (t == DType::BF16)
+    f(TypeTag<__nv_bfloat16>{});
+  else
+    f(TypeTag<float>{});
+}
+
+TEST(EmulatedKernels, SoftmaxCrossEntropyAndArgmaxMatchTheCpu) {
+  struct Case {
+    int64_t n, k;
+    float smoothing;
+    bool scaled;
+  };
+  // Fewer rows than threads, more rows than threads (each thread several), label smoothing,
+  // the loss scale's gradient factor.
+  for (const Case c :
+       {Case{4, 10, 0.0f, false}, Case{300, 10, 0.1f, false}, Case{37, 7, 0.0f, true}})
+    for (const DType dtype : {DType::F32, DType::BF16}) {
+      Rng rng(static_cast<uint64_t>(c.n * c.k));
+      const Shape ls{c.n, c.k};
+      const std::vector<float> logits = uniform(rng, ls.numel(), -4.0f, 4.0f);
+      std::vector<int32_t> labels(c.n);
+      for (int64_t i = 0; i < c.n; ++i) labels[i] = static_cast<int32_t>((i * 7 + 3) % c.k);
+      const float scale = 512.0f;
+      const float* grad_scale = c.scaled ? &scale : nullptr;
+
+      Context ctx(Device::CPU);
+      Staged x = stage(logits, ls, dtype), want_grad = stage(logits, ls, dtype);
+      float want_loss = 0.25f, got_loss = 0.25f;  // accumulated into
+      int32_t want_correct = 2, got_correct = 2;
+      std::vector<int32_t> want_pred(c.n, -1), got_pred(c.n, -1);
+      const Tensor labels_t(labels.data(), Shape{c.n});
+      ops::softmax_cross_entropy(ctx, x.t, labels_t, c.smoothing, grad_scale, &want_grad.t,
+                                 Tensor(&want_loss, Shape{1}), Tensor(&want_correct, Shape{1}));
+      ops::argmax_rows(ctx, x.t, Tensor(want_pred.data(), Shape{c.n}));
+
+      Staged got_grad = stage(std::vector<float>(logits.size(), NAN), ls, dtype);
+      with_type(dtype, [&](auto tag) {  // as layers/softmax_cross_entropy_cuda.cu launches
+        using T = typename decltype(tag)::type;
+        launch(dim3(1), dim3(kCeThreads), softmax_cross_entropy_kernel<T>, x.as<T>(), labels.data(),
+               c.smoothing, grad_scale, got_grad.as<T>(), &got_loss, &got_correct, c.n, c.k);
+        const unsigned blocks = static_cast<unsigned>((c.n + 255) / 256);
+        launch(dim3(blocks ? blocks : 1), dim3(256), argmax_rows_kernel<T>, x.as<T>(),
+               got_pred.data(), c.n, c.k);
+      });
+      const std::string at = ls.str() + name_of(dtype);
+      EXPECT_NEAR(got_loss, want_loss, 1e-6 * std::abs(want_loss)) << at;
+      EXPECT_EQ(got_correct, want_correct) << at;
+      EXPECT_LT(max_relative(values(got_grad), values(want_grad)), 1e-5) << at;
+      EXPECT_EQ(got_pred, want_pred) << at;
+    }
+}
+
+TEST(EmulatedKernels, BiasGradientMatchesTheCpuInOneChunkAndMany) {
+  // conv2d planes of a warp or more (coalesced walk), linear's PQ = 1, a
+  // batch of 1, and a batch over kBiasChunks images (chunks of several).
+  for (const Shape& s :
+       {Shape{5, 3, 6, 7}, Shape{40, 2, 1, 1}, Shape{1, 4, 9, 9}, Shape{70, 2, 3, 2}})
+    for (const DType dtype : {DType::F32, DType::BF16})
+      for (const bool scratch : {false, true}) {
+        const int64_t n = s[0], k = s[1], pq = s[2] * s[3];
+        Rng rng(static_cast<uint64_t>(s.numel()));
+        Staged dy = stage(uniform(rng, s.numel(), -1.0f, 1.0f), s, dtype);
+        Context ctx(Device::CPU);
+        std::vector<float> want(k, NAN), got(k, NAN);
+        ops::conv2d_backward_bias(ctx, dy.t, Tensor(want.data(), Shape{k}));
+
+        // As bias_gradient (layers/bias_activation_cuda.cu) chooses the chunks.
+        const int64_t chunks =
+            scratch ? std::min<int64_t>(kBiasChunks, std::max<int64_t>(n, 1)) : 1;
+        const int64_t per_chunk = (n + chunks - 1) / chunks;
+        std::vector<double> partial(static_cast<size_t>(k * chunks), NAN);
+        double* partials = chunks > 1 ? partial.data() : nullptr;
+        with_type(dtype, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          launch(dim3(static_cast<unsigned>(k), static_cast<unsigned>(chunks)), dim3(kBiasThreads),
+                 bias_gradient_kernel<T>, dy.as<T>(), partials, got.data(), n, k, pq, per_chunk);
+        });
+        if (partials)
+          launch(dim3(blocks_for(k)), dim3(kThreads), bias_gradient_finish_kernel, partials,
+                 got.data(), k, chunks);
+        EXPECT_LT(max_relative(got, want), 1e-6)
+            << s.str() << name_of(dtype) << " chunks " << chunks;
+      }
+}
+
+TEST(EmulatedKernels, BiasActivationEpilogueAddsTheBiasThenTheRelu) {
+  const Shape s{3, 5, 4, 3};
+  const int64_t k = s[1], pq = s[2] * s[3], total = s.numel();
+  Rng rng(4);
+  const std::vector<float> y = uniform(rng, total, -2.0f, 2.0f), b = uniform(rng, k, -1.0f, 1.0f);
+  for (const DType dtype : {DType::F32, DType::BF16})
+    for (const bool relu : {false, true})
+      for (const bool bias : {false, true}) {
+        // The CPU reference's epilogue: y + b in float, ReLU, one rounding.
+        Staged in = stage(y, s, dtype);
+        std::vector<float> want = values(in);
+        for (int64_t i = 0; i < total; ++i) {
+          float v = want[i];
+          if (bias) v += b[(i / pq) % k];
+          want[i] = relu ? relu_value(v) : v;
+        }
+        want = values(stage(want, s, dtype));
+        const float* bp = bias ? b.data() : nullptr;
+        with_type(dtype, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          if (relu)
+            launch(dim3(blocks_for(total)), dim3(kThreads), bias_activation_kernel<T, true>,
+                   in.as<T>(), bp, total, k, pq);
+          else
+            launch(dim3(blocks_for(total)), dim3(kThreads), bias_activation_kernel<T, false>,
+                   in.as<T>(), bp, total, k, pq);
+        });
+        EXPECT_EQ(values(in), want)
+            << name_of(dtype) << (relu ? " relu" : "") << (bias ? " bias" : "");
+      }
+}
+
+TEST(EmulatedKernels, DropoutDrawsTheCpusMaskAndItsBackwardMultiplies) {
+  const Shape s{4, 3, 7, 5};
+  const int64_t n = s.numel();
+  Rng rng(6);
+  const std::vector<float> x = uniform(rng, n, -2.0f, 2.0f), dy = uniform(rng, n, -1.0f, 1.0f);
+  const uint64_t step_key = 0x1234abcdull, salt = 77;
+  const float p = 0.3f, scale = 1.0f / (1.0f - p);
+  for (const DType dtype : {DType::F32, DType::BF16}) {
+    Context ctx(Device::CPU);
+    Staged xt = stage(x, s, dtype), dyt = stage(dy, s, dtype);
+    Staged mask = stage(x, s, dtype), y = stage(x, s, dtype), dx = stage(x, s, dtype);
+    ops::dropout_forward(ctx, p, scale, &step_key, salt, xt.t, mask.t, y.t);
+    ops::multiply(ctx, dyt.t, mask.t, scale, dx.t);
+
+    Staged got_mask = stage(std::vector<float>(n, NAN), s, dtype),
+           got_y = stage(std::vector<float>(n, NAN), s, dtype),
+           got_dx = stage(std::vector<float>(n, NAN), s, dtype);
+    with_type(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      launch(dim3(blocks_for(n)), dim3(kThreads), dropout_kernel<T>, p, scale, &step_key, salt,
+             xt.as<T>(), got_mask.as<T>(), got_y.as<T>(), n);
+      launch(dim3(blocks_for(n)), dim3(kThreads), multiply_kernel<T>, dyt.as<T>(), got_mask.as<T>(),
+             scale, got_dx.as<T>(), n);
+    });
+    EXPECT_EQ(values(got_mask), values(mask)) << name_of(dtype);
+    EXPECT_EQ(values(got_y), values(y)) << name_of(dtype);
+    EXPECT_EQ(values(got_dx), values(dx)) << name_of(dtype);
+  }
+}
+
+}  // namespace
+}  // namespace cnne
