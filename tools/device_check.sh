@@ -175,9 +175,12 @@ if ! want tests; then :
 elif [ -x "$tests" ]; then
   # A GPU test that skips ("no GPU: ...") found no usable GPU: that fails the
   # step. Tests that skip by design on a GPU machine are left out: the no-GPU
-  # CLI message and the real-data CPU runs (minutes, and no data path is set).
+  # CLI message and the real-data CPU runs (minutes, and no data path is set);
+  # so are the kernel emulation's, which run our kernels on CPU threads in
+  # every CPU test run (Note [kernel emulation]) and would spend device time
+  # testing no GPU.
   # A test that crashes the binary is named, left out, and the rest run again.
-  excluded='Cli.NoGpuMeansCudaIsRefusedClearly:EndToEnd.*'
+  excluded='Cli.NoGpuMeansCudaIsRefusedClearly:EndToEnd.*:KernelEmulator.*:EmulatedKernels.*'
   crashed=""
   : > "$logs/tests.log"
   # The GPU tests of code that has never run on a GPU (the fused step's
