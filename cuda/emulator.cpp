@@ -17,7 +17,10 @@
 
 namespace cnne_emu {
 
-thread_local Coordinates coordinates;
+Coordinates& coordinates() {
+  thread_local Coordinates mine;
+  return mine;
+}
 
 namespace {
 
@@ -162,7 +165,7 @@ void run_thread(LaunchState& launch, Block& block, int64_t b, int t, dim3 grid, 
   current_launch = &launch;
   current_block = &block;
   current_thread = t;
-  coordinates = {unflatten(t, dims), unflatten(b, grid), dims, grid};
+  coordinates() = {unflatten(t, dims), unflatten(b, grid), dims, grid};
   try {
     body();
   } catch (const std::exception& e) {

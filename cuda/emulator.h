@@ -52,12 +52,14 @@ struct dim3 {
   constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
 };
 
-// The running CUDA thread's coordinates (one OS thread each).
+// The running CUDA thread's coordinates (one OS thread each). A function,
+// not an extern thread_local variable: GCC 12's UBSan reads the latter's
+// TLS wrapper as a null pointer.
 struct Coordinates {
   uint3 thread, block;
   dim3 block_dim, grid_dim;
 };
-extern thread_local Coordinates coordinates;
+Coordinates& coordinates();
 
 // What the device functions below do; `site` is the caller's source line.
 using Site = std::source_location;
@@ -103,10 +105,10 @@ using std::min;
 #define __shared__                                                     \
   ::cnne_emu::shared_memory_declared(std::source_location::current()); \
   static
-#define threadIdx (::cnne_emu::coordinates.thread)
-#define blockIdx (::cnne_emu::coordinates.block)
-#define blockDim (::cnne_emu::coordinates.block_dim)
-#define gridDim (::cnne_emu::coordinates.grid_dim)
+#define threadIdx (::cnne_emu::coordinates().thread)
+#define blockIdx (::cnne_emu::coordinates().block)
+#define blockDim (::cnne_emu::coordinates().block_dim)
+#define gridDim (::cnne_emu::coordinates().grid_dim)
 
 inline void __syncthreads(const cnne_emu::Site& site = cnne_emu::Site::current()) {
   cnne_emu::sync_block(site);
