@@ -10,6 +10,7 @@
 #include "cuda/launch.h"
 #include "engine/ops.h"
 #include "layers/bias_activation_cuda.h"
+#include "layers/linear_kernels.cuh"
 
 namespace cnne::cuda {
 namespace {
@@ -42,14 +43,6 @@ void gemm(CudaContext& cu, cublasOperation_t ta, cublasOperation_t tb, int64_t m
                              narrow(lda), b, type, narrow(ldb), beta, c, cublas_type(c_type),
                              narrow(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                 what);
-}
-
-// y (N, O) row r = b (rounded to y's type)
-template <class T>
-__global__ void broadcast_rows_kernel(T* y, const float* b, int64_t n, int64_t o) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n * o;
-       i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = from_float<T>(b[i % o]);
 }
 
 void broadcast_rows(CudaContext& cu, const Tensor& y, const Tensor& b, int64_t n, int64_t o) {

@@ -2,8 +2,8 @@
 // [kernel emulation] in cuda/emulator.h), against the CPU reference: softmax
 // cross-entropy (one block reducing in shared memory) and argmax, the bias
 // gradient (chunks of images per block, then a merge), the bias + ReLU
-// epilogue, dropout and its backward multiply. F32 and BF16, on the grids of
-// their .cu files.
+// epilogue, linear's bias broadcast, dropout and its backward multiply. F32 and BF16, on the grids
+// of their .cu files.
 #define CNNE_EMULATED_KERNELS 1
 #include "cuda/emulator.h"
 
@@ -21,6 +21,7 @@
 #include "engine/rng.h"
 #include "layers/bias_activation_kernels.cuh"
 #include "layers/dropout_kernels.cuh"
+#include "layers/linear_kernels.cuh"
 #include "layers/softmax_cross_entropy_kernels.cuh"
 #include "tests/emulated_test_util.h"
 
@@ -153,6 +154,24 @@ TEST(EmulatedKernels, BiasActivationEpilogueAddsTheBiasThenTheRelu) {
         EXPECT_EQ(values(in), want)
             << name_of(dtype) << (relu ? " relu" : "") << (bias ? " bias" : "");
       }
+}
+
+TEST(EmulatedKernels, LinearBiasBroadcastFillsEveryRow) {
+  const int64_t n = 300, o = 7;  // several blocks
+  Rng rng(5);
+  const std::vector<float> b = uniform(rng, o, -1.0f, 1.0f);
+  std::vector<float> rows(static_cast<size_t>(n * o));
+  for (int64_t i = 0; i < n * o; ++i) rows[i] = b[i % o];
+  for (const DType dtype : {DType::F32, DType::BF16}) {
+    const Staged want = stage(rows, Shape{n, o}, dtype);  // rounded to y's dtype once
+    Staged y = stage(std::vector<float>(rows.size(), NAN), Shape{n, o}, dtype);
+    with_type(dtype, [&](auto tag) {  // as layers/linear_cuda.cu launches
+      using T = typename decltype(tag)::type;
+      launch(dim3(blocks_for(n * o)), dim3(kThreads), broadcast_rows_kernel<T>, y.as<T>(), b.data(),
+             n, o);
+    });
+    EXPECT_EQ(y.bytes, want.bytes) << name_of(dtype);
+  }
 }
 
 TEST(EmulatedKernels, DropoutDrawsTheCpusMaskAndItsBackwardMultiplies) {
