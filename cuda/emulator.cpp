@@ -27,8 +27,16 @@ namespace {
 constexpr int kWarpSize = 32;
 // A barrier nobody passes for this long is a deadlock (threads of one warp
 // split between a __syncthreads() and a shuffle, say): report it and abort,
-// since the threads that wait cannot be unwound.
-constexpr auto kDeadlockAfter = std::chrono::seconds(60);
+// since the threads that wait cannot be unwound. 60 s, or
+// $CNNE_EMULATOR_DEADLOCK_SECONDS (the emulator's own test sets 1).
+std::chrono::seconds deadlock_after() {
+  static const std::chrono::seconds after = [] {
+    const char* env = std::getenv("CNNE_EMULATOR_DEADLOCK_SECONDS");
+    const long s = env ? std::strtol(env, nullptr, 10) : 0;
+    return std::chrono::seconds(s > 0 ? s : 60);
+  }();
+  return after;
+}
 
 std::string where(const Site& s) {
   const std::string file = s.file_name();
@@ -86,7 +94,7 @@ class Barrier {
       complete_phase();
       return;
     }
-    if (!cv_.wait_for(lock, kDeadlockAfter, [&] { return generation_ != generation; })) {
+    if (!cv_.wait_for(lock, deadlock_after(), [&] { return generation_ != generation; })) {
       std::fprintf(stderr, "emulated kernel: deadlock, %d of %d threads wait at %s (%s)\n",
                    arrived_, expected_, where(site_).c_str(), what_.c_str());
       std::abort();
@@ -214,7 +222,8 @@ uint64_t shuffle_down_bits(const Site& site, unsigned mask, uint64_t bits, unsig
   slots[lane] = bits;
   warp.barrier.arrive_and_wait(site);
   for (int l = 0; l < warp.lanes; ++l)
-    if (warp.calls[l].load(std::memory_order_relaxed) < call) {  // a lane ahead is at call + 1 at most
+    if (warp.calls[l].load(std::memory_order_relaxed) <
+        call) {  // a lane ahead is at call + 1 at most
       launch.problems.add("__shfl_down_sync() at " + where(site) + ": lane " + std::to_string(l) +
                           " of the mask did not take part (it returned or diverged)");
       break;

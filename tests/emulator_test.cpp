@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -84,6 +85,15 @@ __global__ void grid_sync_in_plain_launch(int* out) {
   if (blockIdx.x == 0 && threadIdx.x == 0) out[0] = 1;
 }
 
+// Lanes 0-15 of the warp wait in a shuffle for lanes 16-31, which wait at
+// the block's barrier for them: a hang on a GPU.
+__global__ void shuffle_against_barrier(int* out) {
+  if (threadIdx.x < 16)
+    out[threadIdx.x] = __shfl_down_sync(0xffffffff, static_cast<int>(threadIdx.x), 1);
+  else
+    __syncthreads();
+}
+
 // The message of the emulated launch's error, "" if it ran clean.
 template <class F>
 std::string error_of(F&& launch) {
@@ -147,6 +157,17 @@ TEST(KernelEmulator, ReportsAShuffleALaneOfTheMaskLeft) {
   const std::string e =
       error_of([&] { cnne_emu::launch(dim3(1), dim3(32), shuffle_after_return, out.data()); });
   EXPECT_NE(e.find("lane 5 of the mask did not take part"), std::string::npos) << e;
+}
+
+TEST(KernelEmulator, ADeadlockAbortsNamingTheBarrier) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        setenv("CNNE_EMULATOR_DEADLOCK_SECONDS", "1", 1);
+        std::vector<int> out(32);
+        cnne_emu::launch(dim3(1), dim3(32), shuffle_against_barrier, out.data());
+      },
+      "emulated kernel: deadlock, 16 of (32|16) threads wait at emulator_test.cpp:");
 }
 
 TEST(KernelEmulator, RefusesSharedArraysInCooperativeLaunchesAndGridSyncElsewhere) {
