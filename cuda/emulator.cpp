@@ -1,9 +1,7 @@
 // The CPU threads behind cuda/emulator.h (Note [kernel emulation]).
 #include "cuda/emulator.h"
 
-#include <barrier>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -80,7 +78,8 @@ class Barrier {
   Barrier(int count, std::string what, Problems& problems)
       : expected_(count), what_(std::move(what)), problems_(problems) {}
 
-  void arrive_and_wait(const Site& site) {
+  // The last thread to arrive runs `last` (if any) before it releases the others.
+  void arrive_and_wait(const Site& site, const std::function<void()>& last = nullptr) {
     std::unique_lock lock(mutex_);
     if (arrived_ == 0) {
       site_ = site;
@@ -89,15 +88,25 @@ class Barrier {
       problems_.add(what_ + ": threads wait at different barriers, " + where(site_) + " and " +
                     where(site) + " (a barrier in divergent code)");
     }
-    const uint64_t generation = generation_;
+    const uint64_t generation = generation_.load(std::memory_order_relaxed);
     if (++arrived_ == expected_) {
+      if (last) last();
       complete_phase();
       return;
     }
-    if (!cv_.wait_for(lock, deadlock_after(), [&] { return generation_ != generation; })) {
-      std::fprintf(stderr, "emulated kernel: deadlock, %d of %d threads wait at %s (%s)\n",
-                   arrived_, expected_, where(site_).c_str(), what_.c_str());
-      std::abort();
+    lock.unlock();
+    // Yielding, not sleeping on a condition variable: a block's threads
+    // outnumber the cores many times, and a wake-up through the kernel for
+    // each of them cost most of the emulation's time.
+    const auto start = std::chrono::steady_clock::now();
+    for (uint64_t spins = 1; generation_.load(std::memory_order_acquire) == generation; ++spins) {
+      std::this_thread::yield();
+      if (spins % 4096 == 0 && std::chrono::steady_clock::now() - start > deadlock_after()) {
+        lock.lock();
+        std::fprintf(stderr, "emulated kernel: deadlock, %d of %d threads wait at %s (%s)\n",
+                     arrived_, expected_, where(site_).c_str(), what_.c_str());
+        std::abort();
+      }
     }
   }
 
@@ -111,15 +120,13 @@ class Barrier {
   void complete_phase() {  // with mutex_ held
     arrived_ = 0;
     reported_ = false;
-    ++generation_;
-    cv_.notify_all();
+    generation_.fetch_add(1, std::memory_order_release);
   }
 
   std::mutex mutex_;
-  std::condition_variable cv_;
   int expected_;
   int arrived_ = 0;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_ = 0;  // phases completed
   Site site_;
   bool reported_ = false;
   const std::string what_;
@@ -265,16 +272,15 @@ void run_grid(dim3 grid, dim3 block, bool cooperative, const std::function<void(
     // are the previous block's).
     std::unique_ptr<Block> state =
         std::make_unique<Block>(static_cast<int>(threads), launch.problems);
-    int64_t current = 0;
-    std::barrier between_blocks(threads, [&]() noexcept {
-      if (++current < blocks)
-        state = std::make_unique<Block>(static_cast<int>(threads), launch.problems);
-    });
+    Barrier between_blocks(static_cast<int>(threads), "between blocks", launch.problems);
+    const std::function<void()> next_block = [&] {
+      state = std::make_unique<Block>(static_cast<int>(threads), launch.problems);
+    };
     for (int t = 0; t < threads; ++t)
       workers.emplace_back([&, t] {
         for (int64_t b = 0; b < blocks; ++b) {
           run_thread(launch, *state, b, t, grid, block, body);
-          between_blocks.arrive_and_wait();
+          between_blocks.arrive_and_wait(Site::current(), next_block);
         }
       });
     for (std::thread& w : workers) w.join();

@@ -5,7 +5,7 @@
 // with the layer path. The phases are the same code on both, so any
 // difference is the kernel's: a phase that reads what another thread of the
 // same phase writes, a barrier in the wrong place, the step loop, the
-// look-ahead batch, the phase clock.
+// look-ahead batch, the phase clock. SGD and AdamW updates.
 #define CNNE_EMULATED_KERNELS 1
 #include "cuda/emulator.h"
 
@@ -58,7 +58,10 @@ TEST(EmulatedKernels, FusedStepKernelGivesTheHostLoopsBits) {
     nlohmann::json json;
     int64_t batch;
   };
+  nlohmann::json adamw = everything_config();  // the update phase's other branch
+  adamw["training"]["optimizer"] = {{"type", "adamw"}, {"lr", 0.002}, {"weight_decay", 0.01}};
   const Case cases[] = {{"everything", everything_config(), 5},
+                        {"everything with AdamW", adamw, 5},
                         {"pooled", pooled_config(), 5},
                         {"tutorial", tutorial_config(), 4},
                         {"fashion", fashion_config(), 4}};
