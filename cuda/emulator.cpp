@@ -220,17 +220,18 @@ uint64_t shuffle_down_bits(const Site& site, unsigned mask, uint64_t bits, unsig
   const int lane = current_thread % kWarpSize;
   const unsigned full = warp.lanes == kWarpSize ? 0xffffffffu : (1u << warp.lanes) - 1;
   if (mask != full) {  // the kernels shuffle whole warps; a partial mask is not emulated
-    launch.problems.add("__shfl_down_sync() at " + where(site) + ": mask " + std::to_string(mask) +
-                        ", the warp's lanes are " + std::to_string(full));
+    char masks[64];
+    std::snprintf(masks, sizeof masks, ": mask 0x%x, the warp's lanes are 0x%x", mask, full);
+    launch.problems.add("__shfl_down_sync() at " + where(site) + masks);
     return bits;
   }
   const int64_t call = warp.calls[lane].fetch_add(1, std::memory_order_relaxed) + 1;
   uint64_t* slots = warp.slots[call % 2];
   slots[lane] = bits;
   warp.barrier.arrive_and_wait(site);
+  // Every lane of the mask has begun this shuffle (a lane ahead is at call + 1).
   for (int l = 0; l < warp.lanes; ++l)
-    if (warp.calls[l].load(std::memory_order_relaxed) <
-        call) {  // a lane ahead is at call + 1 at most
+    if (warp.calls[l].load(std::memory_order_relaxed) < call) {
       launch.problems.add("__shfl_down_sync() at " + where(site) + ": lane " + std::to_string(l) +
                           " of the mask did not take part (it returned or diverged)");
       break;
@@ -283,7 +284,7 @@ void run_grid(dim3 grid, dim3 block, bool cooperative, const std::function<void(
           between_blocks.arrive_and_wait(Site::current(), next_block);
         }
       });
-    for (std::thread& w : workers) w.join();
+    for (std::thread& w : workers) w.join();  // before state and between_blocks go
   }
   const std::string problems = launch.problems.summary();
   if (!problems.empty()) throw cnne::Error("emulated kernel: " + problems);

@@ -69,15 +69,13 @@ TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
         source.height = static_cast<int32_t>(h);
         source.width = static_cast<int32_t>(w);
         const int64_t total = xs.numel();
-        if (dtype == DType::BF16)
-          launch(dim3(blocks_for(total)), kBlock, assemble_kernel<__nv_bfloat16>, source, &args,
-                 got.as<__nv_bfloat16>(), got_labels.data(), total, got.t.channels_last);
-        else
-          launch(dim3(blocks_for(total)), kBlock, assemble_kernel<float>, source, &args,
-                 got.as<float>(), got_labels.data(), total, got.t.channels_last);
+        with_float_type(dtype, "test", [&](auto tag) {  // as engine/batch_assembly_cuda.cu
+          using T = typename decltype(tag)::type;
+          launch(dim3(blocks_for(total)), kBlock, assemble_kernel<T>, source, &args, got.as<T>(),
+                 got_labels.data(), total, got.t.channels_last);
+        });
         const std::string at = "crop " + std::to_string(aug.crop_padding) + " flip " +
-                               std::to_string(aug.flip) +
-                               (dtype == DType::BF16 ? " bf16" : " f32") +
+                               std::to_string(aug.flip) + " " + std::string(dtype_name(dtype)) +
                                (channels_last ? " channels-last" : " NCHW");
         EXPECT_EQ(values(got), values(want)) << at;
         EXPECT_EQ(got_labels, want_labels) << at;

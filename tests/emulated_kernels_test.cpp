@@ -169,7 +169,7 @@ TEST(EmulatedKernels, BatchNormMatchesTheCpuInBothLayouts) {
                                  uniform(rng, s[1], 0.5f, 1.5f), uniform(rng, s[1], -0.5f, 0.5f)};
         const BatchNormResults want = reference_batchnorm(in, dtype);
         const BatchNormResults got = emulated_batchnorm(in, dtype, channels_last);
-        const std::string at = s.str() + (dtype == DType::BF16 ? " bf16" : " f32") +
+        const std::string at = s.str() + " " + std::string(dtype_name(dtype)) +
                                (channels_last ? " channels-last" : " NCHW");
         // F32: the GPU test's bounds (statistics merged per split, in double).
         // BF16: outputs are rounded to 8 bits, so a sum that differs in its
@@ -226,14 +226,12 @@ TEST(EmulatedKernels, MaxPoolBackwardMatchesTheCpuWithTies) {
       const PoolGeometry g{i(c.x[2]),  i(c.x[3]),  i(ph),      i(pw),   p.kernel_h,
                            p.kernel_w, p.stride_h, p.stride_w, p.pad_h, p.pad_w};
       const int64_t planes = c.x[0] * c.x[1];
-      if (dtype == DType::BF16)
-        launch(dim3(blocks_for(planes * g.h * g.w)), dim3(kThreads),
-               maxpool_backward_kernel<__nv_bfloat16>, xt.as<__nv_bfloat16>(),
-               dyt.as<__nv_bfloat16>(), got.as<__nv_bfloat16>(), planes, g);
-      else
-        launch(dim3(blocks_for(planes * g.h * g.w)), dim3(kThreads), maxpool_backward_kernel<float>,
-               xt.as<float>(), dyt.as<float>(), got.as<float>(), planes, g);
-      EXPECT_EQ(values(got), want) << c.x.str() << (dtype == DType::BF16 ? " bf16" : " f32");
+      with_float_type(dtype, "test", [&](auto tag) {  // as layers/maxpool_backward_cuda.cu
+        using T = typename decltype(tag)::type;
+        launch(dim3(blocks_for(planes * g.h * g.w)), dim3(kThreads), maxpool_backward_kernel<T>,
+               xt.as<T>(), dyt.as<T>(), got.as<T>(), planes, g);
+      });
+      EXPECT_EQ(values(got), want) << c.x.str() << " " << dtype_name(dtype);
     }
 }
 
@@ -272,11 +270,8 @@ TEST(EmulatedKernels, GlobalAvgPoolMatchesTheCpuInBothLayouts) {
                    global_avgpool_backward_kernel<T>, dyt.as<T>(), dxe.as<T>(), planes, area);
           }
         };
-        if (dtype == DType::BF16)
-          run(TypeTag<__nv_bfloat16>{});
-        else
-          run(TypeTag<float>{});
-        const std::string at = s.str() + (dtype == DType::BF16 ? " bf16" : " f32") +
+        with_float_type(dtype, "test", run);
+        const std::string at = s.str() + " " + std::string(dtype_name(dtype)) +
                                (channels_last ? " channels-last" : " NCHW");
         EXPECT_LT(max_relative(values(ye), values(yt)), 1e-6) << at;
         EXPECT_EQ(values(dxe), values(dxt)) << at;

@@ -32,19 +32,6 @@ using cnne_emu::launch;
 using namespace cuda;  // the kernels, their constants and blocks_for
 using namespace emulated_test;
 
-const char* name_of(DType t) {
-  return t == DType::BF16 ? " bf16" : " f32";
-}
-
-// Calls f(TypeTag<T>{}) for F32 or BF16.
-template <class F>
-void with_type(DType t, F&& f) {
-  if (t == DType::BF16)
-    f(TypeTag<__nv_bfloat16>{});
-  else
-    f(TypeTag<float>{});
-}
-
 TEST(EmulatedKernels, SoftmaxCrossEntropyAndArgmaxMatchTheCpu) {
   struct Case {
     int64_t n, k;
@@ -75,15 +62,17 @@ TEST(EmulatedKernels, SoftmaxCrossEntropyAndArgmaxMatchTheCpu) {
       ops::argmax_rows(ctx, x.t, Tensor(want_pred.data(), Shape{c.n}));
 
       Staged got_grad = stage(std::vector<float>(logits.size(), NAN), ls, dtype);
-      with_type(dtype, [&](auto tag) {  // as layers/softmax_cross_entropy_cuda.cu launches
-        using T = typename decltype(tag)::type;
-        launch(dim3(1), dim3(kCeThreads), softmax_cross_entropy_kernel<T>, x.as<T>(), labels.data(),
-               c.smoothing, grad_scale, got_grad.as<T>(), &got_loss, &got_correct, c.n, c.k);
-        const unsigned blocks = static_cast<unsigned>((c.n + 255) / 256);
-        launch(dim3(blocks ? blocks : 1), dim3(256), argmax_rows_kernel<T>, x.as<T>(),
-               got_pred.data(), c.n, c.k);
-      });
-      const std::string at = ls.str() + name_of(dtype);
+      with_float_type(dtype, "test",
+                      [&](auto tag) {  // as layers/softmax_cross_entropy_cuda.cu launches
+                        using T = typename decltype(tag)::type;
+                        launch(dim3(1), dim3(kCeThreads), softmax_cross_entropy_kernel<T>,
+                               x.as<T>(), labels.data(), c.smoothing, grad_scale, got_grad.as<T>(),
+                               &got_loss, &got_correct, c.n, c.k);
+                        const unsigned blocks = static_cast<unsigned>((c.n + 255) / 256);
+                        launch(dim3(blocks ? blocks : 1), dim3(256), argmax_rows_kernel<T>,
+                               x.as<T>(), got_pred.data(), c.n, c.k);
+                      });
+      const std::string at = ls.str() + " " + dtype_name(dtype);
       EXPECT_NEAR(got_loss, want_loss, 1e-6 * std::abs(want_loss)) << at;
       EXPECT_EQ(got_correct, want_correct) << at;
       EXPECT_LT(max_relative(values(got_grad), values(want_grad)), 1e-5) << at;
@@ -111,7 +100,7 @@ TEST(EmulatedKernels, BiasGradientMatchesTheCpuInOneChunkAndMany) {
         const int64_t per_chunk = (n + chunks - 1) / chunks;
         std::vector<double> partial(static_cast<size_t>(k * chunks), NAN);
         double* partials = chunks > 1 ? partial.data() : nullptr;
-        with_type(dtype, [&](auto tag) {
+        with_float_type(dtype, "test", [&](auto tag) {
           using T = typename decltype(tag)::type;
           launch(dim3(static_cast<unsigned>(k), static_cast<unsigned>(chunks)), dim3(kBiasThreads),
                  bias_gradient_kernel<T>, dy.as<T>(), partials, got.data(), n, k, pq, per_chunk);
@@ -120,7 +109,7 @@ TEST(EmulatedKernels, BiasGradientMatchesTheCpuInOneChunkAndMany) {
           launch(dim3(blocks_for(k)), dim3(kThreads), bias_gradient_finish_kernel, partials,
                  got.data(), k, chunks);
         EXPECT_LT(max_relative(got, want), 1e-6)
-            << s.str() << name_of(dtype) << " chunks " << chunks;
+            << s.str() << " " << dtype_name(dtype) << " chunks " << chunks;
       }
 }
 
@@ -142,7 +131,7 @@ TEST(EmulatedKernels, BiasActivationEpilogueAddsTheBiasThenTheRelu) {
         }
         want = values(stage(want, s, dtype));
         const float* bp = bias ? b.data() : nullptr;
-        with_type(dtype, [&](auto tag) {
+        with_float_type(dtype, "test", [&](auto tag) {
           using T = typename decltype(tag)::type;
           if (relu)
             launch(dim3(blocks_for(total)), dim3(kThreads), bias_activation_kernel<T, true>,
@@ -152,7 +141,7 @@ TEST(EmulatedKernels, BiasActivationEpilogueAddsTheBiasThenTheRelu) {
                    in.as<T>(), bp, total, k, pq);
         });
         EXPECT_EQ(values(in), want)
-            << name_of(dtype) << (relu ? " relu" : "") << (bias ? " bias" : "");
+            << dtype_name(dtype) << (relu ? " relu" : "") << (bias ? " bias" : "");
       }
 }
 
@@ -165,12 +154,12 @@ TEST(EmulatedKernels, LinearBiasBroadcastFillsEveryRow) {
   for (const DType dtype : {DType::F32, DType::BF16}) {
     const Staged want = stage(rows, Shape{n, o}, dtype);  // rounded to y's dtype once
     Staged y = stage(std::vector<float>(rows.size(), NAN), Shape{n, o}, dtype);
-    with_type(dtype, [&](auto tag) {  // as layers/linear_cuda.cu launches
+    with_float_type(dtype, "test", [&](auto tag) {  // as layers/linear_cuda.cu launches
       using T = typename decltype(tag)::type;
       launch(dim3(blocks_for(n * o)), dim3(kThreads), broadcast_rows_kernel<T>, y.as<T>(), b.data(),
              n, o);
     });
-    EXPECT_EQ(y.bytes, want.bytes) << name_of(dtype);
+    EXPECT_EQ(y.bytes, want.bytes) << dtype_name(dtype);
   }
 }
 
@@ -191,16 +180,16 @@ TEST(EmulatedKernels, DropoutDrawsTheCpusMaskAndItsBackwardMultiplies) {
     Staged got_mask = stage(std::vector<float>(n, NAN), s, dtype),
            got_y = stage(std::vector<float>(n, NAN), s, dtype),
            got_dx = stage(std::vector<float>(n, NAN), s, dtype);
-    with_type(dtype, [&](auto tag) {
+    with_float_type(dtype, "test", [&](auto tag) {
       using T = typename decltype(tag)::type;
       launch(dim3(blocks_for(n)), dim3(kThreads), dropout_kernel<T>, p, scale, &step_key, salt,
              xt.as<T>(), got_mask.as<T>(), got_y.as<T>(), n);
       launch(dim3(blocks_for(n)), dim3(kThreads), multiply_kernel<T>, dyt.as<T>(), got_mask.as<T>(),
              scale, got_dx.as<T>(), n);
     });
-    EXPECT_EQ(values(got_mask), values(mask)) << name_of(dtype);
-    EXPECT_EQ(values(got_y), values(y)) << name_of(dtype);
-    EXPECT_EQ(values(got_dx), values(dx)) << name_of(dtype);
+    EXPECT_EQ(values(got_mask), values(mask)) << dtype_name(dtype);
+    EXPECT_EQ(values(got_y), values(y)) << dtype_name(dtype);
+    EXPECT_EQ(values(got_dx), values(dx)) << dtype_name(dtype);
   }
 }
 
