@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cuda/handles.h"
+#include "engine/ops.h"
 #include "engine/tensor.h"
 
 namespace cnne::cuda {
@@ -64,6 +65,21 @@ struct NchwKey {
   int64_t n, c, h, w;
   auto operator<=>(const NchwKey&) const = default;
 };
+
+// The keys of a convolution (x (N, C, H, W), w (K, C, R, S); `tf32` counts
+// for F32 data only) and of a pooling; they throw for sizes beyond int.
+ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DType dtype, bool tf32,
+                      bool nhwc);
+PoolKey make_pool_key(cudnnPoolingMode_t mode, const Pool2dParams& p, const Shape& x, DType dtype);
+
+// Sets every descriptor of a plan from its key, and throws naming `what`
+// unless cuDNN accepts them and its output size is cnnengine's. No handle:
+// this runs on machines without a GPU (cuda/plan_descriptors.cpp).
+void set_descriptors(ConvPlan& plan, const ConvKey& key, const std::string& what);
+void set_descriptors(PoolPlan& plan, const PoolKey& key, const std::string& what);
+// The math type a convolution's descriptor is set with: tensor-op for 16-bit
+// data, cuDNN's default (TF32 allowed) for F32 with tf32, strict FMA otherwise.
+cudnnMathType_t conv_math(const ConvKey& key);
 
 // cuDNN's name for a float dtype (F32, BF16, F16); throws for others.
 cudnnDataType_t cudnn_data_type(DType t);

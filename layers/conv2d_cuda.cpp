@@ -19,10 +19,6 @@ namespace {
 
 const float kOne = 1.0f, kZero = 0.0f;
 
-int narrow(int64_t v) {
-  return static_cast<int>(v);
-}
-
 std::string describe(const ConvKey& k) {
   return std::string("conv ") + dtype_name(static_cast<DType>(k.dtype)) + (k.tf32 ? " tf32" : "") +
          (k.nhwc ? " nhwc" : "") + " x (" + std::to_string(k.n) + ", " + std::to_string(k.c) +
@@ -95,52 +91,15 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
                     DType dtype, bool nhwc) {
   CudaContext& cu = ctx.cuda();
   const bool tf32 = dtype == DType::F32 && ctx.allow_tf32();
-  const ConvKey key{static_cast<int>(dtype),
-                    tf32 ? 1 : 0,
-                    narrow(x[0]),
-                    narrow(x[1]),
-                    narrow(x[2]),
-                    narrow(x[3]),
-                    narrow(w[0]),
-                    narrow(w[2]),
-                    narrow(w[3]),
-                    p.stride_h,
-                    p.stride_w,
-                    p.pad_h,
-                    p.pad_w,
-                    nhwc ? 1 : 0};
+  const ConvKey key = make_conv_key(p, x, w, dtype, tf32, nhwc);
   auto& slot = cu.plans().conv[key];
   if (slot) return *slot;
   const std::string what = describe(key);
   auto plan = std::make_unique<ConvPlan>();
-  const cudnnDataType_t type = cudnn_data_type(dtype);
+  set_descriptors(*plan, key, what);
   // Tensor cores: 16-bit data, or F32 data where TF32 is allowed.
   const bool tensor_ops = is_half(dtype) || tf32;
-  // Note [channels last]: NHWC data and a (K, R, S, C) filter, the layout
-  // cuDNN's tensor-core kernels use without transposing.
-  const cudnnTensorFormat_t format = nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
-  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->x, format, type, key.n, key.c, key.h, key.w),
-                what);
-  CNNE_CHECK_AT(cudnnSetFilter4dDescriptor(plan->w, type, format, key.k, key.c, key.r, key.s),
-                what);
-  // 16-bit data accumulates in F32 (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations).
-  CNNE_CHECK_AT(
-      cudnnSetConvolution2dDescriptor(plan->conv, p.pad_h, p.pad_w, p.stride_h, p.stride_w, 1, 1,
-                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-      what);
-  const cudnnMathType_t math =
-      is_half(dtype) ? CUDNN_TENSOR_OP_MATH : (tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
-  CNNE_CHECK_AT(cudnnSetConvolutionMathType(plan->conv, math), what);
-  int n = 0, k = 0, ph = 0, qw = 0;
-  CNNE_CHECK_AT(
-      cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &k, &ph, &qw), what);
-  if (ph != window_output_size(key.h, key.r, p.stride_h, p.pad_h) ||
-      qw != window_output_size(key.w, key.s, p.stride_w, p.pad_w))
-    throw DeviceError("cuDNN output size differs from cnnengine's for " + what);
-  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->y, format, type, n, k, ph, qw), what);
-  CNNE_CHECK_AT(
-      cudnnSetTensor4dDescriptor(plan->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, k, 1, 1),
-      what);
+  const cudnnMathType_t math = conv_math(key);
 
   // Plans made after setup (a batch size setup was not told of) must fit the
   // workspace already reserved: it does not grow inside training.

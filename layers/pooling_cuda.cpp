@@ -17,36 +17,12 @@ const float kOne = 1.0f, kZero = 0.0f;
 PoolPlan& pool_plan(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p, const Shape& x,
                     DType dtype) {
   CudaContext& cu = ctx.cuda();
-  auto i = [](int64_t v) { return static_cast<int>(v); };
-  const PoolKey key{static_cast<int>(dtype),
-                    static_cast<int>(mode),
-                    i(x[0]),
-                    i(x[1]),
-                    i(x[2]),
-                    i(x[3]),
-                    p.kernel_h,
-                    p.kernel_w,
-                    p.stride_h,
-                    p.stride_w,
-                    p.pad_h,
-                    p.pad_w};
+  const PoolKey key = make_pool_key(mode, p, x, dtype);
   auto& slot = cu.plans().pool[key];
   if (slot) return *slot;
   const std::string what = "pooling x " + x.str();
   auto plan = std::make_unique<PoolPlan>();
-  const cudnnDataType_t type = cudnn_data_type(dtype);
-  CNNE_CHECK_AT(
-      cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, type, key.n, key.c, key.h, key.w),
-      what);
-  CNNE_CHECK_AT(cudnnSetPooling2dDescriptor(plan->pool, mode, CUDNN_PROPAGATE_NAN, p.kernel_h,
-                                            p.kernel_w, p.pad_h, p.pad_w, p.stride_h, p.stride_w),
-                what);
-  int n = 0, c = 0, h = 0, w = 0;
-  CNNE_CHECK_AT(cudnnGetPooling2dForwardOutputDim(plan->pool, plan->x, &n, &c, &h, &w), what);
-  if (h != window_output_size(key.h, p.kernel_h, p.stride_h, p.pad_h) ||
-      w != window_output_size(key.w, p.kernel_w, p.stride_w, p.pad_w))
-    throw DeviceError("cuDNN pooling output size differs from cnnengine's for " + what);
-  CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, type, n, c, h, w), what);
+  set_descriptors(*plan, key, what);
   slot = std::move(plan);
   return *slot;
 }
