@@ -26,7 +26,9 @@ std::string escape_regex(const std::string& text) {
 }
 
 // Files in the folder of `stem` named <stem basename><middle>, with <middle> matching `pattern`
-// whose first group is a step number; sorted by step.
+// whose first group is a step number; sorted by step. Each path is spelled as
+// stem + middle (a stem without a folder gives bare names), so callers can
+// compare them with the paths they build from the stem.
 std::vector<std::pair<int64_t, std::string>> files_with_step(const std::string& stem,
                                                              const std::string& pattern) {
   const fs::path base(stem);
@@ -38,7 +40,8 @@ std::vector<std::pair<int64_t, std::string>> files_with_step(const std::string& 
     std::smatch m;
     const std::string name = entry.path().filename().string();
     if (std::regex_match(name, m, re))
-      found.emplace_back(std::stoll(m[1].str()), (folder / name).string());
+      found.emplace_back(std::stoll(m[1].str()),
+                         base.has_parent_path() ? (folder / name).string() : name);
   }
   std::sort(found.begin(), found.end());
   return found;

@@ -81,6 +81,29 @@ TEST(Resume, ExactWithAugmentationAdamAndASchedule) {
   EXPECT_EQ(digest_of(path), digest_of(run.ckpt("full")));
 }
 
+// A checkpoint named without a folder (the default, cnn_model.safetensors,
+// is one) lives in the working directory: its optimizer state stays beside it
+// through periodic saves and their retention, and it resumes exactly.
+TEST(Resume, CheckpointNamedWithoutAFolderKeepsItsOptimizerState) {
+  TrainingRun run;
+  ASSERT_EQ(run_cli("train " + run.common + "--epochs 3 --out " + run.ckpt("full")).exit_code, 0);
+  const std::string in_out = "cd " + run.out.path().string() + " &&";
+  const RunResult first = run_cli("train " + run.common +
+                                      "--epochs 3 --stop-after-steps 13 --checkpoint-every-steps 4 "
+                                      "--keep-checkpoints 2 --out part.safetensors",
+                                  in_out);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_TRUE(fs::exists(run.out.file("part.optimizer.step-13.safetensors")));
+  EXPECT_TRUE(fs::exists(run.out.file("part.step-12.safetensors")));
+  EXPECT_TRUE(fs::exists(run.out.file("part.step-12.optimizer.step-12.safetensors")));
+  EXPECT_FALSE(fs::exists(run.out.file("part.step-4.safetensors")));  // retention: the newest 2
+  const RunResult rest = run_cli(
+      "train --resume part.safetensors --no-eval --device cpu --data " + run.data.path().string(),
+      in_out);
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  EXPECT_EQ(digest_of(run.ckpt("part")), digest_of(run.ckpt("full")));
+}
+
 TEST(Resume, RecipeChangesAreReportedOrRefused) {
   TrainingRun run;
   const std::string path = run.ckpt("w");
