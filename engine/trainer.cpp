@@ -173,7 +173,7 @@ int64_t Trainer::fused_run_end(int64_t b, int64_t batches, int64_t steps_done) c
   };
   if (tc.checkpoint_every_steps > 0)
     end_at_step((steps_done / tc.checkpoint_every_steps + 1) * tc.checkpoint_every_steps);
-  if (stop_after_ > 0) end_at_step(stop_after_);
+  if (stop_after_ > 0) end_at_step(std::max(stop_after_, steps_done + 1));  // passed: one step
   if (profile_first_ > 0) end_at_step(profile_first_ - 1);
   if (profile_last_ > 0) end_at_step(profile_last_);
   return end;
@@ -234,8 +234,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                           ": an epoch has only " + std::to_string(batches) + " batches");
 
   // The state with the device-side meters read back, for a checkpoint.
+  // Under a graph or the fused step, the device's NaN/Inf count is read
+  // first: a diverged run stops with the error rather than save its weights.
   auto snapshot = [&](const char* status) {
     ctx_.synchronize();
+    if (device_checks) check_graph_finite(s);
     read_loss_scale(s);
     s.running_loss = running.read().loss_sum;
     s.epoch_correct = epoch_meter.read().correct;

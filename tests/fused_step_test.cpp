@@ -8,11 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 
+#include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/device_dataset.h"
+#include "engine/error.h"
 #include "engine/fused_step.h"
 #include "engine/loss_meter.h"
 #include "engine/normalization.h"
@@ -170,6 +173,42 @@ TEST(FusedStep, ResumesExactly) {
   EXPECT_EQ(resumed.state.steps, whole.state.steps);
   EXPECT_TRUE(resumed.weights == whole.weights) << max_difference(resumed.weights, whole.weights);
   EXPECT_TRUE(resumed.momentum == whole.momentum);
+  // A stop the resumed run has already passed takes one step and stops, on
+  // both paths (the fused run used to go on to its next boundary).
+  nlohmann::json long_logs = everything_config();
+  long_logs["training"]["log_every"] = 5;  // no log line ends the fused run at step 8
+  for (bool fused : {false, true}) {
+    const auto again =
+        train(Device::CPU, long_logs, data, fused, 5, &stopped, &optimizer_state, &weights);
+    EXPECT_EQ(again.state.status, "stopped") << "fused " << fused;
+    EXPECT_EQ(again.state.steps, 8) << "fused " << fused;
+  }
+}
+
+// The fused step counts NaN/Inf on the device and reads the count at log
+// lines; a checkpoint between two log lines reads it first, so a diverged
+// run stops with the error and no checkpoint holds its non-finite weights.
+TEST(FusedStep, NoCheckpointHoldsNonFiniteWeights) {
+  const ImageDataset data = random_images(40, 8);
+  nlohmann::json json = everything_config();
+  json["training"]["optimizer"]["lr"] = 1e30;
+  json["training"]["schedule"] = {{"type", "constant"}};
+  json["training"]["log_every"] = 8;  // one log line per epoch of 8 steps
+  json["training"]["checkpoint_every_steps"] = 3;
+  TempDir dir;
+  const std::string path = dir.file("w.safetensors");
+  EXPECT_THROW(train(Device::CPU, json, data, true, 0, nullptr, nullptr, nullptr, path),
+               NumericalError);
+  for (const std::string& file :
+       {path, dir.file("w.step-3.safetensors"), dir.file("w.step-6.safetensors")}) {
+    if (!std::filesystem::exists(file)) continue;
+    for (const SafetensorsTensor& t : read_checkpoint(file).file.tensors) {
+      if (t.dtype != DType::F32) continue;
+      const Tensor v = t.view();
+      for (int64_t i = 0; i < v.numel(); ++i)
+        ASSERT_TRUE(std::isfinite(v.f32()[i])) << file << " " << t.name;
+    }
+  }
 }
 
 TEST(FusedStep, RefusesWhatItDoesNotTakeWithTheReason) {
