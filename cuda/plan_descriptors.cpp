@@ -59,6 +59,14 @@ PoolKey make_pool_key(cudnnPoolingMode_t mode, const Pool2dParams& p, const Shap
                  p.pad_w};
 }
 
+std::string describe(const ConvKey& k) {
+  auto s = [](int v) { return std::to_string(v); };
+  return std::string("conv ") + dtype_name(static_cast<DType>(k.dtype)) + (k.tf32 ? " tf32" : "") +
+         (k.nhwc ? " nhwc" : "") + " x (" + s(k.n) + ", " + s(k.c) + ", " + s(k.h) + ", " + s(k.w) +
+         ") w (" + s(k.k) + ", " + s(k.c) + ", " + s(k.r) + ", " + s(k.s) + ") stride (" +
+         s(k.stride_h) + ", " + s(k.stride_w) + ") pad (" + s(k.pad_h) + ", " + s(k.pad_w) + ")";
+}
+
 cudnnMathType_t conv_math(const ConvKey& key) {
   if (is_half(static_cast<DType>(key.dtype))) return CUDNN_TENSOR_OP_MATH;
   return key.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;

@@ -82,12 +82,7 @@ std::vector<std::string> describe_conv_plans(const PlanCache& plans) {
   std::vector<std::string> lines;
   for (const auto& [k, plan] : plans.conv) {
     if (!plan) continue;
-    char head[200];
-    std::snprintf(head, sizeof head,
-                  "conv %s%s x (%d, %d, %d, %d) w (%d, %d, %d, %d) stride (%d, %d) pad (%d, %d)",
-                  dtype_name(static_cast<DType>(k.dtype)), k.tf32 ? " tf32" : "", k.n, k.c, k.h,
-                  k.w, k.k, k.c, k.r, k.s, k.stride_h, k.stride_w, k.pad_h, k.pad_w);
-    lines.push_back(std::string(head) + "\n    forward " +
+    lines.push_back(describe(k) + "\n    forward " +
                     choice(forward_name(plan->forward_algo), plan->forward_math,
                            plan->forward_bytes, plan->forward_ms, plan->forward_candidates) +
                     "\n    backward data " +

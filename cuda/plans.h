@@ -72,6 +72,10 @@ ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DTy
                       bool nhwc);
 PoolKey make_pool_key(cudnnPoolingMode_t mode, const Pool2dParams& p, const Shape& x, DType dtype);
 
+// "conv BF16 nhwc x (N, C, H, W) w (K, C, R, S) stride (1, 1) pad (1, 1)":
+// a plan in errors and in `cnnengine bench`.
+std::string describe(const ConvKey& key);
+
 // Sets every descriptor of a plan from its key, and throws naming `what`
 // unless cuDNN accepts them and its output size is cnnengine's. No handle:
 // this runs on machines without a GPU (cuda/plan_descriptors.cpp).

@@ -7,6 +7,7 @@
 // bias epilogue kernel.
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
@@ -19,30 +20,22 @@ namespace {
 
 const float kOne = 1.0f, kZero = 0.0f;
 
-std::string describe(const ConvKey& k) {
-  return std::string("conv ") + dtype_name(static_cast<DType>(k.dtype)) + (k.tf32 ? " tf32" : "") +
-         (k.nhwc ? " nhwc" : "") + " x (" + std::to_string(k.n) + ", " + std::to_string(k.c) +
-         ", " + std::to_string(k.h) + ", " + std::to_string(k.w) + ") w (" + std::to_string(k.k) +
-         ", " + std::to_string(k.c) + ", " + std::to_string(k.r) + ", " + std::to_string(k.s) +
-         ") stride (" + std::to_string(k.stride_h) + ", " + std::to_string(k.stride_w) + ") pad (" +
-         std::to_string(k.pad_h) + ", " + std::to_string(k.pad_w) + ")";
-}
-
 // The first result (the fastest for cudnnFind*, cuDNN's preferred for the
 // heuristics) that succeeded, fits the limit and, for strict F32 data, does not use
 // TF32 tensor-core math (FP32 stays exact enough to match the CPU reference;
 // 16-bit data is what tensor cores are for); in deterministic mode, only a
 // bit-reproducible one.
+// F32 data never takes ALLOW_CONVERSION results, even with TF32 allowed: they
+// convert the tensors down to FP16 (its range, not TF32's).
 template <class Perf>
 const Perf& pick(const Perf* results, int count, size_t limit, bool deterministic, bool tensor_ops,
-                 const std::string& what) {
+                 bool f32_data, const std::string& what) {
   for (int i = 0; i < count; ++i) {
     const Perf& p = results[i];
     if (p.status != CUDNN_STATUS_SUCCESS || p.memory > limit) continue;
     if (deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
-    if (!tensor_ops &&
-        (p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
-      continue;
+    if (!tensor_ops && p.mathType == CUDNN_TENSOR_OP_MATH) continue;
+    if ((!tensor_ops || f32_data) && p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     return p;
   }
   throw DeviceError(std::string("cuDNN found no ") + (tensor_ops ? "" : "strict FP32 ") +
@@ -51,6 +44,15 @@ const Perf& pick(const Perf* results, int count, size_t limit, bool deterministi
                     (!tensor_ops && what.find(" nhwc") != std::string::npos
                          ? " (channels-last: try --tf32 or --precision bf16)"
                          : ""));
+}
+
+// How many results one direction's cudnnFind* / cudnnGet*_v7 may return:
+// cuDNN's count for this device (`max_count`), at least `floor`.
+int max_results(cudnnStatus_t (*max_count)(cudnnHandle_t, int*), cudnnHandle_t h, int floor,
+                const std::string& what) {
+  int n = 0;
+  CNNE_CHECK_AT(max_count(h, &n), what);
+  return std::max(n, floor);
 }
 
 // The candidate algorithms of one direction, Note [algorithm choice]: timed
@@ -100,6 +102,7 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
   // Tensor cores: 16-bit data, or F32 data where TF32 is allowed.
   const bool tensor_ops = is_half(dtype) || tf32;
   const cudnnMathType_t math = conv_math(key);
+  const bool f32_data = dtype == DType::F32;
 
   // Plans made after setup (a batch size setup was not told of) must fit the
   // workspace already reserved: it does not grow inside training.
@@ -118,9 +121,14 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
   const auto conv = plan->conv.get();
   const auto set_math = [&](cudnnMathType_t m) { return cudnnSetConvolutionMathType(conv, m); };
 
-  cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  // As many results as cuDNN may return (one per algorithm and math type,
+  // more than *_ALGO_COUNT on tensor-core GPUs): a shorter list could cut off
+  // the only results the filters of pick() accept.
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(
+      max_results(cudnnGetConvolutionForwardAlgorithmMaxCount, h, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                  "forward " + what));
   int count = candidates(
-      heuristic, fwd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+      heuristic, fwd.data(), static_cast<int>(fwd.size()),
       [&](int m, int* c, auto* r) {
         return cudnnFindConvolutionForwardAlgorithm(h, xd, wd, conv, yd, m, c, r);
       },
@@ -131,15 +139,18 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
         return cudnnGetConvolutionForwardWorkspaceSize(h, xd, wd, conv, yd, algo, bytes);
       },
       set_math, math, "forward " + what);
-  const auto& f = pick(fwd, count, limit, ctx.deterministic(), tensor_ops, "forward " + what);
+  const auto& f =
+      pick(fwd.data(), count, limit, ctx.deterministic(), tensor_ops, f32_data, "forward " + what);
   plan->forward_algo = f.algo;
   plan->forward_bytes = f.memory;
   plan->forward_ms = heuristic ? -1.0f : f.time;
   plan->forward_candidates = count;
 
-  cudnnConvolutionBwdDataAlgoPerf_t bwd_data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(
+      max_results(cudnnGetConvolutionBackwardDataAlgorithmMaxCount, h,
+                  CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, "backward data " + what));
   count = candidates(
-      heuristic, bwd_data, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+      heuristic, bwd_data.data(), static_cast<int>(bwd_data.size()),
       [&](int m, int* c, auto* r) {
         return cudnnFindConvolutionBackwardDataAlgorithm(h, wd, yd, conv, xd, m, c, r);
       },
@@ -150,16 +161,18 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
         return cudnnGetConvolutionBackwardDataWorkspaceSize(h, wd, yd, conv, xd, algo, bytes);
       },
       set_math, math, "backward data " + what);
-  const auto& d =
-      pick(bwd_data, count, limit, ctx.deterministic(), tensor_ops, "backward data " + what);
+  const auto& d = pick(bwd_data.data(), count, limit, ctx.deterministic(), tensor_ops, f32_data,
+                       "backward data " + what);
   plan->backward_data_algo = d.algo;
   plan->backward_data_bytes = d.memory;
   plan->backward_data_ms = heuristic ? -1.0f : d.time;
   plan->backward_data_candidates = count;
 
-  cudnnConvolutionBwdFilterAlgoPerf_t bwd_filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter(
+      max_results(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount, h,
+                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, "backward filter " + what));
   count = candidates(
-      heuristic, bwd_filter, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+      heuristic, bwd_filter.data(), static_cast<int>(bwd_filter.size()),
       [&](int m, int* c, auto* r) {
         return cudnnFindConvolutionBackwardFilterAlgorithm(h, xd, yd, conv, wd, m, c, r);
       },
@@ -170,8 +183,8 @@ ConvPlan& conv_plan(Context& ctx, const Conv2dParams& p, const Shape& x, const S
         return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, xd, yd, conv, wd, algo, bytes);
       },
       set_math, math, "backward filter " + what);
-  const auto& g =
-      pick(bwd_filter, count, limit, ctx.deterministic(), tensor_ops, "backward filter " + what);
+  const auto& g = pick(bwd_filter.data(), count, limit, ctx.deterministic(), tensor_ops, f32_data,
+                       "backward filter " + what);
   plan->backward_filter_algo = g.algo;
   plan->backward_filter_bytes = g.memory;
   plan->backward_filter_ms = heuristic ? -1.0f : g.time;

@@ -128,7 +128,8 @@ TEST(CudnnDescriptors, EveryShippedNetworkInEveryPrecisionAndLayout) {
   EXPECT_GE(nhwc_networks, 2) << "resnet18.json and resnet18_bf16.json take channels-last";
 }
 
-// The key the layers build: every size, the layout, and TF32 for F32 data only.
+// The key the layers build: every size, the layout, and TF32 for F32 data
+// only; its description (errors, `bench`) names them all.
 TEST(CudnnDescriptors, KeysCarryEverySizeAndTf32OnlyForF32) {
   Conv2dParams p;
   p.stride_h = 2;
@@ -141,6 +142,8 @@ TEST(CudnnDescriptors, KeysCarryEverySizeAndTf32OnlyForF32) {
             (std::vector<int>{8, 3, 32, 30, 16, 5, 3}));
   EXPECT_EQ((std::vector<int>{f32.stride_h, f32.stride_w, f32.pad_h, f32.pad_w}),
             (std::vector<int>{2, 1, 0, 1}));
+  EXPECT_EQ(cuda::describe(f32),
+            "conv F32 tf32 nhwc x (8, 3, 32, 30) w (16, 3, 5, 3) stride (2, 1) pad (0, 1)");
   EXPECT_EQ(cuda::make_conv_key(p, x, w, DType::BF16, true, false).tf32, 0);
   EXPECT_EQ(cuda::conv_math(cuda::make_conv_key(p, x, w, DType::BF16, false, false)),
             CUDNN_TENSOR_OP_MATH);
