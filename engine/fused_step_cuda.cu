@@ -16,8 +16,8 @@ namespace cnne::cuda {
 int64_t run_fused_steps(Context& ctx, const FusedPlan* device_plan, FusedStepArgs* device_steps,
                         const FusedStepArgs* host_steps, int64_t count, int64_t blocks,
                         int64_t max_items) {
-  int device = 0, cooperative = 0, sms = 0, per_sm = 0;
-  CNNE_CHECK(cudaGetDevice(&device));
+  const int device = ctx.cuda().device();  // the context's, whatever is current
+  int cooperative = 0, sms = 0, per_sm = 0;
   CNNE_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
   if (!cooperative)
     throw DeviceError("training.fused_step: this GPU cannot launch cooperative kernels");
