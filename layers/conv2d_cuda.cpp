@@ -24,9 +24,8 @@ const float kOne = 1.0f, kZero = 0.0f;
 // heuristics) that succeeded, fits the limit and, for strict F32 data, does not use
 // TF32 tensor-core math (FP32 stays exact enough to match the CPU reference;
 // 16-bit data is what tensor cores are for); in deterministic mode, only a
-// bit-reproducible one.
-// F32 data never takes ALLOW_CONVERSION results, even with TF32 allowed: they
-// convert the tensors down to FP16 (its range, not TF32's).
+// bit-reproducible one. F32 data never takes an ALLOW_CONVERSION result, even
+// with TF32 allowed: it converts the tensors down to FP16 (its range, not TF32's).
 template <class Perf>
 const Perf& pick(const Perf* results, int count, size_t limit, bool deterministic, bool tensor_ops,
                  bool f32_data, const std::string& what) {
