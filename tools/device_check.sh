@@ -214,7 +214,9 @@ elif [ -x "$tests" ]; then
     last=$(grep -oE '^\[ RUN      \] [A-Za-z0-9_./]+' "$logs/tests_$attempt.log" | tail -1 | awk '{print $NF}')
     [ -n "$last" ] || break
     crashed="$crashed $last(rc=$rc)"
-    excluded="$excluded:$last"
+    # the next attempt runs only what has not finished: not the crash, not what passed or failed
+    finished=$(grep -oE '^\[ +(OK|FAILED) +\] [A-Za-z0-9_./]+' "$logs/tests_$attempt.log" | awk '{print $NF}' | tr '\n' ':')
+    excluded="$excluded:$last:${finished%:}"
   done
   summary=$(grep -E '^\[  (PASSED|FAILED|SKIPPED)  ?\] [0-9]+ tests?' "$logs/tests.log" | tr '\n' ' ')
   gpu_skipped=$(grep -c '^no GPU:' "$logs/tests.log" || true)
