@@ -306,10 +306,11 @@ void FusedStep::run(const std::vector<FusedStepArgs>& steps) {
     return;
   }
 #ifdef CNNE_WITH_CUDA
-  launched_blocks_ =
-      cuda::run_fused_steps(ctx_, static_cast<const FusedPlan*>(plan_device_.data()),
-                            static_cast<FusedStepArgs*>(steps_device_.data()), steps.data(),
-                            static_cast<int64_t>(steps.size()), parallelism_, max_items_);
+  launched_blocks_ = cuda::run_fused_steps(ctx_, static_cast<const FusedPlan*>(plan_device_.data()),
+                                           static_cast<FusedStepArgs*>(steps_device_.data()),
+                                           steps.data(), static_cast<int64_t>(steps.size()),
+                                           parallelism_, max_items_, !launched_once_);
+  launched_once_ = true;
 #else
   throw DeviceError("FusedStep: this build has no CUDA");
 #endif

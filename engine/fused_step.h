@@ -82,6 +82,7 @@ class FusedStep {
   int64_t max_items_ = 0;  // the most work items of any phase, at the full batch
   int64_t parallelism_ = 0;
   int64_t launched_blocks_ = 0;
+  bool launched_once_ = false;            // GPU: the first launch is waited for (its faults named)
   Buffer scratch_;                        // activations, gradients, arg maxes, partial sums, losses
   Buffer plan_device_;                    // (1) FusedPlan, GPU only
   Buffer steps_device_;                   // (kMaxSteps) FusedStepArgs, GPU only
@@ -104,10 +105,12 @@ void run_fused_steps_host(const FusedPlan& plan, const FusedStepArgs* steps, int
 namespace cuda {
 // Copies `count` steps to `device_steps` and launches the cooperative kernel
 // on ctx's stream with `blocks` blocks (0 = enough for `max_items`, capped to
-// what is resident at once); returns the blocks launched.
+// what is resident at once); returns the blocks launched. With `wait`, it
+// also waits for the kernel, so a fault in it is reported as the fused
+// step's (FusedStep does that for its first launch).
 int64_t run_fused_steps(Context& ctx, const FusedPlan* device_plan, FusedStepArgs* device_steps,
                         const FusedStepArgs* host_steps, int64_t count, int64_t blocks,
-                        int64_t max_items);
+                        int64_t max_items, bool wait);
 }  // namespace cuda
 #endif
 

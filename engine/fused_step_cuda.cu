@@ -15,7 +15,7 @@ namespace cnne::cuda {
 
 int64_t run_fused_steps(Context& ctx, const FusedPlan* device_plan, FusedStepArgs* device_steps,
                         const FusedStepArgs* host_steps, int64_t count, int64_t blocks,
-                        int64_t max_items) {
+                        int64_t max_items, bool wait) {
   const int device = ctx.cuda().device();  // the context's, whatever is current
   int cooperative = 0, sms = 0, per_sm = 0;
   CNNE_CHECK(cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device));
@@ -37,10 +37,14 @@ int64_t run_fused_steps(Context& ctx, const FusedPlan* device_plan, FusedStepArg
   CNNE_CHECK(cudaMemcpyAsync(device_steps, host_steps, sizeof(FusedStepArgs) * size_t(count),
                              cudaMemcpyHostToDevice, stream));
   void* args[] = {&device_plan, &device_steps, &count};
+  const std::string what = std::to_string(count) + " fused steps on " + std::to_string(grid) +
+                           " blocks of " + std::to_string(kFusedThreads) + " threads";
   CNNE_CHECK_AT(
       cudaLaunchCooperativeKernel(reinterpret_cast<void*>(fused_steps_kernel), dim3(unsigned(grid)),
                                   dim3(kFusedThreads), args, 0, stream),
-      std::to_string(count) + " fused steps on " + std::to_string(grid) + " blocks");
+      what);
+  // (Otherwise a fault inside the kernel surfaces at a later copy, named after that.)
+  if (wait) CNNE_CHECK_AT(cudaStreamSynchronize(stream), "the fused step's kernel, " + what);
   return grid;
 }
 
