@@ -63,10 +63,11 @@ cudnnTensorDescriptor_t CudaContext::nchw_descriptor(const Shape& shape, DType d
   auto& slot = plans_.nchw[key];
   if (!slot) {
     slot = std::make_unique<TensorDescriptor>();
-    CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(*slot, CUDNN_TENSOR_NCHW, cudnn_data_type(dtype),
-                                             static_cast<int>(key.n), static_cast<int>(key.c),
-                                             static_cast<int>(key.h), static_cast<int>(key.w)),
-                  "tensor " + shape.str());
+    CNNE_CHECK_AT(
+        cudnnSetTensor4dDescriptor(*slot, CUDNN_TENSOR_NCHW, cudnn_data_type(dtype),
+                                   library_int(key.n, "tensor"), library_int(key.c, "tensor"),
+                                   library_int(key.h, "tensor"), library_int(key.w, "tensor")),
+        "tensor " + shape.str());
   }
   return *slot;
 }

@@ -12,30 +12,25 @@
 #include "engine/ops.h"
 
 namespace cnne::cuda {
-namespace {
-
-// cuDNN's descriptors take int sizes.
-int narrow(int64_t v, const char* what) {
+int library_int(int64_t v, const char* what) {
   if (v < 0 || v > std::numeric_limits<int>::max())
     throw DeviceError(std::string(what) + ": size " + std::to_string(v) +
-                      " does not fit cuDNN's int descriptors");
+                      " does not fit the int that cuDNN and cuBLAS take");
   return static_cast<int>(v);
 }
-
-}  // namespace
 
 ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DType dtype, bool tf32,
                       bool nhwc) {
   const char* what = "conv2d";
   return ConvKey{static_cast<int>(dtype),
                  dtype == DType::F32 && tf32 ? 1 : 0,
-                 narrow(x[0], what),
-                 narrow(x[1], what),
-                 narrow(x[2], what),
-                 narrow(x[3], what),
-                 narrow(w[0], what),
-                 narrow(w[2], what),
-                 narrow(w[3], what),
+                 library_int(x[0], what),
+                 library_int(x[1], what),
+                 library_int(x[2], what),
+                 library_int(x[3], what),
+                 library_int(w[0], what),
+                 library_int(w[2], what),
+                 library_int(w[3], what),
                  p.stride_h,
                  p.stride_w,
                  p.pad_h,
@@ -47,10 +42,10 @@ PoolKey make_pool_key(cudnnPoolingMode_t mode, const Pool2dParams& p, const Shap
   const char* what = "pooling";
   return PoolKey{static_cast<int>(dtype),
                  static_cast<int>(mode),
-                 narrow(x[0], what),
-                 narrow(x[1], what),
-                 narrow(x[2], what),
-                 narrow(x[3], what),
+                 library_int(x[0], what),
+                 library_int(x[1], what),
+                 library_int(x[2], what),
+                 library_int(x[3], what),
                  p.kernel_h,
                  p.kernel_w,
                  p.stride_h,

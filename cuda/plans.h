@@ -66,6 +66,10 @@ struct NchwKey {
   auto operator<=>(const NchwKey&) const = default;
 };
 
+// v as the int cuDNN's descriptors and cuBLAS's sizes take; throws naming
+// `what` when it does not fit.
+int library_int(int64_t v, const char* what);
+
 // The keys of a convolution (x (N, C, H, W), w (K, C, R, S); `tf32` counts
 // for F32 data only) and of a pooling; they throw for sizes beyond int.
 ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DType dtype, bool tf32,

@@ -18,7 +18,7 @@ namespace {
 const float kOne = 1.0f, kZero = 0.0f;
 
 int narrow(int64_t v) {
-  return static_cast<int>(v);
+  return library_int(v, "linear");
 }
 
 cudaDataType_t cublas_type(DType t) {
