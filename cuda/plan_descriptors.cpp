@@ -12,6 +12,7 @@
 #include "engine/ops.h"
 
 namespace cnne::cuda {
+
 int library_int(int64_t v, const char* what) {
   if (v < 0 || v > std::numeric_limits<int>::max())
     throw DeviceError(std::string(what) + ": size " + std::to_string(v) +

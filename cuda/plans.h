@@ -55,6 +55,11 @@ struct PoolKey {
   auto operator<=>(const PoolKey&) const = default;
 };
 
+// The cuDNN modes of cnnengine's poolings: max (ties deterministic) and
+// average counting the padding (PyTorch's count_include_pad default).
+constexpr cudnnPoolingMode_t kMaxPoolMode = CUDNN_POOLING_MAX_DETERMINISTIC;
+constexpr cudnnPoolingMode_t kAvgPoolMode = CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING;
+
 struct PoolPlan {
   TensorDescriptor x, y;
   PoolingDescriptor pool;

@@ -56,7 +56,7 @@ void pool_backward(Context& ctx, cudnnPoolingMode_t mode, const Pool2dParams& p,
 }  // namespace
 
 void maxpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
-  pool_forward(ctx, CUDNN_POOLING_MAX_DETERMINISTIC, p, x, y, "maxpool2d");
+  pool_forward(ctx, kMaxPoolMode, p, x, y, "maxpool2d");
 }
 
 void maxpool2d_backward_gather(Context& ctx, const Pool2dParams& p, const Tensor& x,
@@ -69,12 +69,12 @@ void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, co
 }
 
 void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
-  pool_forward(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, x, y, "avgpool2d");
+  pool_forward(ctx, kAvgPoolMode, p, x, y, "avgpool2d");
 }
 
 void avgpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
                         const Tensor& dy, const Tensor& dx) {
-  pool_backward(ctx, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING, p, x, y, dy, dx, "avgpool2d");
+  pool_backward(ctx, kAvgPoolMode, p, x, y, dy, dx, "avgpool2d");
 }
 
 }  // namespace cnne::cuda

@@ -82,11 +82,9 @@ Counts check_network(const Network& net, int64_t n, const Variant& v, const std:
       EXPECT_NO_THROW(cuda::set_descriptors(plan, key, what)) << what;
       ++counts.convs;
     } else if (const auto* pool = dynamic_cast<const Pool2d*>(&layer)) {
-      // Pooling stays NCHW on the GPU (Note [channels last]); the modes are
-      // pooling_cuda.cpp's.
-      const cudnnPoolingMode_t mode = layer.type() == "maxpool2d"
-                                          ? CUDNN_POOLING_MAX_DETERMINISTIC
-                                          : CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING;
+      // Pooling stays NCHW on the GPU (Note [channels last]).
+      const cudnnPoolingMode_t mode =
+          layer.type() == "maxpool2d" ? cuda::kMaxPoolMode : cuda::kAvgPoolMode;
       cuda::PoolPlan plan;
       EXPECT_NO_THROW(
           cuda::set_descriptors(plan, cuda::make_pool_key(mode, pool->params(), x, v.dtype), what))

@@ -41,6 +41,9 @@ copy_logs=0
 if [ -z "$logs" ]; then logs=$(mktemp -d); copy_logs=1; else mkdir -p "$logs"; fi
 limit=(); [ $quick -eq 1 ] && limit=(--epochs 1 --train-limit 10000)
 rows=()
+# Each run under a limit of its own (one that hangs costs its minutes, not the
+# call's), in this script's process group, so it dies with an outer timeout.
+limited() { local secs=$1; shift; timeout --foreground -k 10 "$secs" "$@"; }
 # The table, rewritten after every row: a call cut at its limit keeps the rows it finished.
 table() {
   echo "## GPU benchmark, $(date -u +%F), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
@@ -61,15 +64,14 @@ for mode in eager graph fused; do
   [[ $parts == *a* ]] || break
   flag=(--no-graph); [ $mode = graph ] && flag=(--graph); [ $mode = fused ] && flag=(--fused-step)
   start=$(date +%s.%N)
-  # each run under a limit of its own: one that hangs costs its minutes, not the call's
-  timeout --foreground -k 10 150 "$bin" train "$tutorial_config" --device cuda --data "$data" "${limit[@]}" "${flag[@]}" \
+  limited 150 "$bin" train "$tutorial_config" --device cuda --data "$data" "${limit[@]}" "${flag[@]}" \
     --out "$logs/tutorial_$mode.safetensors" > "$logs/tutorial_$mode.log" 2>&1
   rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   row "$label, cnnengine $mode" "$(secs "$logs/tutorial_$mode.log")" "wall $wall s, rc $rc" "$(acc "$logs/tutorial_$mode.log")"
 done
 if [[ $parts == *a* ]]; then
   start=$(date +%s.%N)
-  PYTHONUNBUFFERED=1 timeout --foreground -k 10 240 python3 "$here/tools/pytorch_tutorial.py" --device cuda --dataset "$dataset" \
+  PYTHONUNBUFFERED=1 limited 240 python3 "$here/tools/pytorch_tutorial.py" --device cuda --dataset "$dataset" \
     --data "$data" "${limit[@]}" > "$logs/tutorial_pytorch.log" 2>&1
   rc=$?; wall=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   row "$label, PyTorch $(python3 -c 'import torch; print(torch.__version__)')" \
@@ -79,26 +81,26 @@ fi
 # (b), (c) throughput on synthetic batches
 ips() { grep -oE '[0-9]+ images/s' "$1" | tail -1; }
 if [[ $parts == *b* ]]; then  # the tutorial's batch of 4: the time of one step
-  timeout --foreground -k 10 90 "$bin" bench "$here/configs/simplecnn.json" --device cuda --batch-size 4 --steps 2000 --warmup 100 \
+  limited 90 "$bin" bench "$here/configs/simplecnn.json" --device cuda --batch-size 4 --steps 2000 --warmup 100 \
     --graph --fused-step > "$logs/bench_simplecnn_b4.log" 2>&1
   row "simplecnn batch 4, cnnengine step" \
     "$(grep -oE '^step \(forward.*: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms') eager" \
     "graph $(grep -oE 'CUDA graph: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms')" \
     "fused $(grep -oE '^fused step: [0-9.]+ ms' "$logs/bench_simplecnn_b4.log" | grep -oE '[0-9.]+ ms')"
   for blocks in 16 33 66; do  # fewer blocks: cheaper grid barriers, fewer threads per phase
-    timeout --foreground -k 10 90 "$bin" bench "$here/configs/simplecnn.json" --device cuda --batch-size 4 --steps 2000 \
+    limited 90 "$bin" bench "$here/configs/simplecnn.json" --device cuda --batch-size 4 --steps 2000 \
       --warmup 100 --fused-step --fused-blocks $blocks > "$logs/bench_simplecnn_b4_blocks$blocks.log" 2>&1
     row "simplecnn batch 4, cnnengine fused, $blocks blocks" \
       "$(grep -oE '^fused step: [0-9.]+ ms' "$logs/bench_simplecnn_b4_blocks$blocks.log" | grep -oE '[0-9.]+ ms')" "" "bench --fused-blocks"
   done
-  PYTHONUNBUFFERED=1 timeout --foreground -k 10 90 python3 "$here/tools/pytorch_bench.py" --device cuda --batch 4 --steps 2000 \
+  PYTHONUNBUFFERED=1 limited 90 python3 "$here/tools/pytorch_bench.py" --device cuda --batch 4 --steps 2000 \
     --warmup 100 > "$logs/bench_simplecnn_b4_pytorch.log" 2>&1
   row "simplecnn batch 4, PyTorch step" "$(grep -oE 'ms_per_step=[0-9.]+' "$logs/bench_simplecnn_b4_pytorch.log")" "" "pytorch_bench"
 fi
 models=(); [[ $parts == *b* ]] && models+=(simplecnn); [[ $parts == *c* ]] && models+=(resnet18)
 for model in "${models[@]}"; do
   cfg="$here/configs/$model.json"
-  timeout --foreground -k 10 90 "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph \
+  limited 90 "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph \
     > "$logs/bench_$model.log" 2>&1
   row "$model batch 256, cnnengine fp32" "$(grep -oE 'step \(forward.*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" \
     "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_$model.log" | grep -oE '[0-9]+ images/s')" "bench"
@@ -107,14 +109,14 @@ for model in "${models[@]}"; do
   for precision in "${variants[@]}"; do
     flag=(--precision ${precision%-nhwc}); [ ${precision%-nhwc} = tf32 ] && flag=(--tf32)
     [[ $precision == *-nhwc ]] && flag+=(--channels-last)
-    timeout --foreground -k 10 90 "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph "${flag[@]}" \
+    limited 90 "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph "${flag[@]}" \
       > "$logs/bench_${model}_$precision.log" 2>&1
     row "$model batch 256, cnnengine $precision" \
       "$(grep -oE 'step \(forward.*' "$logs/bench_${model}_$precision.log" | grep -oE '[0-9]+ images/s')" \
       "graph: $(grep -oE 'CUDA graph: .*' "$logs/bench_${model}_$precision.log" | grep -oE '[0-9]+ images/s')" "bench"
   done
   if [ $model = simplecnn ]; then
-    timeout --foreground -k 10 90 "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph --no-fusion \
+    limited 90 "$bin" bench "$cfg" --device cuda --batch-size 256 --steps 50 --warmup 10 --graph --no-fusion \
       > "$logs/bench_${model}_unfused.log" 2>&1
     row "$model batch 256, cnnengine fp32 --no-fusion" \
       "$(grep -oE 'step \(forward.*' "$logs/bench_${model}_unfused.log" | grep -oE '[0-9]+ images/s')" \
@@ -123,7 +125,7 @@ for model in "${models[@]}"; do
   # PyTorch's default fp32 convolutions use TF32 tensor cores (cudnn.allow_tf32);
   # --no-tf32 is strict FP32 like cnnengine's fp32.
   for variant in "--no-tf32" "" "--channels-last" "--channels-last --amp bf16"; do
-    timeout --foreground -k 10 90 python3 "$here/tools/pytorch_bench.py" --model $model --batch 256 --steps 50 --warmup 10 $variant \
+    limited 90 python3 "$here/tools/pytorch_bench.py" --model $model --batch 256 --steps 50 --warmup 10 $variant \
       > "$logs/pytorch_$model.log" 2>&1
     cat "$logs/pytorch_$model.log" >> "$logs/pytorch_${model}_all.log"
     row "$model batch 256, PyTorch ${variant:-fp32 (TF32 convolutions, the default)}" "$(grep -oE 'images_per_second=[0-9]+' "$logs/pytorch_$model.log")" "" "pytorch_bench"

@@ -2,9 +2,9 @@
 # Builds what tools/device_check.sh runs on a GPU machine, here, on a machine
 # without a GPU: an sm_90 Release build in build-device/ (the CLI and the test
 # binary, GoogleTest and OpenBLAS linked in statically), packed as
-# .device-data/bundle.tar.xz (about 6 MB), with BUNDLE naming the
-# commit it was built from (device_check.sh's report prints it beside the tree's). CUDA's own libraries (cudart,
-# cuBLAS, cuDNN) come from the GPU machine.
+# .device-data/bundle.tar.xz (about 6 MB), with BUNDLE naming the commit it
+# was built from (device_check.sh's report prints it beside the tree's).
+# CUDA's own libraries (cudart, cuBLAS, cuDNN) come from the GPU machine.
 #
 #   tools/device_bundle.sh [--arch 90] [--data PART...] [--stage] [--fashion]
 #
@@ -61,10 +61,9 @@ if [ $stage -eq 1 ]; then
 fi
 rm -rf "$here/.device-data-fashion"
 if [ $fashion -eq 1 ]; then
-  src=$fashion_src
   mkdir -p "$here/.device-data-fashion/fashion-mnist"
   cp "$here/.device-data/bundle.tar.xz" "$here/.device-data-fashion/"
-  cp "$src"/*-ubyte.gz "$here/.device-data-fashion/fashion-mnist/"
+  cp "$fashion_src"/*-ubyte.gz "$here/.device-data-fashion/fashion-mnist/"
 fi
 du -sh "$here"/.device-data*/*
 # The device tool carries at most 64 MiB a call, the working tree included.
