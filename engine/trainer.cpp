@@ -246,6 +246,24 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     return s;
   };
   if (resumed_) rng_.set_state(s.epoch_rng);
+  const auto log = [&](const char* event, nlohmann::ordered_json record) {
+    if (log_) log_->write(event, record);
+  };
+  log("start", {{"network", net_.name()},
+                {"device", std::string(device_name(ctx_.device()))},
+                {"precision", precision_name(tc.precision)},
+                {"epochs", tc.epochs},
+                {"batch_size", tc.batch_size},
+                {"batches_per_epoch", batches},
+                {"training_images", dataset.count()},
+                {"resumed", resumed_},
+                {"step", s.steps},
+                {"epochs_completed", s.epochs_completed},
+                {"batches_done", s.batches_done}});
+  // A periodic, best or final checkpoint, printed and logged.
+  const auto saved = [&](const std::string& path, const TrainingState& snap) {
+    log("checkpoint", {{"path", path}, {"status", snap.status}, {"step", snap.steps}});
+  };
 
   for (int64_t epoch = s.epochs_completed + 1; epoch <= tc.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -350,6 +368,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         std::snprintf(line, sizeof line, "[Epoch: %lld, Batch: %lld] Loss: %.3f\n",
                       static_cast<long long>(epoch), static_cast<long long>(b + 1), mean);
         out << line << std::flush;
+        log("loss", {{"epoch", epoch},
+                     {"batch", b + 1},
+                     {"step", s.steps},
+                     {"loss", mean},
+                     {"lr", schedule.at(epoch - 1, s.steps - 1).lr}});
         s.last_loss = mean;
         running.reset();
       }
@@ -361,7 +384,10 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       if (tc.checkpoint_every_steps > 0 && s.steps % tc.checkpoint_every_steps == 0) {
         const TrainingState snap = snapshot("periodic");
         saver_.save(tc.checkpoint, snap);
-        out << "Checkpoint " << saver_.save_periodic(snap) << "\n" << std::flush;
+        const std::string path = saver_.save_periodic(snap);
+        out << "Checkpoint " << path << "\n" << std::flush;
+        saved(tc.checkpoint, snap);
+        saved(path, snap);
       }
       // A fused run has already taken the steps up to fused_until: stop only there.
       if (fused && b + 1 != fused_until) continue;
@@ -371,6 +397,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         stop_signal_ = signo;
         out << "Interrupted by signal " << signo << " at step " << s.steps
             << "; checkpoint written to " << tc.checkpoint << "\n";
+        saved(tc.checkpoint, snap);
+        log("stop", {{"status", snap.status}, {"signal", signo}, {"step", s.steps}});
         return snap;
       }
       if (stop_after_ > 0 && s.steps >= stop_after_) {
@@ -378,6 +406,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         saver_.save(tc.checkpoint, snap);
         out << "Stopped after " << s.steps << " steps as asked; checkpoint written to "
             << tc.checkpoint << "\n";
+        saved(tc.checkpoint, snap);
+        log("stop", {{"status", snap.status}, {"step", s.steps}});
         return snap;
       }
     }
@@ -399,6 +429,18 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                   report.seconds, report.images_per_second, report.train_accuracy,
                   schedule.at(epoch - 1, s.steps - 1).lr);
     out << line;
+    nlohmann::ordered_json epoch_record = {{"epoch", epoch},
+                                           {"step", s.steps},
+                                           {"batches", report.batches},
+                                           {"seconds", report.seconds},
+                                           {"images_per_second", report.images_per_second},
+                                           {"train_accuracy", report.train_accuracy},
+                                           {"lr", schedule.at(epoch - 1, s.steps - 1).lr}};
+    if (scaler_->dynamic()) {
+      epoch_record["loss_scale"] = s.loss_scale;
+      epoch_record["skipped_steps"] = s.skipped_steps;
+    }
+    log("epoch", epoch_record);
     if (scaler_->dynamic()) {
       std::snprintf(line, sizeof line,
                     "Loss scale %.10g after epoch %lld (%lld steps skipped for fp16 overflow "
@@ -422,19 +464,28 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                     static_cast<long long>(epoch), accuracy, s.best_accuracy,
                     static_cast<long long>(s.best_epoch));
       out << line;
+      log("eval", {{"epoch", epoch},
+                   {"step", s.steps},
+                   {"test_accuracy", accuracy},
+                   {"best_accuracy", s.best_accuracy},
+                   {"best_epoch", s.best_epoch}});
       if (better && keep_best_) {
         TrainingState best = snapshot("best");
         best.test_accuracy = accuracy;
         const std::string path = best_checkpoint_path(tc.checkpoint);
         saver_.save(path, best);
         out << "Best checkpoint " << path << "\n";
+        saved(path, best);
       }
       out << std::flush;
     }
     if (tc.checkpoint_every_epochs > 0 && epoch % tc.checkpoint_every_epochs == 0) {
       const TrainingState snap = snapshot("periodic");
       saver_.save(tc.checkpoint, snap);
-      out << "Checkpoint " << saver_.save_periodic(snap) << "\n" << std::flush;
+      const std::string path = saver_.save_periodic(snap);
+      out << "Checkpoint " << path << "\n" << std::flush;
+      saved(tc.checkpoint, snap);
+      saved(path, snap);
     }
   }
   s.status = "complete";

@@ -19,6 +19,7 @@
 #include "engine/optimizer.h"
 #include "engine/rng.h"
 #include "engine/schedule.h"
+#include "engine/training_log.h"
 
 namespace cnne {
 
@@ -53,6 +54,10 @@ class Trainer {
     profile_first_ = first;
     profile_last_ = last;
   }
+
+  // Records each log line, epoch, evaluation, checkpoint and stop in `log`
+  // (JSON Lines; engine/training_log.h), besides printing them; null = none.
+  void log_to(TrainingLog* log) { log_ = log; }
 
   // training.fused_step runs the fused step's host loop on the CPU too (it is
   // slower there than the layer path: for tests, which compare the GPU with it).
@@ -98,6 +103,7 @@ class Trainer {
   int64_t profile_first_ = 0, profile_last_ = 0;
   int64_t eval_every_ = 0;
   std::function<double()> evaluate_;
+  TrainingLog* log_ = nullptr;
   bool keep_best_ = true;
   bool resumed_ = false;
   bool fused_on_cpu_ = false;

@@ -99,6 +99,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"unwritable checkpoint", "train --data {data} --out /nonexistent/w.safetensors", 2,
                  "folder '/nonexistent' does not exist"},
         BadInput{"checkpoint is a folder", "train --data {data} --out {tmp}", 2, "is a folder"},
+        BadInput{"unwritable metrics log", "train --data {data} --metrics /nonexistent/m.jsonl", 2,
+                 "--metrics '/nonexistent/m.jsonl': cannot open for appending"},
         BadInput{"eval without checkpoint", "eval", 2, "eval needs --checkpoint FILE"},
         BadInput{"eval missing checkpoint", "eval --checkpoint {tmp}/none.safetensors", 1,
                  "none.safetensors: no such file"},

@@ -11,6 +11,7 @@
 #include "engine/error.h"
 #include "engine/evaluator.h"
 #include "engine/trainer.h"
+#include "engine/training_log.h"
 #include "tools/commands.h"
 #include "tools/session.h"
 
@@ -49,6 +50,8 @@ std::vector<FlagSpec> train_flags() {
       {"profile-steps", "A:B", "profiler capture range: steps A..B (nsys/ncu; docs/PROFILING.md)"},
       {"init-from", "FILE", "start from this safetensors model's tensors (training.init_from)"},
       {"precision", "P", "fp32, bf16 or fp16 activations (training.precision)"},
+      {"metrics", "FILE",
+       "append a JSON Lines record of the run to FILE (losses, epochs, evaluations, checkpoints)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
   return flags;
@@ -140,6 +143,21 @@ void report_resume(const ResumePoint& r, const Config& stored, const Config& now
                      " to train further");
 }
 
+// The final evaluation as a metrics record: overall and per-class accuracy.
+nlohmann::ordered_json test_record(const Evaluation& e, const std::vector<std::string>& classes,
+                                   bool tta_flip) {
+  nlohmann::ordered_json per_class;
+  for (int64_t c = 0; c < e.confusion.classes(); ++c)
+    per_class[c < static_cast<int64_t>(classes.size()) ? classes[static_cast<size_t>(c)]
+                                                       : std::to_string(c)] =
+        e.confusion.class_accuracy_percent(c);
+  return {{"images", e.confusion.total()},
+          {"accuracy", e.confusion.accuracy_percent()},
+          {"mean_loss", e.mean_loss},
+          {"tta_flip", tta_flip},
+          {"per_class", per_class}};
+}
+
 }  // namespace
 
 int run_train(int argc, char** argv, int first) {
@@ -180,6 +198,9 @@ int run_train(int argc, char** argv, int first) {
                                                   ? parse_step_range(*args.text("profile-steps"))
                                                   : std::pair<int64_t, int64_t>{0, 0};
   check_output_path(config.training.checkpoint);
+  // Opened before the data is read: a bad path fails at once, not after training.
+  std::unique_ptr<TrainingLog> metrics;
+  if (auto path = args.text("metrics")) metrics = std::make_unique<TrainingLog>(*path);
   const Device device = choose_device(args, std::cout);
   report_cpu_threads(device, threads, std::cout);
 
@@ -249,18 +270,30 @@ int run_train(int argc, char** argv, int first) {
         },
         config.eval.keep_best);
   trainer.profile_steps(profile.first, profile.second);
-  TrainingState state = trainer.train(train, std::cout);
-  if (state.status != "complete") return trainer.stop_signal() ? 128 + trainer.stop_signal() : 0;
-  std::cout << "Finished Training\n";
-  trainer.saver().save(config.training.checkpoint, state);
-  std::cout << "Model saved to " << config.training.checkpoint << "\n" << std::flush;
-
-  if (run_eval) {
-    const Evaluation e =
-        evaluate(ctx, net, test, norm, config.eval.batch_size, config.eval.tta_flip);
-    print_evaluation(std::cout, e.confusion, classes, e.mean_loss);
-    state.test_accuracy = e.confusion.accuracy_percent();
-    trainer.saver().save(config.training.checkpoint, state);  // now with the accuracy
+  trainer.log_to(metrics.get());
+  if (metrics) metrics->write("config", {{"source", source}, {"config", config.to_json()}});
+  try {
+    TrainingState state = trainer.train(train, std::cout);
+    if (state.status != "complete") return trainer.stop_signal() ? 128 + trainer.stop_signal() : 0;
+    std::cout << "Finished Training\n";
+    trainer.saver().save(config.training.checkpoint, state);
+    std::cout << "Model saved to " << config.training.checkpoint << "\n" << std::flush;
+    if (metrics)
+      metrics->write(
+          "checkpoint",
+          {{"path", config.training.checkpoint}, {"status", state.status}, {"step", state.steps}});
+    if (run_eval) {
+      const Evaluation e =
+          evaluate(ctx, net, test, norm, config.eval.batch_size, config.eval.tta_flip);
+      print_evaluation(std::cout, e.confusion, classes, e.mean_loss);
+      state.test_accuracy = e.confusion.accuracy_percent();
+      trainer.saver().save(config.training.checkpoint, state);  // now with the accuracy
+      if (metrics) metrics->write("test", test_record(e, classes, config.eval.tta_flip));
+    }
+    if (metrics) metrics->write("end", {{"status", state.status}, {"step", state.steps}});
+  } catch (const std::exception& e) {
+    if (metrics) metrics->write("error", {{"message", e.what()}});
+    throw;
   }
   return 0;
 }

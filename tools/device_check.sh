@@ -244,7 +244,8 @@ elif [ -n "$data" ] && [ -f "$data/data_batch_1.bin" ]; then
   [ -f "$data/data_batch_5.bin" ] || [ -f "$data/cifar-10-batches-bin/data_batch_5.bin" ] || limit=(--train-limit 10000)
   [ $quick -eq 1 ] && limit=(--train-limit 10000)
   limited 240 "$bin" train "$here/configs/simplecnn.json" --device cuda --data "$data" "${limit[@]}" \
-    --out "$logs/tutorial_gpu.safetensors" > "$logs/tutorial_gpu.log" 2>&1
+    --out "$logs/tutorial_gpu.safetensors" --metrics "$logs/tutorial_gpu.jsonl" \
+    > "$logs/tutorial_gpu.log" 2>&1
   rc=$?
   acc=$(grep -oE 'test images: [0-9.]+%' "$logs/tutorial_gpu.log" | tail -1)
   epochs=$(grep -E '^Epoch [0-9]+:' "$logs/tutorial_gpu.log" | tr '\n' ';')
@@ -409,7 +410,8 @@ if want resnet; then
     start=$(date +%s)
     # (the checkpoint, 45 MB, stays on the machine: $logs comes back without it)
     limited 420 "$bin" train "$here/configs/resnet18_bf16.json" --device cuda --data "$data" \
-      --out "$stage/resnet18_bf16.safetensors" > "$logs/resnet18_train.log" 2>&1
+      --out "$stage/resnet18_bf16.safetensors" --metrics "$logs/resnet18_train.jsonl" \
+      > "$logs/resnet18_train.log" 2>&1
     rc=$?
     acc=$(grep -oE 'test images: [0-9.]+%' "$logs/resnet18_train.log" | tail -1)
     epochs=$(grep -oE '^Epoch [0-9]+:' "$logs/resnet18_train.log" | sort -u | wc -l)
