@@ -7,6 +7,7 @@
 #include "engine/layout.h"
 #include "engine/loss_scale_rule.h"
 #include "engine/ops.h"
+#include "layers/relu_math.h"
 
 namespace cnne {
 
@@ -52,10 +53,14 @@ void axpby(Context&, float alpha, const Tensor& x, float beta, const Tensor& y) 
   for (int64_t i = 0; i < n; ++i) b[i] = alpha * a[i] + beta * b[i];
 }
 
-void add(Context&, const Tensor& a, const Tensor& b, const Tensor& y) {
+void add(Context&, const Tensor& a, const Tensor& b, FusedActivation act, const Tensor& y) {
   const float *pa = a.f32(), *pb = b.f32();
   float* py = y.f32();
-  for (int64_t i = 0, n = y.numel(); i < n; ++i) py[i] = pa[i] + pb[i];
+  const int64_t n = y.numel();
+  if (act == FusedActivation::kRelu)
+    for (int64_t i = 0; i < n; ++i) py[i] = relu_value(pa[i] + pb[i]);
+  else
+    for (int64_t i = 0; i < n; ++i) py[i] = pa[i] + pb[i];
 }
 
 void copy_to_two(Context&, const Tensor& x, const Tensor& y0, const Tensor& y1) {

@@ -53,15 +53,16 @@ void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor&
   CNNE_CHECK_LAUNCH(what);
 }
 
-void add(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& y) {
+void add(Context& ctx, const Tensor& a, const Tensor& b, FusedActivation act, const Tensor& y) {
   const int64_t n = y.numel();
   if (n == 0) return;
   const std::string what = "add " + y.shape.str();
   require_alike(what, {&y, &a, &b});
   with_float_type(y.dtype, what, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    add_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
-        elements<T>(a), elements<T>(b), elements<T>(y), n);
+    const auto kernel = act == FusedActivation::kRelu ? add_kernel<T, true> : add_kernel<T, false>;
+    kernel<<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(elements<T>(a), elements<T>(b),
+                                                                elements<T>(y), n);
   });
   CNNE_CHECK_LAUNCH(what);
 }

@@ -10,6 +10,7 @@
 #include "engine/layout.h"
 #include "engine/loss_scale_rule.h"
 #include "engine/ops.h"
+#include "layers/relu_math.h"
 
 namespace cnne::cuda {
 namespace {
@@ -33,11 +34,13 @@ __global__ void axpby_kernel(float alpha, const X* x, float beta, Y* y, int64_t 
   }
 }
 
-template <class T>
+template <class T, bool kRelu>
 __global__ void add_kernel(const T* a, const T* b, T* y, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = from_float<T>(__fadd_rn(to_float(a[i]), to_float(b[i])));
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float v = __fadd_rn(to_float(a[i]), to_float(b[i]));
+    y[i] = from_float<T>(kRelu ? relu_value(v) : v);
+  }
 }
 
 template <class T>

@@ -198,7 +198,8 @@ std::string Network::repr() const {
 }
 
 // Note [ReLU fusion]: a ReLU layer whose input is read by nothing else and
-// comes from a layer that can apply ReLU itself (conv2d, linear) is done by
+// comes from a layer that can apply ReLU itself (conv2d, linear, batchnorm2d,
+// and add: a residual join) is done by
 // that layer: its forward writes act(conv(x) + b) in one pass (on the GPU one
 // bias+ReLU kernel where cudnnAddTensor and cudnnActivationForward took two),
 // and the ReLU's output shares the producer's memory (one activation fewer).

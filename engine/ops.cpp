@@ -146,8 +146,8 @@ void fill(Context& ctx, const Tensor& t, float value) {
 void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor& y) {
   CNNE_ROUTE(axpby, alpha, x, beta, y);
 }
-void add(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& y) {
-  CNNE_ROUTE(add, a, b, y);
+void add(Context& ctx, const Tensor& a, const Tensor& b, FusedActivation act, const Tensor& y) {
+  CNNE_ROUTE(add, a, b, act, y);
 }
 void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& y1) {
   CNNE_ROUTE(copy_to_two, x, y0, y1);

@@ -263,9 +263,9 @@ void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor&
   cpu::axpby(ctx, alpha, *xv, beta, *yv);
   yv.store();
 }
-void add(Context& ctx, const Tensor& a, const Tensor& b, const Tensor& y) {
+void add(Context& ctx, const Tensor& a, const Tensor& b, FusedActivation act, const Tensor& y) {
   F32View av(a, true), bv(b, true), yv(y, false);
-  cpu::add(ctx, *av, *bv, *yv);
+  cpu::add(ctx, *av, *bv, act, *yv);  // ReLU commutes with the rounding
   yv.store();
 }
 void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& y1) {

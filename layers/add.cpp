@@ -17,7 +17,7 @@ Shape Add::output_shape_of(std::span<const Shape> in) const {
 }
 
 void Add::forward_of(Context& ctx, std::span<const Tensor> xs, const Tensor& y) {
-  ops::add(ctx, xs[0], xs[1], y);  // one pass
+  ops::add(ctx, xs[0], xs[1], activation_, y);  // one pass, the ReLU after it fused
 }
 
 void Add::backward_of(Context& ctx, std::span<const Tensor>, const Tensor&, const Tensor& dy,

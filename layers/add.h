@@ -13,6 +13,8 @@ class Add : public Layer {
 
   std::string type() const override { return "add"; }
   bool supports_channels_last() const override { return true; }
+  // Its backward reads only dy: the ReLU after a residual join can be fused.
+  bool can_fuse_relu() const override { return true; }
   size_t input_count() const override { return 2; }
   Shape output_shape_of(std::span<const Shape> in) const override;
   void forward_of(Context& ctx, std::span<const Tensor> xs, const Tensor& y) override;

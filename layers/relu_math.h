@@ -1,6 +1,6 @@
 #pragma once
 // ReLU's arithmetic, shared by the relu op and the forwards that fuse it
-// (FusedActivation::kRelu: conv2d, linear, batchnorm2d) on the CPU and the
+// (FusedActivation::kRelu: conv2d, linear, batchnorm2d, add) on the CPU and the
 // GPU: max(v, 0) with NaN kept, as PyTorch's relu does, so a fault upstream
 // stays visible downstream.
 #include <cstdint>

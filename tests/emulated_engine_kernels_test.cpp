@@ -254,23 +254,25 @@ TEST(EmulatedKernels, FillAxpbyAddCopyAndCountMatchTheCpu) {
   for (const DType dtype : {DType::F32, DType::BF16}) {
     Context ctx(Device::CPU);
     Staged at = stage(a, s, dtype), bt = stage(b, s, dtype);
-    Staged sum = stage(b, s, dtype), y0 = stage(b, s, dtype), y1 = stage(b, s, dtype),
-           acc = stage(b, s, dtype), filled = stage(b, s, dtype);
+    Staged sum = stage(b, s, dtype), relu_sum = stage(b, s, dtype), y0 = stage(b, s, dtype),
+           y1 = stage(b, s, dtype), acc = stage(b, s, dtype), filled = stage(b, s, dtype);
     int32_t count = 1;
-    ops::add(ctx, at.t, bt.t, sum.t);
+    ops::add(ctx, at.t, bt.t, FusedActivation::kNone, sum.t);
+    ops::add(ctx, at.t, bt.t, FusedActivation::kRelu, relu_sum.t);
     ops::copy_to_two(ctx, at.t, y0.t, y1.t);
     ops::axpby(ctx, 0.5f, at.t, -2.0f, acc.t);
     ops::fill(ctx, filled.t, 0.3f);
     ops::count_nonfinite(ctx, at.t, Tensor(&count, Shape{1}));
 
     const std::vector<float> nans(static_cast<size_t>(n), NAN);
-    Staged got_sum = stage(nans, s, dtype), got_y0 = stage(nans, s, dtype),
-           got_y1 = stage(nans, s, dtype), got_acc = stage(b, s, dtype),
-           got_filled = stage(nans, s, dtype);
+    Staged got_sum = stage(nans, s, dtype), got_relu_sum = stage(nans, s, dtype),
+           got_y0 = stage(nans, s, dtype), got_y1 = stage(nans, s, dtype),
+           got_acc = stage(b, s, dtype), got_filled = stage(nans, s, dtype);
     int32_t got_count = 1;
     with_float_type(dtype, "test", [&](auto tag) {  // as engine/fill_cuda.cu launches
       using T = typename decltype(tag)::type;
-      launch(grid, kBlock, add_kernel<T>, at.as<T>(), bt.as<T>(), got_sum.as<T>(), n);
+      launch(grid, kBlock, add_kernel<T, false>, at.as<T>(), bt.as<T>(), got_sum.as<T>(), n);
+      launch(grid, kBlock, add_kernel<T, true>, at.as<T>(), bt.as<T>(), got_relu_sum.as<T>(), n);
       launch(grid, kBlock, copy_to_two_kernel<T>, at.as<T>(), got_y0.as<T>(), got_y1.as<T>(), n);
       launch(grid, kBlock, axpby_kernel<T, T>, 0.5f, at.as<T>(), -2.0f, got_acc.as<T>(), n);
       launch(grid, kBlock, fill_kernel<T>, got_filled.as<T>(), n, 0.3f);
@@ -279,6 +281,7 @@ TEST(EmulatedKernels, FillAxpbyAddCopyAndCountMatchTheCpu) {
     // Bit for bit, NaN included (as bytes: NaN != NaN).
     const char* d = dtype_name(dtype);
     EXPECT_EQ(got_sum.bytes, sum.bytes) << d;
+    EXPECT_EQ(got_relu_sum.bytes, relu_sum.bytes) << d;
     EXPECT_EQ(got_y0.bytes, y0.bytes) << d;
     EXPECT_EQ(got_y1.bytes, y1.bytes) << d;
     EXPECT_EQ(got_acc.bytes, acc.bytes) << d;

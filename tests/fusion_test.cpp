@@ -45,7 +45,7 @@ TEST(ReluFusion, TheTutorialFusesEveryReluIntoItsConvOrLinear) {
   EXPECT_THROW(net.set_relu_fusion(false), Error);  // memory is planned already
 }
 
-TEST(ReluFusion, OnlyWhereTheReluAloneReadsAConvOrLinear) {
+TEST(ReluFusion, OnlyWhereTheReluAloneReadsALayerThatCanApplyIt) {
   // a: read by relu_a and by sum (no fusion); pool -> relu_p (pooling cannot
   // apply it); b -> relu_b (fuses); fc -> relu_fc, the last layer (fuses).
   Network net = network_of(R"({"name": "Mixed", "input": [3, 8, 8], "layers": [
@@ -140,6 +140,14 @@ TEST(ReluFusion, FusedTrainingEqualsUnfusedBitForBitOnTheCpu) {
   EXPECT_LT(saved, relu_bytes + 4 * 256);
 }
 
+// The same losses, weights and evaluation outputs (batch norm's running
+// statistics included), bit for bit.
+void expect_same_training(const TrainResult& fused, const TrainResult& unfused) {
+  EXPECT_EQ(fused.losses, unfused.losses);
+  EXPECT_TRUE(fused.weights == unfused.weights) << "weights differ after 6 steps";
+  EXPECT_TRUE(fused.eval_logits == unfused.eval_logits) << "evaluation (running statistics)";
+}
+
 // Batch norm's backward reads x and dy, never y, so the ReLU after it fuses
 // (ResNet's bn -> relu pairs): the same training, the same running
 // statistics and evaluation outputs, bit for bit.
@@ -158,11 +166,37 @@ TEST(ReluFusion, BatchNormFusesItsReluAndTrainsBitForBit) {
   const std::vector<std::string> expected = {"bn_a+relu_a", "bn_b+relu_b"};
   EXPECT_EQ(network_of(net_json).fused_relus(), expected);
   const TrainResult fused = train(true, 6, net_json), unfused = train(false, 6, net_json);
-  EXPECT_EQ(fused.losses, unfused.losses);
-  EXPECT_TRUE(fused.weights == unfused.weights) << "weights differ after 6 steps";
-  EXPECT_TRUE(fused.eval_logits == unfused.eval_logits) << "evaluation (running statistics)";
+  expect_same_training(fused, unfused);
   EXPECT_TRUE(fused.outputs[1] == unfused.outputs[2]) << "bn_a's output reads post-ReLU";
   EXPECT_LT(fused.activation_bytes, unfused.activation_bytes);
+}
+
+// A residual join's backward reads only dy, so the ReLU after it fuses
+// (ResNet's add -> relu): y = relu(a + b) in one pass, the same training.
+TEST(ReluFusion, AResidualJoinFusesItsReluAndTrainsBitForBit) {
+  const char* net_json = R"({"name": "Residual", "input": [3, 8, 8], "layers": [
+    {"type": "conv2d", "name": "stem", "in_channels": 3, "out_channels": 4, "kernel_size": 3,
+     "padding": 1, "bias": false},
+    {"type": "batchnorm2d", "name": "bn", "num_features": 4},
+    {"type": "relu", "name": "relu"},
+    {"type": "conv2d", "name": "branch", "in_channels": 4, "out_channels": 4, "kernel_size": 3,
+     "padding": 1, "bias": false},
+    {"type": "batchnorm2d", "name": "branch_bn", "num_features": 4},
+    {"type": "add", "name": "join", "inputs": ["branch_bn", "relu"]},
+    {"type": "relu", "name": "join_relu"},
+    {"type": "flatten"},
+    {"type": "linear", "name": "fc", "in_features": 256, "out_features": 10}]})";
+  const std::vector<std::string> expected = {"bn+relu", "join+join_relu"};
+  EXPECT_EQ(network_of(net_json).fused_relus(), expected);
+  const TrainResult fused = train(true, 6, net_json), unfused = train(false, 6, net_json);
+  expect_same_training(fused, unfused);
+  EXPECT_TRUE(fused.outputs[5] == unfused.outputs[6]) << "join's output reads post-ReLU";
+  size_t negative = 0;
+  for (float v : unfused.outputs[5]) negative += v < 0.0f;
+  EXPECT_GT(negative, 0u) << "the sum has negative elements for the ReLU to clear";
+  for (float v : fused.outputs[5]) EXPECT_GE(v, 0.0f);
+  // join_relu's output (8 x 4x8x8 floats) is no longer planned.
+  EXPECT_GE(unfused.activation_bytes - fused.activation_bytes, sizeof(float) * 8 * 4 * 8 * 8);
 }
 
 TEST(ReluFusion, ReluKeepsNanLikePyTorchFusedOrNot) {
