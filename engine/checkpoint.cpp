@@ -7,6 +7,8 @@
 
 #include "engine/error.h"
 #include "engine/half.h"
+#include "engine/tensor_file.h"
+#include "engine/torch_file.h"
 
 namespace cnne {
 
@@ -32,11 +34,14 @@ void save_checkpoint(const std::string& path, const Config& config, const Networ
   file.metadata["producer"] = "cnnengine";
   file.metadata["config"] = stored.to_json().dump();
   file.metadata["training_state"] = state.to_json().dump();
-  save_safetensors(path, file);
+  if (is_torch_file_path(path))
+    save_torch_file(path, file);  // torch.load reads it; so does read_checkpoint
+  else
+    save_safetensors(path, file);
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
-  return interpret_checkpoint(load_safetensors(path), path);
+  return interpret_checkpoint(load_tensor_file(path), path);
 }
 
 Checkpoint interpret_checkpoint(Safetensors file, const std::string& path) {

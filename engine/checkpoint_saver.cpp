@@ -11,12 +11,12 @@ namespace cnne {
 namespace fs = std::filesystem;
 namespace {
 
-// "runs/cnn_model.safetensors" -> "runs/cnn_model"
+// "runs/cnn_model.safetensors" (or .pth, .pt) -> "runs/cnn_model"
 std::string stem_of(const std::string& path) {
-  const std::string suffix = ".safetensors";
-  if (path.size() > suffix.size() &&
-      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
-    return path.substr(0, path.size() - suffix.size());
+  for (const std::string suffix : {".safetensors", ".pth", ".pt"})
+    if (path.size() > suffix.size() &&
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return path.substr(0, path.size() - suffix.size());
   return path;
 }
 

@@ -82,14 +82,18 @@ void save_safetensors(const std::string& path, const Safetensors& file) {
   }
 }
 
-Safetensors load_safetensors(const std::string& path) {
+std::vector<uint8_t> read_tensor_file_bytes(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw CheckpointError(path + ": no such file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw CheckpointError(path + ": cannot open");
   std::vector<uint8_t> raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw CheckpointError(path + ": read failed");
-  return parse_safetensors(raw, path);
+  return raw;
+}
+
+Safetensors load_safetensors(const std::string& path) {
+  return parse_safetensors(read_tensor_file_bytes(path), path);
 }
 
 Safetensors parse_safetensors(const std::vector<uint8_t>& raw, const std::string& path) {

@@ -39,6 +39,8 @@ void save_safetensors(const std::string& path, const Safetensors& file);
 // Reads and validates every header field and offset. Throws CheckpointError
 // naming the path and what is wrong (truncated, bad header, bad offsets, ...).
 Safetensors load_safetensors(const std::string& path);
+// A whole file's bytes; CheckpointError naming path when missing or unreadable.
+std::vector<uint8_t> read_tensor_file_bytes(const std::string& path);
 // The same checks on bytes already in memory; `path` names them in errors.
 Safetensors parse_safetensors(const std::vector<uint8_t>& bytes, const std::string& path);
 

@@ -36,6 +36,9 @@ TEST(FuzzRegressions, Idx) {
 TEST(FuzzRegressions, Checkpoint) {
   replay("checkpoint", fuzz::checkpoint_one);
 }
+TEST(FuzzRegressions, Torch) {
+  replay("torch", fuzz::torch_one);
+}
 
 }  // namespace
 }  // namespace cnne::test

@@ -14,7 +14,8 @@ namespace cnne::cli {
 
 int run_eval(int argc, char** argv, int first) {
   std::vector<FlagSpec> flags = {
-      {"checkpoint", "FILE", "the safetensors checkpoint to evaluate (required)"},
+      {"checkpoint", "FILE",
+       "the checkpoint to evaluate: safetensors, or a torch.save .pth (required)"},
       {"config", "FILE", "config for checkpoints that carry none (e.g. saved by PyTorch)"},
       {"data", "DIR", "data folder of the checkpoint's data set; default $CNNE_DATA or ./data"},
       {"batch-size", "N", "evaluation batch size (default: the config's eval.batch_size)"},

@@ -10,6 +10,7 @@
 #include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/evaluator.h"
+#include "engine/tensor_file.h"
 #include "engine/trainer.h"
 #include "engine/training_log.h"
 #include "tools/commands.h"
@@ -29,7 +30,7 @@ std::vector<FlagSpec> train_flags() {
       {"batch-size", "N", "override training.batch_size"},
       {"lr", "X", "override training.optimizer.lr"},
       {"seed", "N", "override training.seed (initial weights and shuffling)"},
-      {"out", "FILE", "checkpoint path (overrides training.checkpoint)"},
+      {"out", "FILE", "checkpoint path (training.checkpoint); .pth or .pt: torch.save format"},
       {"log-every", "N", "print the mean loss every N batches (training.log_every)"},
       {"train-limit", "N", "train on the first N training images only"},
       {"test-limit", "N", "evaluate on the first N test images only"},
@@ -48,7 +49,8 @@ std::vector<FlagSpec> train_flags() {
       {"keep-checkpoints", "N", "periodic checkpoints kept, newest first (default 3)"},
       {"stop-after-steps", "N", "stop like an interrupt after N steps in all (checkpoint written)"},
       {"profile-steps", "A:B", "profiler capture range: steps A..B (nsys/ncu; docs/PROFILING.md)"},
-      {"init-from", "FILE", "start from this safetensors model's tensors (training.init_from)"},
+      {"init-from", "FILE",
+       "start from this model's tensors: safetensors or torch.save .pth (training.init_from)"},
       {"precision", "P", "fp32, bf16 or fp16 activations (training.precision)"},
       {"metrics", "FILE",
        "append a JSON Lines record of the run to FILE (losses, epochs, evaluations, checkpoints)"},
@@ -248,7 +250,7 @@ int run_train(int argc, char** argv, int first) {
   Rng rng(config.training.seed);
   net.initialize(rng);
   if (!config.training.init_from.empty() && !resume) {
-    const Safetensors init = load_safetensors(config.training.init_from);
+    const Safetensors init = load_tensor_file(config.training.init_from);
     const LoadReport loaded =
         load_weights(init, config.training.init_from, net, config.training.init_skip);
     std::cout << "Initialized from " << config.training.init_from << ": " << loaded.loaded

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes the readers of untrusted input with libFuzzer (+ AddressSanitizer and
 # UndefinedBehaviorSanitizer): the config parser, the CIFAR-10 reader, the IDX
-# reader (Fashion-MNIST, MNIST) and the checkpoint reader. Needs clang and
-# libclang-rt-14-dev (Debian).
+# reader (Fashion-MNIST, MNIST) and the checkpoint readers (safetensors,
+# torch.save). Needs clang and libclang-rt-14-dev (Debian).
 #
-#   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 600 s, all four
+#   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 600 s, all five
 #
 # Seeds come from tests/fuzz/corpus/<target>/; the growing corpus lives in
 # build-fuzz/. Any crashing input is copied into tests/fuzz/corpus/<target>/
@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config cifar idx checkpoint)
+[ ${#targets[@]} -gt 0 ] || targets=(config cifar idx checkpoint torch)
 build="$root/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCNNE_CUDA=OFF -DCNNE_BUILD_TESTS=OFF -DCNNE_FUZZ=ON -DCNNE_NATIVE=OFF > /dev/null

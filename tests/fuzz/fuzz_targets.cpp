@@ -15,6 +15,8 @@
 #include "engine/idx.h"
 #include "engine/network.h"
 #include "engine/optimizer.h"
+#include "engine/torch_file.h"
+#include "tests/zip_writer.h"
 
 namespace cnne::fuzz {
 
@@ -86,6 +88,21 @@ void checkpoint_one(const uint8_t* data, size_t size) {
     OptimizerConfig sgd;
     SgdOptimizer optimizer(ctx, net, sgd);
     optimizer.import_state(c.file, "fuzz", net);
+  } catch (const Error&) {
+  }
+}
+
+void torch_one(const uint8_t* data, size_t size) {
+  if (size < 1) return;
+  std::vector<uint8_t> archive(data + 1, data + size);
+  if (data[0] & 1) {
+    std::vector<test::ZipInput> entries{{"f/data.pkl", archive}, {"f/version", {'3'}}};
+    for (int k = 0; k < 16; ++k)
+      entries.push_back({"f/data/" + std::to_string(k), std::vector<uint8_t>(4096, uint8_t(k))});
+    archive = test::make_zip(entries);
+  }
+  try {
+    (void)parse_torch_file(archive, "fuzz.pth");
   } catch (const Error&) {
   }
 }

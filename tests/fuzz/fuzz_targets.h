@@ -16,5 +16,9 @@ void cifar_one(const uint8_t* data, size_t size);   // CIFAR-10 batch bytes -> I
 void idx_one(const uint8_t* data, size_t size);
 void checkpoint_one(const uint8_t* data,
                     size_t size);  // safetensors bytes -> checkpoint -> weights
+// [mode byte][rest]: mode even, rest is a whole torch.save archive; odd, rest
+// is its data.pkl, wrapped in an archive with storages data/0..data/15 of 4 KiB
+// each (so the pickle is fuzzed past the CRC checks) -> parse_torch_file
+void torch_one(const uint8_t* data, size_t size);
 
 }  // namespace cnne::fuzz

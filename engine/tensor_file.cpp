@@ -1,0 +1,16 @@
+#include "engine/tensor_file.h"
+
+#include <vector>
+
+#include "engine/torch_file.h"
+#include "engine/zip_archive.h"
+
+namespace cnne {
+
+Safetensors load_tensor_file(const std::string& path) {
+  const std::vector<uint8_t> raw = read_tensor_file_bytes(path);
+  if (looks_like_zip(raw) || looks_like_legacy_torch_file(raw)) return parse_torch_file(raw, path);
+  return parse_safetensors(raw, path);
+}
+
+}  // namespace cnne
