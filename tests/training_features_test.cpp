@@ -101,7 +101,7 @@ TEST(EvalDuringTraining, PrintsEachEvaluationAndKeepsTheBest) {
 
 TEST(ExampleConfigs, AreValidAndRoundTrip) {
   for (const char* name : {"simplecnn.json", "simplecnn_adam.json", "simplecnn_augment.json",
-                           "resnet18.json", "resnet18_bf16.json"}) {
+                           "resnet18.json", "resnet18_bf16.json", "resnet18_transfer.json"}) {
     const std::string path = source_dir() + "/configs/" + name;
     const Config c = Config::load(path);
     const Network net = Network::from_json(c.network, path);

@@ -174,3 +174,40 @@ TEST(ResNet18, TrainsAStepOnTheCpuAndSavesPyTorchNamedState) {
 
 }  // namespace
 }  // namespace cnne::test
+
+namespace cnne::test {
+namespace {
+
+// The tutorial's transfer-learning step with configs/resnet18_transfer.json:
+// a pretrained ImageNet ResNet-18 state_dict (torchvision's names, a 1000-way
+// fc), saved as torch.save writes it, starts the CIFAR-10 run; everything but
+// the head loads.
+TEST(Transfer, AnImageNetResNet18PthStartsTheTransferConfigButItsHead) {
+  Transfer t;
+  const std::string config = source_dir() + "/configs/resnet18_transfer.json";
+  Config imagenet = Config::load(config);
+  nlohmann::json& fc = imagenet.network["layers"].back();
+  ASSERT_EQ(fc["name"], "fc");
+  fc["out_features"] = 1000;
+  Context ctx(Device::CPU);
+  Network pretrained = Network::from_json(imagenet.network, "imagenet.json");
+  pretrained.setup(ctx, {1});
+  Rng rng(11);
+  pretrained.initialize(rng);
+  const std::string pth = t.out.file("resnet18-f37072fd.pth");
+  save_checkpoint(pth, imagenet, pretrained, {});
+
+  const RunResult r =
+      run_cli("train " + config + t.flags + "--epochs 1 --train-limit 4 " +
+              "--batch-size 2 --init-from " + pth + " --out " + t.out.file("tuned.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Initialized from " + pth + ": 100 tensors loaded, 2 skipped"),
+            std::string::npos)
+      << r.out;
+  const Safetensors tuned = load_safetensors(t.out.file("tuned.safetensors"));
+  EXPECT_EQ(tuned.find("conv1.weight")->shape, (Shape{64, 3, 7, 7}));
+  EXPECT_EQ(tuned.find("fc.weight")->shape, (Shape{10, 512}));
+}
+
+}  // namespace
+}  // namespace cnne::test

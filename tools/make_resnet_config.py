@@ -9,6 +9,10 @@ that a torchvision resnet18 state_dict saved as safetensors loads by name
     tools/make_resnet_config.py [OUT]          configs/resnet18.json (fp32, 30 epochs)
     tools/make_resnet_config.py --bf16 [OUT]   configs/resnet18_bf16.json: the short
         bf16 recipe (30 epochs, bf16 activations, the step as a CUDA graph)
+    tools/make_resnet_config.py --transfer [OUT]   configs/resnet18_transfer.json: the
+        tutorial's transfer-learning step, torchvision's ImageNet ResNet-18 as it is
+        (7x7 stride-2 stem, 3x3 stride-2 max-pool) started from its pretrained weights
+        (resnet18-f37072fd.pth, read as torch.save wrote it) with a new 10-way fc
 """
 import json
 import sys
@@ -44,11 +48,20 @@ def block(prefix, cin, cout, stride, block_input):
 
 def main():
     args = sys.argv[1:]
-    bf16 = "--bf16" in args
-    args = [a for a in args if a != "--bf16"]
-    out = args[0] if args else ("configs/resnet18_bf16.json" if bf16 else "configs/resnet18.json")
-    layers = [conv("conv1", 3, 64, 3, 1), bn("bn1", 64), {"type": "relu", "name": "relu"}]
-    last, channels = "relu", 64
+    bf16, transfer = "--bf16" in args, "--transfer" in args
+    args = [a for a in args if a not in ("--bf16", "--transfer")]
+    default_out = ("configs/resnet18_bf16.json" if bf16 else
+                   "configs/resnet18_transfer.json" if transfer else "configs/resnet18.json")
+    out = args[0] if args else default_out
+    if transfer:  # torchvision's stem: conv 7x7 stride 2 (padding 3), max-pool 3x3 stride 2
+        layers = [conv("conv1", 3, 64, 7, 2), bn("bn1", 64), {"type": "relu", "name": "relu"},
+                  {"type": "maxpool2d", "name": "maxpool", "kernel_size": 3, "stride": 2,
+                   "padding": 1}]
+        last = "maxpool"
+    else:
+        layers = [conv("conv1", 3, 64, 3, 1), bn("bn1", 64), {"type": "relu", "name": "relu"}]
+        last = "relu"
+    channels = 64
     for stage, (width, stride) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)], start=1):
         for index in range(2):
             block_layers, last = block(f"layer{stage}.{index}", channels, width,
@@ -86,6 +99,26 @@ def main():
         del config["training"]["tf32"]  # bf16 convolutions use the tensor cores anyway
         config["training"].update({"epochs": 30, "precision": "bf16", "cuda_graph": True,
                                    "checkpoint": "resnet18_bf16.safetensors"})
+    if transfer:
+        config["comment"] = (
+            "The tutorial's transfer-learning step (models.resnet18(pretrained=True) with "
+            "resnet.fc replaced by a 10-way Linear): torchvision's ImageNet ResNet-18 as it is "
+            "(7x7 stride-2 stem, max-pool), on the 32x32 CIFAR-10 images as the tutorial feeds "
+            "them, normalized with ImageNet's statistics. Written by tools/make_resnet_config.py "
+            "--transfer. It starts from torchvision's weights, read from the .pth file "
+            "torchvision downloads: curl -LO https://download.pytorch.org/models/resnet18-f37072fd.pth "
+            "(or ~/.cache/torch/hub/checkpoints/resnet18-f37072fd.pth), every tensor but fc.*. "
+            "Recipe: 10 epochs, batch 128, SGD momentum 0.9, lr 0.01 cosine, weight decay 5e-4, "
+            "random crop (padding 4) + flip. Meant for a GPU.")
+        config["network"]["name"] = "ResNet18ImageNet"
+        config["data"]["normalize"] = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+        config["training"].update({
+            "epochs": 10, "batch_size": 128,
+            "optimizer": {"type": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4},
+            "schedule": {"type": "cosine"}, "init_from": "resnet18-f37072fd.pth",
+            "init_skip": ["fc.*"], "checkpoint": "resnet18_transfer.safetensors"})
+        del config["training"]["label_smoothing"]
+        config["eval"] = {"batch_size": 500, "every_epochs": 2}
     with open(out, "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")
