@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -366,30 +367,50 @@ TEST(TorchFile, ACheckpointEndingInPthIsATorchSaveFileThatReadsBackWhole) {
   EXPECT_NE(zip.find("archive/cnnengine/metadata.json"), nullptr);
 }
 
-TEST(TorchFile, PyTorchLoadsTheCheckpointWithWeightsOnly) {
-  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0)
-    GTEST_SKIP() << "no PyTorch for /usr/bin/python3 (apt-get install python3-torch)";
+// A Python that has torch: $CNNE_TEST_PYTHON, python3, or Debian's
+// /usr/bin/python3 (python3-torch); "" when none has.
+std::string python_with_torch() {
+  std::vector<std::string> candidates{"python3", "/usr/bin/python3"};
+  if (const char* env = std::getenv("CNNE_TEST_PYTHON")) candidates.insert(candidates.begin(), env);
+  for (const std::string& py : candidates)
+    if (std::system((py + " -c 'import torch' > /dev/null 2>&1").c_str()) == 0) return py;
+  return "";
+}
+
+// Both directions against the PyTorch at hand (1.13 here, the GPU machine's
+// 2.x in the device check): torch.load(weights_only=True) reads our file with
+// every tensor's bytes intact, and what that PyTorch's torch.save writes of it
+// reads back here the same.
+TEST(TorchFile, PyTorchLoadsOurCheckpointAndWeReadWhatItSaves) {
+  const std::string python = python_with_torch();
+  if (python.empty()) GTEST_SKIP() << "no Python with torch (apt-get install python3-torch)";
   SavedBoth s;
-  const std::string script = s.dir.file("load.py"), result = s.dir.file("digest.txt");
+  const std::string script = s.dir.file("load.py"), result = s.dir.file("digest.txt"),
+                    resaved = s.dir.file("resaved.pth");
   std::ofstream(script) << R"(import sys, torch
 sd = torch.load(sys.argv[1], weights_only=True)
 h = 0xcbf29ce484222325
 for name, t in sorted(sd.items()):
     for b in name.encode() + t.contiguous().numpy().tobytes():
         h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-print('%016x %s %d' % (h, sd['bn.num_batches_tracked'].dtype, sd['bn.num_batches_tracked'].item()))
+torch.save(sd, sys.argv[2])
+n = sd['bn.num_batches_tracked']
+print('%016x %s %d' % (h, n.dtype, n.item()))
 )";
-  ASSERT_EQ(
-      std::system(
-          ("/usr/bin/python3 " + script + " " + s.dir.file("w.pth") + " > " + result).c_str()),
-      0);
+  ASSERT_EQ(std::system(
+                (python + " " + script + " " + s.dir.file("w.pth") + " " + resaved + " > " + result)
+                    .c_str()),
+            0);
   std::string line;
   std::getline(std::ifstream(result), line);
+  const uint64_t ours = digest(read_checkpoint(s.dir.file("w.safetensors")).file);
   char expected[64];
-  std::snprintf(
-      expected, sizeof expected, "%016llx torch.int64 123456789012",
-      static_cast<unsigned long long>(digest(read_checkpoint(s.dir.file("w.safetensors")).file)));
+  std::snprintf(expected, sizeof expected, "%016llx torch.int64 123456789012",
+                static_cast<unsigned long long>(ours));
   EXPECT_EQ(line, expected);
+  const Safetensors back = load_tensor_file(resaved);
+  EXPECT_EQ(back.metadata.count("config"), 0u);  // PyTorch keeps only the tensors
+  EXPECT_EQ(digest(back), ours);
 }
 
 TEST(TorchFile, TrainEvalAndResumeWithAPthCheckpoint) {
