@@ -197,10 +197,19 @@ class StateDictReader {
     t.shape = Shape::of(size);
     const size_t elem = type->size;
     std::vector<uint8_t> dense(static_cast<size_t>(numel) * elem);
-    // Walk the view's elements in row-major order (an odometer over `size`).
+    // Row-major views (every state_dict tensor torch.save writes of a model)
+    // are one block; others are walked in row-major order, an odometer over `size`.
+    bool row_major = true;
+    for (int64_t d = static_cast<int64_t>(size.size()) - 1, step = 1; d >= 0; --d) {
+      const size_t i = static_cast<size_t>(d);
+      row_major = row_major && (size[i] == 1 || stride[i] == step);
+      step *= size[i];
+    }
     std::vector<int64_t> index(size.size(), 0);
     int64_t source = offset;
-    for (int64_t n = 0; n < numel; ++n) {
+    if (row_major && numel > 0)
+      std::memcpy(dense.data(), storage.data() + static_cast<size_t>(offset) * elem, dense.size());
+    for (int64_t n = 0; n < numel && !row_major; ++n) {
       std::memcpy(dense.data() + static_cast<size_t>(n) * elem,
                   storage.data() + static_cast<size_t>(source) * elem, elem);
       for (size_t d = size.size(); d-- > 0;) {

@@ -252,6 +252,39 @@ TEST(TorchFile, EveryMutationOfThePickleIsAResultOrANamedError) {
   EXPECT_GT(results, 0);    // ...some only change a value
 }
 
+// Archives past 4 GiB keep sizes and offsets in ZIP64 extra fields, the 32-bit
+// fields saying 0xffffffff: a small archive written that way by hand.
+TEST(ZipArchive, ReadsZip64SizesAndOffsetsFromTheExtraField) {
+  std::vector<uint8_t> b;
+  auto put = [&b](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  const std::string name = "a/x", data = "hello";
+  const uint32_t crc = 0x3610a686;  // CRC-32 of "hello"
+  put(0x04034b50, 4), put(45, 2), put(0, 2), put(0, 2), put(0, 4), put(crc, 4);
+  put(0xffffffff, 4), put(0xffffffff, 4), put(name.size(), 2), put(20, 2);
+  b.insert(b.end(), name.begin(), name.end());
+  put(1, 2), put(16, 2), put(data.size(), 8), put(data.size(), 8);
+  b.insert(b.end(), data.begin(), data.end());
+  const size_t directory = b.size();
+  put(0x02014b50, 4), put(45, 2), put(45, 2), put(0, 2), put(0, 2), put(0, 4), put(crc, 4);
+  put(0xffffffff, 4), put(0xffffffff, 4), put(name.size(), 2), put(28, 2), put(0, 2);
+  put(0, 2), put(0, 2), put(0, 4), put(0xffffffff, 4);
+  b.insert(b.end(), name.begin(), name.end());
+  put(1, 2), put(24, 2), put(data.size(), 8), put(data.size(), 8), put(0, 8);
+  const size_t directory_size = b.size() - directory;
+  put(0x06054b50, 4), put(0, 4), put(1, 2), put(1, 2), put(directory_size, 4);
+  put(directory, 4), put(0, 2);
+
+  const ZipArchive zip(b, "zip64.zip");
+  const ZipEntry* e = zip.find(name);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->size, data.size());
+  EXPECT_EQ(e->local_header, 0u);
+  const std::span<const uint8_t> read = zip.read(*e);
+  EXPECT_EQ(std::string(read.begin(), read.end()), data);
+}
+
 TEST(TorchFile, ThePickleMachineKeepsSharedObjectsShared) {
   // d = {}; d['k'] = d  (memoized, then set on itself): no copy, no loop.
   const std::vector<uint8_t> bytes{0x80, 0x02, '}', 'q', 0, 'X', 1, 0, 0, 0, 'k', 'h', 0, 's', '.'};
