@@ -1,9 +1,11 @@
 #include "engine/evaluator.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "engine/device_dataset.h"
 #include "engine/error.h"
+#include "engine/half.h"
 #include "engine/loss_meter.h"
 #include "engine/ops.h"
 #include "engine/step_args.h"
@@ -11,9 +13,10 @@
 namespace cnne {
 
 Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const Normalization& norm,
-                    int64_t batch_size, bool tta_flip) {
+                    int64_t batch_size, bool tta_flip, std::vector<float>* logits_out) {
   const int64_t classes = net.output_shape(1)[1];
   Evaluation result{ConfusionMatrix(classes), 0.0};
+  if (logits_out) logits_out->assign(static_cast<size_t>(data.count * classes), 0.0f);
   if (data.count == 0) return result;
   // Evaluation mode (running statistics, no dropout) for the evaluation only.
   struct EvalMode {
@@ -55,6 +58,11 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
     const Tensor pred(static_cast<int32_t*>(predictions.data()), Shape{n}, ctx.device());
     ops::argmax_rows(ctx, logits, pred);
     copy_tensor(pred, Tensor(host.data(), Shape{n}));
+    if (logits_out) {
+      const std::vector<float> rows = download_f32(logits);  // (n, classes)
+      std::copy(rows.begin(), rows.end(),
+                logits_out->begin() + static_cast<std::ptrdiff_t>(b * batch_size * classes));
+    }
     weighted_loss += meter.read().loss_sum * static_cast<double>(n);
     for (int64_t i = 0; i < n; ++i)
       result.confusion.add(data.labels[static_cast<size_t>(b * batch_size + i)],

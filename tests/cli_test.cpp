@@ -102,6 +102,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"unwritable metrics log", "train --data {data} --metrics /nonexistent/m.jsonl", 2,
                  "--metrics '/nonexistent/m.jsonl': cannot open for appending"},
         BadInput{"eval without checkpoint", "eval", 2, "eval needs --checkpoint FILE"},
+        BadInput{"unwritable predictions",
+                 "eval --checkpoint {tmp}/tiny.safetensors --predictions /nonexistent/p.csv", 2,
+                 "--predictions '/nonexistent/p.csv': folder '/nonexistent' does not exist"},
         BadInput{"eval missing checkpoint", "eval --checkpoint {tmp}/none.safetensors", 1,
                  "none.safetensors: no such file"},
         BadInput{"eval garbage checkpoint", "eval --checkpoint {tmp}/garbage.safetensors", 1,
@@ -192,6 +195,50 @@ TEST(Cli, TrainThenEvalReproducesTheAccuracy) {
   ASSERT_TRUE(std::regex_search(eval.out, from_eval, accuracy)) << eval.out;
   EXPECT_EQ(from_train.str(), from_eval.str());
   EXPECT_NE(eval.out.find("Accuracy of plane : "), std::string::npos);
+}
+
+// eval --predictions: one CSV row per test image whose predictions are the
+// accuracy eval prints, with each row's probabilities summing to 1.
+TEST(Cli, EvalWritesEveryImagesPredictionAsCsv) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 20);
+  const std::string ckpt = out.file("w.safetensors"), csv = out.file("p.csv");
+  ASSERT_EQ(run_cli("train --device cpu --epochs 1 --no-eval --data " + data.path().string() +
+                    " --out " + ckpt)
+                .exit_code,
+            0);
+  const RunResult eval = run_cli("eval --device cpu --tta-flip --checkpoint " + ckpt + " --data " +
+                                 data.path().string() + " --predictions " + csv);
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(eval.out, m, std::regex("on the 20 test images: ([0-9.]+)%")))
+      << eval.out;
+  std::istringstream rows(read_text(csv));
+  std::string line;
+  std::getline(rows, line);
+  EXPECT_EQ(line,
+            "index,label,predicted,correct,confidence,p_plane,p_car,p_bird,p_cat,p_deer,p_dog,"
+            "p_frog,p_horse,p_ship,p_truck");
+  int count = 0, correct = 0;
+  while (std::getline(rows, line)) {
+    std::vector<std::string> f;
+    std::stringstream fields(line);
+    for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+    ASSERT_EQ(f.size(), 15u) << line;
+    EXPECT_EQ(f[0], std::to_string(count));
+    EXPECT_EQ(f[3], f[1] == f[2] ? "1" : "0") << line;
+    double sum = 0, top = 0;
+    for (size_t c = 5; c < 15; ++c) {
+      sum += std::stod(f[c]);
+      top = std::max(top, std::stod(f[c]));
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-5) << line;
+    EXPECT_DOUBLE_EQ(std::stod(f[4]), top) << line;
+    correct += f[3] == "1";
+    ++count;
+  }
+  EXPECT_EQ(count, 20);
+  EXPECT_DOUBLE_EQ(100.0 * correct / count, std::stod(m[1].str()));
 }
 
 TEST(Cli, SameSeedSameRun) {

@@ -1,6 +1,10 @@
 // cnnengine eval --checkpoint FILE: the tutorial's test-set evaluation of saved weights.
+#include <cmath>
+#include <cstdio>
 #include <iostream>
+#include <span>
 
+#include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/context.h"
 #include "engine/datasets.h"
@@ -11,6 +15,54 @@
 #include "tools/session.h"
 
 namespace cnne::cli {
+namespace {
+
+// A CSV field: quoted when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+// One row per test image, in the data's order:
+//   index,label,predicted,correct,confidence,p_<class 0>,...,p_<class C-1>
+// label and predicted as class names; probabilities are the softmax of the
+// logits the prediction was taken from (with --tta-flip, the averaged ones).
+// Written atomically: a failed write leaves no half file.
+void write_predictions(const std::string& path, const ImageDataset& test,
+                       const std::vector<float>& logits, const std::vector<std::string>& names) {
+  const size_t classes = names.size();
+  std::string out = "index,label,predicted,correct,confidence";
+  for (const std::string& n : names) out += "," + csv_field("p_" + n);
+  out += "\n";
+  std::vector<double> p(classes);
+  char number[32];
+  for (size_t i = 0; i < static_cast<size_t>(test.count); ++i) {
+    const float* row = logits.data() + i * classes;
+    size_t best = 0;
+    for (size_t c = 1; c < classes; ++c)
+      if (row[c] > row[best]) best = c;
+    double sum = 0;
+    for (size_t c = 0; c < classes; ++c) sum += p[c] = std::exp(double(row[c]) - double(row[best]));
+    const size_t label = static_cast<size_t>(test.labels[i]);
+    out += std::to_string(i) + "," + csv_field(names.at(label)) + "," + csv_field(names[best]) +
+           "," + (label == best ? "1" : "0");
+    for (size_t c = 0; c <= classes; ++c) {  // the confidence first, then every class
+      std::snprintf(number, sizeof number, ",%.6f", (c == 0 ? p[best] : p[c - 1]) / sum);
+      out += number;
+    }
+    out += "\n";
+  }
+  try {
+    write_file_atomically(
+        path, {std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()), out.size())});
+  } catch (const Error& e) {
+    throw Error(std::string("--predictions: ") + e.what());
+  }
+}
+
+}  // namespace
 
 int run_eval(int argc, char** argv, int first) {
   std::vector<FlagSpec> flags = {
@@ -21,6 +73,8 @@ int run_eval(int argc, char** argv, int first) {
       {"batch-size", "N", "evaluation batch size (default: the config's eval.batch_size)"},
       {"test-limit", "N", "evaluate on the first N test images only"},
       {"tta-flip", "", "average each image's logits with its mirror image's"},
+      {"predictions", "FILE",
+       "write each test image's label, prediction and class probabilities (CSV)"},
       {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
@@ -54,6 +108,8 @@ int run_eval(int argc, char** argv, int first) {
   o.channels_last = args.has("channels-last");
   apply_overrides(config, o);
   if (auto b = args.integer("batch-size", 1, 65536)) config.eval.batch_size = *b;
+  const auto predictions = args.text("predictions");
+  if (predictions) check_output_path("--predictions", *predictions);  // before the evaluation
   const int threads = choose_threads(args);
   const Device device = choose_device(args, std::cout);
   report_cpu_threads(device, threads, std::cout);
@@ -80,10 +136,16 @@ int run_eval(int argc, char** argv, int first) {
   if (net.precision() != Precision::FP32)
     std::cout << ", " << precision_name(net.precision()) << " activations";
   std::cout << "\nData: " << test.count << " test images from " << folder << "\n";
-  const Evaluation e =
-      evaluate(ctx, net, test, Normalization(config.data.mean, config.data.std),
-               config.eval.batch_size, config.eval.tta_flip || args.has("tta-flip"));
-  print_evaluation(std::cout, e.confusion, class_names(config, test), e.mean_loss);
+  std::vector<float> logits;
+  const Evaluation e = evaluate(
+      ctx, net, test, Normalization(config.data.mean, config.data.std), config.eval.batch_size,
+      config.eval.tta_flip || args.has("tta-flip"), predictions ? &logits : nullptr);
+  const std::vector<std::string> names = class_names(config, test);
+  print_evaluation(std::cout, e.confusion, names, e.mean_loss);
+  if (predictions) {
+    write_predictions(*predictions, test, logits, names);
+    std::cout << "Predictions written to " << *predictions << "\n";
+  }
   return 0;
 }
 

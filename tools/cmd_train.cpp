@@ -59,18 +59,6 @@ std::vector<FlagSpec> train_flags() {
   return flags;
 }
 
-// Fails before training, not after hours of it, when the checkpoint cannot be written.
-void check_output_path(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::is_directory(path, ec))
-    throw UsageError("checkpoint path '" + path + "' is a folder; give a file name");
-  const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : ".";
-  if (!fs::is_directory(parent, ec))
-    throw UsageError("checkpoint path '" + path + "': folder '" + parent.string() +
-                     "' does not exist");
-}
-
 // "A:B" with 1 <= A <= B.
 std::pair<int64_t, int64_t> parse_step_range(const std::string& text) {
   const auto colon = text.find(':');
@@ -199,7 +187,7 @@ int run_train(int argc, char** argv, int first) {
   const std::pair<int64_t, int64_t> profile = args.has("profile-steps")
                                                   ? parse_step_range(*args.text("profile-steps"))
                                                   : std::pair<int64_t, int64_t>{0, 0};
-  check_output_path(config.training.checkpoint);
+  check_output_path("checkpoint path", config.training.checkpoint);  // before hours of training
   // Opened before the data is read: a bad path fails at once, not after training.
   std::unique_ptr<TrainingLog> metrics;
   if (auto path = args.text("metrics")) metrics = std::make_unique<TrainingLog>(*path);

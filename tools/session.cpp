@@ -1,6 +1,7 @@
 #include "tools/session.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -96,6 +97,16 @@ void check_network_fits_data(const Network& net, const ImageDataset& data,
   if (classes != set.classes)
     throw ConfigError(where + ": the network outputs " + std::to_string(classes) + " logits but " +
                       set.title + " has " + std::to_string(set.classes) + " classes");
+}
+
+void check_output_path(const std::string& what, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw UsageError(what + " '" + path + "' is a folder; give a file name");
+  const fs::path parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : ".";
+  if (!fs::is_directory(parent, ec))
+    throw UsageError(what + " '" + path + "': folder '" + parent.string() + "' does not exist");
 }
 
 }  // namespace cnne::cli

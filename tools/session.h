@@ -35,6 +35,10 @@ std::string data_folder(const CliArgs& args, const Config& config);
 // Class names: the config's, else batches.meta.txt's, else the tutorial's.
 std::vector<std::string> class_names(const Config& config, const ImageDataset& data);
 
+// Fails early, before the work, when a file could not be written at `path`:
+// UsageError "<what> 'PATH' is a folder ..." or "...: folder 'F' does not exist".
+void check_output_path(const std::string& what, const std::string& path);
+
 // Throws ConfigError unless the network takes the data's images and outputs one
 // logit per class of `dataset`.
 void check_network_fits_data(const Network& net, const ImageDataset& data,
