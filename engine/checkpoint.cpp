@@ -123,6 +123,20 @@ int64_t scalar_value(const SafetensorsTensor& t, const std::string& path) {
 LoadReport load_weights(const Safetensors& file, const std::string& path, Network& net,
                         const std::vector<std::string>& skip) {
   LoadReport report;
+  // The file's tensors by the names the network would give them.
+  const std::string wrapper = "module.";
+  const auto wrapped = [&](const std::string& name) { return name.rfind(wrapper, 0) == 0; };
+  const bool net_wrapped = !net.parameters().empty() && wrapped(net.parameters()[0].name);
+  const bool strip = !file.tensors.empty() && !net_wrapped &&
+                     std::all_of(file.tensors.begin(), file.tensors.end(),
+                                 [&](const SafetensorsTensor& t) { return wrapped(t.name); });
+  if (strip) report.stripped_prefix = wrapper;
+  const auto name_of = [&](const SafetensorsTensor& t) {
+    return strip ? t.name.substr(wrapper.size()) : t.name;
+  };
+  const auto find = [&](const std::string& name) -> const SafetensorsTensor* {
+    return file.find(strip ? wrapper + name : name);
+  };
   std::vector<float> params = net.download_parameters();  // skipped tensors keep their values
   std::vector<float> buffers = net.download_buffers();
   std::vector<std::string> known;
@@ -137,7 +151,7 @@ LoadReport load_weights(const Safetensors& file, const std::string& path, Networ
         report.skipped.push_back(p.name);
         continue;
       }
-      const SafetensorsTensor* t = file.find(p.name);
+      const SafetensorsTensor* t = find(p.name);
       if (!t) throw missing(p.name, p.shape);
       take_f32(*t, p, path, host.data() + p.offset);
       ++report.loaded;
@@ -150,15 +164,16 @@ LoadReport load_weights(const Safetensors& file, const std::string& path, Networ
       const std::string name = net.layer(l).name() + "." + counter;
       known.push_back(name);
       if (matches_any(name, skip)) continue;
-      const SafetensorsTensor* t = file.find(name);
+      const SafetensorsTensor* t = find(name);
       if (!t) throw missing(name, Shape{});
       net.layer(l).set_counter(counter, scalar_value(*t, path));
       (void)value;
     }
   for (const SafetensorsTensor& t : file.tensors) {
-    if (std::find(known.begin(), known.end(), t.name) != known.end()) continue;
-    if (matches_any(t.name, skip)) {
-      report.skipped.push_back(t.name);
+    const std::string name = name_of(t);
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    if (matches_any(name, skip)) {
+      report.skipped.push_back(name);
       continue;
     }
     throw CheckpointError(path + ": unexpected tensor '" + t.name + "': network '" + net.name() +

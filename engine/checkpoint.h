@@ -39,9 +39,13 @@ Checkpoint interpret_checkpoint(Safetensors file, const std::string& path);
 // name the path and the tensor. Names matching a `skip` pattern (shell
 // wildcards: "fc.*") are left as they are, on either side: that is how a
 // pretrained model's head or stem is replaced (transfer learning).
+// A state_dict saved from nn.DataParallel or DistributedDataParallel names
+// every tensor "module.<name>"; when all of the file's names carry that
+// prefix and the network's do not, it is read without it (and reported).
 struct LoadReport {
   int64_t loaded = 0;
   std::vector<std::string> skipped;
+  std::string stripped_prefix;  // "module." when the file's names carried it
 };
 LoadReport load_weights(const Safetensors& file, const std::string& path, Network& net,
                         const std::vector<std::string>& skip = {});

@@ -201,5 +201,30 @@ TEST(Checkpoint, ExtraTensorFromADifferentNetwork) {
   }
 }
 
+// nn.DataParallel saves "module.conv1.weight", ...: read without the prefix
+// when every name has it, and said so; a file that mixes both is refused.
+TEST(Checkpoint, DataParallelNamesLoadWithoutTheirModulePrefix) {
+  test::TempDir dir;
+  Trained a, b(99);
+  save_checkpoint(dir.file("w.safetensors"), a.config, a.net, {});
+  Safetensors wrapped = read_checkpoint(dir.file("w.safetensors")).file;
+  for (SafetensorsTensor& t : wrapped.tensors) t.name = "module." + t.name;
+  const LoadReport report = load_weights(wrapped, "dp.pth", b.net);
+  EXPECT_EQ(report.stripped_prefix, "module.");
+  EXPECT_EQ(report.loaded, 10);
+  EXPECT_EQ(a.net.download_parameters(), b.net.download_parameters());
+
+  wrapped.tensors[0].name = wrapped.tensors[0].name.substr(7);  // one name without it
+  try {
+    load_weights(wrapped, "mixed.pth", b.net);
+    FAIL() << "a file mixing wrapped and plain names loaded";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("mixed.pth: "), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(
+      load_weights(read_checkpoint(dir.file("w.safetensors")).file, "w", b.net).stripped_prefix,
+      "");
+}
+
 }  // namespace
 }  // namespace cnne

@@ -127,7 +127,7 @@ int run_eval(int argc, char** argv, int first) {
   net.set_precision(config.training.precision);
   choose_layout(net, config, device, std::cout);
   net.setup(ctx, batch_sizes);
-  load_weights(checkpoint.file, *path, net);
+  const LoadReport loaded = load_weights(checkpoint.file, *path, net);
   std::cout << "Loaded " << *path << ": network " << net.name() << ", " << net.parameter_count()
             << " parameters";
   if (checkpoint.state.steps > 0)
@@ -135,6 +135,9 @@ int run_eval(int argc, char** argv, int first) {
               << checkpoint.state.steps << " steps) on " << checkpoint.state.device;
   if (net.precision() != Precision::FP32)
     std::cout << ", " << precision_name(net.precision()) << " activations";
+  if (!loaded.stripped_prefix.empty())
+    std::cout << " (tensor names read without their '" << loaded.stripped_prefix
+              << "' prefix, as nn.DataParallel saves them)";
   std::cout << "\nData: " << test.count << " test images from " << folder << "\n";
   std::vector<float> logits;
   const Evaluation e = evaluate(

@@ -242,7 +242,12 @@ int run_train(int argc, char** argv, int first) {
     const LoadReport loaded =
         load_weights(init, config.training.init_from, net, config.training.init_skip);
     std::cout << "Initialized from " << config.training.init_from << ": " << loaded.loaded
-              << " tensors loaded, " << loaded.skipped.size() << " skipped\n";
+              << " tensors loaded, " << loaded.skipped.size() << " skipped"
+              << (loaded.stripped_prefix.empty()
+                      ? ""
+                      : " (names read without their '" + loaded.stripped_prefix +
+                            "' prefix, as nn.DataParallel saves them)")
+              << "\n";
   }
   Trainer trainer(ctx, config, net, rng);
   if (resume) {
