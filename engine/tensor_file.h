@@ -10,7 +10,8 @@
 
 namespace cnne {
 
-// Throws CheckpointError naming `path`: missing, unreadable, or malformed in its format.
-Safetensors load_tensor_file(const std::string& path);
+// Throws CheckpointError naming `path`: missing, unreadable, or malformed in its
+// format. With `torch_format`, says whether the file was a torch.save one.
+Safetensors load_tensor_file(const std::string& path, bool* torch_format = nullptr);
 
 }  // namespace cnne

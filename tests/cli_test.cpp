@@ -124,6 +124,10 @@ INSTANTIATE_TEST_SUITE_P(
                  "--graph and --no-graph contradict"},
         BadInput{"bench bad steps", "bench --steps 0", 2, "--steps must be in 1..1000000"},
         BadInput{"inspect without file", "inspect", 2, "inspect needs a checkpoint FILE"},
+        BadInput{"convert to unknown format", "convert {tmp}/tiny.safetensors {tmp}/w.bin", 2,
+                 "w.bin' must end in .safetensors, .pth or .pt"},
+        BadInput{"convert garbage", "convert {tmp}/garbage.safetensors {tmp}/w.pth", 1,
+                 "garbage.safetensors: header size"},
         BadInput{"help for unknown", "help frobnicate", 2, "no help for unknown command"}));
 
 TEST(Cli, NoGpuMeansCudaIsRefusedClearly) {
@@ -239,6 +243,42 @@ TEST(Cli, EvalWritesEveryImagesPredictionAsCsv) {
   }
   EXPECT_EQ(count, 20);
   EXPECT_DOUBLE_EQ(100.0 * correct / count, std::stod(m[1].str()));
+}
+
+// convert: PyTorch's .pth to safetensors and back keeps every tensor's bytes
+// (the same weights digest) and a cnnengine checkpoint's config.
+TEST(Cli, ConvertKeepsTheWeightsBothWays) {
+  TempDir out;
+  const std::string pth = fixtures_dir() + "/torch_simplecnn.pth", st = out.file("w.safetensors"),
+                    back = out.file("w.pth");
+  const RunResult to_st = run_cli("convert " + pth + " " + st);
+  ASSERT_EQ(to_st.exit_code, 0) << to_st.err;
+  EXPECT_NE(to_st.out.find("(torch.save, 10 tensors) to " + st + " (safetensors)"),
+            std::string::npos)
+      << to_st.out;
+  ASSERT_EQ(run_cli("convert " + st + " " + back).exit_code, 0);
+  const std::regex digest("weights digest: ([0-9a-f]+)");
+  std::smatch a, b, c;
+  const std::string ia = run_cli("inspect " + pth).out, ib = run_cli("inspect " + st).out,
+                    ic = run_cli("inspect " + back).out;
+  ASSERT_TRUE(std::regex_search(ia, a, digest)) << ia;
+  ASSERT_TRUE(std::regex_search(ib, b, digest)) << ib;
+  ASSERT_TRUE(std::regex_search(ic, c, digest)) << ic;
+  EXPECT_EQ(a[1].str(), b[1].str());
+  EXPECT_EQ(a[1].str(), c[1].str());
+  EXPECT_EQ(ib.find("format: torch.save"), std::string::npos) << ib;  // a reader's note, not kept
+
+  TempDir data;
+  make_small_cifar(data, 8, 20);
+  const std::string ckpt = out.file("c.pth"), converted = out.file("c.safetensors");
+  ASSERT_EQ(run_cli("train --device cpu --epochs 1 --no-eval --data " + data.path().string() +
+                    " --out " + ckpt)
+                .exit_code,
+            0);
+  ASSERT_EQ(run_cli("convert " + ckpt + " " + converted).exit_code, 0);
+  const RunResult eval = run_cli("eval --device cpu --checkpoint " + converted + " --data " +
+                                 data.path().string());  // its stored config came along
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
 }
 
 TEST(Cli, SameSeedSameRun) {

@@ -11,5 +11,6 @@ int run_summary(int argc, char** argv, int first);
 int run_info(int argc, char** argv, int first);
 int run_inspect(int argc, char** argv, int first);
 int run_bench(int argc, char** argv, int first);
+int run_convert(int argc, char** argv, int first);
 
 }  // namespace cnne::cli

@@ -26,6 +26,7 @@ constexpr const char* kUsage =
     "  info                     CUDA, cuDNN, cuBLAS and GPU details\n"
     "  inspect FILE             validate a checkpoint; its tensors, state and weights digest\n"
     "  bench [CONFIG]           time each layer and the training step, images/s, memory\n"
+    "  convert IN OUT           tensors between safetensors and PyTorch's .pth (torch.save)\n"
     "  help [COMMAND]           this text, or a command's options\n"
     "  version                  the version\n"
     "\n"
@@ -44,6 +45,7 @@ int dispatch(int argc, char** argv) {
   if (verb == "info") return run_info(argc, argv, 2);
   if (verb == "inspect") return run_inspect(argc, argv, 2);
   if (verb == "bench") return run_bench(argc, argv, 2);
+  if (verb == "convert") return run_convert(argc, argv, 2);
   if (verb == "version" || verb == "--version") {
     std::cout << "cnnengine " << CNNE_VERSION << "\n";
     return 0;
@@ -54,15 +56,16 @@ int dispatch(int argc, char** argv) {
       char* sub[] = {argv[0], argv[2], help_flag};
       const std::string topic = argv[2];
       if (topic == "train" || topic == "eval" || topic == "summary" || topic == "info" ||
-          topic == "inspect" || topic == "bench")
+          topic == "inspect" || topic == "bench" || topic == "convert")
         return dispatch(3, sub);
       throw cnne::UsageError("no help for unknown command '" + topic + "'");
     }
     std::cout << kUsage;
     return 0;
   }
-  throw cnne::UsageError("unknown command '" + verb +
-                         "' (commands: train, eval, summary, info, inspect, bench, help, version)");
+  throw cnne::UsageError(
+      "unknown command '" + verb +
+      "' (commands: train, eval, summary, info, inspect, bench, convert, help, version)");
 }
 
 }  // namespace
