@@ -175,16 +175,22 @@ class StateDictReader {
     if (size.size() > static_cast<size_t>(Shape::kMaxRank))
       throw fail("tensor '" + name + "' has rank " + std::to_string(size.size()) +
                  ", cnnengine's tensors have at most " + std::to_string(Shape::kMaxRank));
+    if (offset < 0 || offset > kMaxElements || storage_numel < 0 || storage_numel > kMaxElements)
+      throw fail("tensor '" + name + "' has a negative or huge storage offset or size");
+    // numel, and the last element the view reaches, saturated at kMaxElements + 1
+    // (each product is checked before it is taken: nothing overflows).
     int64_t numel = 1, last = offset;
     for (size_t i = 0; i < size.size(); ++i) {
       if (size[i] < 0 || stride[i] < 0 || size[i] > kMaxElements || stride[i] > kMaxElements)
         throw fail("tensor '" + name + "' has a negative or huge size or stride");
+      if (size[i] != 0 && numel > kMaxElements / size[i])
+        throw fail("tensor '" + name + "' is too large");
       numel *= size[i];
-      if (numel > kMaxElements) throw fail("tensor '" + name + "' is too large");
-      if (size[i] > 0) last += (size[i] - 1) * stride[i];
+      const int64_t room = kMaxElements + 1 - last;  // last <= kMaxElements + 1
+      if (size[i] > 1 && stride[i] > 0)
+        last = size[i] - 1 > room / stride[i] ? kMaxElements + 1
+                                              : last + std::min(room, (size[i] - 1) * stride[i]);
     }
-    if (offset < 0 || storage_numel < 0 || storage_numel > kMaxElements)
-      throw fail("tensor '" + name + "' has a negative storage offset or size");
     if (numel > 0 && last >= storage_elements)
       throw fail("tensor '" + name + "' reaches element " + std::to_string(last) +
                  " of a storage of " + std::to_string(storage_elements));

@@ -285,6 +285,73 @@ TEST(ZipArchive, ReadsZip64SizesAndOffsetsFromTheExtraField) {
   EXPECT_EQ(std::string(read.begin(), read.end()), data);
 }
 
+// data.pkl of {'x': _rebuild_tensor_v2(('storage', torch.FloatStorage, '0',
+// 'cpu', 6), offset, size, stride, False, OrderedDict())}, by hand.
+std::vector<uint8_t> one_tensor_pickle(int64_t offset, const std::vector<int64_t>& size,
+                                       const std::vector<int64_t>& stride) {
+  std::vector<uint8_t> b{0x80, 0x02, '}', '('};
+  auto text = [&b](const std::string& t) {
+    b.push_back('X');
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(t.size() >> (8 * i)));
+    b.insert(b.end(), t.begin(), t.end());
+  };
+  auto global = [&b](const std::string& module_and_name) {
+    b.push_back('c');
+    b.insert(b.end(), module_and_name.begin(), module_and_name.end());
+  };
+  auto integer = [&b](int64_t v) {  // LONG1, 8 bytes
+    b.push_back(0x8a);
+    b.push_back(8);
+    for (int i = 0; i < 8; ++i)
+      b.push_back(static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * i)));
+  };
+  text("x");
+  global("torch._utils\n_rebuild_tensor_v2\n");
+  b.push_back('(');
+  b.push_back('(');
+  text("storage");
+  global("torch\nFloatStorage\n");
+  text("0");
+  text("cpu");
+  integer(6);
+  b.push_back('t');
+  b.push_back('Q');
+  integer(offset);
+  for (const auto* v : {&size, &stride}) {
+    b.push_back('(');
+    for (int64_t x : *v) integer(x);
+    b.push_back('t');
+  }
+  b.push_back(0x89);
+  global("collections\nOrderedDict\n");
+  b.push_back(')');
+  b.push_back('R');
+  b.push_back('t');
+  b.push_back('R');
+  b.push_back('u');
+  b.push_back('.');
+  return b;
+}
+
+TEST(TorchFile, ViewsBeyondTheirStorageOrPastAnyIntegerAreRefused) {
+  auto parse = [](int64_t offset, std::vector<int64_t> size, std::vector<int64_t> stride) {
+    const std::vector<ZipInput> entries{{"x/data.pkl", one_tensor_pickle(offset, size, stride)},
+                                        {"x/data/0", std::vector<uint8_t>(24, 0)},
+                                        {"x/version", {'3', '\n'}}};
+    return error_of([&] { parse_bytes(make_zip(entries)); });
+  };
+  EXPECT_EQ(parse(0, {2, 3}, {3, 1}), "");  // the whole storage: fine
+  EXPECT_EQ(parse(5, {1}, {1}), "");
+  EXPECT_NE(parse(1, {2, 3}, {3, 1}).find("reaches element 6 of a storage of 6"),
+            std::string::npos);
+  const int64_t big = int64_t{1} << 40;
+  EXPECT_NE(parse(0, {big, big}, {1, 1}).find("is too large"), std::string::npos);
+  EXPECT_NE(parse(0, {2, 2}, {big, big}).find("reaches element"), std::string::npos);
+  EXPECT_NE(parse(INT64_MAX, {1}, {1}).find("huge storage offset"), std::string::npos);
+  EXPECT_NE(parse(0, {-1}, {1}).find("negative or huge size"), std::string::npos);
+  EXPECT_EQ(parse(0, {0, big}, {big, big}), "");  // empty: reaches nothing
+}
+
 TEST(TorchFile, ThePickleMachineKeepsSharedObjectsShared) {
   // d = {}; d['k'] = d  (memoized, then set on itself): no copy, no loop.
   const std::vector<uint8_t> bytes{0x80, 0x02, '}', 'q', 0, 'X', 1, 0, 0, 0, 'k', 'h', 0, 's', '.'};
