@@ -11,12 +11,15 @@ namespace cnne {
 namespace fs = std::filesystem;
 namespace {
 
-// "runs/cnn_model.safetensors" (or .pth, .pt) -> "runs/cnn_model"
+// "runs/cnn_model.safetensors" -> "runs/cnn_model"; any other name is its own
+// stem ("runs/cnn_model.pth" -> "runs/cnn_model.pth"), so a .pth run and a
+// .safetensors run of the same name in one folder never share, or remove,
+// each other's optimizer files.
 std::string stem_of(const std::string& path) {
-  for (const std::string suffix : {".safetensors", ".pth", ".pt"})
-    if (path.size() > suffix.size() &&
-        path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
-      return path.substr(0, path.size() - suffix.size());
+  const std::string suffix = ".safetensors";
+  if (path.size() > suffix.size() &&
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return path.substr(0, path.size() - suffix.size());
   return path;
 }
 

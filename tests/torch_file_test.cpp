@@ -528,10 +528,16 @@ TEST(TorchFile, TrainEvalAndResumeWithAPthCheckpoint) {
   ASSERT_NE(a, std::string::npos);
   ASSERT_NE(b, std::string::npos);
   EXPECT_EQ(train.out.substr(a, line.size() + 6), eval.out.substr(b, line.size() + 6));
+  // A .safetensors run of the same name in the same folder keeps its own optimizer file.
+  const std::string twin = out.file("cnn_model.safetensors");
+  ASSERT_EQ(run_cli("train --epochs 1 --out " + twin + flags).exit_code, 0);
   const RunResult resume = run_cli("train --resume " + ckpt + " --epochs 2" + flags);
   ASSERT_EQ(resume.exit_code, 0) << resume.err;
   EXPECT_EQ(read_checkpoint(ckpt).state.epochs_completed, 2);
-  EXPECT_TRUE(std::filesystem::exists(out.file("cnn_model.optimizer.step-20.safetensors")));
+  EXPECT_TRUE(std::filesystem::exists(out.file("cnn_model.pth.optimizer.step-20.safetensors")));
+  EXPECT_TRUE(std::filesystem::exists(out.file("cnn_model.optimizer.step-10.safetensors")));
+  const RunResult resume_twin = run_cli("train --resume " + twin + " --epochs 2" + flags);
+  EXPECT_EQ(resume_twin.exit_code, 0) << resume_twin.err;
 }
 
 }  // namespace
