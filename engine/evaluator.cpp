@@ -13,10 +13,13 @@
 namespace cnne {
 
 Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const Normalization& norm,
-                    int64_t batch_size, bool tta_flip, std::vector<float>* logits_out) {
+                    int64_t batch_size, bool tta_flip, PerImage* per_image) {
   const int64_t classes = net.output_shape(1)[1];
   Evaluation result{ConfusionMatrix(classes), 0.0};
-  if (logits_out) logits_out->assign(static_cast<size_t>(data.count * classes), 0.0f);
+  if (per_image) {
+    per_image->logits.assign(static_cast<size_t>(data.count * classes), 0.0f);
+    per_image->predicted.assign(static_cast<size_t>(data.count), 0);
+  }
   if (data.count == 0) return result;
   // Evaluation mode (running statistics, no dropout) for the evaluation only.
   struct EvalMode {
@@ -58,10 +61,12 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
     const Tensor pred(static_cast<int32_t*>(predictions.data()), Shape{n}, ctx.device());
     ops::argmax_rows(ctx, logits, pred);
     copy_tensor(pred, Tensor(host.data(), Shape{n}));
-    if (logits_out) {
+    if (per_image) {
       const std::vector<float> rows = download_f32(logits);  // (n, classes)
       std::copy(rows.begin(), rows.end(),
-                logits_out->begin() + static_cast<std::ptrdiff_t>(b * batch_size * classes));
+                per_image->logits.begin() + static_cast<std::ptrdiff_t>(b * batch_size * classes));
+      std::copy(host.begin(), host.begin() + n,
+                per_image->predicted.begin() + static_cast<std::ptrdiff_t>(b * batch_size));
     }
     weighted_loss += meter.read().loss_sum * static_cast<double>(n);
     for (int64_t i = 0; i < n; ++i)

@@ -19,10 +19,13 @@ struct Evaluation {
 
 // With tta_flip, each image's logits are the mean of its own and its mirror
 // image's (the loss is then that of the averaged logits).
-// With `logits_out`, every image's logits (those the prediction is taken
-// from) are copied to it: (data.count, classes) F32, row-major.
+// Each image's logits and predicted class, kept when asked (eval --predictions).
+struct PerImage {
+  std::vector<float> logits;  // (count, classes) F32, row-major: those the prediction is taken from
+  std::vector<int32_t> predicted;  // (count) I32, the classes the confusion matrix counts
+};
+
 Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const Normalization& norm,
-                    int64_t batch_size, bool tta_flip = false,
-                    std::vector<float>* logits_out = nullptr);
+                    int64_t batch_size, bool tta_flip = false, PerImage* per_image = nullptr);
 
 }  // namespace cnne

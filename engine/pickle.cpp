@@ -254,19 +254,15 @@ class Machine {
         return;
       }
       case SHORT_BINUNICODE:
+      case SHORT_BINSTRING:
         push(make_text(Kind::String, unsigned_le(1)));
         return;
       case BINUNICODE:
+      case BINSTRING:
         push(make_text(Kind::String, unsigned_le(4)));
         return;
       case BINUNICODE8:
         push(make_text(Kind::String, unsigned_le(8)));
-        return;
-      case SHORT_BINSTRING:
-        push(make_text(Kind::String, unsigned_le(1)));
-        return;
-      case BINSTRING:
-        push(make_text(Kind::String, unsigned_le(4)));
         return;
       case SHORT_BINBYTES:
         push(make_text(Kind::Bytes, unsigned_le(1)));

@@ -272,16 +272,18 @@ class StateDictReader {
   std::map<std::string, std::span<const uint8_t>> storages_;
 };
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 constexpr const char* kResave = "save the weights with torch.save(model.state_dict(), path)";
 
 }  // namespace
 
+const char* torch_storage_type(DType dtype) {
+  for (const ElementType& t : kElementTypes)
+    if (t.read_as == dtype && t.size == dtype_size(dtype)) return t.storage;
+  throw CheckpointError(std::string("no torch storage type for ") + dtype_name(dtype));
+}
+
 bool is_torch_file_path(const std::string& path) {
-  return ends_with(path, ".pth") || ends_with(path, ".pt");
+  return path.ends_with(".pth") || path.ends_with(".pt");
 }
 
 bool looks_like_legacy_torch_file(std::span<const uint8_t> bytes) {
@@ -299,10 +301,10 @@ Safetensors parse_torch_file(std::span<const uint8_t> bytes, const std::string& 
   std::string prefix;
   int pickles = 0;
   for (const ZipEntry& e : zip.entries()) {
-    if (ends_with(e.name, "constants.pkl") || e.name.find("/code/") != std::string::npos)
+    if (e.name.ends_with("constants.pkl") || e.name.find("/code/") != std::string::npos)
       throw CheckpointError(path + ": a TorchScript archive (torch.jit.save), not a state_dict; " +
                             kResave);
-    if (ends_with(e.name, "data.pkl")) {
+    if (e.name.ends_with("data.pkl")) {
       const std::string p = e.name.substr(0, e.name.size() - 8);
       if (p.empty() || (p.back() == '/' && p.find('/') == p.size() - 1)) {
         prefix = p;

@@ -37,6 +37,9 @@ Safetensors parse_torch_file(std::span<const uint8_t> bytes, const std::string& 
 // Throws CheckpointError naming path.
 void save_torch_file(const std::string& path, const Safetensors& file);
 
+// "torch.FloatStorage", ... : the storage class torch.save names for a dtype.
+const char* torch_storage_type(DType dtype);
+
 // True for paths ending in .pth or .pt: checkpoints written as torch.save files.
 bool is_torch_file_path(const std::string& path);
 

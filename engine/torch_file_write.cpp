@@ -9,24 +9,6 @@
 namespace cnne {
 namespace {
 
-const char* storage_type(DType t) {
-  switch (t) {
-    case DType::F32:
-      return "FloatStorage";
-    case DType::F16:
-      return "HalfStorage";
-    case DType::BF16:
-      return "BFloat16Storage";
-    case DType::I64:
-      return "LongStorage";
-    case DType::I32:
-      return "IntStorage";
-    case DType::U8:
-      return "ByteStorage";
-  }
-  return "FloatStorage";
-}
-
 // The opcodes of pickle protocol 2 that a state_dict needs (CPython's Lib/pickle.py).
 class PickleWriter {
  public:
@@ -42,6 +24,10 @@ class PickleWriter {
   void global(const std::string& module, const std::string& name) {
     out_.push_back('c');
     text(module + "\n" + name + "\n");
+  }
+  void global(const std::string& dotted) {  // "torch.FloatStorage"
+    const size_t dot = dotted.rfind('.');
+    global(dotted.substr(0, dot), dotted.substr(dot + 1));
   }
   void string(const std::string& s) {
     out_.push_back('X');
@@ -104,7 +90,7 @@ void save_torch_file(const std::string& path, const Safetensors& file) {
     p.mark();
     p.mark();  // the persistent id: ('storage', torch.FloatStorage, key, 'cpu', numel)
     p.string("storage");
-    p.global("torch", storage_type(t.dtype));
+    p.global(torch_storage_type(t.dtype));
     p.string(std::to_string(k));
     p.string("cpu");
     p.integer(t.shape.numel());

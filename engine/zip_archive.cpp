@@ -31,6 +31,16 @@ uint64_t le(const uint8_t* p, int n) {
 
 }  // namespace
 
+uint32_t zip_crc32(std::span<const uint8_t> bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t done = 0; done < bytes.size();) {  // zlib takes an unsigned int length
+    const size_t chunk = std::min<size_t>(bytes.size() - done, 1u << 30);
+    crc = crc32(crc, bytes.data() + done, static_cast<uInt>(chunk));
+    done += chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
 bool looks_like_zip(std::span<const uint8_t> bytes) {
   return bytes.size() >= 4 && le(bytes.data(), 4) == kLocalHeaderSig;
 }
@@ -137,14 +147,7 @@ std::span<const uint8_t> ZipArchive::read(const ZipEntry& e) const {
   if (data > n || e.size > n - data || e.compressed_size != e.size)
     throw fail("(" + std::to_string(e.size) + " bytes) runs past the end of the file: truncated");
   const std::span<const uint8_t> out = bytes_.subspan(data, e.size);
-  // zlib's crc32 takes an unsigned int length: sum in chunks.
-  uLong crc = crc32(0L, Z_NULL, 0);
-  for (size_t done = 0; done < out.size();) {
-    const size_t chunk = std::min<size_t>(out.size() - done, 1u << 30);
-    crc = crc32(crc, out.data() + done, static_cast<uInt>(chunk));
-    done += chunk;
-  }
-  if (crc != e.crc32) throw fail("fails its CRC-32 check: the file is damaged");
+  if (zip_crc32(out) != e.crc32) throw fail("fails its CRC-32 check: the file is damaged");
   return out;
 }
 

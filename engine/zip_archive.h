@@ -42,4 +42,7 @@ class ZipArchive {
 // True when `bytes` start like a ZIP archive (a local file header).
 bool looks_like_zip(std::span<const uint8_t> bytes);
 
+// The CRC-32 ZIP stores for each entry (zlib's, over any length).
+uint32_t zip_crc32(std::span<const uint8_t> bytes);
+
 }  // namespace cnne

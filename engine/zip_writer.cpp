@@ -1,10 +1,9 @@
 #include "engine/zip_writer.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 
 #include "engine/error.h"
+#include "engine/zip_archive.h"
 
 namespace cnne {
 namespace {
@@ -15,16 +14,6 @@ constexpr uint64_t kMax32 = 0xffffffffu;
 
 void put(std::vector<uint8_t>& out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-
-uint32_t crc_of(std::span<const uint8_t> bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  for (size_t done = 0; done < bytes.size();) {
-    const size_t chunk = std::min<size_t>(bytes.size() - done, 1u << 30);
-    crc = crc32(crc, bytes.data() + done, static_cast<uInt>(chunk));
-    done += chunk;
-  }
-  return static_cast<uint32_t>(crc);
 }
 
 }  // namespace
@@ -38,7 +27,7 @@ void ZipWriter::add(const std::string& name, std::span<const uint8_t> bytes) {
   if (name.size() > 0xffff) throw Error("ZIP entry name too long: " + name.substr(0, 64) + "...");
   if (bytes.size() >= kMax32 || offset_ >= kMax32)
     throw Error("ZIP entry '" + name + "': archives past 4 GiB are not written");
-  const uint32_t crc = crc_of(bytes);
+  const uint32_t crc = zip_crc32(bytes);
   const uint64_t header = 30 + name.size();
   // Pad the extra field so the data starts on a 64-byte boundary (at least
   // the 4 bytes of the field's own header when padding is needed).

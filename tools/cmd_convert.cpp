@@ -29,7 +29,7 @@ int run_convert(int argc, char** argv, int first) {
   if (args.positionals().size() != 2) throw UsageError("convert needs IN and OUT files");
   const std::string in = args.positionals()[0], out = args.positionals()[1];
   const bool to_torch = is_torch_file_path(out);
-  if (!to_torch && !(out.size() > 12 && out.compare(out.size() - 12, 12, ".safetensors") == 0))
+  if (!to_torch && !out.ends_with(".safetensors"))
     throw UsageError("convert: OUT '" + out + "' must end in .safetensors, .pth or .pt");
   check_output_path("convert: OUT", out);
   bool from_torch = false;

@@ -30,8 +30,8 @@ std::string csv_field(const std::string& text) {
 // label and predicted as class names; probabilities are the softmax of the
 // logits the prediction was taken from (with --tta-flip, the averaged ones).
 // Written atomically: a failed write leaves no half file.
-void write_predictions(const std::string& path, const ImageDataset& test,
-                       const std::vector<float>& logits, const std::vector<std::string>& names) {
+void write_predictions(const std::string& path, const ImageDataset& test, const PerImage& per_image,
+                       const std::vector<std::string>& names) {
   const size_t classes = names.size();
   std::string out = "index,label,predicted,correct,confidence";
   for (const std::string& n : names) out += "," + csv_field("p_" + n);
@@ -39,11 +39,9 @@ void write_predictions(const std::string& path, const ImageDataset& test,
   std::vector<double> p(classes);
   char number[32];
   for (size_t i = 0; i < static_cast<size_t>(test.count); ++i) {
-    const float* row = logits.data() + i * classes;
-    size_t best = 0;
-    for (size_t c = 1; c < classes; ++c)
-      if (row[c] > row[best]) best = c;
-    double sum = 0;
+    const float* row = per_image.logits.data() + i * classes;
+    const size_t best = static_cast<size_t>(per_image.predicted[i]);
+    double sum = 0;  // softmax, shifted by the largest logit (the predicted class's)
     for (size_t c = 0; c < classes; ++c) sum += p[c] = std::exp(double(row[c]) - double(row[best]));
     const size_t label = static_cast<size_t>(test.labels[i]);
     out += std::to_string(i) + "," + csv_field(names.at(label)) + "," + csv_field(names[best]) +
@@ -139,14 +137,14 @@ int run_eval(int argc, char** argv, int first) {
     std::cout << " (tensor names read without their '" << loaded.stripped_prefix
               << "' prefix, as nn.DataParallel saves them)";
   std::cout << "\nData: " << test.count << " test images from " << folder << "\n";
-  std::vector<float> logits;
+  PerImage per_image;
   const Evaluation e = evaluate(
       ctx, net, test, Normalization(config.data.mean, config.data.std), config.eval.batch_size,
-      config.eval.tta_flip || args.has("tta-flip"), predictions ? &logits : nullptr);
+      config.eval.tta_flip || args.has("tta-flip"), predictions ? &per_image : nullptr);
   const std::vector<std::string> names = class_names(config, test);
   print_evaluation(std::cout, e.confusion, names, e.mean_loss);
   if (predictions) {
-    write_predictions(*predictions, test, logits, names);
+    write_predictions(*predictions, test, per_image, names);
     std::cout << "Predictions written to " << *predictions << "\n";
   }
   return 0;
