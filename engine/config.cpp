@@ -54,6 +54,9 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
   d.test_limit = f.get_int("test_limit", 0);
   if (d.train_limit < 0) throw ConfigError(f.error("train_limit", "must be >= 0"));
   if (d.test_limit < 0) throw ConfigError(f.error("test_limit", "must be >= 0"));
+  d.validation = f.get_int("validation", 0);
+  if (d.validation < 0)
+    throw ConfigError(f.error("validation", "must be >= 0 (training images held out; 0 = none)"));
   f.finish();
   return d;
 }
@@ -195,6 +198,7 @@ nlohmann::json Config::to_json() const {
   if (!data.classes.empty()) data_json["classes"] = data.classes;
   if (data.train_limit) data_json["train_limit"] = data.train_limit;
   if (data.test_limit) data_json["test_limit"] = data.test_limit;
+  if (data.validation) data_json["validation"] = data.validation;
   return {{"network", network},
           {"data", data_json},
           {"training",
@@ -269,6 +273,10 @@ void apply_overrides(Config& c, const Overrides& o) {
   if (o.test_limit) {
     if (*o.test_limit < 0) throw UsageError("--test-limit must be >= 0");
     c.data.test_limit = *o.test_limit;
+  }
+  if (o.validation) {
+    if (*o.validation < 0) throw UsageError("--validation must be >= 0");
+    c.data.validation = *o.validation;
   }
   if (o.checkpoint) {
     if (o.checkpoint->empty()) throw UsageError("--out needs a file path");

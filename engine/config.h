@@ -27,6 +27,10 @@ struct DataConfig {
   std::vector<std::string> classes;  // empty = batches.meta.txt
   int64_t train_limit = 0;           // use the first N training images; 0 = all
   int64_t test_limit = 0;            // use the first N test images; 0 = all
+  // Hold out the last N training images (after train_limit) as a validation
+  // set: evaluations during training and the best checkpoint use it, so the
+  // test set is only read at the end (engine/validation_split.h); 0 = none.
+  int64_t validation = 0;
 };
 
 struct TrainingConfig {
@@ -91,7 +95,7 @@ struct Config {
 // Command-line overrides of the recipe; each set field replaces the config's.
 struct Overrides {
   std::optional<std::string> data_root;
-  std::optional<int64_t> epochs, batch_size, seed, log_every, train_limit, test_limit;
+  std::optional<int64_t> epochs, batch_size, seed, log_every, train_limit, test_limit, validation;
   std::optional<double> lr;
   std::optional<std::string> checkpoint;
   std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;

@@ -48,10 +48,11 @@ double ConfusionMatrix::class_accuracy_percent(int64_t truth) const {
 }
 
 void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
-                      const std::vector<std::string>& class_names, double mean_loss) {
+                      const std::vector<std::string>& class_names, double mean_loss,
+                      const std::string& set) {
   char line[256];
-  std::snprintf(line, sizeof line, "Accuracy of the network on the %lld test images: %.2f%%\n",
-                static_cast<long long>(m.total()), m.accuracy_percent());
+  std::snprintf(line, sizeof line, "Accuracy of the network on the %lld %s images: %.2f%%\n",
+                static_cast<long long>(m.total()), set.c_str(), m.accuracy_percent());
   out << line;
   auto name = [&](int64_t c) {
     return c < static_cast<int64_t>(class_names.size()) ? class_names[static_cast<size_t>(c)]

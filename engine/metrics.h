@@ -28,7 +28,9 @@ class ConfusionMatrix {
 // The tutorial's lines, then the confusion matrix:
 //   Accuracy of the network on the 10000 test images: 53.92%
 //   Accuracy of plane : 62.80%   (one per class)
+// `set` names the images in the first line ("test", "validation").
 void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
-                      const std::vector<std::string>& class_names, double mean_loss);
+                      const std::vector<std::string>& class_names, double mean_loss,
+                      const std::string& set = "test");
 
 }  // namespace cnne

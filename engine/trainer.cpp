@@ -65,7 +65,7 @@ void Trainer::resume(const TrainingState& state, const Safetensors& optimizer,
     scaler_->restore(s);
   }
   state_.device = std::string(device_name(ctx_.device()));
-  state_.test_accuracy = -1;
+  state_.test_accuracy = state_.validation_accuracy = -1;
 }
 
 Tensor Trainer::nonfinite() const {
@@ -460,18 +460,19 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         s.best_epoch = epoch;
       }
       std::snprintf(line, sizeof line,
-                    "Epoch %lld: test accuracy %.2f%% (best %.2f%% at epoch %lld)\n",
-                    static_cast<long long>(epoch), accuracy, s.best_accuracy,
+                    "Epoch %lld: %s accuracy %.2f%% (best %.2f%% at epoch %lld)\n",
+                    static_cast<long long>(epoch), eval_set_.c_str(), accuracy, s.best_accuracy,
                     static_cast<long long>(s.best_epoch));
       out << line;
       log("eval", {{"epoch", epoch},
                    {"step", s.steps},
-                   {"test_accuracy", accuracy},
+                   {"set", eval_set_},
+                   {eval_set_ + "_accuracy", accuracy},
                    {"best_accuracy", s.best_accuracy},
                    {"best_epoch", s.best_epoch}});
       if (better && keep_best_) {
         TrainingState best = snapshot("best");
-        best.test_accuracy = accuracy;
+        (eval_set_ == "validation" ? best.validation_accuracy : best.test_accuracy) = accuracy;
         const std::string path = best_checkpoint_path(tc.checkpoint);
         saver_.save(path, best);
         out << "Best checkpoint " << path << "\n";

@@ -41,12 +41,15 @@ class Trainer {
   void resume(const TrainingState& state, const Safetensors& optimizer, const std::string& path);
   // Stop like an interrupt once this many steps are done in all (0 = never).
   void stop_after_steps(int64_t steps) { stop_after_ = steps; }
-  // Evaluate (returns test accuracy, percent) after every `epochs` epochs and,
-  // with keep_best, write the best so far to <stem>.best.safetensors.
-  void evaluate_every(int64_t epochs, std::function<double()> evaluate, bool keep_best) {
+  // Evaluate (returns the accuracy, percent, on the set called `set`:
+  // "validation" or "test") after every `epochs` epochs and, with keep_best,
+  // write the best so far to <stem>.best.safetensors.
+  void evaluate_every(int64_t epochs, std::function<double()> evaluate, bool keep_best,
+                      std::string set = "test") {
     eval_every_ = epochs;
     evaluate_ = std::move(evaluate);
     keep_best_ = keep_best;
+    eval_set_ = std::move(set);
   }
   // Open the profiler's capture range before global step `first` (1-based) and
   // close it after step `last` (cuda/profiler.h); 0, 0 = never.
@@ -103,6 +106,7 @@ class Trainer {
   int64_t profile_first_ = 0, profile_last_ = 0;
   int64_t eval_every_ = 0;
   std::function<double()> evaluate_;
+  std::string eval_set_ = "test";  // what evaluate_ measures: "validation" or "test"
   TrainingLog* log_ = nullptr;
   bool keep_best_ = true;
   bool resumed_ = false;

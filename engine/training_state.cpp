@@ -40,6 +40,7 @@ nlohmann::json TrainingState::to_json() const {
           {"epoch_images", epoch_images},
           {"last_loss", last_loss},
           {"test_accuracy", test_accuracy},
+          {"validation_accuracy", validation_accuracy},
           {"best_accuracy", best_accuracy},
           {"best_epoch", best_epoch},
           {"loss_scale", loss_scale},
@@ -62,6 +63,7 @@ TrainingState TrainingState::from_json(const nlohmann::json& j, const std::strin
     s.epoch_images = j.value("epoch_images", int64_t{0});
     s.last_loss = j.value("last_loss", -1.0);
     s.test_accuracy = j.value("test_accuracy", -1.0);
+    s.validation_accuracy = j.value("validation_accuracy", -1.0);
     s.best_accuracy = j.value("best_accuracy", -1.0);
     s.best_epoch = j.value("best_epoch", int64_t{0});
     s.loss_scale = j.value("loss_scale", 0.0);

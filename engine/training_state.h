@@ -25,8 +25,13 @@ struct TrainingState {
   int64_t epoch_images = 0;   // training images seen so far this epoch
   double last_loss = -1;      // the last printed mean training loss; < 0 if none
   double test_accuracy = -1;  // percent on the test set after training; < 0 if not measured
-  double best_accuracy = -1;  // best test accuracy of the evaluations during training
-  int64_t best_epoch = 0;     // the epoch that reached it
+  // Percent on the validation set (data.validation) of the best checkpoint's
+  // evaluation; < 0 if not measured.
+  double validation_accuracy = -1;
+  // The best accuracy of the evaluations during training: on the validation
+  // set when the config holds one out, else on the test set.
+  double best_accuracy = -1;
+  int64_t best_epoch = 0;  // the epoch that reached it
   // Dynamic loss scaling (fp16): the scale, its good-step count, steps skipped
   // for overflow; loss_scale 0 when the run did not scale dynamically.
   double loss_scale = 0;

@@ -11,6 +11,7 @@
 #include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/evaluator.h"
+#include "engine/validation_split.h"
 #include "tools/commands.h"
 #include "tools/session.h"
 
@@ -70,9 +71,10 @@ int run_eval(int argc, char** argv, int first) {
       {"data", "DIR", "data folder of the checkpoint's data set; default $CNNE_DATA or ./data"},
       {"batch-size", "N", "evaluation batch size (default: the config's eval.batch_size)"},
       {"test-limit", "N", "evaluate on the first N test images only"},
+      {"validation", "",
+       "evaluate on the run's validation images (its config's data.validation) instead"},
       {"tta-flip", "", "average each image's logits with its mirror image's"},
-      {"predictions", "FILE",
-       "write each test image's label, prediction and class probabilities (CSV)"},
+      {"predictions", "FILE", "write each image's label, prediction and class probabilities (CSV)"},
       {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
   };
   for (auto& f : device_flags()) flags.push_back(f);
@@ -82,7 +84,8 @@ int run_eval(int argc, char** argv, int first) {
         "--checkpoint FILE [options]",
         "Loads a checkpoint and prints the tutorial's test accuracy lines (overall and per\n"
         "class) and a confusion matrix. The network comes from the config stored in the\n"
-        "checkpoint, or from --config.");
+        "checkpoint, or from --config. --validation evaluates the images the run held out\n"
+        "of its training files (data.validation) instead of the test set.");
     return 0;
   }
   const auto path = args.text("checkpoint");
@@ -106,6 +109,15 @@ int run_eval(int argc, char** argv, int first) {
   o.channels_last = args.has("channels-last");
   apply_overrides(config, o);
   if (auto b = args.integer("batch-size", 1, 65536)) config.eval.batch_size = *b;
+  const bool on_validation = args.has("validation");
+  if (on_validation && config.data.validation == 0)
+    throw UsageError("--validation: " + source +
+                     " holds out no validation images (data.validation is 0)");
+  if (on_validation && args.has("test-limit"))
+    throw UsageError(
+        "--validation and --test-limit contradict (the validation set's size is "
+        "data.validation)");
+  const std::string set = on_validation ? "validation" : "test";
   const auto predictions = args.text("predictions");
   if (predictions) check_output_path("--predictions", *predictions);  // before the evaluation
   const int threads = choose_threads(args);
@@ -114,8 +126,14 @@ int run_eval(int argc, char** argv, int first) {
 
   Network net = Network::from_json(config.network, source);
   const std::string folder = data_folder(args, config);
-  const ImageDataset test =
-      datasets::load_test(config.data.dataset, folder, config.data.test_limit);
+  // (images, C, H, W): the test set, or the training files' held-out tail
+  ImageDataset test;
+  if (on_validation) {
+    ImageDataset train = datasets::load_train(config.data.dataset, folder, config.data.train_limit);
+    test = hold_out_validation(train, config.data.validation, source);
+  } else {
+    test = datasets::load_test(config.data.dataset, folder, config.data.test_limit);
+  }
   check_network_fits_data(net, test, config.data.dataset, source);
 
   Context ctx(device, threads);
@@ -136,13 +154,13 @@ int run_eval(int argc, char** argv, int first) {
   if (!loaded.stripped_prefix.empty())
     std::cout << " (tensor names read without their '" << loaded.stripped_prefix
               << "' prefix, as nn.DataParallel saves them)";
-  std::cout << "\nData: " << test.count << " test images from " << folder << "\n";
+  std::cout << "\nData: " << test.count << " " << set << " images from " << folder << "\n";
   PerImage per_image;
   const Evaluation e = evaluate(
       ctx, net, test, Normalization(config.data.mean, config.data.std), config.eval.batch_size,
       config.eval.tta_flip || args.has("tta-flip"), predictions ? &per_image : nullptr);
   const std::vector<std::string> names = class_names(config, test);
-  print_evaluation(std::cout, e.confusion, names, e.mean_loss);
+  print_evaluation(std::cout, e.confusion, names, e.mean_loss, set);
   if (predictions) {
     write_predictions(*predictions, test, per_image, names);
     std::cout << "Predictions written to " << *predictions << "\n";

@@ -1,4 +1,5 @@
 // cnnengine train [CONFIG]: the tutorial's whole program.
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "engine/tensor_file.h"
 #include "engine/trainer.h"
 #include "engine/training_log.h"
+#include "engine/validation_split.h"
 #include "tools/commands.h"
 #include "tools/session.h"
 
@@ -34,7 +36,10 @@ std::vector<FlagSpec> train_flags() {
       {"log-every", "N", "print the mean loss every N batches (training.log_every)"},
       {"train-limit", "N", "train on the first N training images only"},
       {"test-limit", "N", "evaluate on the first N test images only"},
-      {"no-eval", "", "skip the test-set evaluation after training"},
+      {"validation", "N",
+       "hold out the last N training images: evaluations during training and the best "
+       "checkpoint use them, not the test set (data.validation)"},
+      {"no-eval", "", "skip the test-set evaluation (a validation set is still evaluated)"},
       {"resume", "FILE",
        "continue the run of a checkpoint (its config, weights, optimizer, position)"},
       {"deterministic", "", "bit-reproducible run (deterministic cuDNN algorithms on the GPU)"},
@@ -84,6 +89,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.log_every = args.integer("log-every", 1, INT64_MAX);
   o.train_limit = args.integer("train-limit", 0, INT64_MAX);
   o.test_limit = args.integer("test-limit", 0, INT64_MAX);
+  o.validation = args.integer("validation", 0, INT64_MAX);
   o.checkpoint = args.text("out");
   o.checkpoint_every_steps = args.integer("checkpoint-every-steps", 0, INT64_MAX);
   o.checkpoint_every_epochs = args.integer("checkpoint-every-epochs", 0, INT64_MAX);
@@ -121,7 +127,8 @@ void report_resume(const ResumePoint& r, const Config& stored, const Config& now
     }
   if (s.batches_done > 0)
     for (const std::string& key : changed)
-      if (key == "batch_size" || key == "train_limit" || key == "shuffle" || key == "seed")
+      if (key == "batch_size" || key == "train_limit" || key == "validation" || key == "shuffle" ||
+          key == "seed")
         throw UsageError("cannot change " + key +
                          " when resuming in the middle of an epoch (the "
                          "checkpoint stopped at batch " +
@@ -201,8 +208,11 @@ int run_train(int argc, char** argv, int first) {
     throw ConfigError(source + ": " + e.what());
   }
   const std::string folder = data_folder(args, config);
-  const ImageDataset train =
-      datasets::load_train(config.data.dataset, folder, config.data.train_limit);
+  ImageDataset train = datasets::load_train(config.data.dataset, folder, config.data.train_limit);
+  // (validation images, C, H, W): the last data.validation training images
+  const ImageDataset validation = config.data.validation > 0
+                                      ? hold_out_validation(train, config.data.validation, source)
+                                      : ImageDataset{};
   const bool run_eval = !args.has("no-eval");
   const ImageDataset test =
       run_eval ? datasets::load_test(config.data.dataset, folder, config.data.test_limit)
@@ -211,6 +221,9 @@ int run_train(int argc, char** argv, int first) {
   const std::vector<std::string> classes = class_names(config, train);
 
   std::cout << "Data: " << train.count << " training"
+            << (validation.count ? ", " + std::to_string(validation.count) +
+                                       " validation (the last of the training files)"
+                                 : std::string())
             << (run_eval ? " and " + std::to_string(test.count) + " test" : std::string())
             << " images from " << folder << "\n";
   std::cout << net.repr() << "\n" << std::flush;
@@ -233,6 +246,8 @@ int run_train(int argc, char** argv, int first) {
   std::vector<int64_t> batch_sizes = pass_batch_sizes(train.count, config.training.batch_size);
   batch_sizes.push_back(config.training.batch_size);  // a resumed run's data may differ in size
   for (int64_t n : pass_batch_sizes(test.count, config.eval.batch_size)) batch_sizes.push_back(n);
+  for (int64_t n : pass_batch_sizes(validation.count, config.eval.batch_size))
+    batch_sizes.push_back(n);
   batch_sizes.push_back(config.eval.batch_size);
   net.setup(ctx, batch_sizes);
   Rng rng(config.training.seed);
@@ -256,14 +271,17 @@ int run_train(int argc, char** argv, int first) {
   }
   trainer.stop_after_steps(stop_after);
   const Normalization norm(config.data.mean, config.data.std);
-  if (run_eval && config.eval.every_epochs > 0)
+  // Evaluations during training read the validation set when there is one,
+  // so the test set is seen only once, at the end.
+  const ImageDataset& during = validation.count ? validation : test;
+  if ((validation.count || run_eval) && config.eval.every_epochs > 0)
     trainer.evaluate_every(
         config.eval.every_epochs,
         [&] {
-          return evaluate(ctx, net, test, norm, config.eval.batch_size, config.eval.tta_flip)
+          return evaluate(ctx, net, during, norm, config.eval.batch_size, config.eval.tta_flip)
               .confusion.accuracy_percent();
         },
-        config.eval.keep_best);
+        config.eval.keep_best, validation.count ? "validation" : "test");
   trainer.profile_steps(profile.first, profile.second);
   trainer.log_to(metrics.get());
   if (metrics) metrics->write("config", {{"source", source}, {"config", config.to_json()}});
@@ -277,12 +295,26 @@ int run_train(int argc, char** argv, int first) {
       metrics->write(
           "checkpoint",
           {{"path", config.training.checkpoint}, {"status", state.status}, {"step", state.steps}});
+    if (validation.count) {
+      const Evaluation v =
+          evaluate(ctx, net, validation, norm, config.eval.batch_size, config.eval.tta_flip);
+      char line[160];
+      std::snprintf(line, sizeof line,
+                    "Accuracy of the network on the %lld validation images: %.2f%% (mean loss "
+                    "%.4f)\n",
+                    static_cast<long long>(v.confusion.total()), v.confusion.accuracy_percent(),
+                    v.mean_loss);
+      std::cout << line;
+      state.validation_accuracy = v.confusion.accuracy_percent();
+      if (!run_eval) trainer.saver().save(config.training.checkpoint, state);  // with it
+      if (metrics) metrics->write("validation", test_record(v, classes, config.eval.tta_flip));
+    }
     if (run_eval) {
       const Evaluation e =
           evaluate(ctx, net, test, norm, config.eval.batch_size, config.eval.tta_flip);
       print_evaluation(std::cout, e.confusion, classes, e.mean_loss);
       state.test_accuracy = e.confusion.accuracy_percent();
-      trainer.saver().save(config.training.checkpoint, state);  // now with the accuracy
+      trainer.saver().save(config.training.checkpoint, state);  // now with the accuracies
       if (metrics) metrics->write("test", test_record(e, classes, config.eval.tta_flip));
     }
     if (metrics) metrics->write("end", {{"status", state.status}, {"step", state.steps}});
