@@ -79,6 +79,7 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.optimizer = OptimizerConfig::from_json(f.get_raw("optimizer"), where);
   if (f.has("schedule")) t.schedule = ScheduleConfig::from_json(f.get_raw("schedule"), where);
   t.label_smoothing = f.get_number("label_smoothing", 0.0);
+  t.clip_grad_norm = f.get_number("clip_grad_norm", 0.0);
   t.log_every = f.get_int("log_every", t.log_every);
   const int64_t seed = f.get_int("seed", 0);
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
@@ -110,6 +111,8 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
     throw ConfigError(f.error("loss_scale", "must be in [1, 2^24]"));
   if (t.loss_scale_growth_interval < 1 || t.loss_scale_growth_interval > 1000000000)
     throw ConfigError(f.error("loss_scale_growth_interval", "must be in 1..10^9"));
+  if (!(t.clip_grad_norm >= 0) || !std::isfinite(t.clip_grad_norm))
+    throw ConfigError(f.error("clip_grad_norm", "must be a finite number >= 0 (0 = off)"));
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
     throw ConfigError(f.error("label_smoothing", "must be in [0, 1)"));
   const bool cycles = t.schedule.type == "onecycle" || t.schedule.type == "cyclic";
@@ -208,6 +211,7 @@ nlohmann::json Config::to_json() const {
             {"optimizer", training.optimizer.to_json()},
             {"schedule", training.schedule.to_json()},
             {"label_smoothing", training.label_smoothing},
+            {"clip_grad_norm", training.clip_grad_norm},
             {"log_every", training.log_every},
             {"seed", training.seed},
             {"checkpoint", training.checkpoint},
@@ -256,6 +260,12 @@ void apply_overrides(Config& c, const Overrides& o) {
     if (!(*o.lr > 0) || !std::isfinite(*o.lr))
       throw UsageError("--lr must be a positive number, got " + std::to_string(*o.lr));
     c.training.optimizer.lr = *o.lr;
+  }
+  if (o.clip_grad_norm) {
+    if (!(*o.clip_grad_norm >= 0) || !std::isfinite(*o.clip_grad_norm))
+      throw UsageError("--clip-grad-norm must be a finite number >= 0 (0 = off), got " +
+                       std::to_string(*o.clip_grad_norm));
+    c.training.clip_grad_norm = *o.clip_grad_norm;
   }
   if (o.seed) {
     if (*o.seed < 0) throw UsageError("--seed must be >= 0, got " + std::to_string(*o.seed));

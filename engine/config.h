@@ -40,8 +40,10 @@ struct TrainingConfig {
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   double label_smoothing = 0.0;  // CrossEntropyLoss(label_smoothing=...)
-  int64_t log_every = 2000;      // print the mean loss every N batches
-  uint64_t seed = 0;             // initial weights and shuffling
+  // clip_grad_norm_(parameters, max_norm) before every step (engine/gradient_clipper.h); 0 = off.
+  double clip_grad_norm = 0.0;
+  int64_t log_every = 2000;  // print the mean loss every N batches
+  uint64_t seed = 0;         // initial weights and shuffling
   std::string checkpoint = "cnn_model.safetensors";
   bool deterministic = false;  // bit-reproducible runs (deterministic cuDNN algorithms)
   bool cuda_graph = false;     // capture the training step as a CUDA graph (GPU only)
@@ -96,7 +98,7 @@ struct Config {
 struct Overrides {
   std::optional<std::string> data_root;
   std::optional<int64_t> epochs, batch_size, seed, log_every, train_limit, test_limit, validation;
-  std::optional<double> lr;
+  std::optional<double> lr, clip_grad_norm;
   std::optional<std::string> checkpoint;
   std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;
   bool deterministic = false;

@@ -131,6 +131,16 @@ void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, co
 void update_loss_scale(Context& ctx, LossScaleState* state, int32_t growth_interval) {
   CNNE_ROUTE(update_loss_scale, state, growth_interval);
 }
+void sum_squares(Context& ctx, const Tensor& grads, const Tensor& partials) {
+  CNNE_ROUTE(sum_squares, grads, partials);
+}
+void clip_coefficient(Context& ctx, const Tensor& partials, float max_norm,
+                      const Tensor& norm_coef) {
+  CNNE_ROUTE(clip_coefficient, partials, max_norm, norm_coef);
+}
+void scale_by(Context& ctx, const float* factor, const Tensor& grads) {
+  CNNE_ROUTE(scale_by, factor, grads);
+}
 void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
                     const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,
                     const Tensor& x, const Tensor& labels_out) {

@@ -98,6 +98,9 @@ struct LossScaleState {
   int32_t skipped = 0;     // steps skipped so far (the optimizers count steps without them)
 };
 
+// The slots of sum_squares' partial sums (the GPU's blocks of its reduction).
+inline constexpr int64_t kNormPartials = 256;
+
 // How assemble_batch augments each image (Note [stateless augmentation draws]).
 struct BatchAugment {
   int crop_padding = 0;  // RandomCrop(size, padding); 0 = none

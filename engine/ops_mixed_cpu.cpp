@@ -243,6 +243,16 @@ void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, co
 void update_loss_scale(Context& ctx, LossScaleState* state, int32_t growth_interval) {
   cpu::update_loss_scale(ctx, state, growth_interval);
 }
+void sum_squares(Context& ctx, const Tensor& grads, const Tensor& partials) {
+  cpu::sum_squares(ctx, grads, partials);
+}
+void clip_coefficient(Context& ctx, const Tensor& partials, float max_norm,
+                      const Tensor& norm_coef) {
+  cpu::clip_coefficient(ctx, partials, max_norm, norm_coef);
+}
+void scale_by(Context& ctx, const float* factor, const Tensor& grads) {
+  cpu::scale_by(ctx, factor, grads);
+}
 void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, const Tensor& order,
                     const BatchArgs* args, const BatchAugment& aug, const Tensor& lut,
                     const Tensor& x, const Tensor& labels_out) {

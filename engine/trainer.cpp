@@ -40,6 +40,8 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
                                            config.training.loss_scale_growth_interval)),
       saver_(config, net, *optimizer_),
       nonfinite_(ctx.device(), sizeof(int32_t)) {
+  if (config.training.clip_grad_norm > 0)
+    clipper_ = std::make_unique<GradientClipper>(ctx, config.training.clip_grad_norm);
   if (!config.training.freeze.empty()) {
     trainable_ = net.trainable_ranges(config.training.freeze);
     optimizer_->set_ranges(trainable_);
@@ -302,6 +304,12 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         scalars.step_key = Network::step_key(tc.seed, s.steps);
         optimizer_->write_step(scalars, schedule.at(s.epochs_completed, s.steps));
         args.upload();
+        // After the NaN/Inf check: clipping spreads a NaN to every gradient.
+        auto clip_gradients = [&] {
+          if (!clipper_) return;
+          NvtxRange phase("clip_grad_norm");
+          clipper_->clip(net_.flat_gradients(), trainable_);
+        };
         auto forward_backward = [&] {
           dataset.assemble(args.batch(), net_.input(n), batch_labels);
           Tensor logits;
@@ -337,6 +345,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                 ops::count_nonfinite(ctx_, running.loss_sum(), nonfinite());
               else
                 ops::count_nonfinite(ctx_, net_.flat_gradients(), nonfinite());
+              clip_gradients();
               NvtxRange phase("update");
               optimizer_->apply(net_, args);
               scaler_->update();
@@ -348,6 +357,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           if (graph.captured()) check_graph_finite(s);
           forward_backward();
           check_finite(s, n, running.read().loss_sum);
+          clip_gradients();  // after the check, which names where a NaN/Inf began
           NvtxRange phase("update");
           optimizer_->apply(net_, args);
           scaler_->update();
@@ -368,11 +378,13 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         std::snprintf(line, sizeof line, "[Epoch: %lld, Batch: %lld] Loss: %.3f\n",
                       static_cast<long long>(epoch), static_cast<long long>(b + 1), mean);
         out << line << std::flush;
-        log("loss", {{"epoch", epoch},
-                     {"batch", b + 1},
-                     {"step", s.steps},
-                     {"loss", mean},
-                     {"lr", schedule.at(epoch - 1, s.steps - 1).lr}});
+        nlohmann::ordered_json record = {{"epoch", epoch},
+                                         {"batch", b + 1},
+                                         {"step", s.steps},
+                                         {"loss", mean},
+                                         {"lr", schedule.at(epoch - 1, s.steps - 1).lr}};
+        if (clipper_ && log_) record["grad_norm"] = clipper_->last_norm();  // of the last step
+        log("loss", record);
         s.last_loss = mean;
         running.reset();
       }

@@ -14,6 +14,7 @@
 #include "engine/config.h"
 #include "engine/context.h"
 #include "engine/dataset.h"
+#include "engine/gradient_clipper.h"
 #include "engine/loss_scaler.h"
 #include "engine/network.h"
 #include "engine/optimizer.h"
@@ -98,6 +99,7 @@ class Trainer {
   Rng& rng_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<LossScaler> scaler_;                  // fp16 loss scaling; inactive otherwise
+  std::unique_ptr<GradientClipper> clipper_;            // training.clip_grad_norm; null when off
   std::vector<std::pair<int64_t, int64_t>> trainable_;  // with training.freeze: what is updated
   CheckpointSaver saver_;
   TrainingState state_;

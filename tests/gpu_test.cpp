@@ -17,6 +17,7 @@
 #endif
 #include "engine/config.h"
 #include "engine/device_dataset.h"
+#include "engine/gradient_clipper.h"
 #include "engine/loss_meter.h"
 #include "engine/loss_scaler.h"
 #include "engine/ops.h"
@@ -367,6 +368,7 @@ struct TrainOptions {
   bool graph = false;  // steps after the first replay one captured CUDA graph
   bool relu_fusion = true;
   bool deterministic = false;  // heuristic, bit-reproducible cuDNN algorithms
+  double clip_grad_norm = 0;   // training.clip_grad_norm; 0 = off
   std::vector<float>* final_weights = nullptr;
   // cudaMemGetInfo's free bytes after the first step minus after the last:
   // memory taken inside steps, by us or inside cuDNN/cuBLAS.
@@ -397,6 +399,9 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
   LossMeter meter(ctx);
   StepArgs args(ctx);
   StepGraph step_graph(ctx);
+  std::unique_ptr<GradientClipper> clipper;
+  if (options.clip_grad_norm > 0)
+    clipper = std::make_unique<GradientClipper>(ctx, options.clip_grad_norm);
   std::vector<double> losses;
   auto enqueue = [&] {
     dataset.assemble(args.batch(), net.input(4), label_view);
@@ -405,6 +410,7 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
     ops::softmax_cross_entropy(ctx, logits, label_view, 0.0f, nullptr, &dlogits, meter.loss_sum(),
                                meter.correct());
     net.backward(4);
+    if (clipper) clipper->clip(net.flat_gradients());
     optimizer->apply(net, args);
   };
 #ifdef CNNE_WITH_CUDA
@@ -477,6 +483,23 @@ TEST(GpuVsCpu, GraphStepsEqualEagerStepsBitForBit) {
   const auto graph = train_losses(Device::CUDA, 12, nullptr, graph_options);
   EXPECT_EQ(graph, eager);
   EXPECT_TRUE(graph_weights == eager_weights) << "weights differ after 12 graph vs eager steps";
+}
+
+// Gradient clipping under a graph: the norm and coefficient stay on the
+// device, so replays clip each step as eager steps do, bit for bit (a fixed
+// reduction tree), and as the CPU does to rounding.
+TEST(GpuVsCpu, ClippedStepsUnderAGraphEqualEagerStepsAndTheCpu) {
+  REQUIRE_GPU();
+  TrainOptions eager_options, graph_options;
+  eager_options.deterministic = graph_options.deterministic = true;
+  eager_options.clip_grad_norm = graph_options.clip_grad_norm = 0.05;  // clips every step
+  graph_options.graph = true;
+  const auto cpu = train_losses(Device::CPU, 12, nullptr, eager_options);
+  const auto eager = train_losses(Device::CUDA, 12, nullptr, eager_options);
+  const auto graph = train_losses(Device::CUDA, 12, nullptr, graph_options);
+  EXPECT_EQ(graph, eager);
+  for (size_t k = 0; k < cpu.size(); ++k) EXPECT_NEAR(eager[k], cpu[k], 1e-4 + 1e-4 * cpu[k]) << k;
+  EXPECT_NE(train_losses(Device::CPU, 12, nullptr), cpu) << "clipping changed nothing";
 }
 
 TEST(GpuVsCpu, NoDeviceMemoryTakenInsideSteps) {

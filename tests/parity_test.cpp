@@ -8,6 +8,7 @@
 #include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/device_dataset.h"
+#include "engine/gradient_clipper.h"
 #include "engine/loss_meter.h"
 #include "engine/ops.h"
 #include "engine/optimizer.h"
@@ -39,8 +40,8 @@ std::string compare(const std::string& what, const float* a, const float* b, int
 }  // namespace
 
 std::vector<std::string> parity_recipes() {
-  return {"tutorial",  "decay",          "nesterov_smoothing",
-          "adam_step", "adamw_onecycle", "sgd_warmup_cosine"};
+  return {"tutorial",          "decay",   "nesterov_smoothing", "adam_step", "adamw_onecycle",
+          "sgd_warmup_cosine", "sgd_clip"};
 }
 
 std::vector<std::string> run_parity(Device device, const std::string& recipe) {
@@ -56,6 +57,7 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
   if (spec.contains("schedule"))
     config.training.schedule = ScheduleConfig::from_json(spec.at("schedule"), recipe);
   const auto smoothing = static_cast<float>(spec.value("label_smoothing", 0.0));
+  const double clip = spec.value("clip_grad_norm", 0.0);
   const LrSchedule schedule(config.training.schedule, config.training.optimizer, 1, steps);
 
   Context ctx(device);
@@ -66,6 +68,8 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
   StepArgs args(ctx);
   const Normalization norm(config.data.mean, config.data.std);
   const float* expected_losses = fixture.find(recipe + ".losses")->view().f32();
+  std::unique_ptr<GradientClipper> clipper;
+  if (clip > 0) clipper = std::make_unique<GradientClipper>(ctx, clip);
 
   Buffer label_buffer(ctx.device(), 4 * sizeof(int32_t));
   const Tensor label_view(static_cast<int32_t*>(label_buffer.data()), Shape{4}, ctx.device());
@@ -100,6 +104,15 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
             !p.empty())
           problems.push_back(p);
       }
+    }
+    if (clipper) {  // clip_grad_norm_'s norm (before clipping), then the clipped step
+      clipper->clip(net.flat_gradients());
+      const auto total = static_cast<float>(clipper->last_norm());
+      const float* expected = fixture.find(recipe + ".grad_norms")->view().f32();
+      if (auto p = compare(recipe + " grad norm of step " + std::to_string(k), &total, &expected[k],
+                           1, 1e-6, 1e-5);
+          !p.empty())
+        problems.push_back(p);
     }
     optimizer->step(net, schedule.at(0, k), args);
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "engine/config.h"
+#include "engine/error.h"
 #include "engine/evaluator.h"
 #include "engine/normalization.h"
 #include "tests/test_util.h"
@@ -97,6 +98,33 @@ TEST(EvalDuringTraining, PrintsEachEvaluationAndKeepsTheBest) {
   const RunResult eval = run_cli("eval --device cpu --tta-flip --checkpoint " + best + " --data " +
                                  data.path().string());
   EXPECT_EQ(eval.exit_code, 0) << eval.err;
+}
+
+// training.clip_grad_norm through the CLI: the metrics log carries the norm
+// before clipping; a clipped run differs from an unclipped one; the key is
+// checked and stored. (tests/parity_test.cpp holds it against PyTorch's
+// clip_grad_norm_.)
+TEST(GradientClipping, TrainsLogsTheNormAndIsStored) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 10);
+  const std::string common =
+      "train --device cpu --epochs 1 --log-every 5 --no-eval --data " + data.path().string();
+  const RunResult clipped =
+      run_cli(common + " --clip-grad-norm 0.01 --out " + out.file("c.safetensors") + " --metrics " +
+              out.file("c.jsonl"));
+  ASSERT_EQ(clipped.exit_code, 0) << clipped.err;
+  const RunResult plain = run_cli(common + " --out " + out.file("p.safetensors"));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_NE(loss_lines(clipped.out), loss_lines(plain.out));
+  const std::string log = read_text(out.file("c.jsonl"));
+  EXPECT_NE(log.find("\"grad_norm\":"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"clip_grad_norm\":0.01"), std::string::npos) << log;  // the stored config
+
+  nlohmann::json config = parse_json_text(Config::embedded_default(), "simplecnn.json");
+  config["training"]["clip_grad_norm"] = -1;
+  EXPECT_THROW(Config::from_json(config, "c.json"), ConfigError);
+  config["training"]["clip_grad_norm"] = 2.5;
+  EXPECT_EQ(Config::from_json(config, "c.json").training.clip_grad_norm, 2.5);
 }
 
 TEST(ExampleConfigs, AreValidAndRoundTrip) {

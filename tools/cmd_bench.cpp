@@ -10,6 +10,7 @@
 #include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/fused_step.h"
+#include "engine/gradient_clipper.h"
 #include "engine/half.h"
 #include "engine/interval_clock.h"
 #include "engine/loss_meter.h"
@@ -99,6 +100,9 @@ int run_bench(int argc, char** argv, int first) {
   LossScaler scaler(ctx, config.training.loss_scale, config.training.dynamic_loss_scale,
                     config.training.loss_scale_growth_interval);
   optimizer->set_loss_scaling(scaler.skipping());
+  std::unique_ptr<GradientClipper> clipper;  // training.clip_grad_norm: timed with the update
+  if (config.training.clip_grad_norm > 0)
+    clipper = std::make_unique<GradientClipper>(ctx, config.training.clip_grad_norm);
   LossMeter meter(ctx);
   StepArgs step_args(ctx);  // constant rates: written and uploaded once
   net.bind_step_key(step_args.step_key());
@@ -133,6 +137,7 @@ int run_bench(int argc, char** argv, int first) {
     net.backward(batch);
     scaler.unscale(net.flat_gradients());
     if (timed) clock->start(update_slot);
+    if (clipper) clipper->clip(net.flat_gradients());
     optimizer->apply(net, step_args);
     scaler.update();
     if (timed) {
@@ -263,7 +268,9 @@ int run_bench(int argc, char** argv, int first) {
   std::snprintf(line, sizeof line, "%-12s %-10s %12.4f %12s\n", "loss", "softmax-ce",
                 per(loss_slot), "(fused)");
   std::cout << line;
-  std::snprintf(line, sizeof line, "%-12s %-10s %12s %12.4f\n", "update", "sgd", "",
+  const std::string update_kind =
+      config.training.optimizer.type + (clipper ? "+clip" : "");  // the optimizer, clipping too
+  std::snprintf(line, sizeof line, "%-12s %-10s %12s %12.4f\n", "update", update_kind.c_str(), "",
                 per(update_slot));
   std::cout << line << std::string(50, '-') << "\n";
   std::snprintf(line, sizeof line, "%-23s %12.4f %12.4f\n", "layers total", forward, backward);

@@ -31,6 +31,8 @@ std::vector<FlagSpec> train_flags() {
       {"epochs", "N", "override training.epochs"},
       {"batch-size", "N", "override training.batch_size"},
       {"lr", "X", "override training.optimizer.lr"},
+      {"clip-grad-norm", "X",
+       "scale the gradients to a 2-norm of at most X before each step (training.clip_grad_norm)"},
       {"seed", "N", "override training.seed (initial weights and shuffling)"},
       {"out", "FILE", "checkpoint path (training.checkpoint); .pth or .pt: torch.save format"},
       {"log-every", "N", "print the mean loss every N batches (training.log_every)"},
@@ -85,6 +87,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.epochs = args.integer("epochs", 1, 1000000);
   o.batch_size = args.integer("batch-size", 1, 65536);
   o.lr = args.number("lr");
+  o.clip_grad_norm = args.number("clip-grad-norm");
   o.seed = args.integer("seed", 0, INT64_MAX);
   o.log_every = args.integer("log-every", 1, INT64_MAX);
   o.train_limit = args.integer("train-limit", 0, INT64_MAX);

@@ -13,12 +13,14 @@ It holds, as safetensors (written here with json + struct, no extra package):
   batch.<k>.labels        I32 (4) labels of step k
   grad0.<param>           the gradients of the first step (same for every recipe)
   <recipe>.losses         F32 (steps) the loss before each update
+  <recipe>.grad_norms     F32 (steps) clip_grad_norm_'s total norm, for recipes that clip
   <recipe>.final.<param>  the weights after all steps (every parameter for the first two
                           recipes; conv1.*, fc3.* for the others, to keep the file small)
 The recipes are written in cnnengine's config terms (metadata "recipes":
-training.optimizer, training.schedule with unit "step", training.label_smoothing)
-and translated here to torch.optim, torch.optim.lr_scheduler and
-CrossEntropyLoss(label_smoothing), stepping the scheduler after every step.
+training.optimizer, training.schedule with unit "step", training.label_smoothing,
+training.clip_grad_norm) and translated here to torch.optim, torch.optim.lr_scheduler,
+CrossEntropyLoss(label_smoothing) and nn.utils.clip_grad_norm_, stepping the
+scheduler after every step.
 Inputs go through ToTensor + Normalize(0.5, 0.5) exactly as torchvision does it.
 """
 import argparse
@@ -52,6 +54,9 @@ RECIPES = {
     "sgd_warmup_cosine": {"optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
                           "schedule": {"type": "cosine", "unit": "step", "warmup": 2,
                                        "warmup_start_factor": 0.25, "t_max": 3}},
+    # clip_grad_norm_ between backward and step: steps 0, 1 and 4 clip, 2 and 3 do not.
+    "sgd_clip": {"optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+                 "clip_grad_norm": 0.9},
 }
 FULL_FINALS = ("tutorial", "decay")
 SMALL_FINALS = ("conv1.weight", "conv1.bias", "fc3.weight", "fc3.bias")
@@ -225,7 +230,7 @@ def main():
         criterion = nn.CrossEntropyLoss(label_smoothing=spec.get("label_smoothing", 0.0))
         optimizer = make_optimizer(net.parameters(), spec["optimizer"])
         scheduler = make_scheduler(optimizer, spec.get("schedule"))
-        losses, lrs = [], []
+        losses, lrs, norms = [], [], []
         for k in range(STEPS):
             optimizer.zero_grad()
             loss = criterion(net(to_input(pixels[k])), torch.from_numpy(labels[k]).long())
@@ -235,10 +240,15 @@ def main():
             if k == 0 and recipe == "tutorial":
                 for name, p in net.named_parameters():
                     out[f"grad0.{name}"] = p.grad.detach().numpy().copy()
+            if "clip_grad_norm" in spec:
+                norms.append(nn.utils.clip_grad_norm_(net.parameters(), spec["clip_grad_norm"]).item())
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
         out[f"{recipe}.losses"] = np.array(losses, dtype=np.float32)
+        if norms:  # the total norm clip_grad_norm_ returned (before clipping), per step
+            out[f"{recipe}.grad_norms"] = np.array(norms, dtype=np.float32)
+            print(f"{recipe}: grad norm per step {['%.6g' % v for v in norms]}")
         print(f"{recipe}: lr per step {['%.6g' % v for v in lrs]}")
         for name, v in net.state_dict().items():
             if recipe in FULL_FINALS or name in SMALL_FINALS:
