@@ -145,7 +145,13 @@ Config Config::from_json(const nlohmann::json& j, const std::string& where) {
     c.eval.tta_flip = e.get_bool("tta_flip", false);
     c.eval.every_epochs = e.get_int("every_epochs", 0);
     c.eval.keep_best = e.get_bool("keep_best", true);
+    c.eval.early_stopping = e.get_int("early_stopping", 0);
     e.finish();
+    if (c.eval.early_stopping < 0)
+      throw ConfigError(e.error("early_stopping", "must be >= 0 (evaluations; 0 = off)"));
+    if (c.eval.early_stopping > 0 && c.eval.every_epochs == 0)
+      throw ConfigError(
+          e.error("early_stopping", "needs evaluations during training: set eval.every_epochs"));
     if (c.eval.every_epochs < 0)
       throw ConfigError(e.error("every_epochs", "must be >= 0 (0 = at the end only)"));
     if (c.eval.batch_size < 1 || c.eval.batch_size > 65536)
@@ -234,7 +240,8 @@ nlohmann::json Config::to_json() const {
            {{"batch_size", eval.batch_size},
             {"tta_flip", eval.tta_flip},
             {"every_epochs", eval.every_epochs},
-            {"keep_best", eval.keep_best}}}};
+            {"keep_best", eval.keep_best},
+            {"early_stopping", eval.early_stopping}}}};
 }
 
 std::string describe_loss_scaling(const TrainingConfig& t) {

@@ -77,6 +77,9 @@ struct EvalConfig {
   bool tta_flip = false;     // average the logits of each image and its mirror image
   int64_t every_epochs = 0;  // also evaluate during training every N epochs (0 = at the end only)
   bool keep_best = true;     // with every_epochs: keep the best as <stem>.best.safetensors
+  // With every_epochs: stop when this many evaluations in a row found no
+  // better accuracy than the best so far (patience); 0 = never.
+  int64_t early_stopping = 0;
 };
 
 struct Config {

@@ -464,6 +464,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     out << std::flush;
     s.running_loss = 0;
     s.epoch_correct = s.epoch_images = 0;
+    bool stop_early = false;
     if (eval_every_ > 0 && evaluate_ && epoch % eval_every_ == 0) {
       const double accuracy = evaluate_();
       const bool better = accuracy > s.best_accuracy;
@@ -490,6 +491,22 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         out << "Best checkpoint " << path << "\n";
         saved(path, best);
       }
+      // The evaluations since the best one (resumed runs count from best_epoch too).
+      const int64_t without_better = (epoch - s.best_epoch) / eval_every_;
+      if (patience_ > 0 && without_better >= patience_ && epoch < tc.epochs) {
+        stop_early = true;
+        std::snprintf(line, sizeof line,
+                      "Early stopping: no better %s accuracy in %lld evaluations (best %.2f%% at "
+                      "epoch %lld); stopping after epoch %lld of %lld\n",
+                      eval_set_.c_str(), static_cast<long long>(without_better), s.best_accuracy,
+                      static_cast<long long>(s.best_epoch), static_cast<long long>(epoch),
+                      static_cast<long long>(tc.epochs));
+        out << line;
+        log("early_stop", {{"epoch", epoch},
+                           {"step", s.steps},
+                           {"best_accuracy", s.best_accuracy},
+                           {"best_epoch", s.best_epoch}});
+      }
       out << std::flush;
     }
     if (tc.checkpoint_every_epochs > 0 && epoch % tc.checkpoint_every_epochs == 0) {
@@ -500,6 +517,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       saved(tc.checkpoint, snap);
       saved(path, snap);
     }
+    if (stop_early) break;
   }
   s.status = "complete";
   return s;

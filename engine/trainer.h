@@ -52,6 +52,9 @@ class Trainer {
     keep_best_ = keep_best;
     eval_set_ = std::move(set);
   }
+  // Stop after an evaluation when the last `evaluations` evaluations in a row
+  // found nothing better than the best (0 = never); the run ends "complete".
+  void stop_early_after(int64_t evaluations) { patience_ = evaluations; }
   // Open the profiler's capture range before global step `first` (1-based) and
   // close it after step `last` (cuda/profiler.h); 0, 0 = never.
   void profile_steps(int64_t first, int64_t last) {
@@ -107,6 +110,7 @@ class Trainer {
   int64_t stop_after_ = 0;
   int64_t profile_first_ = 0, profile_last_ = 0;
   int64_t eval_every_ = 0;
+  int64_t patience_ = 0;
   std::function<double()> evaluate_;
   std::string eval_set_ = "test";  // what evaluate_ measures: "validation" or "test"
   TrainingLog* log_ = nullptr;

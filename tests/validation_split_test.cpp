@@ -134,6 +134,47 @@ TEST(ValidationSplit, EvaluationsDuringTrainingAndTheBestCheckpointUseIt) {
   EXPECT_EQ(best.out.find("\"validation_accuracy\":-1.0"), std::string::npos) << best.out;
 }
 
+// eval.early_stopping: a learning rate too small to change any prediction
+// leaves the accuracy where the first evaluation found it, so a patience of
+// 2 stops the run after epoch 3 of 10, as a complete run.
+TEST(EarlyStopping, StopsAfterPatienceEvaluationsWithoutABetterOne) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 10);
+  nlohmann::json config = parse_json_text(Config::embedded_default(), "simplecnn.json");
+  config["data"]["validation"] = 8;
+  config["eval"] = {{"every_epochs", 1}, {"early_stopping", 2}};
+  write_text(out.file("c.json"), config.dump());
+  const std::string ckpt = out.file("w.safetensors");
+  const RunResult r =
+      run_cli("train " + out.file("c.json") + " --device cpu --epochs 10 " + "--lr 1e-12 --data " +
+              data.path().string() + " --out " + ckpt + " --metrics " + out.file("m.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Early stopping: no better validation accuracy in 2 evaluations (best "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("at epoch 1); stopping after epoch 3 of 10"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Epoch 4:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Finished Training"), std::string::npos) << r.out;
+  EXPECT_GE(accuracy_line(r.out, "test"), 0) << r.out;
+  EXPECT_NE(read_text(out.file("m.jsonl")).find("\"event\":\"early_stop\""), std::string::npos);
+  const RunResult inspect = run_cli("inspect " + ckpt);
+  EXPECT_NE(inspect.out.find("\"epochs_completed\":3"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("\"status\":\"complete\""), std::string::npos) << inspect.out;
+
+  // Without evaluations during training it has nothing to watch: refused.
+  config["eval"] = {{"early_stopping", 2}};
+  EXPECT_THROW(Config::from_json(config, "c.json"), ConfigError);
+  config["eval"] = {{"every_epochs", 1}, {"early_stopping", 2}};
+  config["data"].erase("validation");
+  write_text(out.file("t.json"), config.dump());
+  const RunResult none = run_cli("train " + out.file("t.json") + " --device cpu --no-eval --data " +
+                                 data.path().string() + " --out " + ckpt);
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("eval.early_stopping needs evaluations during training"),
+            std::string::npos)
+      << none.err;
+}
+
 TEST(ValidationSplit, ResumingKeepsTheSplit) {
   TempDir data, out;
   make_small_cifar(data, 8, 10);

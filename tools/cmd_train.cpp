@@ -198,6 +198,10 @@ int run_train(int argc, char** argv, int first) {
                                                   ? parse_step_range(*args.text("profile-steps"))
                                                   : std::pair<int64_t, int64_t>{0, 0};
   check_output_path("checkpoint path", config.training.checkpoint);  // before hours of training
+  if (config.eval.early_stopping > 0 && config.data.validation == 0 && args.has("no-eval"))
+    throw UsageError(
+        "eval.early_stopping needs evaluations during training, and --no-eval without "
+        "data.validation leaves none");
   // Opened before the data is read: a bad path fails at once, not after training.
   std::unique_ptr<TrainingLog> metrics;
   if (auto path = args.text("metrics")) metrics = std::make_unique<TrainingLog>(*path);
@@ -285,6 +289,7 @@ int run_train(int argc, char** argv, int first) {
               .confusion.accuracy_percent();
         },
         config.eval.keep_best, validation.count ? "validation" : "test");
+  trainer.stop_early_after(config.eval.early_stopping);
   trainer.profile_steps(profile.first, profile.second);
   trainer.log_to(metrics.get());
   if (metrics) metrics->write("config", {{"source", source}, {"config", config.to_json()}});
