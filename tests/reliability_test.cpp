@@ -253,7 +253,12 @@ TEST(Interruption, SigtermWritesACheckpointAndResumesExactly) {
   ASSERT_EQ(wait_exit(spawn(train_args(run, run.ckpt("full"), epochs))), 0);
   const std::string expected = digest_of(run.ckpt("full"));
   const pid_t pid = spawn(train_args(run, run.ckpt("cut"), epochs));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // The signal goes once the run is training (its first periodic checkpoint
+  // is on disk): a fixed delay raced the start-up on a loaded machine, before
+  // the handler was installed.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(run.ckpt("cut")) && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   kill(pid, SIGTERM);
   const int code = wait_exit(pid);
   if (code == 0) GTEST_SKIP() << "the run finished before the signal arrived";
