@@ -39,6 +39,9 @@ TEST(FuzzRegressions, Checkpoint) {
 TEST(FuzzRegressions, Torch) {
   replay("torch", fuzz::torch_one);
 }
+TEST(FuzzRegressions, Image) {
+  replay("image", fuzz::image_one);
+}
 
 }  // namespace
 }  // namespace cnne::test

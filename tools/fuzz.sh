@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config cifar idx checkpoint torch)
+[ ${#targets[@]} -gt 0 ] || targets=(config cifar idx checkpoint torch image)
 build="$root/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCNNE_CUDA=OFF -DCNNE_BUILD_TESTS=OFF -DCNNE_FUZZ=ON -DCNNE_NATIVE=OFF > /dev/null

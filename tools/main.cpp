@@ -22,6 +22,7 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  train [CONFIG]           train (default: the built-in PyTorch tutorial config)\n"
     "  eval --checkpoint FILE   evaluate a checkpoint on its data set's test set\n"
+    "  predict --checkpoint FILE IMAGE...  classify PNG/PGM/PPM images\n"
     "  summary [CONFIG]         the model: layers, output shapes, parameters, FLOPs\n"
     "  info                     CUDA, cuDNN, cuBLAS and GPU details\n"
     "  inspect FILE             validate a checkpoint; its tensors, state and weights digest\n"
@@ -46,6 +47,7 @@ int dispatch(int argc, char** argv) {
   if (verb == "inspect") return run_inspect(argc, argv, 2);
   if (verb == "bench") return run_bench(argc, argv, 2);
   if (verb == "convert") return run_convert(argc, argv, 2);
+  if (verb == "predict") return run_predict(argc, argv, 2);
   if (verb == "version" || verb == "--version") {
     std::cout << "cnnengine " << CNNE_VERSION << "\n";
     return 0;
@@ -56,7 +58,7 @@ int dispatch(int argc, char** argv) {
       char* sub[] = {argv[0], argv[2], help_flag};
       const std::string topic = argv[2];
       if (topic == "train" || topic == "eval" || topic == "summary" || topic == "info" ||
-          topic == "inspect" || topic == "bench" || topic == "convert")
+          topic == "inspect" || topic == "bench" || topic == "convert" || topic == "predict")
         return dispatch(3, sub);
       throw cnne::UsageError("no help for unknown command '" + topic + "'");
     }
@@ -65,7 +67,8 @@ int dispatch(int argc, char** argv) {
   }
   throw cnne::UsageError(
       "unknown command '" + verb +
-      "' (commands: train, eval, summary, info, inspect, bench, convert, help, version)");
+      "' (commands: train, eval, predict, summary, info, inspect, bench, convert, help, "
+      "version)");
 }
 
 }  // namespace

@@ -13,12 +13,25 @@
 #include "engine/config.h"
 #include "engine/error.h"
 #include "engine/idx.h"
+#include "engine/image_file.h"
+#include "engine/image_resize.h"
 #include "engine/network.h"
 #include "engine/optimizer.h"
 #include "engine/torch_file.h"
 #include "tests/zip_writer.h"
 
 namespace cnne::fuzz {
+
+void image_one(const uint8_t* data, size_t size) {
+  try {
+    const DecodedImage image = decode_image({data, size}, "fuzz.png");
+    if (image.height * image.width <= (1 << 16)) {  // keep each input cheap
+      (void)to_network_input(image, 3, 32, 32);
+      (void)to_network_input(image, 1, 28, 28);
+    }
+  } catch (const Error&) {
+  }
+}
 
 void config_one(const uint8_t* data, size_t size) {
   try {

@@ -20,5 +20,7 @@ void checkpoint_one(const uint8_t* data,
 // is its data.pkl, wrapped in an archive with storages data/0..data/15 of 4 KiB
 // each (so the pickle is fuzzed past the CRC checks) -> parse_torch_file
 void torch_one(const uint8_t* data, size_t size);
+// PNG or PGM/PPM bytes -> decode_image -> to_network_input at 3 x 32 x 32 and 1 x 28 x 28
+void image_one(const uint8_t* data, size_t size);
 
 }  // namespace cnne::fuzz
