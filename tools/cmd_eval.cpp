@@ -91,17 +91,8 @@ int run_eval(int argc, char** argv, int first) {
   const auto path = args.text("checkpoint");
   if (!path) throw UsageError("eval needs --checkpoint FILE; see 'cnnengine eval --help'");
   Checkpoint checkpoint = read_checkpoint(*path);
-  Config config;
   std::string source;
-  if (auto config_path = args.text("config")) {
-    config = Config::load(*config_path);
-    source = *config_path;
-  } else if (checkpoint.config) {
-    config = *checkpoint.config;
-    source = *path + " (stored config)";
-  } else {
-    throw CheckpointError(*path + ": carries no config in its metadata; pass --config FILE");
-  }
+  Config config = checkpoint_config(args, checkpoint, *path, source);
   Overrides o;
   o.test_limit = args.integer("test-limit", 0, INT64_MAX);
   o.precision = args.text("precision");

@@ -46,17 +46,8 @@ int run_predict(int argc, char** argv, int first) {
     throw UsageError("predict needs at least one IMAGE file; see 'cnnengine predict --help'");
   const int64_t top = args.integer("top", 1, 1000).value_or(3);
   Checkpoint checkpoint = read_checkpoint(*path);
-  Config config;
   std::string source;
-  if (auto config_path = args.text("config")) {
-    config = Config::load(*config_path);
-    source = *config_path;
-  } else if (checkpoint.config) {
-    config = *checkpoint.config;
-    source = *path + " (stored config)";
-  } else {
-    throw CheckpointError(*path + ": carries no config in its metadata; pass --config FILE");
-  }
+  Config config = checkpoint_config(args, checkpoint, *path, source);
   Overrides o;
   o.precision = args.text("precision");
   o.tf32 = args.has("tf32");

@@ -80,6 +80,18 @@ std::string data_folder(const CliArgs& args, const Config& config) {
   return datasets::locate(config.data.dataset, config.data.root);
 }
 
+Config checkpoint_config(const CliArgs& args, const Checkpoint& checkpoint, const std::string& path,
+                         std::string& source) {
+  if (auto config_path = args.text("config")) {
+    source = *config_path;
+    return Config::load(*config_path);
+  }
+  if (!checkpoint.config)
+    throw CheckpointError(path + ": carries no config in its metadata; pass --config FILE");
+  source = path + " (stored config)";
+  return *checkpoint.config;
+}
+
 std::vector<std::string> class_names(const Config& config, const ImageDataset& data) {
   if (!config.data.classes.empty()) return config.data.classes;
   if (!data.class_names.empty()) return data.class_names;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/checkpoint.h"
 #include "engine/config.h"
 #include "engine/dataset.h"
 #include "engine/device.h"
@@ -38,6 +39,12 @@ std::vector<std::string> class_names(const Config& config, const ImageDataset& d
 // Fails early, before the work, when a file could not be written at `path`:
 // UsageError "<what> 'PATH' is a folder ..." or "...: folder 'F' does not exist".
 void check_output_path(const std::string& what, const std::string& path);
+
+// The config to run checkpoint `path` with: --config FILE if given, else the
+// one stored in it; CheckpointError when neither is there. `source` names it
+// for later errors.
+Config checkpoint_config(const CliArgs& args, const Checkpoint& checkpoint, const std::string& path,
+                         std::string& source);
 
 // Throws ConfigError unless the network takes the data's images and outputs one
 // logit per class of `dataset`.
