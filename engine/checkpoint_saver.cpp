@@ -82,10 +82,11 @@ CheckpointSaver::CheckpointSaver(const Config& config, const Network& net,
 void CheckpointSaver::save(const std::string& path, TrainingState state) const {
   const std::string optimizer_path = optimizer_state_path(path, state.steps);
   Safetensors opt = optimizer_.export_state(net_);
+  if (average_) average_->export_training_weights(net_, opt);
   opt.metadata["checkpoint"] = fs::path(path).filename().string();
   save_safetensors(optimizer_path, opt);
   state.optimizer_file = fs::path(optimizer_path).filename().string();
-  save_checkpoint(path, config_, net_, state);
+  with_average(average_, net_, [&] { save_checkpoint(path, config_, net_, state); });
   for (const auto& [step, file] :
        files_with_step(stem_of(path), R"(\.optimizer\.step-([0-9]+)\.safetensors)"))
     if (file != optimizer_path) remove_quietly(file);

@@ -19,12 +19,16 @@
 #include "engine/config.h"
 #include "engine/network.h"
 #include "engine/optimizer.h"
+#include "engine/weight_average.h"
 
 namespace cnne {
 
 class CheckpointSaver {
  public:
   CheckpointSaver(const Config& config, const Network& net, const Optimizer& optimizer);
+  // With an average (training.ema_decay), checkpoints hold it and the
+  // optimizer file the training weights (Note [averaged weights in checkpoints]).
+  void set_average(WeightAverage* average) { average_ = average; }
 
   // Writes the optimizer file and the checkpoint at `path` (see the Note).
   void save(const std::string& path, TrainingState state) const;
@@ -36,6 +40,7 @@ class CheckpointSaver {
   const Config& config_;
   const Network& net_;
   const Optimizer& optimizer_;
+  WeightAverage* average_ = nullptr;
 };
 
 // A checkpoint and its optimizer state, read for `train --resume`. Errors name

@@ -80,6 +80,8 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   if (f.has("schedule")) t.schedule = ScheduleConfig::from_json(f.get_raw("schedule"), where);
   t.label_smoothing = f.get_number("label_smoothing", 0.0);
   t.clip_grad_norm = f.get_number("clip_grad_norm", 0.0);
+  t.ema_decay = f.get_number("ema_decay", 0.0);
+  t.ema_buffers = f.get_bool("ema_buffers", false);
   t.log_every = f.get_int("log_every", t.log_every);
   const int64_t seed = f.get_int("seed", 0);
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
@@ -113,6 +115,8 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
     throw ConfigError(f.error("loss_scale_growth_interval", "must be in 1..10^9"));
   if (!(t.clip_grad_norm >= 0) || !std::isfinite(t.clip_grad_norm))
     throw ConfigError(f.error("clip_grad_norm", "must be a finite number >= 0 (0 = off)"));
+  if (!(t.ema_decay >= 0 && t.ema_decay < 1))
+    throw ConfigError(f.error("ema_decay", "must be in [0, 1) (0 = off; 0.999 is usual)"));
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
     throw ConfigError(f.error("label_smoothing", "must be in [0, 1)"));
   const bool cycles = t.schedule.type == "onecycle" || t.schedule.type == "cyclic";
@@ -218,6 +222,8 @@ nlohmann::json Config::to_json() const {
             {"schedule", training.schedule.to_json()},
             {"label_smoothing", training.label_smoothing},
             {"clip_grad_norm", training.clip_grad_norm},
+            {"ema_decay", training.ema_decay},
+            {"ema_buffers", training.ema_buffers},
             {"log_every", training.log_every},
             {"seed", training.seed},
             {"checkpoint", training.checkpoint},
@@ -273,6 +279,12 @@ void apply_overrides(Config& c, const Overrides& o) {
       throw UsageError("--clip-grad-norm must be a finite number >= 0 (0 = off), got " +
                        std::to_string(*o.clip_grad_norm));
     c.training.clip_grad_norm = *o.clip_grad_norm;
+  }
+  if (o.ema_decay) {
+    if (!(*o.ema_decay >= 0 && *o.ema_decay < 1))
+      throw UsageError("--ema must be a decay in [0, 1) (0 = off; 0.999 is usual), got " +
+                       std::to_string(*o.ema_decay));
+    c.training.ema_decay = *o.ema_decay;
   }
   if (o.seed) {
     if (*o.seed < 0) throw UsageError("--seed must be >= 0, got " + std::to_string(*o.seed));

@@ -42,6 +42,11 @@ struct TrainingConfig {
   double label_smoothing = 0.0;  // CrossEntropyLoss(label_smoothing=...)
   // clip_grad_norm_(parameters, max_norm) before every step (engine/gradient_clipper.h); 0 = off.
   double clip_grad_norm = 0.0;
+  // An exponential moving average of the weights, updated after every step
+  // with this decay (engine/weight_average.h); evaluations and checkpoints use
+  // it. 0 = off. ema_buffers: average BatchNorm's running statistics too.
+  double ema_decay = 0.0;
+  bool ema_buffers = false;
   int64_t log_every = 2000;  // print the mean loss every N batches
   uint64_t seed = 0;         // initial weights and shuffling
   std::string checkpoint = "cnn_model.safetensors";
@@ -101,7 +106,7 @@ struct Config {
 struct Overrides {
   std::optional<std::string> data_root;
   std::optional<int64_t> epochs, batch_size, seed, log_every, train_limit, test_limit, validation;
-  std::optional<double> lr, clip_grad_norm;
+  std::optional<double> lr, clip_grad_norm, ema_decay;
   std::optional<std::string> checkpoint;
   std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;
   bool deterministic = false;

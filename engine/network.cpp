@@ -445,6 +445,11 @@ Tensor Network::flat_gradients() const {
   return Tensor(static_cast<float*>(gradients_.data()), Shape{layout_floats_}, gradients_.device());
 }
 
+Tensor Network::flat_buffers() const {
+  return Tensor(static_cast<float*>(persistent_.data()), Shape{buffer_floats_},
+                persistent_.device());
+}
+
 Tensor Network::parameter(size_t i) const {
   return Tensor(static_cast<float*>(weights_.data()) + params_[i].offset, params_[i].shape,
                 weights_.device());

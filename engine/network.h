@@ -156,6 +156,8 @@ class Network {
   // Flat views over the whole parameter layout (P): for the optimizer.
   Tensor flat_parameters() const;
   Tensor flat_gradients() const;
+  // The running statistics' layout (buffers(), with alignment gaps) as one view.
+  Tensor flat_buffers() const;
   Tensor parameter(size_t i) const;
   Tensor gradient(size_t i) const;
   Tensor buffer(size_t i) const;

@@ -46,6 +46,12 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
     trainable_ = net.trainable_ranges(config.training.freeze);
     optimizer_->set_ranges(trainable_);
   }
+  if (config.training.ema_decay > 0) {
+    average_ = std::make_unique<WeightAverage>(ctx, net, config.training.ema_decay,
+                                               config.training.ema_buffers);
+    average_->set_ranges(trainable_);
+    saver_.set_average(average_.get());
+  }
   optimizer_->set_loss_scaling(scaler_->skipping());
   state_.seed = config.training.seed;
   state_.device = std::string(device_name(ctx.device()));
@@ -53,7 +59,9 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
 
 void Trainer::resume(const TrainingState& state, const Safetensors& optimizer,
                      const std::string& path) {
-  optimizer_->import_state(optimizer, path, net_);
+  // Note [averaged weights in checkpoints]: the training weights come from the optimizer file.
+  const Safetensors rest = restore_training_weights(optimizer, path, net_, average_.get());
+  optimizer_->import_state(rest, path, net_);
   state_ = state;
   resumed_ = true;
   if (!scaler_->dynamic()) {  // this run does not scale dynamically: nothing to carry on
@@ -202,6 +210,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     out << "CUDA graph: not on this device; running the step eagerly\n";
   if (tc.cuda_graph && fused_wanted)
     out << "CUDA graph: not needed, the fused step launches many steps at once\n";
+  if (average_) out << average_->describe() << "\n";
   int32_t zero = 0;
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
   const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
@@ -337,6 +346,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           // accumulates on the device and is read at each log line and epoch end.
           if (!graph.captured()) {
             out << "CUDA graph: capturing the training step (batch " << n << ")\n";
+            if (average_ && average_->updates() == 0)
+              throw Error("Trainer: the weight average's first update (a copy) must run eagerly");
             graph.capture([&] {
               forward_backward();
               // Dynamic scaling skips steps with NaN/Inf gradients, but a
@@ -349,6 +360,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
               NvtxRange phase("update");
               optimizer_->apply(net_, args);
               scaler_->update();
+              // Its first update (a copy) ran eagerly: the graph holds the averaging.
+              if (average_) average_->apply(net_);
             });
           }
           graph.replay();
@@ -361,10 +374,12 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           NvtxRange phase("update");
           optimizer_->apply(net_, args);
           scaler_->update();
+          if (average_) average_->apply(net_);
           graph_warm = graph_warm || n == tc.batch_size;
         }
       }
       optimizer_->count_step();
+      if (average_) average_->count_update();
       net_.note_training_step();
       ++s.steps;
       if (s.steps == profile_last_) cuda::profiler_stop();
@@ -466,7 +481,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     s.epoch_correct = s.epoch_images = 0;
     bool stop_early = false;
     if (eval_every_ > 0 && evaluate_ && epoch % eval_every_ == 0) {
-      const double accuracy = evaluate_();
+      double accuracy = 0;  // of what the checkpoints hold: the average, with one
+      with_average(average_.get(), net_, [&] { accuracy = evaluate_(); });
       const bool better = accuracy > s.best_accuracy;
       if (better) {
         s.best_accuracy = accuracy;
@@ -482,7 +498,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                    {"set", eval_set_},
                    {eval_set_ + "_accuracy", accuracy},
                    {"best_accuracy", s.best_accuracy},
-                   {"best_epoch", s.best_epoch}});
+                   {"best_epoch", s.best_epoch},
+                   {"weights", average_ ? "average" : "trained"}});
       if (better && keep_best_) {
         TrainingState best = snapshot("best");
         (eval_set_ == "validation" ? best.validation_accuracy : best.test_accuracy) = accuracy;

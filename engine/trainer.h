@@ -21,6 +21,7 @@
 #include "engine/rng.h"
 #include "engine/schedule.h"
 #include "engine/training_log.h"
+#include "engine/weight_average.h"
 
 namespace cnne {
 
@@ -79,6 +80,9 @@ class Trainer {
   const std::vector<EpochReport>& epochs() const { return reports_; }
   const Optimizer& optimizer() const { return *optimizer_; }
   const CheckpointSaver& saver() const { return saver_; }
+  // training.ema_decay's average of the weights; null when off. Evaluate
+  // through with_average() to measure what the checkpoints hold.
+  WeightAverage* average() const { return average_.get(); }
 
  private:
   // The end of the fused run starting at batch b: the next batch after which
@@ -103,6 +107,7 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<LossScaler> scaler_;                  // fp16 loss scaling; inactive otherwise
   std::unique_ptr<GradientClipper> clipper_;            // training.clip_grad_norm; null when off
+  std::unique_ptr<WeightAverage> average_;              // training.ema_decay; null when off
   std::vector<std::pair<int64_t, int64_t>> trainable_;  // with training.freeze: what is updated
   CheckpointSaver saver_;
   TrainingState state_;

@@ -25,6 +25,7 @@
 #include "engine/optimizer_config.h"
 #include "engine/step_args.h"
 #include "engine/step_graph.h"
+#include "engine/weight_average.h"
 #include "layers/batchnorm2d.h"
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
@@ -369,7 +370,9 @@ struct TrainOptions {
   bool relu_fusion = true;
   bool deterministic = false;  // heuristic, bit-reproducible cuDNN algorithms
   double clip_grad_norm = 0;   // training.clip_grad_norm; 0 = off
+  double ema_decay = 0;        // training.ema_decay; 0 = off
   std::vector<float>* final_weights = nullptr;
+  std::vector<float>* final_average = nullptr;  // with ema_decay: the averaged weights
   // cudaMemGetInfo's free bytes after the first step minus after the last:
   // memory taken inside steps, by us or inside cuDNN/cuBLAS.
   int64_t* free_bytes_lost = nullptr;
@@ -402,6 +405,9 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
   std::unique_ptr<GradientClipper> clipper;
   if (options.clip_grad_norm > 0)
     clipper = std::make_unique<GradientClipper>(ctx, options.clip_grad_norm);
+  std::unique_ptr<WeightAverage> average;
+  if (options.ema_decay > 0)
+    average = std::make_unique<WeightAverage>(ctx, net, options.ema_decay, false);
   std::vector<double> losses;
   auto enqueue = [&] {
     dataset.assemble(args.batch(), net.input(4), label_view);
@@ -412,6 +418,7 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
     net.backward(4);
     if (clipper) clipper->clip(net.flat_gradients());
     optimizer->apply(net, args);
+    if (average) average->apply(net);  // its first update (a copy) is step 0's, eager
   };
 #ifdef CNNE_WITH_CUDA
   const int64_t before = cuda::device_allocation_count();
@@ -428,6 +435,7 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
       enqueue();
     }
     optimizer->count_step();
+    if (average) average->count_update();
     losses.push_back(meter.read().loss_sum);
 #ifdef CNNE_WITH_CUDA
     if (options.free_bytes_lost && device == Device::CUDA && (k == 0 || k == steps - 1)) {
@@ -439,6 +447,11 @@ std::vector<double> train_losses(Device device, int steps, int64_t* allocations_
 #endif
   }
   if (options.final_weights) *options.final_weights = net.download_parameters();
+  if (options.final_average && average) {
+    average->exchange(net);
+    *options.final_average = net.download_parameters();
+    average->exchange(net);
+  }
 #ifdef CNNE_WITH_CUDA
   if (allocations_in_steps) *allocations_in_steps = cuda::device_allocation_count() - before;
 #else
@@ -500,6 +513,27 @@ TEST(GpuVsCpu, ClippedStepsUnderAGraphEqualEagerStepsAndTheCpu) {
   EXPECT_EQ(graph, eager);
   for (size_t k = 0; k < cpu.size(); ++k) EXPECT_NEAR(eager[k], cpu[k], 1e-4 + 1e-4 * cpu[k]) << k;
   EXPECT_NE(train_losses(Device::CPU, 12, nullptr), cpu) << "clipping changed nothing";
+}
+
+// The weight average under a graph: replays average each step as eager steps
+// do, bit for bit, and as the CPU does to rounding.
+TEST(GpuVsCpu, AveragedWeightsUnderAGraphEqualEagerStepsAndTheCpu) {
+  REQUIRE_GPU();
+  std::vector<float> cpu_avg, eager_avg, graph_avg;
+  TrainOptions cpu_options, eager_options, graph_options;
+  eager_options.deterministic = graph_options.deterministic = true;
+  cpu_options.ema_decay = eager_options.ema_decay = graph_options.ema_decay = 0.8;
+  cpu_options.final_average = &cpu_avg;
+  eager_options.final_average = &eager_avg;
+  graph_options.final_average = &graph_avg;
+  graph_options.graph = true;
+  train_losses(Device::CPU, 12, nullptr, cpu_options);
+  train_losses(Device::CUDA, 12, nullptr, eager_options);
+  train_losses(Device::CUDA, 12, nullptr, graph_options);
+  EXPECT_TRUE(graph_avg == eager_avg) << "the average differs after 12 graph vs eager steps";
+  ASSERT_EQ(cpu_avg.size(), eager_avg.size());
+  for (size_t i = 0; i < cpu_avg.size(); ++i)
+    EXPECT_NEAR(eager_avg[i], cpu_avg[i], 1e-5 + 1e-3 * std::fabs(cpu_avg[i])) << i;
 }
 
 TEST(GpuVsCpu, NoDeviceMemoryTakenInsideSteps) {

@@ -630,15 +630,6 @@ TEST(MixedPrecisionCli, Fp16OverflowStopsWithALossScaleHint) {
   EXPECT_FALSE(std::filesystem::exists(ckpt));
 }
 
-// The weights digest `cnnengine inspect` prints; "" if the file does not inspect cleanly.
-std::string digest_of(const std::string& checkpoint) {
-  const RunResult r = run_cli("inspect " + checkpoint);
-  const std::string mark = "weights digest: ";
-  const size_t at = r.out.find(mark);
-  if (r.exit_code != 0 || at == std::string::npos) return "";
-  return r.out.substr(at + mark.size(), r.out.find('\n', at) - at - mark.size());
-}
-
 TEST(MixedPrecisionCli, Fp16DynamicScalingRecoversFromAnOverflowingStart) {
   TempDir data, out;
   make_small_cifar(data, 8, 8);

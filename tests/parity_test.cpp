@@ -13,6 +13,7 @@
 #include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "engine/schedule.h"
+#include "engine/weight_average.h"
 #include "tests/parity.h"
 #include "tests/test_util.h"
 
@@ -40,8 +41,9 @@ std::string compare(const std::string& what, const float* a, const float* b, int
 }  // namespace
 
 std::vector<std::string> parity_recipes() {
-  return {"tutorial",          "decay",   "nesterov_smoothing", "adam_step", "adamw_onecycle",
-          "sgd_warmup_cosine", "sgd_clip"};
+  return {"tutorial",  "decay",          "nesterov_smoothing",
+          "adam_step", "adamw_onecycle", "sgd_warmup_cosine",
+          "sgd_clip",  "sgd_ema"};
 }
 
 std::vector<std::string> run_parity(Device device, const std::string& recipe) {
@@ -70,6 +72,9 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
   const float* expected_losses = fixture.find(recipe + ".losses")->view().f32();
   std::unique_ptr<GradientClipper> clipper;
   if (clip > 0) clipper = std::make_unique<GradientClipper>(ctx, clip);
+  std::unique_ptr<WeightAverage> average;  // AveragedModel's EMA, updated after every step
+  if (const double decay = spec.value("ema_decay", 0.0); decay > 0)
+    average = std::make_unique<WeightAverage>(ctx, net, decay, false);
 
   Buffer label_buffer(ctx.device(), 4 * sizeof(int32_t));
   const Tensor label_view(static_cast<int32_t*>(label_buffer.data()), Shape{4}, ctx.device());
@@ -115,19 +120,28 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe) {
         problems.push_back(p);
     }
     optimizer->step(net, schedule.at(0, k), args);
+    if (average) {
+      average->apply(net);
+      average->count_update();
+    }
   }
-  const std::vector<float> weights = net.download_parameters();
-  int compared = 0;
-  for (const NamedParam& p : net.parameters()) {
-    const SafetensorsTensor* expected = fixture.find(recipe + ".final." + p.name);
-    if (!expected) continue;  // the fixture keeps a subset for some recipes
-    ++compared;
-    if (auto problem = compare(recipe + " final " + p.name, weights.data() + p.offset,
-                               expected->view().f32(), p.shape.numel(), 1e-6, 1e-4);
-        !problem.empty())
-      problems.push_back(problem);
+  // The weights trained, then (exchanged into the network) the average.
+  for (const std::string kind : {"final", "average"}) {
+    if (kind == "average" && !average) break;
+    if (kind == "average") average->exchange(net);
+    const std::vector<float> weights = net.download_parameters();
+    int compared = 0;
+    for (const NamedParam& p : net.parameters()) {
+      const SafetensorsTensor* expected = fixture.find(recipe + "." + kind + "." + p.name);
+      if (!expected) continue;  // the fixture keeps a subset for some recipes
+      ++compared;
+      if (auto problem = compare(recipe + " " + kind + " " + p.name, weights.data() + p.offset,
+                                 expected->view().f32(), p.shape.numel(), 1e-6, 1e-4);
+          !problem.empty())
+        problems.push_back(problem);
+    }
+    if (compared == 0) problems.push_back(recipe + ": the fixture holds no " + kind + " weights");
   }
-  if (compared == 0) problems.push_back(recipe + ": the fixture holds no final weights");
   return problems;
 }
 

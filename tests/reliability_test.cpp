@@ -21,15 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The weights digest `cnnengine inspect` prints; "" if the file does not inspect cleanly.
-std::string digest_of(const std::string& checkpoint) {
-  const RunResult r = run_cli("inspect " + checkpoint);
-  std::smatch m;
-  static const std::regex re("weights digest: ([0-9a-f]+)");
-  if (r.exit_code != 0 || !std::regex_search(r.out, m, re)) return "";
-  return m[1].str();
-}
-
 struct TrainingRun {
   TempDir data, out;
   std::string common;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #ifdef CNNE_WITH_CUDA
@@ -229,6 +230,14 @@ RunResult run_cli(const std::string& args, const std::string& env) {
   r.out = read_text(dir.file("out"));
   r.err = read_text(dir.file("err"));
   return r;
+}
+
+std::string digest_of(const std::string& checkpoint) {
+  const RunResult r = run_cli("inspect " + checkpoint);
+  std::smatch m;
+  static const std::regex re("weights digest: ([0-9a-f]+)");
+  if (r.exit_code != 0 || !std::regex_search(r.out, m, re)) return "";
+  return m[1].str();
 }
 
 std::string loss_lines(const std::string& log) {

@@ -106,6 +106,8 @@ RunResult run_cli(const std::string& args, const std::string& env = "");
 // The "[Epoch: e, Batch: b] Loss: x" lines of a training log (timings differ
 // between runs, these do not).
 std::string loss_lines(const std::string& log);
+// The weights digest `cnnengine inspect` prints; "" if the file does not inspect cleanly.
+std::string digest_of(const std::string& checkpoint);
 
 // A CIFAR-10 folder with `per_file` records per training file and `test` test records.
 void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test);

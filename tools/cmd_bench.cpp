@@ -20,6 +20,7 @@
 #include "engine/optimizer.h"
 #include "engine/step_args.h"
 #include "engine/step_graph.h"
+#include "engine/weight_average.h"
 #include "tools/commands.h"
 #include "tools/session.h"
 #ifdef CNNE_WITH_CUDA
@@ -103,6 +104,10 @@ int run_bench(int argc, char** argv, int first) {
   std::unique_ptr<GradientClipper> clipper;  // training.clip_grad_norm: timed with the update
   if (config.training.clip_grad_norm > 0)
     clipper = std::make_unique<GradientClipper>(ctx, config.training.clip_grad_norm);
+  std::unique_ptr<WeightAverage> average;  // training.ema_decay: timed with the update
+  if (config.training.ema_decay > 0)
+    average = std::make_unique<WeightAverage>(ctx, net, config.training.ema_decay,
+                                              config.training.ema_buffers);
   LossMeter meter(ctx);
   StepArgs step_args(ctx);  // constant rates: written and uploaded once
   net.bind_step_key(step_args.step_key());
@@ -140,6 +145,10 @@ int run_bench(int argc, char** argv, int first) {
     if (clipper) clipper->clip(net.flat_gradients());
     optimizer->apply(net, step_args);
     scaler.update();
+    if (average) {  // the first update copies; the eager steps before any capture take it
+      average->apply(net);
+      average->count_update();
+    }
     if (timed) {
       clock->stop(update_slot);
       clock->stop(step_slot);
@@ -269,7 +278,8 @@ int run_bench(int argc, char** argv, int first) {
                 per(loss_slot), "(fused)");
   std::cout << line;
   const std::string update_kind =
-      config.training.optimizer.type + (clipper ? "+clip" : "");  // the optimizer, clipping too
+      config.training.optimizer.type + (clipper ? "+clip" : "") +
+      (average ? "+ema" : "");  // the optimizer, clipping and averaging too
   std::snprintf(line, sizeof line, "%-12s %-10s %12s %12.4f\n", "update", update_kind.c_str(), "",
                 per(update_slot));
   std::cout << line << std::string(50, '-') << "\n";

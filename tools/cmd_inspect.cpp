@@ -65,6 +65,12 @@ int run_inspect(int argc, char** argv, int first) {
       const ResumePoint r = read_resume_point(path);  // validates the pair
       std::cout << "optimizer state: " << r.optimizer_path << " (" << r.optimizer.tensors.size()
                 << " tensors, step " << r.optimizer.metadata.at("steps") << ")\n";
+      // Note [averaged weights in checkpoints] (engine/weight_average.h)
+      if (const auto ema = r.optimizer.metadata.find("ema_updates");
+          ema != r.optimizer.metadata.end())
+        std::cout << "weights: an exponential moving average (decay "
+                  << r.optimizer.metadata.at("ema_decay") << ", " << ema->second
+                  << " updates); the training weights are in the optimizer state\n";
     }
   }
   return 0;

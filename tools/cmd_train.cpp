@@ -33,6 +33,9 @@ std::vector<FlagSpec> train_flags() {
       {"lr", "X", "override training.optimizer.lr"},
       {"clip-grad-norm", "X",
        "scale the gradients to a 2-norm of at most X before each step (training.clip_grad_norm)"},
+      {"ema", "DECAY",
+       "keep an exponential moving average of the weights (training.ema_decay, e.g. 0.999); "
+       "evaluations and checkpoints use it"},
       {"seed", "N", "override training.seed (initial weights and shuffling)"},
       {"out", "FILE", "checkpoint path (training.checkpoint); .pth or .pt: torch.save format"},
       {"log-every", "N", "print the mean loss every N batches (training.log_every)"},
@@ -88,6 +91,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.batch_size = args.integer("batch-size", 1, 65536);
   o.lr = args.number("lr");
   o.clip_grad_norm = args.number("clip-grad-norm");
+  o.ema_decay = args.number("ema");
   o.seed = args.integer("seed", 0, INT64_MAX);
   o.log_every = args.integer("log-every", 1, INT64_MAX);
   o.train_limit = args.integer("train-limit", 0, INT64_MAX);
@@ -297,6 +301,14 @@ int run_train(int argc, char** argv, int first) {
     TrainingState state = trainer.train(train, std::cout);
     if (state.status != "complete") return trainer.stop_signal() ? 128 + trainer.stop_signal() : 0;
     std::cout << "Finished Training\n";
+    // The final accuracies are the checkpoint's: the average, when the run keeps one.
+    const auto final_evaluation = [&](const ImageDataset& set) {
+      Evaluation e;
+      with_average(trainer.average(), net, [&] {
+        e = evaluate(ctx, net, set, norm, config.eval.batch_size, config.eval.tta_flip);
+      });
+      return e;
+    };
     trainer.saver().save(config.training.checkpoint, state);
     std::cout << "Model saved to " << config.training.checkpoint << "\n" << std::flush;
     if (metrics)
@@ -304,8 +316,7 @@ int run_train(int argc, char** argv, int first) {
           "checkpoint",
           {{"path", config.training.checkpoint}, {"status", state.status}, {"step", state.steps}});
     if (validation.count) {
-      const Evaluation v =
-          evaluate(ctx, net, validation, norm, config.eval.batch_size, config.eval.tta_flip);
+      const Evaluation v = final_evaluation(validation);
       char line[160];
       std::snprintf(line, sizeof line,
                     "Accuracy of the network on the %lld validation images: %.2f%% (mean loss "
@@ -318,8 +329,7 @@ int run_train(int argc, char** argv, int first) {
       if (metrics) metrics->write("validation", test_record(v, classes, config.eval.tta_flip));
     }
     if (run_eval) {
-      const Evaluation e =
-          evaluate(ctx, net, test, norm, config.eval.batch_size, config.eval.tta_flip);
+      const Evaluation e = final_evaluation(test);
       print_evaluation(std::cout, e.confusion, classes, e.mean_loss);
       state.test_accuracy = e.confusion.accuracy_percent();
       trainer.saver().save(config.training.checkpoint, state);  // now with the accuracies

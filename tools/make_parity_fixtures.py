@@ -14,13 +14,15 @@ It holds, as safetensors (written here with json + struct, no extra package):
   grad0.<param>           the gradients of the first step (same for every recipe)
   <recipe>.losses         F32 (steps) the loss before each update
   <recipe>.grad_norms     F32 (steps) clip_grad_norm_'s total norm, for recipes that clip
+  <recipe>.average.<param> the averaged weights after all steps, for recipes with ema_decay
+                          (conv1.*, fc3.*)
   <recipe>.final.<param>  the weights after all steps (every parameter for the first two
                           recipes; conv1.*, fc3.* for the others, to keep the file small)
 The recipes are written in cnnengine's config terms (metadata "recipes":
 training.optimizer, training.schedule with unit "step", training.label_smoothing,
-training.clip_grad_norm) and translated here to torch.optim, torch.optim.lr_scheduler,
-CrossEntropyLoss(label_smoothing) and nn.utils.clip_grad_norm_, stepping the
-scheduler after every step.
+training.clip_grad_norm, training.ema_decay) and translated here to torch.optim,
+torch.optim.lr_scheduler, CrossEntropyLoss(label_smoothing), nn.utils.clip_grad_norm_
+and torch.optim.swa_utils.AveragedModel, stepping the scheduler after every step.
 Inputs go through ToTensor + Normalize(0.5, 0.5) exactly as torchvision does it.
 """
 import argparse
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.optim as optim
+from torch.optim.swa_utils import AveragedModel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_tutorial import SimpleCNN  # noqa: E402  the tutorial's network, verbatim
@@ -57,6 +60,10 @@ RECIPES = {
     # clip_grad_norm_ between backward and step: steps 0, 1 and 4 clip, 2 and 3 do not.
     "sgd_clip": {"optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
                  "clip_grad_norm": 0.9},
+    # AveragedModel with the EMA avg_fn, updated after every step (a low decay, so that
+    # five steps move the average well away from both the first and the last weights).
+    "sgd_ema": {"optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+                "ema_decay": 0.6},
 }
 FULL_FINALS = ("tutorial", "decay")
 SMALL_FINALS = ("conv1.weight", "conv1.bias", "fc3.weight", "fc3.bias")
@@ -230,6 +237,10 @@ def main():
         criterion = nn.CrossEntropyLoss(label_smoothing=spec.get("label_smoothing", 0.0))
         optimizer = make_optimizer(net.parameters(), spec["optimizer"])
         scheduler = make_scheduler(optimizer, spec.get("schedule"))
+        average = None
+        if "ema_decay" in spec:
+            d = spec["ema_decay"]
+            average = AveragedModel(net, avg_fn=lambda avg, w, n: d * avg + (1 - d) * w)
         losses, lrs, norms = [], [], []
         for k in range(STEPS):
             optimizer.zero_grad()
@@ -243,6 +254,8 @@ def main():
             if "clip_grad_norm" in spec:
                 norms.append(nn.utils.clip_grad_norm_(net.parameters(), spec["clip_grad_norm"]).item())
             optimizer.step()
+            if average is not None:
+                average.update_parameters(net)
             if scheduler is not None:
                 scheduler.step()
         out[f"{recipe}.losses"] = np.array(losses, dtype=np.float32)
@@ -253,6 +266,10 @@ def main():
         for name, v in net.state_dict().items():
             if recipe in FULL_FINALS or name in SMALL_FINALS:
                 out[f"{recipe}.final.{name}"] = v.numpy().copy()
+        if average is not None:
+            for name, v in average.module.state_dict().items():
+                if name in SMALL_FINALS:
+                    out[f"{recipe}.average.{name}"] = v.detach().numpy().copy()
 
     metadata = {"generator": "tools/make_parity_fixtures.py", "torch_version": torch.__version__,
                 "steps": str(STEPS), "batch": str(BATCH),
