@@ -30,8 +30,30 @@ void check_size(int64_t height, int64_t width, const std::string& where) {
 struct PngHeader {
   int64_t width = 0, height = 0;
   int bit_depth = 0, color_type = 0;
-  int samples = 0;  // per pixel in the file: 1 gray or palette index, 2 GA, 3 RGB, 4 RGBA
+  int samples = 0;          // per pixel in the file: 1 gray or palette index, 2 GA, 3 RGB, 4 RGBA
+  bool interlaced = false;  // Adam7: seven passes of sub-images, each its own filtered rows
 };
+
+// One Adam7 pass: the pixels (x0 + i * dx, y0 + j * dy).
+struct Pass {
+  int64_t x0, y0, dx, dy;
+};
+constexpr std::array<Pass, 7> kAdam7{{{0, 0, 8, 8},
+                                      {4, 0, 8, 8},
+                                      {0, 4, 4, 8},
+                                      {2, 0, 4, 4},
+                                      {0, 2, 2, 4},
+                                      {1, 0, 2, 2},
+                                      {0, 1, 1, 2}}};
+// The passes of an image: the whole image when not interlaced.
+std::vector<Pass> passes_of(const PngHeader& h) {
+  if (!h.interlaced) return {{0, 0, 1, 1}};
+  return {kAdam7.begin(), kAdam7.end()};
+}
+// Pixels of a pass along one axis of `size` pixels (0 for a pass that misses them all).
+int64_t pass_extent(int64_t size, int64_t first, int64_t step) {
+  return size > first ? (size - first + step - 1) / step : 0;
+}
 
 PngHeader parse_ihdr(std::span<const uint8_t> data, const std::string& where) {
   if (data.size() != 13)
@@ -78,9 +100,10 @@ PngHeader parse_ihdr(std::span<const uint8_t> data, const std::string& where) {
                     " is not allowed with colour type " + std::to_string(h.color_type));
   if (data[10] != 0 || data[11] != 0)
     throw DataError(where + ": PNG compression or filter method other than 0");
-  if (data[12] == 1)
-    throw DataError(where + ": interlaced (Adam7) PNGs are not read; save it without interlacing");
-  if (data[12] != 0) throw DataError(where + ": PNG interlace method " + std::to_string(data[12]));
+  if (data[12] > 1)
+    throw DataError(where + ": PNG interlace method " + std::to_string(data[12]) +
+                    ", expected 0 (none) or 1 (Adam7)");
+  h.interlaced = data[12] == 1;
   return h;
 }
 
@@ -92,12 +115,12 @@ uint8_t paeth(int a, int b, int c) {
 }
 
 // Undoes each row's filter in place; rows are (1 + row_bytes) with the filter byte first.
-void unfilter(std::vector<uint8_t>& raw, int64_t rows, int64_t row_bytes, int64_t bpp,
+void unfilter(uint8_t* raw, int64_t rows, int64_t row_bytes, int64_t bpp,
               const std::string& where) {
   const int64_t stride = row_bytes + 1;
   for (int64_t y = 0; y < rows; ++y) {
-    uint8_t* row = raw.data() + y * stride + 1;
-    const uint8_t* up = y > 0 ? raw.data() + (y - 1) * stride + 1 : nullptr;
+    uint8_t* row = raw + y * stride + 1;
+    const uint8_t* up = y > 0 ? raw + (y - 1) * stride + 1 : nullptr;
     const int filter = row[-1];
     for (int64_t i = 0; i < row_bytes; ++i) {
       const int a = i >= bpp ? row[i - bpp] : 0;
@@ -205,11 +228,15 @@ DecodedImage decode_png(std::span<const uint8_t> bytes, const std::string& where
     throw DataError(where + ": PNG with a palette colour type has no PLTE chunk");
 
   const int64_t bits_per_pixel = int64_t{h.samples} * h.bit_depth;
-  const int64_t row_bytes = (h.width * bits_per_pixel + 7) / 8;
   const int64_t bpp = std::max<int64_t>(1, bits_per_pixel / 8);
-  std::vector<uint8_t> raw =
-      inflate_exactly(compressed, static_cast<size_t>(h.height * (row_bytes + 1)), where);
-  unfilter(raw, h.height, row_bytes, bpp, where);
+  const auto row_bytes_of = [&](int64_t pixels) { return (pixels * bits_per_pixel + 7) / 8; };
+  const std::vector<Pass> passes = passes_of(h);
+  int64_t expected = 0;  // every pass's rows, one after the other, each with its filter byte
+  for (const Pass& p : passes) {
+    const int64_t w = pass_extent(h.width, p.x0, p.dx), rows = pass_extent(h.height, p.y0, p.dy);
+    if (w > 0) expected += rows * (row_bytes_of(w) + 1);
+  }
+  std::vector<uint8_t> raw = inflate_exactly(compressed, static_cast<size_t>(expected), where);
 
   DecodedImage image;
   image.height = h.height;
@@ -217,34 +244,43 @@ DecodedImage decode_png(std::span<const uint8_t> bytes, const std::string& where
   image.channels = h.color_type == 3 ? 3 : h.samples;
   image.pixels.resize(static_cast<size_t>(h.height * h.width * image.channels));
   const int max_value = (1 << std::min(h.bit_depth, 8)) - 1;
-  for (int64_t y = 0; y < h.height; ++y) {
-    const uint8_t* row = raw.data() + y * (row_bytes + 1) + 1;
-    uint8_t* out = image.pixels.data() + y * h.width * image.channels;
-    for (int64_t x = 0; x < h.width; ++x) {
-      for (int s = 0; s < h.samples; ++s) {
-        const int64_t sample = x * h.samples + s;
-        int value;
-        if (h.bit_depth == 16) {
-          value = row[2 * sample];  // the high byte, as libpng's strip_16
-        } else if (h.bit_depth == 8) {
-          value = row[sample];
-        } else {  // 1, 2 or 4 bits, the leftmost pixel in the high bits
-          const int64_t bit = sample * h.bit_depth;
-          value = (row[bit / 8] >> (8 - h.bit_depth - bit % 8)) & max_value;
-        }
-        if (h.color_type == 3) {
-          if (3 * static_cast<size_t>(value) + 2 >= palette.size())
-            throw DataError(where + ": PNG pixel (" + std::to_string(x) + ", " + std::to_string(y) +
-                            ") uses palette entry " + std::to_string(value) + " of " +
-                            std::to_string(palette.size() / 3));
-          std::memcpy(out + 3 * x, &palette[3 * static_cast<size_t>(value)], 3);
-        } else {
-          // Gray below 8 bits stretches to 0..255 (1-bit 1 is white).
-          out[x * image.channels + s] =
-              static_cast<uint8_t>(h.bit_depth < 8 ? value * 255 / max_value : value);
+  uint8_t* pass_data = raw.data();
+  for (const Pass& p : passes) {
+    const int64_t w = pass_extent(h.width, p.x0, p.dx), rows = pass_extent(h.height, p.y0, p.dy);
+    if (w == 0 || rows == 0) continue;  // PNG stores nothing, not even filter bytes
+    const int64_t row_bytes = row_bytes_of(w);
+    unfilter(pass_data, rows, row_bytes, bpp, where);
+    for (int64_t j = 0; j < rows; ++j) {
+      const uint8_t* row = pass_data + j * (row_bytes + 1) + 1;
+      const int64_t y = p.y0 + j * p.dy;
+      for (int64_t i = 0; i < w; ++i) {
+        const int64_t x = p.x0 + i * p.dx;
+        uint8_t* out = image.pixels.data() + (y * h.width + x) * image.channels;
+        for (int s = 0; s < h.samples; ++s) {
+          const int64_t sample = i * h.samples + s;
+          int value;
+          if (h.bit_depth == 16) {
+            value = row[2 * sample];  // the high byte, as libpng's strip_16
+          } else if (h.bit_depth == 8) {
+            value = row[sample];
+          } else {  // 1, 2 or 4 bits, the leftmost pixel in the high bits
+            const int64_t bit = sample * h.bit_depth;
+            value = (row[bit / 8] >> (8 - h.bit_depth - bit % 8)) & max_value;
+          }
+          if (h.color_type == 3) {
+            if (3 * static_cast<size_t>(value) + 2 >= palette.size())
+              throw DataError(where + ": PNG pixel (" + std::to_string(x) + ", " +
+                              std::to_string(y) + ") uses palette entry " + std::to_string(value) +
+                              " of " + std::to_string(palette.size() / 3));
+            std::memcpy(out, &palette[3 * static_cast<size_t>(value)], 3);
+          } else {
+            // Gray below 8 bits stretches to 0..255 (1-bit 1 is white).
+            out[s] = static_cast<uint8_t>(h.bit_depth < 8 ? value * 255 / max_value : value);
+          }
         }
       }
     }
+    pass_data += rows * (row_bytes + 1);
   }
   return image;
 }

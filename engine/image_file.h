@@ -1,6 +1,6 @@
 #pragma once
 // Image files for `cnnengine predict`: PNG (every bit depth and colour type of
-// the standard, not interlaced) and binary PGM/PPM (P5/P6). Decoded to 8 bits
+// the standard, Adam7-interlaced or not) and binary PGM/PPM (P5/P6). Decoded to 8 bits
 // per sample, interleaved as the file stores it. Every fault is a DataError
 // naming `where` and what was expected; sizes are checked before anything is
 // allocated, so a hostile header cannot ask for gigabytes.

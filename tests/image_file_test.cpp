@@ -18,9 +18,21 @@
 namespace cnne::test {
 namespace {
 
-const char* const kFixtures[] = {"rgb8.png",  "rgba8.png",    "gray8.png",    "gray_alpha8.png",
-                                 "gray1.png", "palette8.png", "palette4.png", "gray16.png",
-                                 "rgb8.ppm",  "gray8.pgm",    "big.png"};
+const char* const kFixtures[] = {"rgb8.png",
+                                 "rgba8.png",
+                                 "gray8.png",
+                                 "gray_alpha8.png",
+                                 "gray1.png",
+                                 "palette8.png",
+                                 "palette4.png",
+                                 "gray16.png",
+                                 "rgb8.ppm",
+                                 "gray8.pgm",
+                                 "big.png",
+                                 "rgb8_interlaced.png",
+                                 "gray2_interlaced.png",
+                                 "palette4_interlaced.png",
+                                 "tiny_interlaced.png"};
 
 std::string images_dir() {
   return fixtures_dir() + "/images";
@@ -160,6 +172,23 @@ TEST(ImageFile, HandBuiltPngsDecodeAndEveryFilterIsUndone) {
   EXPECT_EQ(gray.pixels, (std::vector<uint8_t>{0, 85, 170, 255}));
 }
 
+// Adam7 by hand: 3 x 3 gray, each pass's rows (filter 0) in pass order; passes
+// 2 and 3 lie outside so small an image and are absent, filter bytes too.
+TEST(ImageFile, InterlacedPngsPlaceEachPassesPixels) {
+  const std::vector<uint8_t> passes{0, 1,         // pass 1: (0, 0)
+                                    0, 2,         // pass 4: (2, 0)
+                                    0, 3, 4,      // pass 5: (0, 2), (2, 2)
+                                    0, 5, 0, 6,   // pass 6: (1, 0) and (1, 2), a row each
+                                    0, 7, 8, 9};  // pass 7: row 1
+  const DecodedImage image = decode_image(make_png(3, 3, 8, 0, passes, 1), "x.png");
+  EXPECT_EQ(image.pixels, (std::vector<uint8_t>{1, 5, 2, 7, 8, 9, 3, 6, 4}));
+  // The same bytes as one non-interlaced image would be three rows of 4 and
+  // three bytes too many: the size check tells the two layouts apart.
+  EXPECT_NE(error_of(make_png(3, 3, 8, 0, {0, 1, 2, 3, 0, 4, 5, 6, 0, 7, 8, 9}, 1))
+                .find("inflates to 12 bytes, expected 15"),
+            std::string::npos);
+}
+
 TEST(ImageFile, DamagedPngsAreOneClearError) {
   const std::vector<uint8_t> rows{0, 1, 2, 3, 0, 4, 5, 6};  // 1 x 2 RGB
   const std::vector<uint8_t> good = make_png(1, 2, 8, 2, rows);
@@ -175,8 +204,10 @@ TEST(ImageFile, DamagedPngsAreOneClearError) {
             std::string::npos);
   EXPECT_NE(error_of(make_png(1, 2, 8, 2, {0, 1, 2, 3})).find("inflates to 4 bytes, expected 8"),
             std::string::npos);
-  EXPECT_NE(error_of(make_png(1, 2, 8, 2, rows, 1)).find("interlaced (Adam7) PNGs are not read"),
-            std::string::npos);
+  // 1 x 2: pass 1 holds pixel (0, 0) and pass 7 pixel (0, 1), the rows of the plain layout.
+  EXPECT_EQ(decode_image(make_png(1, 2, 8, 2, rows, 1), "x.png").pixels,
+            decode_image(good, "x.png").pixels);
+  EXPECT_NE(error_of(make_png(1, 2, 8, 2, rows, 2)).find("interlace method 2"), std::string::npos);
   EXPECT_NE(error_of(make_png(1, 2, 16, 3, rows)).find("bit depth 16 is not allowed"),
             std::string::npos);
   EXPECT_NE(error_of(make_png(1, 2, 8, 5, rows)).find("colour type 5"), std::string::npos);
