@@ -47,6 +47,44 @@ double ConfusionMatrix::class_accuracy_percent(int64_t truth) const {
   return n ? 100.0 * static_cast<double>(count(truth, truth)) / static_cast<double>(n) : 0.0;
 }
 
+int64_t ConfusionMatrix::predicted_total(int64_t predicted) const {
+  int64_t n = 0;
+  for (int64_t t = 0; t < classes_; ++t) n += count(t, predicted);
+  return n;
+}
+
+double ConfusionMatrix::class_precision_percent(int64_t predicted) const {
+  const int64_t n = predicted_total(predicted);
+  return n ? 100.0 * static_cast<double>(count(predicted, predicted)) / static_cast<double>(n)
+           : 0.0;
+}
+
+double ConfusionMatrix::class_f1_percent(int64_t c) const {
+  const double p = class_precision_percent(c), r = class_accuracy_percent(c);
+  return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+}
+
+namespace {
+
+double mean_over_classes(const ConfusionMatrix& m, double (ConfusionMatrix::*of)(int64_t) const) {
+  if (m.classes() == 0) return 0.0;
+  double sum = 0;
+  for (int64_t c = 0; c < m.classes(); ++c) sum += (m.*of)(c);
+  return sum / static_cast<double>(m.classes());
+}
+
+}  // namespace
+
+double ConfusionMatrix::macro_precision_percent() const {
+  return mean_over_classes(*this, &ConfusionMatrix::class_precision_percent);
+}
+double ConfusionMatrix::macro_recall_percent() const {
+  return mean_over_classes(*this, &ConfusionMatrix::class_accuracy_percent);
+}
+double ConfusionMatrix::macro_f1_percent() const {
+  return mean_over_classes(*this, &ConfusionMatrix::class_f1_percent);
+}
+
 void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
                       const std::vector<std::string>& class_names, double mean_loss,
                       const std::string& set) {
@@ -82,6 +120,20 @@ void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
     }
     out << "\n";
   }
+  out << "Precision, recall and F1 per class (percent; recall is the class accuracy above):\n";
+  std::snprintf(line, sizeof line, "%-9s %9s %7s %7s %7s\n", "", "precision", "recall", "F1",
+                "images");
+  out << line;
+  for (int64_t c = 0; c < m.classes(); ++c) {
+    std::snprintf(line, sizeof line, "%-9.9s %9.2f %7.2f %7.2f %7lld\n", name(c).c_str(),
+                  m.class_precision_percent(c), m.class_accuracy_percent(c), m.class_f1_percent(c),
+                  static_cast<long long>(m.class_total(c)));
+    out << line;
+  }
+  std::snprintf(line, sizeof line, "%-9s %9.2f %7.2f %7.2f %7lld\n", "macro avg",
+                m.macro_precision_percent(), m.macro_recall_percent(), m.macro_f1_percent(),
+                static_cast<long long>(m.total()));
+  out << line;
 }
 
 }  // namespace cnne

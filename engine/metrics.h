@@ -19,13 +19,25 @@ class ConfusionMatrix {
   int64_t class_total(int64_t truth) const;
   double accuracy_percent() const;                     // 0 when empty
   double class_accuracy_percent(int64_t truth) const;  // 0 when the class is absent
+  // Images predicted as class c (a column of the matrix).
+  int64_t predicted_total(int64_t predicted) const;
+  // Of the images predicted as c, the share that are c (0 when none is
+  // predicted as c, sklearn's zero_division=0); recall is class_accuracy_percent.
+  double class_precision_percent(int64_t predicted) const;
+  // 2 P R / (P + R) of precision and recall; 0 when both are 0.
+  double class_f1_percent(int64_t c) const;
+  // The unweighted means over classes (sklearn's "macro avg").
+  double macro_precision_percent() const;
+  double macro_recall_percent() const;
+  double macro_f1_percent() const;
 
  private:
   int64_t classes_;
   std::vector<int64_t> counts_;  // (classes, classes): [truth][predicted]
 };
 
-// The tutorial's lines, then the confusion matrix:
+// The tutorial's lines, then the confusion matrix and per-class precision,
+// recall and F1 (sklearn's classification_report, in percent):
 //   Accuracy of the network on the 10000 test images: 53.92%
 //   Accuracy of plane : 62.80%   (one per class)
 // `set` names the images in the first line ("test", "validation").

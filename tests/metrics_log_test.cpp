@@ -140,6 +140,9 @@ TEST(MetricsLog, AStoppedAndResumedRunGivesOneContinuousRecord) {
   EXPECT_EQ(tests[0].at("images"), 20);
   EXPECT_EQ(tests[0].at("per_class").size(), 10u);
   EXPECT_TRUE(tests[0].at("per_class").contains("plane"));
+  EXPECT_EQ(tests[0].at("per_class_precision").size(), 10u);
+  EXPECT_EQ(tests[0].at("per_class_f1").size(), 10u);
+  EXPECT_GE(tests[0].at("macro_f1").get<double>(), 0.0);
   char accuracy[96];
   std::snprintf(accuracy, sizeof accuracy, "Accuracy of the network on the 20 test images: %.2f%%",
                 tests[0].at("accuracy").get<double>());

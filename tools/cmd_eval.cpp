@@ -83,9 +83,10 @@ int run_eval(int argc, char** argv, int first) {
     std::cout << args.help_text(
         "--checkpoint FILE [options]",
         "Loads a checkpoint and prints the tutorial's test accuracy lines (overall and per\n"
-        "class) and a confusion matrix. The network comes from the config stored in the\n"
-        "checkpoint, or from --config. --validation evaluates the images the run held out\n"
-        "of its training files (data.validation) instead of the test set.");
+        "class), a confusion matrix and per-class precision, recall and F1. The network\n"
+        "comes from the config stored in the checkpoint, or from --config. --validation\n"
+        "evaluates the images the run held out of its training files (data.validation)\n"
+        "instead of the test set.");
     return 0;
   }
   const auto path = args.text("checkpoint");

@@ -150,16 +150,23 @@ void report_resume(const ResumePoint& r, const Config& stored, const Config& now
 // The final evaluation as a metrics record: overall and per-class accuracy.
 nlohmann::ordered_json test_record(const Evaluation& e, const std::vector<std::string>& classes,
                                    bool tta_flip) {
-  nlohmann::ordered_json per_class;
-  for (int64_t c = 0; c < e.confusion.classes(); ++c)
-    per_class[c < static_cast<int64_t>(classes.size()) ? classes[static_cast<size_t>(c)]
-                                                       : std::to_string(c)] =
-        e.confusion.class_accuracy_percent(c);
+  nlohmann::ordered_json per_class, precision, f1;
+  for (int64_t c = 0; c < e.confusion.classes(); ++c) {
+    const std::string name = c < static_cast<int64_t>(classes.size())
+                                 ? classes[static_cast<size_t>(c)]
+                                 : std::to_string(c);
+    per_class[name] = e.confusion.class_accuracy_percent(c);
+    precision[name] = e.confusion.class_precision_percent(c);
+    f1[name] = e.confusion.class_f1_percent(c);
+  }
   return {{"images", e.confusion.total()},
           {"accuracy", e.confusion.accuracy_percent()},
           {"mean_loss", e.mean_loss},
           {"tta_flip", tta_flip},
-          {"per_class", per_class}};
+          {"per_class", per_class},
+          {"per_class_precision", precision},
+          {"per_class_f1", f1},
+          {"macro_f1", e.confusion.macro_f1_percent()}};
 }
 
 }  // namespace
