@@ -29,46 +29,55 @@ std::string locate(const std::string& requested) {
   return locate_folder(rule, requested);
 }
 
-ImageDataset read_files(const std::vector<std::string>& files, int64_t limit) {
+ImageDataset read_files(const std::vector<std::string>& files, int64_t limit,
+                        const RecordFormat& format) {
+  const int64_t record = format.record_bytes();
   ImageDataset set;
   for (const std::string& file : files) {
     if (limit > 0 && set.count >= limit) break;
     std::error_code ec;
-    if (!fs::is_regular_file(file, ec)) throw DataError(file + ": missing CIFAR-10 file");
+    if (!fs::is_regular_file(file, ec))
+      throw DataError(file + ": missing " + format.title + " file");
     const auto size = static_cast<int64_t>(fs::file_size(file, ec));
     if (ec) throw DataError(file + ": cannot read its size: " + ec.message());
-    if (size == 0 || size % kRecordBytes != 0)
-      throw DataError(file + ": size " + std::to_string(size) +
-                      " bytes is not a whole number of 3073-byte records (1 label + 3072 "
-                      "pixels); the file is truncated or not CIFAR-10 binary");
-    int64_t records = size / kRecordBytes;
+    if (size == 0 || size % record != 0)
+      throw DataError(file + ": size " + std::to_string(size) + " bytes is not a whole number of " +
+                      std::to_string(record) + "-byte records (" +
+                      std::to_string(format.label_bytes) + " label" +
+                      (format.label_bytes > 1 ? "s" : "") +
+                      " + 3072 pixels); the file is truncated or not " + format.title + " binary");
+    int64_t records = size / record;
     if (limit > 0) records = std::min(records, limit - set.count);
 
     std::unique_ptr<std::FILE, FileCloser> f(std::fopen(file.c_str(), "rb"));
     if (!f) throw DataError(file + ": cannot open");
-    std::vector<uint8_t> raw(static_cast<size_t>(records * kRecordBytes));
+    std::vector<uint8_t> raw(static_cast<size_t>(records * record));
     if (std::fread(raw.data(), 1, raw.size(), f.get()) != raw.size())
       throw DataError(file + ": read failed after the size check (file changed while reading?)");
-    append_records(raw.data(), raw.size(), file, set);
+    append_records(raw.data(), raw.size(), file, set, format);
   }
   return set;
 }
 
-void append_records(const uint8_t* bytes, size_t size, const std::string& name, ImageDataset& set) {
-  if (size % kRecordBytes != 0)
-    throw DataError(name + ": " + std::to_string(size) +
-                    " bytes are not a whole number of 3073-byte records");
-  const auto records = static_cast<int64_t>(size) / kRecordBytes;
+void append_records(const uint8_t* bytes, size_t size, const std::string& name, ImageDataset& set,
+                    const RecordFormat& format) {
+  const int64_t record = format.record_bytes();
+  if (size % static_cast<size_t>(record) != 0)
+    throw DataError(name + ": " + std::to_string(size) + " bytes are not a whole number of " +
+                    std::to_string(record) + "-byte records");
+  const auto records = static_cast<int64_t>(size) / record;
   const int64_t image_bytes = set.image_bytes();
   set.pixels.resize(static_cast<size_t>((set.count + records) * image_bytes));
   set.labels.resize(static_cast<size_t>(set.count + records));
   for (int64_t r = 0; r < records; ++r) {
-    const uint8_t* rec = bytes + r * kRecordBytes;
-    if (rec[0] >= kClasses)
+    const uint8_t* rec = bytes + r * record;
+    const uint8_t label = rec[format.label_at];
+    if (label >= format.classes)
       throw DataError(name + ": record " + std::to_string(r) + " has label " +
-                      std::to_string(rec[0]) + ", expected 0..9");
-    set.labels[static_cast<size_t>(set.count + r)] = rec[0];
-    std::copy(rec + 1, rec + kRecordBytes,
+                      std::to_string(label) + ", expected 0.." +
+                      std::to_string(format.classes - 1));
+    set.labels[static_cast<size_t>(set.count + r)] = label;
+    std::copy(rec + format.label_bytes, rec + record,
               set.pixels.begin() + static_cast<ptrdiff_t>((set.count + r) * image_bytes));
   }
   set.count += records;
@@ -90,7 +99,10 @@ ImageDataset load_test(const std::string& dir, int64_t limit) {
 }
 
 std::vector<std::string> read_class_names(const std::string& dir) {
-  const fs::path path = fs::path(dir) / "batches.meta.txt";
+  return read_name_lines((fs::path(dir) / "batches.meta.txt").string(), kClasses);
+}
+
+std::vector<std::string> read_name_lines(const std::string& path, int64_t classes) {
   std::ifstream in(path);
   if (!in) return {};
   std::vector<std::string> names;
@@ -99,9 +111,9 @@ std::vector<std::string> read_class_names(const std::string& dir) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     if (!line.empty()) names.push_back(line);
   }
-  if (names.size() != kClasses)
-    throw DataError(path.string() + ": expected 10 class names, one per line, found " +
-                    std::to_string(names.size()));
+  if (static_cast<int64_t>(names.size()) != classes)
+    throw DataError(path + ": expected " + std::to_string(classes) +
+                    " class names, one per line, found " + std::to_string(names.size()));
   return names;
 }
 

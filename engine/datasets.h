@@ -15,7 +15,7 @@ struct DatasetInfo {
   int64_t channels, classes;  // the image size comes from the files
 };
 
-// cifar10 (the default), fashion-mnist, mnist.
+// cifar10 (the default), cifar100, fashion-mnist, mnist.
 const std::vector<DatasetInfo>& known();
 // "cifar10, fashion-mnist, mnist"
 std::string known_names();
@@ -25,7 +25,7 @@ const DatasetInfo* find(const std::string& name);
 const DatasetInfo& info(const std::string& name);
 
 // The folder of `dataset`: `requested` if given, else $CNNE_DATA, else its
-// usual places (cifar10::locate, mnist::locate).
+// usual places (cifar10::locate, cifar100::locate, mnist::locate).
 std::string locate(const std::string& dataset, const std::string& requested);
 ImageDataset load_train(const std::string& dataset, const std::string& dir, int64_t limit);
 ImageDataset load_test(const std::string& dataset, const std::string& dir, int64_t limit);

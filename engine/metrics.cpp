@@ -1,5 +1,6 @@
 #include "engine/metrics.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "engine/error.h"
@@ -85,6 +86,33 @@ double ConfusionMatrix::macro_f1_percent() const {
   return mean_over_classes(*this, &ConfusionMatrix::class_f1_percent);
 }
 
+namespace {
+
+// The (classes x classes) counts, rows the true class, columns the predicted.
+template <typename Name>
+void print_matrix(std::ostream& out, const ConfusionMatrix& m, const Name& name) {
+  char line[64];
+  out << "Confusion matrix (rows: true class, columns: predicted class):\n";
+  std::snprintf(line, sizeof line, "%-6s", "");
+  out << line;
+  for (int64_t c = 0; c < m.classes(); ++c) {
+    std::snprintf(line, sizeof line, " %6.6s", name(c).c_str());
+    out << line;
+  }
+  out << "\n";
+  for (int64_t t = 0; t < m.classes(); ++t) {
+    std::snprintf(line, sizeof line, "%-6.6s", name(t).c_str());
+    out << line;
+    for (int64_t p = 0; p < m.classes(); ++p) {
+      std::snprintf(line, sizeof line, " %6lld", static_cast<long long>(m.count(t, p)));
+      out << line;
+    }
+    out << "\n";
+  }
+}
+
+}  // namespace
+
 void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
                       const std::vector<std::string>& class_names, double mean_loss,
                       const std::string& set) {
@@ -103,37 +131,30 @@ void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
   }
   std::snprintf(line, sizeof line, "Test loss: %.4f\n", mean_loss);
   out << line;
-  out << "Confusion matrix (rows: true class, columns: predicted class):\n";
-  std::snprintf(line, sizeof line, "%-6s", "");
-  out << line;
-  for (int64_t c = 0; c < m.classes(); ++c) {
-    std::snprintf(line, sizeof line, " %6.6s", name(c).c_str());
-    out << line;
-  }
-  out << "\n";
-  for (int64_t t = 0; t < m.classes(); ++t) {
-    std::snprintf(line, sizeof line, "%-6.6s", name(t).c_str());
-    out << line;
-    for (int64_t p = 0; p < m.classes(); ++p) {
-      std::snprintf(line, sizeof line, " %6lld", static_cast<long long>(m.count(t, p)));
-      out << line;
-    }
-    out << "\n";
+  if (m.classes() > kMaxPrintedMatrixClasses) {
+    out << "Confusion matrix: " << m.classes()
+        << " classes, too many to print (eval --predictions FILE writes each image's "
+           "prediction)\n";
+  } else {
+    print_matrix(out, m, name);
   }
   out << "Precision, recall and F1 per class (percent; recall is the class accuracy above):\n";
-  std::snprintf(line, sizeof line, "%-9s %9s %7s %7s %7s\n", "", "precision", "recall", "F1",
+  int width = 9;  // the name column: "macro avg", or the longest name (up to 24)
+  for (int64_t c = 0; c < m.classes(); ++c)
+    width = std::max(width, std::min(24, static_cast<int>(name(c).size())));
+  std::snprintf(line, sizeof line, "%-*s %9s %7s %7s %7s\n", width, "", "precision", "recall", "F1",
                 "images");
   out << line;
-  for (int64_t c = 0; c < m.classes(); ++c) {
-    std::snprintf(line, sizeof line, "%-9.9s %9.2f %7.2f %7.2f %7lld\n", name(c).c_str(),
-                  m.class_precision_percent(c), m.class_accuracy_percent(c), m.class_f1_percent(c),
-                  static_cast<long long>(m.class_total(c)));
+  const auto row = [&](const std::string& label, double p, double r, double f1, int64_t n) {
+    std::snprintf(line, sizeof line, "%-*.*s %9.2f %7.2f %7.2f %7lld\n", width, width,
+                  label.c_str(), p, r, f1, static_cast<long long>(n));
     out << line;
-  }
-  std::snprintf(line, sizeof line, "%-9s %9.2f %7.2f %7.2f %7lld\n", "macro avg",
-                m.macro_precision_percent(), m.macro_recall_percent(), m.macro_f1_percent(),
-                static_cast<long long>(m.total()));
-  out << line;
+  };
+  for (int64_t c = 0; c < m.classes(); ++c)
+    row(name(c), m.class_precision_percent(c), m.class_accuracy_percent(c), m.class_f1_percent(c),
+        m.class_total(c));
+  row("macro avg", m.macro_precision_percent(), m.macro_recall_percent(), m.macro_f1_percent(),
+      m.total());
 }
 
 }  // namespace cnne

@@ -36,6 +36,9 @@ class ConfusionMatrix {
   std::vector<int64_t> counts_;  // (classes, classes): [truth][predicted]
 };
 
+// Beyond this many classes (CIFAR-100) the matrix is not printed.
+constexpr int64_t kMaxPrintedMatrixClasses = 20;
+
 // The tutorial's lines, then the confusion matrix and per-class precision,
 // recall and F1 (sklearn's classification_report, in percent):
 //   Accuracy of the network on the 10000 test images: 53.92%

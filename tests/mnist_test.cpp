@@ -251,7 +251,7 @@ TEST(DatasetConfig, TheDataSetSetsTheChannelsOfNormalizeAndTheClasses) {
 
   EXPECT_NE(config_error(R"({"dataset": "imagenet"})")
                 .find("fashion.json: data: key 'dataset' is 'imagenet', expected one of cifar10, "
-                      "fashion-mnist, mnist"),
+                      "cifar100, fashion-mnist, mnist"),
             std::string::npos)
       << config_error(R"({"dataset": "imagenet"})");
   const std::string three =

@@ -95,7 +95,12 @@ Config checkpoint_config(const CliArgs& args, const Checkpoint& checkpoint, cons
 std::vector<std::string> class_names(const Config& config, const ImageDataset& data) {
   if (!config.data.classes.empty()) return config.data.classes;
   if (!data.class_names.empty()) return data.class_names;
-  return {"plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+  if (config.data.dataset == "cifar10")
+    return {"plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+  std::vector<std::string> numbers;  // no names file: the label numbers
+  for (int64_t c = 0; c < datasets::info(config.data.dataset).classes; ++c)
+    numbers.push_back(std::to_string(c));
+  return numbers;
 }
 
 void check_network_fits_data(const Network& net, const ImageDataset& data,

@@ -49,11 +49,14 @@ void config_one(const uint8_t* data, size_t size) {
 }
 
 void cifar_one(const uint8_t* data, size_t size) {
-  try {
-    ImageDataset set;
-    cifar10::append_records(data, size, "fuzz.bin", set);
-  } catch (const Error&) {
-  }
+  // The same bytes as CIFAR-10 records and as CIFAR-100's (two label bytes).
+  for (const cifar10::RecordFormat* format :
+       {&cifar10::kCifar10Records, &cifar10::kCifar100Records})
+    try {
+      ImageDataset set;
+      cifar10::append_records(data, size, "fuzz.bin", set, *format);
+    } catch (const Error&) {
+    }
 }
 
 void idx_one(const uint8_t* data, size_t size) {
