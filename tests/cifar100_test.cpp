@@ -123,6 +123,14 @@ TEST(Cifar100Runs, TrainsAndEvaluatesAHundredClassNetwork) {
       run_cli("eval --device cpu --checkpoint " + ckpt + " --data " + data.path().string());
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   EXPECT_NE(eval.out.find("aquarium_fish"), std::string::npos);
+  // The checkpoint's config carries the data's names: predict needs no data folder for them.
+  std::string ppm = "P6\n32 32\n255\n";
+  for (int i = 0; i < 3072; ++i) ppm += static_cast<char>(i * 13 % 256);
+  write_text(out.file("x.ppm"), ppm);
+  const RunResult predict =
+      run_cli("predict --device cpu --top 100 --checkpoint " + ckpt + " " + out.file("x.ppm"));
+  ASSERT_EQ(predict.exit_code, 0) << predict.err;
+  EXPECT_NE(predict.out.find("aquarium_fish"), std::string::npos) << predict.out;
 }
 
 }  // namespace

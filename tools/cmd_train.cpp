@@ -237,6 +237,10 @@ int run_train(int argc, char** argv, int first) {
                : ImageDataset{};
   check_network_fits_data(net, train, config.data.dataset, source);
   const std::vector<std::string> classes = class_names(config, train);
+  // The checkpoint's config names the classes the data named, so predict and
+  // eval of it need no data folder to say them (CIFAR-100's 100 fine names).
+  if (config.data.classes.empty() && !train.class_names.empty())
+    config.data.classes = train.class_names;
 
   std::cout << "Data: " << train.count << " training"
             << (validation.count ? ", " + std::to_string(validation.count) +
