@@ -266,6 +266,17 @@ Safetensors strip_prefix(const Safetensors& file, const std::string& prefix) {
   return out;
 }
 
+nlohmann::json conv_bn_head_network(int64_t side, double dropout) {
+  nlohmann::json layers = nlohmann::json::parse(R"([
+    {"type": "conv2d", "name": "c", "in_channels": 3, "out_channels": 4, "kernel_size": 3},
+    {"type": "batchnorm2d", "name": "bn", "num_features": 4},
+    {"type": "global_avgpool2d", "name": "gap"},
+    {"type": "flatten", "name": "f"}])");
+  if (dropout > 0) layers.push_back({{"type", "dropout"}, {"name", "drop"}, {"p", dropout}});
+  layers.push_back({{"type", "linear"}, {"name", "fc"}, {"in_features", 4}, {"out_features", 10}});
+  return {{"name", "ConvBnHead"}, {"input", {3, side, side}}, {"layers", layers}};
+}
+
 std::string fixtures_dir() {
   const char* source = std::getenv("CNNE_TEST_SOURCE_DIR");
   return source && *source ? source_dir() + "/tests/fixtures" : CNNE_FIXTURES_DIR;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/context.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
@@ -115,6 +117,11 @@ void make_small_cifar(const TempDir& dir, int64_t per_file, int64_t test);
 // The tensors of `file` whose names start with `prefix`, without it
 // ("init.conv1.weight" -> "conv1.weight").
 Safetensors strip_prefix(const Safetensors& file, const std::string& prefix);
+
+// A network with parameters and running statistics, on (3, side, side) images:
+// conv 3->4 3x3 (with bias) -> BatchNorm -> global average pool -> flatten
+// -> [dropout p, when p > 0] -> linear 4->10.
+nlohmann::json conv_bn_head_network(int64_t side, double dropout = 0.0);
 
 // True when a CUDA GPU can run this build's GPU path; else false with the reason.
 bool gpu_usable(std::string* why);

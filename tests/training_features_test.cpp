@@ -49,17 +49,8 @@ TEST(TestTimeFlip, EqualsPlainEvaluationOnMirrorSymmetricImages) {
 }
 
 TEST(Evaluation, RunsInEvaluationModeAndLeavesTheModeAsItWas) {
-  const nlohmann::json config = nlohmann::json::parse(R"({
-    "name": "Noisy", "input": [3, 32, 32],
-    "layers": [
-      {"type": "conv2d", "name": "c", "in_channels": 3, "out_channels": 4, "kernel_size": 3},
-      {"type": "batchnorm2d", "name": "bn", "num_features": 4},
-      {"type": "global_avgpool2d", "name": "gap"},
-      {"type": "flatten", "name": "f"},
-      {"type": "dropout", "name": "drop", "p": 0.9},
-      {"type": "linear", "name": "fc", "in_features": 4, "out_features": 10}]})");
   Context ctx(Device::CPU);
-  Network net = Network::from_json(config, "noisy.json");
+  Network net = Network::from_json(conv_bn_head_network(32, 0.9), "noisy.json");
   net.setup(ctx, {5});
   Rng rng(2);
   net.initialize(rng);

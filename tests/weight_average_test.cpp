@@ -20,15 +20,7 @@ namespace {
 
 // conv (with bias) -> BatchNorm -> pool -> linear: parameters and running statistics.
 Network small_net(Context& ctx) {
-  const nlohmann::json config = nlohmann::json::parse(R"({
-    "name": "Small", "input": [3, 8, 8],
-    "layers": [
-      {"type": "conv2d", "name": "c", "in_channels": 3, "out_channels": 4, "kernel_size": 3},
-      {"type": "batchnorm2d", "name": "bn", "num_features": 4},
-      {"type": "global_avgpool2d", "name": "gap"},
-      {"type": "flatten", "name": "f"},
-      {"type": "linear", "name": "fc", "in_features": 4, "out_features": 10}]})");
-  Network net = Network::from_json(config, "small.json");
+  Network net = Network::from_json(conv_bn_head_network(8), "small.json");
   net.setup(ctx, {2});
   Rng rng(5);
   net.initialize(rng);

@@ -64,19 +64,20 @@ void write_predictions(const std::string& path, const ImageDataset& test, const 
 }  // namespace
 
 int run_eval(int argc, char** argv, int first) {
-  std::vector<FlagSpec> flags = {
-      {"checkpoint", "FILE",
-       "the checkpoint to evaluate: safetensors, or a torch.save .pth (required)"},
-      {"config", "FILE", "config for checkpoints that carry none (e.g. saved by PyTorch)"},
-      {"data", "DIR", "data folder of the checkpoint's data set; default $CNNE_DATA or ./data"},
-      {"batch-size", "N", "evaluation batch size (default: the config's eval.batch_size)"},
-      {"test-limit", "N", "evaluate on the first N test images only"},
-      {"validation", "",
-       "evaluate on the run's validation images (its config's data.validation) instead"},
-      {"tta-flip", "", "average each image's logits with its mirror image's"},
-      {"predictions", "FILE", "write each image's label, prediction and class probabilities (CSV)"},
-      {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
-  };
+  std::vector<FlagSpec> flags = checkpoint_flags("the checkpoint to evaluate");
+  flags.insert(
+      flags.end(),
+      {
+          {"data", "DIR", "data folder of the checkpoint's data set; default $CNNE_DATA or ./data"},
+          {"batch-size", "N", "evaluation batch size (default: the config's eval.batch_size)"},
+          {"test-limit", "N", "evaluate on the first N test images only"},
+          {"validation", "",
+           "evaluate on the run's validation images (its config's data.validation) instead"},
+          {"tta-flip", "", "average each image's logits with its mirror image's"},
+          {"predictions", "FILE",
+           "write each image's label, prediction and class probabilities (CSV)"},
+          {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
+      });
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("eval", flags, 0, argc, argv, first);
   if (args.help_requested()) {
@@ -89,16 +90,10 @@ int run_eval(int argc, char** argv, int first) {
         "instead of the test set.");
     return 0;
   }
-  const auto path = args.text("checkpoint");
-  if (!path) throw UsageError("eval needs --checkpoint FILE; see 'cnnengine eval --help'");
-  Checkpoint checkpoint = read_checkpoint(*path);
-  std::string source;
-  Config config = checkpoint_config(args, checkpoint, *path, source);
+  auto [path, checkpoint, config, source] = read_checkpoint_arg(args, "eval");
   Overrides o;
   o.test_limit = args.integer("test-limit", 0, INT64_MAX);
-  o.precision = args.text("precision");
-  o.tf32 = args.has("tf32");
-  o.channels_last = args.has("channels-last");
+  read_numerics_flags(args, o);
   apply_overrides(config, o);
   if (auto b = args.integer("batch-size", 1, 65536)) config.eval.batch_size = *b;
   const bool on_validation = args.has("validation");
@@ -135,8 +130,8 @@ int run_eval(int argc, char** argv, int first) {
   net.set_precision(config.training.precision);
   choose_layout(net, config, device, std::cout);
   net.setup(ctx, batch_sizes);
-  const LoadReport loaded = load_weights(checkpoint.file, *path, net);
-  std::cout << "Loaded " << *path << ": network " << net.name() << ", " << net.parameter_count()
+  const LoadReport loaded = load_weights(checkpoint.file, path, net);
+  std::cout << "Loaded " << path << ": network " << net.name() << ", " << net.parameter_count()
             << " parameters";
   if (checkpoint.state.steps > 0)
     std::cout << ", trained " << checkpoint.state.epochs_completed << " epochs ("

@@ -22,13 +22,13 @@
 namespace cnne::cli {
 
 int run_predict(int argc, char** argv, int first) {
-  std::vector<FlagSpec> flags = {
-      {"checkpoint", "FILE", "the weights: safetensors, or a torch.save .pth (required)"},
-      {"config", "FILE", "config for checkpoints that carry none (e.g. saved by PyTorch)"},
-      {"top", "K", "print the K most likely classes of each image (default 3)"},
-      {"tta-flip", "", "average each image's logits with its mirror image's"},
-      {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
-  };
+  std::vector<FlagSpec> flags = checkpoint_flags("the weights");
+  flags.insert(flags.end(),
+               {
+                   {"top", "K", "print the K most likely classes of each image (default 3)"},
+                   {"tta-flip", "", "average each image's logits with its mirror image's"},
+                   {"precision", "P", "fp32, bf16 or fp16 activations (default: the config's)"},
+               });
   for (auto& f : device_flags()) flags.push_back(f);
   CliArgs args("predict", flags, 1 << 20, argc, argv, first);
   if (args.help_requested()) {
@@ -40,18 +40,12 @@ int run_predict(int argc, char** argv, int first) {
         "then normalized as the config's data.normalize says.");
     return 0;
   }
-  const auto path = args.text("checkpoint");
-  if (!path) throw UsageError("predict needs --checkpoint FILE; see 'cnnengine predict --help'");
+  auto [path, checkpoint, config, source] = read_checkpoint_arg(args, "predict");
   if (args.positionals().empty())
     throw UsageError("predict needs at least one IMAGE file; see 'cnnengine predict --help'");
   const int64_t top = args.integer("top", 1, 1000).value_or(3);
-  Checkpoint checkpoint = read_checkpoint(*path);
-  std::string source;
-  Config config = checkpoint_config(args, checkpoint, *path, source);
   Overrides o;
-  o.precision = args.text("precision");
-  o.tf32 = args.has("tf32");
-  o.channels_last = args.has("channels-last");
+  read_numerics_flags(args, o);
   apply_overrides(config, o);
   Network net = Network::from_json(config.network, source);
   const Shape input = net.input_shape();  // (C, H, W)
@@ -84,14 +78,13 @@ int run_predict(int argc, char** argv, int first) {
   net.set_precision(config.training.precision);
   choose_layout(net, config, device, std::cout);
   net.setup(ctx, batch_sizes);
-  load_weights(checkpoint.file, *path, net);
+  load_weights(checkpoint.file, path, net);
   const std::vector<std::string> names = class_names(config, images);
   const int64_t classes = net.output_shape(1)[1];
   if (static_cast<int64_t>(names.size()) != classes)
     throw ConfigError(source + ": the network outputs " + std::to_string(classes) +
                       " logits but the config names " + std::to_string(names.size()) + " classes");
-  std::cout << "Loaded " << *path << ": network " << net.name() << ", input " << input.str()
-            << "\n";
+  std::cout << "Loaded " << path << ": network " << net.name() << ", input " << input.str() << "\n";
 
   PerImage per_image;
   evaluate(ctx, net, images, Normalization(config.data.mean, config.data.std), batch,

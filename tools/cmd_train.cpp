@@ -107,9 +107,7 @@ Overrides overrides_from(const CliArgs& args) {
   o.fused_step = args.has("fused-step");
   o.no_fused_step = args.has("no-fused-step");
   o.init_from = args.text("init-from");
-  o.precision = args.text("precision");
-  o.tf32 = args.has("tf32");
-  o.channels_last = args.has("channels-last");
+  read_numerics_flags(args, o);
   return o;
 }
 

@@ -17,32 +17,16 @@ Run with Debian's python3-pil and python3-numpy:
     /usr/bin/python3 tools/make_image_fixtures.py [--out tests/fixtures/images]
 """
 import argparse
-import json
 import os
 import struct
+import sys
 import zlib
 
 import numpy as np
 from PIL import Image
 
-
-def save_safetensors(path, tensors, metadata):
-    header, blobs, offset = {}, [], 0
-    for name, array in tensors.items():
-        data = np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-        header[name] = {"dtype": "U8", "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = metadata
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_file import save_safetensors  # noqa: E402
 
 ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
          (0, 1, 1, 2)]

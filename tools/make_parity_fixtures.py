@@ -28,7 +28,6 @@ Inputs go through ToTensor + Normalize(0.5, 0.5) exactly as torchvision does it.
 import argparse
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -39,6 +38,7 @@ from torch.optim.swa_utils import AveragedModel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_tutorial import SimpleCNN  # noqa: E402  the tutorial's network, verbatim
+from safetensors_file import save_safetensors  # noqa: E402
 
 STEPS = 5
 BATCH = 4
@@ -108,24 +108,6 @@ def to_input(pixels):
     return x.sub(0.5).div(0.5)
 
 
-def save_safetensors(path, tensors, metadata):
-    dtypes = {np.float32: "F32", np.int32: "I32", np.uint8: "U8", np.int64: "I64"}
-    header, blobs, offset = {}, [], 0
-    for name, array in tensors.items():
-        array = np.ascontiguousarray(array)
-        data = array.tobytes()
-        header[name] = {"dtype": dtypes[array.dtype.type], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    header["__metadata__"] = metadata
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
 
 
 class ResidualTiny(nn.Module):

@@ -80,16 +80,33 @@ std::string data_folder(const CliArgs& args, const Config& config) {
   return datasets::locate(config.data.dataset, config.data.root);
 }
 
-Config checkpoint_config(const CliArgs& args, const Checkpoint& checkpoint, const std::string& path,
-                         std::string& source) {
+std::vector<FlagSpec> checkpoint_flags(const std::string& checkpoint_help) {
+  return {
+      {"checkpoint", "FILE", checkpoint_help + ": safetensors, or a torch.save .pth (required)"},
+      {"config", "FILE", "config for checkpoints that carry none (e.g. saved by PyTorch)"}};
+}
+
+void read_numerics_flags(const CliArgs& args, Overrides& o) {
+  o.precision = args.text("precision");
+  o.tf32 = args.has("tf32");
+  o.channels_last = args.has("channels-last");
+}
+
+CheckpointArg read_checkpoint_arg(const CliArgs& args, const std::string& verb) {
+  const auto path = args.text("checkpoint");
+  if (!path)
+    throw UsageError(verb + " needs --checkpoint FILE; see 'cnnengine " + verb + " --help'");
+  CheckpointArg out{*path, read_checkpoint(*path), {}, {}};
   if (auto config_path = args.text("config")) {
-    source = *config_path;
-    return Config::load(*config_path);
+    out.source = *config_path;
+    out.config = Config::load(*config_path);
+  } else if (out.checkpoint.config) {
+    out.source = *path + " (stored config)";
+    out.config = *out.checkpoint.config;
+  } else {
+    throw CheckpointError(*path + ": carries no config in its metadata; pass --config FILE");
   }
-  if (!checkpoint.config)
-    throw CheckpointError(path + ": carries no config in its metadata; pass --config FILE");
-  source = path + " (stored config)";
-  return *checkpoint.config;
+  return out;
 }
 
 std::vector<std::string> class_names(const Config& config, const ImageDataset& data) {

@@ -40,11 +40,23 @@ std::vector<std::string> class_names(const Config& config, const ImageDataset& d
 // UsageError "<what> 'PATH' is a folder ..." or "...: folder 'F' does not exist".
 void check_output_path(const std::string& what, const std::string& path);
 
-// The config to run checkpoint `path` with: --config FILE if given, else the
-// one stored in it; CheckpointError when neither is there. `source` names it
-// for later errors.
-Config checkpoint_config(const CliArgs& args, const Checkpoint& checkpoint, const std::string& path,
-                         std::string& source);
+// The --checkpoint and --config flags of a verb that runs a checkpoint;
+// `checkpoint_help` says what the checkpoint is for.
+std::vector<FlagSpec> checkpoint_flags(const std::string& checkpoint_help);
+// --precision, --tf32 and --channels-last into `o`.
+void read_numerics_flags(const CliArgs& args, Overrides& o);
+
+// --checkpoint FILE, read, and the config to run it with: --config FILE if
+// given, else the one stored in it. UsageError without --checkpoint ("<verb>
+// needs --checkpoint FILE"), CheckpointError when no config is there. `source`
+// names the config for later errors.
+struct CheckpointArg {
+  std::string path;
+  Checkpoint checkpoint;
+  Config config;
+  std::string source;
+};
+CheckpointArg read_checkpoint_arg(const CliArgs& args, const std::string& verb);
 
 // Throws ConfigError unless the network takes the data's images and outputs one
 // logit per class of `dataset`.
