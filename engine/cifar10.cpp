@@ -5,6 +5,7 @@
 #include <fstream>
 #include <memory>
 
+#include "engine/cifar_python.h"
 #include "engine/data_folder.h"
 #include "engine/error.h"
 
@@ -19,14 +20,21 @@ struct FileCloser {
 }  // namespace
 
 std::string locate(const std::string& requested) {
-  static const FolderRule rule{"CIFAR-10",
-                               {"test_batch.bin", "data_batch_1.bin"},
-                               {"cifar-10-batches-bin"},
-                               {"./data/cifar-10-batches-bin", "./cifar-10-batches-bin", "./data"},
-                               "download " + std::string(kDownloadUrl) +
-                                   ", extract it (tar xzf) and pass --data DIR or set " +
-                                   kDataEnvVar};
+  static const FolderRule rule{
+      "CIFAR-10",
+      {"test_batch.bin", "data_batch_1.bin", "test_batch", "data_batch_1"},
+      {"cifar-10-batches-bin", "cifar-10-batches-py"},
+      {"./data/cifar-10-batches-bin", "./cifar-10-batches-bin", "./data"},
+      "download " + std::string(kDownloadUrl) +
+          " (or the Python version that torchvision downloads), extract it (tar xzf) and pass "
+          "--data DIR or set " +
+          kDataEnvVar};
   return locate_folder(rule, requested);
+}
+
+bool holds_python_version(const std::string& dir) {
+  return holds_python_files(dir, {"test_batch.bin", "data_batch_1.bin"},
+                            {"test_batch", "data_batch_1"});
 }
 
 ImageDataset read_files(const std::vector<std::string>& files, int64_t limit,
@@ -84,21 +92,30 @@ void append_records(const uint8_t* bytes, size_t size, const std::string& name, 
 }
 
 ImageDataset load_train(const std::string& dir, int64_t limit) {
+  const bool python = holds_python_version(dir);
   std::vector<std::string> files;
   for (int i = 1; i <= 5; ++i)
-    files.push_back((fs::path(dir) / ("data_batch_" + std::to_string(i) + ".bin")).string());
-  ImageDataset set = read_files(files, limit);
+    files.push_back(
+        (fs::path(dir) / ("data_batch_" + std::to_string(i) + (python ? "" : ".bin"))).string());
+  ImageDataset set = python ? cifar_python::read_batches(files, limit, cifar_python::kCifar10Python)
+                            : read_files(files, limit);
   set.class_names = read_class_names(dir);
   return set;
 }
 
 ImageDataset load_test(const std::string& dir, int64_t limit) {
-  ImageDataset set = read_files({(fs::path(dir) / "test_batch.bin").string()}, limit);
+  ImageDataset set = holds_python_version(dir)
+                         ? cifar_python::read_batches({(fs::path(dir) / "test_batch").string()},
+                                                      limit, cifar_python::kCifar10Python)
+                         : read_files({(fs::path(dir) / "test_batch.bin").string()}, limit);
   set.class_names = read_class_names(dir);
   return set;
 }
 
 std::vector<std::string> read_class_names(const std::string& dir) {
+  if (holds_python_version(dir))
+    return cifar_python::read_names((fs::path(dir) / "batches.meta").string(),
+                                    cifar_python::kCifar10Python);
   return read_name_lines((fs::path(dir) / "batches.meta.txt").string(), kClasses);
 }
 

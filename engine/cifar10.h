@@ -2,6 +2,8 @@
 // CIFAR-10 in its original binary format (cifar-10-batches-bin): each file
 // holds records of 1 label byte and 3072 pixel bytes (R plane, G plane, B
 // plane, 32x32 row-major); batches.meta.txt names the classes, one per line.
+// A folder holding the Python version instead (cifar-10-batches-py: pickled
+// data_batch_1..5, test_batch, batches.meta) is read by engine/cifar_python.h.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,9 +29,11 @@ constexpr RecordFormat kCifar10Records{"CIFAR-10", 1, 0, kClasses};
 constexpr RecordFormat kCifar100Records{"CIFAR-100", 2, 1, 100};
 constexpr const char* kDownloadUrl = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 
-// The folder holding the .bin files: `requested` if given (a folder that has
-// the files, or one with a cifar-10-batches-bin/ inside), else $CNNE_DATA,
-// else ./data/cifar-10-batches-bin, ./cifar-10-batches-bin, ./data.
+// The folder holding the data files (binary, or the Python version's):
+// `requested` if given (a folder that has the files, or one with a
+// cifar-10-batches-bin/ or cifar-10-batches-py/ inside), else $CNNE_DATA,
+// else ./data/cifar-10-batches-bin, ./cifar-10-batches-bin, ./data (where the
+// tutorial's torchvision download puts cifar-10-batches-py/).
 // Throws DataError saying where it looked and how to get the data.
 std::string locate(const std::string& requested);
 
@@ -46,10 +50,14 @@ void append_records(const uint8_t* bytes, size_t size, const std::string& name, 
 // empty if the file is absent; DataError naming it unless it holds `classes` names.
 std::vector<std::string> read_name_lines(const std::string& path, int64_t classes);
 
-ImageDataset load_train(const std::string& dir, int64_t limit);  // data_batch_1..5.bin
-ImageDataset load_test(const std::string& dir, int64_t limit);   // test_batch.bin
+// True when `dir` holds the Python version's files and not the binary ones.
+bool holds_python_version(const std::string& dir);
 
-// The class names of batches.meta.txt in `dir`; empty if the file is absent.
+ImageDataset load_train(const std::string& dir, int64_t limit);  // data_batch_1..5(.bin)
+ImageDataset load_test(const std::string& dir, int64_t limit);   // test_batch(.bin)
+
+// The class names of batches.meta.txt (the Python version: batches.meta) in
+// `dir`; empty if the file is absent.
 std::vector<std::string> read_class_names(const std::string& dir);
 
 }  // namespace cnne::cifar10

@@ -9,11 +9,15 @@ namespace cnne {
 namespace fs = std::filesystem;
 namespace {
 
-bool has_markers(const FolderRule& rule, const fs::path& dir) {
+bool holds_any(const fs::path& dir, const std::vector<std::string>& files) {
   std::error_code ec;
-  for (const std::string& marker : rule.markers)
-    if (fs::is_regular_file(dir / marker, ec)) return true;
+  for (const std::string& file : files)
+    if (fs::is_regular_file(dir / file, ec)) return true;
   return false;
+}
+
+bool has_markers(const FolderRule& rule, const fs::path& dir) {
+  return holds_any(dir, rule.markers);
 }
 
 // `dir` itself if it holds the files, else the first `inside` subfolder that does.
@@ -67,6 +71,11 @@ std::string locate_folder(const FolderRule& rule, const std::string& requested) 
     if (!found.empty()) return found;
   }
   throw DataError(rule.what + " not found (looked in " + joined(rule.defaults, ", ") + ")" + how);
+}
+
+bool holds_python_files(const std::string& dir, const std::vector<std::string>& binary,
+                        const std::vector<std::string>& python) {
+  return !holds_any(dir, binary) && holds_any(dir, python);
 }
 
 }  // namespace cnne

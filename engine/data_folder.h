@@ -23,4 +23,9 @@ struct FolderRule {
 // DataError saying where it looked and how to get the data.
 std::string locate_folder(const FolderRule& rule, const std::string& requested);
 
+// True when `dir` holds none of `binary` and at least one of `python` (a data
+// set's Python version, pickled, in place of its binary files).
+bool holds_python_files(const std::string& dir, const std::vector<std::string>& binary,
+                        const std::vector<std::string>& python);
+
 }  // namespace cnne

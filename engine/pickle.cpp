@@ -354,10 +354,15 @@ class Machine {
         call(callable, arguments);
         return;
       }
-      case BUILD:
-        pop();  // __setstate__'s state: OrderedDict's _metadata, an object's attributes
-        top();
+      case BUILD: {
+        // __setstate__'s state (OrderedDict's _metadata, an object's
+        // attributes, a numpy array's shape, dtype and bytes): kept on a call's
+        // result as its third item, dropped elsewhere.
+        const Ref state = pop();
+        Object& target = object(top());
+        if (target.kind == Kind::Call && target.items.size() == 2) target.items.push_back(state);
         return;
+      }
       case BINPERSID:
         push(make_sequence(Kind::PersistentId, {pop()}));
         return;
@@ -379,7 +384,7 @@ class Machine {
       default: {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02x", op);
-        throw fail(std::string("opcode ") + hex + " is not one torch.save writes");
+        throw fail(std::string("opcode ") + hex + " is not supported (a binary pickle, protocol 2 to 5, was expected)");
       }
     }
   }

@@ -1,6 +1,6 @@
 #pragma once
 // A restricted unpickler: it reads the pickle opcodes that torch.save's data.pkl
-// uses (protocols 2 to 5) into a graph of plain objects and never runs or
+// and CIFAR's Python version use (protocols 2 to 5) into a graph of plain objects and never runs or
 // imports anything. A class or function reference (GLOBAL) stays a name; calling
 // one (REDUCE, NEWOBJ) records the call and its arguments for the reader to
 // interpret (engine/torch_file.cpp knows torch's tensor rebuilders), except
@@ -28,7 +28,8 @@ enum class Kind : uint8_t {
   List,
   Dict,          // items: key, value, key, value, ...
   Global,        // text: "module.name"
-  Call,          // items: callable, arguments (a tuple); BUILD state and items set on it dropped
+  Call,          // items: callable, arguments (a tuple), then BUILD's state if one was set;
+                 // items appended or set on it are dropped
   PersistentId,  // items: the persistent id (torch: ('storage', type, key, location, numel))
 };
 

@@ -95,7 +95,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"truncated data", "train --data {tmp}/trunc --device cpu", 1,
                  "data_batch_2.bin: size 5000 bytes is not a whole number"},
         BadInput{"no data", "train --data {tmp} --device cpu", 1,
-                 "holds neither test_batch.bin nor data_batch_1.bin"},
+                 "holds none of test_batch.bin, data_batch_1.bin, test_batch, data_batch_1"},
         BadInput{"unwritable checkpoint", "train --data {data} --out /nonexistent/w.safetensors", 2,
                  "folder '/nonexistent' does not exist"},
         BadInput{"checkpoint is a folder", "train --data {data} --out {tmp}", 2, "is a folder"},

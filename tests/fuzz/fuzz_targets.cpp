@@ -10,6 +10,7 @@
 
 #include "engine/checkpoint.h"
 #include "engine/cifar10.h"
+#include "engine/cifar_python.h"
 #include "engine/config.h"
 #include "engine/error.h"
 #include "engine/idx.h"
@@ -49,7 +50,8 @@ void config_one(const uint8_t* data, size_t size) {
 }
 
 void cifar_one(const uint8_t* data, size_t size) {
-  // The same bytes as CIFAR-10 records and as CIFAR-100's (two label bytes).
+  // The same bytes as CIFAR-10 records and as CIFAR-100's (two label bytes),
+  // and as the Python version's pickled batch and meta files.
   for (const cifar10::RecordFormat* format :
        {&cifar10::kCifar10Records, &cifar10::kCifar100Records})
     try {
@@ -57,6 +59,15 @@ void cifar_one(const uint8_t* data, size_t size) {
       cifar10::append_records(data, size, "fuzz.bin", set, *format);
     } catch (const Error&) {
     }
+  try {
+    ImageDataset set;
+    cifar_python::append_batch({data, size}, "fuzz_batch", 0, cifar_python::kCifar10Python, set);
+  } catch (const Error&) {
+  }
+  try {
+    (void)cifar_python::parse_names({data, size}, "fuzz.meta", cifar_python::kCifar10Python);
+  } catch (const Error&) {
+  }
 }
 
 void idx_one(const uint8_t* data, size_t size) {

@@ -10,7 +10,7 @@
 namespace cnne::fuzz {
 
 void config_one(const uint8_t* data, size_t size);  // JSON text -> Config -> Network
-void cifar_one(const uint8_t* data, size_t size);   // CIFAR-10 batch bytes -> ImageDataset
+void cifar_one(const uint8_t* data, size_t size);   // CIFAR batch bytes (binary, pickled) -> ImageDataset
 // [images length: 2 bytes, little-endian][images file][labels file], each
 // file plain or gzip -> idx::read_pair
 void idx_one(const uint8_t* data, size_t size);
