@@ -26,12 +26,33 @@ struct BatchSource {
 struct ImageDraw {
   bool flip;
   int dy, dx;  // crop offsets in [-pad, pad]
+  // Cutout's square: rows [cut_y0, cut_y1), columns [cut_x0, cut_x1); empty without cutout
+  int cut_y0 = 0, cut_y1 = 0, cut_x0 = 0, cut_x1 = 0;
 };
 
-CNNE_HOST_DEVICE inline ImageDraw draw_for(const BatchAugment& aug, uint64_t key,
-                                           int64_t position) {
+// Cutout's draws use their own key, so crops and flips stay as without it.
+constexpr uint64_t kCutoutSalt = 0x3c6ef372fe94f82bULL;
+
+CNNE_HOST_DEVICE inline int clamp_to(int v, int hi) {
+  return v < 0 ? 0 : (v > hi ? hi : v);
+}
+
+CNNE_HOST_DEVICE inline ImageDraw draw_for(const BatchAugment& aug, uint64_t key, int64_t position,
+                                           int height, int width) {
   const auto p = static_cast<uint64_t>(position);
   ImageDraw d{aug.flip == 2, 0, 0};
+  if (aug.cutout > 0) {  // centre (cy, cx) uniform over the image, as np.random.randint(h)
+    const uint64_t cut_key = key ^ kCutoutSalt;
+    int cy = static_cast<int>(dropout_uniform(cut_key, 2 * p) * static_cast<float>(height));
+    int cx = static_cast<int>(dropout_uniform(cut_key, 2 * p + 1) * static_cast<float>(width));
+    cy = cy < height ? cy : height - 1;  // a draw of 1 - 2^-24 rounds up to 1.0f * height
+    cx = cx < width ? cx : width - 1;
+    const int half = aug.cutout / 2;
+    d.cut_y0 = clamp_to(cy - half, height);
+    d.cut_y1 = clamp_to(cy + half, height);
+    d.cut_x0 = clamp_to(cx - half, width);
+    d.cut_x1 = clamp_to(cx + half, width);
+  }
   if (aug.flip == 1) d.flip = dropout_uniform(key, 3 * p) < 0.5f;
   if (aug.crop_padding > 0) {
     const int span = 2 * aug.crop_padding + 1;
@@ -53,6 +74,11 @@ CNNE_HOST_DEVICE inline int64_t source_pixel(const ImageDraw& d, int64_t y, int6
   return sy * width + sx;
 }
 
+// Whether output pixel (y, x) lies in the draw's cutout square (its value is 0).
+CNNE_HOST_DEVICE inline bool cut_out(const ImageDraw& d, int64_t y, int64_t x) {
+  return y >= d.cut_y0 && y < d.cut_y1 && x >= d.cut_x0 && x < d.cut_x1;
+}
+
 // Element t (NCHW order) of the batch that starts at a.first: its image's
 // place in the batch, that image's index in the data set, its normalized
 // value, and whether it is the image's first element (where its label is
@@ -70,10 +96,11 @@ CNNE_HOST_DEVICE inline BatchElement batch_element(const BatchSource& s, const B
   const I w = s.width, h = s.height, c = s.channels;
   const I xx = t % w, y = (t / w) % h, ch = (t / (w * h)) % c, i = t / (w * h * c);
   const int64_t index = s.order[a.first + i];
-  const ImageDraw d = draw_for(s.aug, a.key, a.first + i);
+  const ImageDraw d = draw_for(s.aug, a.key, a.first + i, s.height, s.width);
   const int64_t src = source_pixel(d, y, xx, h, w);
   const uint8_t byte = src < 0 ? 0 : s.pixels[(index * c + ch) * h * w + src];
-  return {i, index, s.lut[ch * 256 + byte], ch == 0 && y == 0 && xx == 0};
+  const float value = cut_out(d, y, xx) ? 0.0f : s.lut[ch * 256 + byte];
+  return {i, index, value, ch == 0 && y == 0 && xx == 0};
 }
 
 // The key of an epoch's draws.

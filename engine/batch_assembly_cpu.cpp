@@ -13,7 +13,8 @@ void assemble_batch(Context&, const Tensor& pixels, const Tensor& labels, const 
     const int32_t index = order.i32()[first + i];
     const uint8_t* src = pixels.u8() + index * image_bytes;
     float* dst = x.f32() + i * image_bytes;
-    const ImageDraw d = draw_for(aug, args->key, first + i);
+    const ImageDraw d =
+        draw_for(aug, args->key, first + i, static_cast<int>(h), static_cast<int>(w));
     for (int64_t ch = 0; ch < c; ++ch) {
       const float* table = lut.f32() + ch * 256;
       for (int64_t y = 0; y < h; ++y)
@@ -21,7 +22,7 @@ void assemble_batch(Context&, const Tensor& pixels, const Tensor& labels, const 
           const int64_t s = source_pixel(d, y, xx, h, w);
           // NCHW, or NHWC for a channels-last batch (Note [channels last])
           const int64_t at = x.channels_last ? (y * w + xx) * c + ch : (ch * h + y) * w + xx;
-          dst[at] = table[s < 0 ? 0 : src[ch * h * w + s]];
+          dst[at] = cut_out(d, y, xx) ? 0.0f : table[s < 0 ? 0 : src[ch * h * w + s]];
         }
     }
     labels_out.i32()[i] = labels.i32()[index];

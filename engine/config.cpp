@@ -41,9 +41,12 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
     JsonFields a(f.get_raw("augment"), where + ": data.augment");
     d.augment.crop_padding = a.get_int("crop_padding", 0);
     d.augment.horizontal_flip = a.get_bool("horizontal_flip", false);
+    d.augment.cutout = a.get_int("cutout", 0);
     a.finish();
     if (d.augment.crop_padding < 0 || d.augment.crop_padding > 64)
       throw ConfigError(a.error("crop_padding", "must be in 0..64"));
+    if (d.augment.cutout < 0 || d.augment.cutout > 64)
+      throw ConfigError(a.error("cutout", "must be in 0..64 (the square's side; 0 = none)"));
   }
   d.classes = f.get_strings("classes", {});
   if (!d.classes.empty() && d.classes.size() != static_cast<size_t>(set->classes))
@@ -205,9 +208,11 @@ nlohmann::json Config::to_json() const {
                               {"normalize", {{"mean", data.mean}, {"std", data.std}}},
                               {"shuffle", data.shuffle}};
   if (!data.root.empty()) data_json["root"] = data.root;
-  if (data.augment.enabled())
+  if (data.augment.enabled()) {
     data_json["augment"] = {{"crop_padding", data.augment.crop_padding},
                             {"horizontal_flip", data.augment.horizontal_flip}};
+    if (data.augment.cutout > 0) data_json["augment"]["cutout"] = data.augment.cutout;
+  }
   if (!data.classes.empty()) data_json["classes"] = data.classes;
   if (data.train_limit) data_json["train_limit"] = data.train_limit;
   if (data.test_limit) data_json["test_limit"] = data.test_limit;

@@ -77,6 +77,7 @@ BatchSource DeviceDataset::source() const {
   s.lut = static_cast<const float*>(lut_.data());
   s.aug.crop_padding = static_cast<int>(augment_.crop_padding);
   s.aug.flip = mirror_ ? 2 : (augment_.horizontal_flip ? 1 : 0);
+  s.aug.cutout = static_cast<int>(augment_.cutout);
   s.channels = static_cast<int32_t>(data_.channels);
   s.height = static_cast<int32_t>(data_.height);
   s.width = static_cast<int32_t>(data_.width);

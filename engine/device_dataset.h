@@ -6,7 +6,7 @@
 // flip, normalize), so no image crosses from the host during training. On the
 // CPU the data set's own memory is used, without a copy.
 //
-// Note [stateless augmentation draws]: the crop and flip of the image at
+// Note [stateless augmentation draws]: the crop, flip and cutout of the image at
 // position p of epoch e come from hash(key(seed, e), p) (engine/batch_assembly.h),
 // not from a running generator, so both backends draw the same and a resumed
 // run augments exactly as an uninterrupted one, with no generator state to save.

@@ -105,12 +105,14 @@ inline constexpr int64_t kNormPartials = 256;
 struct BatchAugment {
   int crop_padding = 0;  // RandomCrop(size, padding); 0 = none
   int flip = 0;          // 0 never, 1 with probability 1/2 (RandomHorizontalFlip), 2 always
+  int cutout = 0;        // Cutout's square side (engine/augment.h); 0 = none
 };
 
 // The per-step part of assemble_batch (see Note [graph-safe step arguments]).
 struct BatchArgs {
   int64_t first = 0;  // position in the epoch's order of the batch's first image
   uint64_t key = 0;   // the draws of image p are hash(key, 3p), hash(key, 3p+1), hash(key, 3p+2)
+                      // and, for cutout, hash(key ^ kCutoutSalt, 2p), hash(key ^ kCutoutSalt, 2p+1)
 };
 
 namespace ops {

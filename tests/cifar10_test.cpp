@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <set>
 
 #include "engine/batch_assembly.h"
@@ -144,6 +145,92 @@ TEST(Augment, FlipThenCropByHand) {
   const ImageDraw both{true, 0, 1};  // mirror, then crop at +1
   EXPECT_EQ(source_pixel(both, 0, 0, 3, 3), 1);
   EXPECT_EQ(source_pixel(both, 0, 2, 3, 3), -1);
+}
+
+TEST(Augment, CutoutIsASquareAroundAUniformCentreClippedToTheImage) {
+  // DeVries & Taylor's reference: rows clip(cy - L/2, 0, h) .. clip(cy + L/2, 0, h), exclusive.
+  const int h = 6, w = 5;
+  std::map<std::pair<int, int>, int> centres;
+  for (int64_t p = 0; p < 6000; ++p) {
+    const ImageDraw d = draw_for(BatchAugment{0, 0, 4}, 0x1234567ull, p, h, w);
+    ASSERT_LE(0, d.cut_y0);
+    ASSERT_LE(d.cut_y0, d.cut_y1);
+    ASSERT_LE(d.cut_y1, h);
+    ASSERT_LE(0, d.cut_x0);
+    ASSERT_LE(d.cut_x0, d.cut_x1);
+    ASSERT_LE(d.cut_x1, w);
+    // The centre is the first row below the square's upper half; away from
+    // the borders the square is exactly 4 x 4.
+    const int cy = d.cut_y0 == 0 ? d.cut_y1 - 2 : d.cut_y0 + 2;
+    const int cx = d.cut_x0 == 0 ? d.cut_x1 - 2 : d.cut_x0 + 2;
+    if (d.cut_y0 > 0 && d.cut_y1 < h) {
+      EXPECT_EQ(d.cut_y1 - d.cut_y0, 4);
+    }
+    if (d.cut_x0 > 0 && d.cut_x1 < w) {
+      EXPECT_EQ(d.cut_x1 - d.cut_x0, 4);
+    }
+    ++centres[{cy, cx}];
+    EXPECT_TRUE(cut_out(d, cy, cx) || cy >= h || cx >= w) << "the centre is cut out";
+    EXPECT_FALSE(d.flip);
+    EXPECT_EQ(d.dy, 0);
+  }
+  ASSERT_EQ(centres.size(), static_cast<size_t>(h * w)) << "every pixel is a centre";
+  for (const auto& [at, n] : centres) {  // 200 expected each; 5 sigma is about 70
+    EXPECT_GT(n, 130) << at.first << "," << at.second;
+    EXPECT_LT(n, 270) << at.first << "," << at.second;
+  }
+  // Cutout draws leave the crop and flip draws as they were.
+  for (int64_t p = 0; p < 50; ++p) {
+    const ImageDraw a = draw_for(BatchAugment{3, 1}, 99, p, h, w);
+    const ImageDraw b = draw_for(BatchAugment{3, 1, 4}, 99, p, h, w);
+    EXPECT_EQ(a.flip, b.flip);
+    EXPECT_EQ(a.dy, b.dy);
+    EXPECT_EQ(a.dx, b.dx);
+    EXPECT_EQ(a.cut_y1, 0) << "no square without cutout";
+  }
+}
+
+TEST(Augment, CutoutZeroesTheNormalizedSquareAndNothingElse) {
+  ImageDataset data;
+  data.count = 6;
+  data.channels = 3;
+  data.height = data.width = 8;
+  for (int i = 0; i < 6 * 192; ++i) data.pixels.push_back(static_cast<uint8_t>(i % 200 + 30));
+  for (int i = 0; i < 6; ++i) data.labels.push_back(i);
+  const Normalization norm({0.11, 0.21, 0.31}, {0.5, 0.5, 0.5});  // no pixel normalizes to 0
+  Context ctx(Device::CPU);
+  auto batch = [&](const AugmentConfig& augment) {
+    DeviceDataset dataset(ctx, data, norm);
+    dataset.set_augment(augment, 5);
+    Rng unused(0);
+    dataset.start_epoch(unused, 2, false);
+    std::vector<float> x(6 * 192);
+    std::vector<int32_t> l(6);
+    StepArgs args(ctx);
+    dataset.load(0, 6, Tensor(x.data(), Shape{6, 3, 8, 8}), Tensor(l.data(), Shape{6}), args);
+    return x;
+  };
+  const std::vector<float> plain = batch(AugmentConfig{2, true}),
+                           cut = batch(AugmentConfig{2, true, 4});
+  for (int64_t i = 0; i < 6; ++i) {
+    int64_t zeros = 0;
+    int y0 = 8, y1 = -1, x0 = 8, x1 = -1;
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int y = 0; y < 8; ++y)
+        for (int xx = 0; xx < 8; ++xx) {
+          const size_t at = static_cast<size_t>(((i * 3 + ch) * 8 + y) * 8 + xx);
+          if (cut[at] == plain[at]) continue;
+          ASSERT_EQ(cut[at], 0.0f) << "image " << i << " (" << y << ", " << xx << ")";
+          ++zeros;
+          y0 = std::min(y0, y), y1 = std::max(y1, y), x0 = std::min(x0, xx), x1 = std::max(x1, xx);
+        }
+    // One rectangle, in every channel, at most 4 x 4 (padding pixels are
+    // nonzero once normalized, so every cut pixel shows).
+    ASSERT_GT(zeros, 0) << "image " << i;
+    EXPECT_EQ(zeros, 3 * (y1 - y0 + 1) * (x1 - x0 + 1)) << "image " << i;
+    EXPECT_LE(y1 - y0 + 1, 4);
+    EXPECT_LE(x1 - x0 + 1, 4);
+  }
 }
 
 // A data set of 1x1 single-channel images whose pixel is their index.

@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "engine/config.h"
 #include "tests/test_util.h"
 
 namespace cnne::test {
@@ -306,6 +307,33 @@ TEST(Cli, SameSeedSameRun) {
   EXPECT_FALSE(a.empty());
   EXPECT_EQ(a, losses(1));
   EXPECT_NE(a, losses(2));
+}
+
+// Cutout changes the training (its squares reach the loss) and says so at the
+// start; a run without augmentation prints no such line.
+TEST(Cli, TrainSaysItsAugmentationAndCutoutTrainsDifferently) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 4);
+  nlohmann::json config = parse_json_text(Config::embedded_default(), "simplecnn.json");
+  auto run = [&](int64_t cutout) {
+    if (cutout > 0) config["data"]["augment"] = {{"horizontal_flip", true}, {"cutout", cutout}};
+    write_text(out.file("c.json"), config.dump());
+    const RunResult r = run_cli("train " + out.file("c.json") + " --device cpu --no-eval --data " +
+                                data.path().string() + " --epochs 1 --log-every 2 --out " +
+                                out.file("w.safetensors"));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  const std::string plain = run(0);
+  EXPECT_EQ(plain.find("Augmentation"), std::string::npos) << plain;
+  const std::string cut = run(16);
+  EXPECT_NE(cut.find("Augmentation (training images): RandomHorizontalFlip(), Cutout(16)\n"),
+            std::string::npos)
+      << cut;
+  config["data"]["augment"] = {{"horizontal_flip", true}};
+  const std::string flip_only = run(0);
+  EXPECT_NE(loss_lines(cut), loss_lines(flip_only));
+  EXPECT_EQ(loss_lines(cut), loss_lines(run(16)));  // the same draws again
 }
 
 }  // namespace

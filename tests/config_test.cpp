@@ -107,6 +107,16 @@ INSTANTIATE_TEST_SUITE_P(
                     j["data"]["classes"] = {"a", "b"};
                   },
                   "must name the 10 CIFAR-10 classes, got 2"},
+        BadConfig{"cutout too large",
+                  [](auto& j) {
+                    j["data"]["augment"] = {{"cutout", 65}};
+                  },
+                  "data.augment: key 'cutout' must be in 0..64 (the square's side; 0 = none)"},
+        BadConfig{"cutout negative",
+                  [](auto& j) {
+                    j["data"]["augment"] = {{"crop_padding", 4}, {"cutout", -1}};
+                  },
+                  "key 'cutout' must be in 0..64"},
         BadConfig{"no network", [](auto& j) { j.erase("network"); },
                   "missing required key 'network'"},
         BadConfig{"logits not 2-d", [](auto& j) { j["network"]["layers"] = {j[layer(0)]}; },
@@ -170,6 +180,19 @@ TEST(ConfigParsing, ToJsonRoundTrips) {
   EXPECT_EQ(again.to_json(), third.to_json());
   EXPECT_EQ(Network::from_json(third.network, "c.json").repr(), net.repr());
   EXPECT_DOUBLE_EQ(third.training.optimizer.lr, 0.001);  // exact: kept in double
+}
+
+TEST(ConfigParsing, CutoutRoundTripsAndIsDescribed) {
+  nlohmann::json j = tutorial();
+  j["data"]["augment"] = {{"crop_padding", 4}, {"horizontal_flip", true}, {"cutout", 16}};
+  const Config c = Config::from_json(j, "a.json");
+  EXPECT_EQ(c.data.augment.cutout, 16);
+  EXPECT_EQ(Config::from_json(c.to_json(), "b.json").data.augment.cutout, 16);
+  EXPECT_EQ(c.data.augment.describe(), "RandomHorizontalFlip(), RandomCrop(padding=4), Cutout(16)");
+  j["data"]["augment"] = {{"crop_padding", 4}};
+  const Config no_cutout = Config::from_json(j, "c.json");
+  EXPECT_FALSE(no_cutout.to_json()["data"]["augment"].contains("cutout"));  // as before cutout
+  EXPECT_EQ(AugmentConfig{}.describe(), "none");
 }
 
 TEST(ConfigOverrides, ReplaceAndCheckRanges) {

@@ -47,7 +47,8 @@ TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
   const std::vector<float> lut = uniform(rng, c * 256, -1.0f, 1.0f);
   const BatchArgs args{3, 0x9e3779b97f4a7c15ull};
   const Shape xs{n, c, h, w};
-  for (const BatchAugment aug : {BatchAugment{0, 0}, BatchAugment{2, 1}, BatchAugment{1, 2}})
+  for (const BatchAugment aug : {BatchAugment{0, 0}, BatchAugment{2, 1}, BatchAugment{1, 2},
+                                 BatchAugment{2, 1, 3}, BatchAugment{0, 0, 16}})
     for (const DType dtype : {DType::F32, DType::BF16})
       for (const bool channels_last : {false, true}) {
         Context ctx(Device::CPU);
@@ -75,7 +76,8 @@ TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
                  got_labels.data(), total, got.t.channels_last);
         });
         const std::string at = "crop " + std::to_string(aug.crop_padding) + " flip " +
-                               std::to_string(aug.flip) + " " + std::string(dtype_name(dtype)) +
+                               std::to_string(aug.flip) + " cutout " + std::to_string(aug.cutout) +
+                               " " + std::string(dtype_name(dtype)) +
                                (channels_last ? " channels-last" : " NCHW");
         EXPECT_EQ(values(got), values(want)) << at;
         EXPECT_EQ(got_labels, want_labels) << at;

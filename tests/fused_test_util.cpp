@@ -38,7 +38,7 @@ ImageDataset images_for(const nlohmann::json& json, int64_t count, uint64_t seed
 // A network with every option the fused step takes: a strided, padded conv
 // without bias, an overlapping padded max-pool, a ReLU after the pool, a
 // conv after that, a linear without bias; and a recipe with Nesterov, weight
-// decay, a schedule, label smoothing, crop and flip, a partial last batch.
+// decay, a schedule, label smoothing, crop, flip and cutout, a partial last batch.
 nlohmann::json everything_config() {
   return nlohmann::json::parse(R"({
     "network": {"name": "Everything", "input": [3, 32, 32], "layers": [
@@ -54,7 +54,7 @@ nlohmann::json everything_config() {
       {"type": "linear", "name": "fc1", "in_features": 224, "out_features": 20, "bias": false},
       {"type": "relu", "name": "relu3"},
       {"type": "linear", "name": "fc2", "in_features": 20, "out_features": 10}]},
-    "data": {"augment": {"crop_padding": 4, "horizontal_flip": true}},
+    "data": {"augment": {"crop_padding": 4, "horizontal_flip": true, "cutout": 8}},
     "training": {"epochs": 2, "batch_size": 5, "log_every": 3, "seed": 3,
       "label_smoothing": 0.1,
       "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": true,

@@ -276,7 +276,7 @@ TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
   for (DeviceDataset* d : {&on_cpu, &on_gpu}) {
     Rng order(11);
     d->start_epoch(order, 3, true);
-    d->set_augment(AugmentConfig{4, true}, 99);
+    d->set_augment(AugmentConfig{4, true, 8}, 99);
   }
   HostTensor x(Shape{8, 3, 32, 32});
   StepArgs cpu_args(cpu), gpu_args(gpu);

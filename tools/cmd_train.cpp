@@ -246,6 +246,8 @@ int run_train(int argc, char** argv, int first) {
                                  : std::string())
             << (run_eval ? " and " + std::to_string(test.count) + " test" : std::string())
             << " images from " << folder << "\n";
+  if (config.data.augment.enabled())
+    std::cout << "Augmentation (training images): " << config.data.augment.describe() << "\n";
   std::cout << net.repr() << "\n" << std::flush;
 
   Context ctx(device, threads, config.training.deterministic);
