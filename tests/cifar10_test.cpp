@@ -190,6 +190,23 @@ TEST(Augment, CutoutIsASquareAroundAUniformCentreClippedToTheImage) {
   }
 }
 
+// Batch b (of `n` images) of epoch `epoch`, in order, augmented as `augment` with `seed`.
+std::vector<float> augmented_batch(const ImageDataset& data, const Normalization& norm,
+                                   const AugmentConfig& augment, uint64_t seed, int64_t epoch,
+                                   int64_t b, int64_t n) {
+  Context ctx(Device::CPU);
+  DeviceDataset dataset(ctx, data, norm);
+  dataset.set_augment(augment, seed);
+  Rng unused(0);
+  dataset.start_epoch(unused, epoch, false);
+  std::vector<float> x(static_cast<size_t>(n * data.image_bytes()));
+  std::vector<int32_t> l(static_cast<size_t>(n));
+  StepArgs args(ctx);
+  dataset.load(b, n, Tensor(x.data(), Shape{n, data.channels, data.height, data.width}),
+               Tensor(l.data(), Shape{n}), args);
+  return x;
+}
+
 TEST(Augment, CutoutZeroesTheNormalizedSquareAndNothingElse) {
   ImageDataset data;
   data.count = 6;
@@ -198,20 +215,8 @@ TEST(Augment, CutoutZeroesTheNormalizedSquareAndNothingElse) {
   for (int i = 0; i < 6 * 192; ++i) data.pixels.push_back(static_cast<uint8_t>(i % 200 + 30));
   for (int i = 0; i < 6; ++i) data.labels.push_back(i);
   const Normalization norm({0.11, 0.21, 0.31}, {0.5, 0.5, 0.5});  // no pixel normalizes to 0
-  Context ctx(Device::CPU);
-  auto batch = [&](const AugmentConfig& augment) {
-    DeviceDataset dataset(ctx, data, norm);
-    dataset.set_augment(augment, 5);
-    Rng unused(0);
-    dataset.start_epoch(unused, 2, false);
-    std::vector<float> x(6 * 192);
-    std::vector<int32_t> l(6);
-    StepArgs args(ctx);
-    dataset.load(0, 6, Tensor(x.data(), Shape{6, 3, 8, 8}), Tensor(l.data(), Shape{6}), args);
-    return x;
-  };
-  const std::vector<float> plain = batch(AugmentConfig{2, true}),
-                           cut = batch(AugmentConfig{2, true, 4});
+  const std::vector<float> plain = augmented_batch(data, norm, AugmentConfig{2, true}, 5, 2, 0, 6),
+                           cut = augmented_batch(data, norm, AugmentConfig{2, true, 4}, 5, 2, 0, 6);
   for (int64_t i = 0; i < 6; ++i) {
     int64_t zeros = 0;
     int y0 = 8, y1 = -1, x0 = 8, x1 = -1;
@@ -284,17 +289,8 @@ TEST(DeviceDataset, AugmentationDependsOnlyOnSeedEpochAndPosition) {
   for (int i = 0; i < 8 * 16; ++i) data.pixels.push_back(static_cast<uint8_t>(i % 251 + 1));
   for (int i = 0; i < 8; ++i) data.labels.push_back(i % 10);
   const Normalization norm({0.0}, {1.0 / 255.0});
-  Context ctx(Device::CPU);
   auto batch = [&](uint64_t seed, int64_t epoch, int64_t b) {
-    DeviceDataset dataset(ctx, data, norm);
-    dataset.set_augment(AugmentConfig{2, true}, seed);
-    Rng unused(0);
-    dataset.start_epoch(unused, epoch, false);
-    std::vector<float> x(4 * 16);
-    std::vector<int32_t> l(4);
-    StepArgs args(ctx);
-    dataset.load(b, 4, Tensor(x.data(), Shape{4, 1, 4, 4}), Tensor(l.data(), Shape{4}), args);
-    return x;
+    return augmented_batch(data, norm, AugmentConfig{2, true}, seed, epoch, b, 4);
   };
   EXPECT_EQ(batch(1, 3, 1), batch(1, 3, 1));
   EXPECT_NE(batch(1, 3, 1), batch(1, 4, 1));
