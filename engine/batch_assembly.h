@@ -107,8 +107,8 @@ CNNE_HOST_DEVICE inline int64_t mix_neighbour(const BatchArgs& a, int64_t i) {
   return (i + a.count - 1) % a.count;
 }
 CNNE_HOST_DEVICE inline bool reads_neighbour(const BatchArgs& a, int64_t y, int64_t x) {
-  return a.mix_mode == kMixUp || (a.mix_mode == kCutMix && y >= a.box_y0 && y < a.box_y1 &&
-                                  x >= a.box_x0 && x < a.box_x1);
+  return a.mix_mode == kMixUp ||
+         (a.mix_mode == kCutMix && y >= a.box_y0 && y < a.box_y1 && x >= a.box_x0 && x < a.box_x1);
 }
 // The mixed value of a pixel whose own value is `own` and whose neighbour's is `other`.
 CNNE_HOST_DEVICE inline float mixed_value(const BatchArgs& a, float own, float other) {

@@ -5,8 +5,8 @@
 
 #include "engine/batch_assembly.h"
 #include "engine/error.h"
-#include "engine/ops.h"
 #include "engine/mixing.h"
+#include "engine/ops.h"
 
 namespace cnne {
 

@@ -37,8 +37,7 @@ void cross_entropy_rows(const Tensor& logits, const int32_t* labels, const int32
     for (int64_t j = 0; j < k; ++j) sum += std::exp(static_cast<double>(row[j]) - mx);
     const double log_sum = std::log(sum);
     double nll = -(static_cast<double>(row[label]) - mx - log_sum);
-    if (labels_b)
-      nll = lam * nll + (1.0 - lam) * -(static_cast<double>(row[other]) - mx - log_sum);
+    if (labels_b) nll = lam * nll + (1.0 - lam) * -(static_cast<double>(row[other]) - mx - log_sum);
     if (eps == 0.0) {
       total += nll;
     } else {  // (1 - eps) * nll + eps * mean_j(-log p_j)

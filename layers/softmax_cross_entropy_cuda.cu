@@ -41,8 +41,8 @@ void mixed_softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tenso
                                  const float* lambda, float smoothing, const float* grad_scale,
                                  const Tensor* dlogits, const Tensor& loss_sum,
                                  const Tensor& correct) {
-  launch_cross_entropy(ctx, logits, labels.i32(), labels.i32() + logits.shape[0], lambda,
-                       smoothing, grad_scale, dlogits, loss_sum, correct);
+  launch_cross_entropy(ctx, logits, labels.i32(), labels.i32() + logits.shape[0], lambda, smoothing,
+                       grad_scale, dlogits, loss_sum, correct);
 }
 
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
