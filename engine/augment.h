@@ -6,7 +6,8 @@
 // (DeVries & Taylor 2017, their reference code): a square of side `cutout`
 // centred on a uniformly drawn pixel (cy, cx), rows cy - cutout/2 up to
 // cy + cutout/2 (exclusive, integer halves) and the same columns, clipped to
-// the image, set to 0.
+// the image, set to 0. Mixing (mixup, cutmix) then blends or patches whole
+// batches: engine/mixing.h.
 #include <cstdint>
 #include <string>
 
@@ -16,8 +17,12 @@ struct AugmentConfig {
   int64_t crop_padding = 0;  // 0 = no random crop
   bool horizontal_flip = false;
   int64_t cutout = 0;  // the square's side; 0 = no cutout
+  // Batch mixing (engine/mixing.h): Beta(alpha, alpha) for torchvision's
+  // MixUp / CutMix; 0 = off; both on: one of them per batch, equally likely.
+  double mixup = 0.0, cutmix = 0.0;
 
-  bool enabled() const { return crop_padding > 0 || horizontal_flip || cutout > 0; }
+  bool mixes() const { return mixup > 0 || cutmix > 0; }
+  bool enabled() const { return crop_padding > 0 || horizontal_flip || cutout > 0 || mixes(); }
   // "RandomHorizontalFlip(), RandomCrop(padding=4), Cutout(16)", in the order applied.
   std::string describe() const {
     std::string out;
@@ -25,6 +30,18 @@ struct AugmentConfig {
     if (horizontal_flip) add("RandomHorizontalFlip()");
     if (crop_padding > 0) add("RandomCrop(padding=" + std::to_string(crop_padding) + ")");
     if (cutout > 0) add("Cutout(" + std::to_string(cutout) + ")");
+    const auto alpha = [](double a) {
+      std::string t = std::to_string(a);
+      t.erase(t.find_last_not_of('0') + 1);
+      if (t.back() == '.') t.pop_back();
+      return "alpha=" + t;
+    };
+    if (mixup > 0 && cutmix > 0)
+      add("per batch RandomChoice([CutMix(" + alpha(cutmix) + "), MixUp(" + alpha(mixup) + ")])");
+    else if (mixup > 0)
+      add("per batch MixUp(" + alpha(mixup) + ")");
+    else if (cutmix > 0)
+      add("per batch CutMix(" + alpha(cutmix) + ")");
     return out.empty() ? "none" : out;
   }
 };

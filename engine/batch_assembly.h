@@ -79,14 +79,52 @@ CNNE_HOST_DEVICE inline bool cut_out(const ImageDraw& d, int64_t y, int64_t x) {
   return y >= d.cut_y0 && y < d.cut_y1 && x >= d.cut_x0 && x < d.cut_x1;
 }
 
+// The normalized value at output pixel (y, x) of an image drawn as d: the
+// plane's source byte through its channel's table (padding reads byte 0),
+// or 0 inside the cutout square.
+CNNE_HOST_DEVICE inline float drawn_value(const uint8_t* plane, const float* table,
+                                          const ImageDraw& d, int64_t y, int64_t x, int64_t height,
+                                          int64_t width) {
+  if (cut_out(d, y, x)) return 0.0f;
+  const int64_t src = source_pixel(d, y, x, height, width);
+  return table[src < 0 ? 0 : plane[src]];
+}
+
+// a * wa + b * wb, each product rounded (no fused multiply-add), so every
+// backend mixes to the same bits.
+CNNE_HOST_DEVICE inline float blend(float a, float wa, float b, float wb) {
+#ifdef __CUDA_ARCH__
+  return __fadd_rn(__fmul_rn(a, wa), __fmul_rn(b, wb));
+#else
+  volatile float pa = a * wa, pb = b * wb;  // volatile: the compiler may not contract them
+  return pa + pb;
+#endif
+}
+
+// Note [batch mixing] (engine/mixing.h): the neighbour of batch image i, and
+// whether pixel (y, x) of image i reads it.
+CNNE_HOST_DEVICE inline int64_t mix_neighbour(const BatchArgs& a, int64_t i) {
+  return (i + a.count - 1) % a.count;
+}
+CNNE_HOST_DEVICE inline bool reads_neighbour(const BatchArgs& a, int64_t y, int64_t x) {
+  return a.mix_mode == kMixUp ||
+         (a.mix_mode == kCutMix && y >= a.box_y0 && y < a.box_y1 && x >= a.box_x0 && x < a.box_x1);
+}
+// The mixed value of a pixel whose own value is `own` and whose neighbour's is `other`.
+CNNE_HOST_DEVICE inline float mixed_value(const BatchArgs& a, float own, float other) {
+  return a.mix_mode == kMixUp ? blend(own, a.mix_lambda, other, a.mix_other) : other;
+}
+
 // Element t (NCHW order) of the batch that starts at a.first: its image's
-// place in the batch, that image's index in the data set, its normalized
-// value, and whether it is the image's first element (where its label is
-// written). Shared by the GPU kernel and the fused step; `I` is the index
-// arithmetic's type (int where the caller knows the batch is small).
+// place in the batch, that image's index in the data set (and its
+// neighbour's, when the batch is mixed), its normalized value, and whether it
+// is the image's first element (where its labels are written). Shared by the
+// GPU kernel and the fused step; `I` is the index arithmetic's type (int
+// where the caller knows the batch is small).
 struct BatchElement {
   int64_t image;
   int64_t index;
+  int64_t neighbour_index;  // the data set index of the image mixed in (mixing only)
   float value;
   bool first;
 };
@@ -96,11 +134,21 @@ CNNE_HOST_DEVICE inline BatchElement batch_element(const BatchSource& s, const B
   const I w = s.width, h = s.height, c = s.channels;
   const I xx = t % w, y = (t / w) % h, ch = (t / (w * h)) % c, i = t / (w * h * c);
   const int64_t index = s.order[a.first + i];
+  const float* table = s.lut + ch * 256;
   const ImageDraw d = draw_for(s.aug, a.key, a.first + i, s.height, s.width);
-  const int64_t src = source_pixel(d, y, xx, h, w);
-  const uint8_t byte = src < 0 ? 0 : s.pixels[(index * c + ch) * h * w + src];
-  const float value = cut_out(d, y, xx) ? 0.0f : s.lut[ch * 256 + byte];
-  return {i, index, value, ch == 0 && y == 0 && xx == 0};
+  float value = drawn_value(s.pixels + (index * c + ch) * h * w, table, d, y, xx, h, w);
+  int64_t neighbour_index = index;
+  if (a.mix_mode != kNoMix) {
+    const int64_t j = mix_neighbour(a, i);
+    neighbour_index = s.order[a.first + j];
+    if (reads_neighbour(a, y, xx)) {
+      const ImageDraw dj = draw_for(s.aug, a.key, a.first + j, s.height, s.width);
+      const float other =
+          drawn_value(s.pixels + (neighbour_index * c + ch) * h * w, table, dj, y, xx, h, w);
+      value = mixed_value(a, value, other);
+    }
+  }
+  return {i, index, neighbour_index, value, ch == 0 && y == 0 && xx == 0};
 }
 
 // The key of an epoch's draws.

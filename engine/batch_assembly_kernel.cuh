@@ -23,7 +23,11 @@ __global__ void assemble_kernel(BatchSource source, const BatchArgs* args, T* x,
     const BatchElement e = batch_element(source, a, t);
     // NCHW, or NHWC for a channels-last batch (Note [channels last])
     x[channels_last ? nhwc_of_nchw(t, c, hw) : t] = from_float<T>(e.value);
-    if (e.first) labels_out[e.image] = source.labels[e.index];
+    if (e.first) {
+      labels_out[e.image] = source.labels[e.index];
+      // Note [batch mixing]: the neighbours' labels follow the batch's own
+      if (a.mix_mode != kNoMix) labels_out[a.count + e.image] = source.labels[e.neighbour_index];
+    }
   }
 }
 

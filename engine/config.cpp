@@ -42,7 +42,14 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
     d.augment.crop_padding = a.get_int("crop_padding", 0);
     d.augment.horizontal_flip = a.get_bool("horizontal_flip", false);
     d.augment.cutout = a.get_int("cutout", 0);
+    d.augment.mixup = a.get_number("mixup", 0.0);
+    d.augment.cutmix = a.get_number("cutmix", 0.0);
     a.finish();
+    for (const char* key : {"mixup", "cutmix"}) {
+      const double alpha = std::string(key) == "mixup" ? d.augment.mixup : d.augment.cutmix;
+      if (!(alpha >= 0 && alpha <= 100))
+        throw ConfigError(a.error(key, "must be in [0, 100] (Beta(alpha, alpha); 0 = off)"));
+    }
     if (d.augment.crop_padding < 0 || d.augment.crop_padding > 64)
       throw ConfigError(a.error("crop_padding", "must be in 0..64"));
     if (d.augment.cutout < 0 || d.augment.cutout > 64)
@@ -212,6 +219,8 @@ nlohmann::json Config::to_json() const {
     data_json["augment"] = {{"crop_padding", data.augment.crop_padding},
                             {"horizontal_flip", data.augment.horizontal_flip}};
     if (data.augment.cutout > 0) data_json["augment"]["cutout"] = data.augment.cutout;
+    if (data.augment.mixup > 0) data_json["augment"]["mixup"] = data.augment.mixup;
+    if (data.augment.cutmix > 0) data_json["augment"]["cutmix"] = data.augment.cutmix;
   }
   if (!data.classes.empty()) data_json["classes"] = data.classes;
   if (data.train_limit) data_json["train_limit"] = data.train_limit;

@@ -5,6 +5,7 @@
 
 #include "engine/batch_assembly.h"
 #include "engine/error.h"
+#include "engine/mixing.h"
 #include "engine/ops.h"
 
 namespace cnne {
@@ -53,7 +54,10 @@ void DeviceDataset::start_epoch(Rng& rng, int64_t epoch, bool shuffle) {
 }
 
 BatchArgs DeviceDataset::batch_args(int64_t b, int64_t batch_size) const {
-  return {b * batch_size, augment_key(seed_, epoch_)};
+  BatchArgs args{b * batch_size, augment_key(seed_, epoch_)};
+  draw_mix(augment_, args.key, b, batch_count(b, batch_size), static_cast<int>(data_.height),
+           static_cast<int>(data_.width), args);
+  return args;
 }
 
 int64_t DeviceDataset::load(int64_t b, int64_t batch_size, const Tensor& x, const Tensor& labels,

@@ -50,7 +50,8 @@ class DeviceDataset {
     seed_ = seed;
   }
   void set_mirror(bool mirror) { mirror_ = mirror; }
-  // The arguments of batch b (its first position, this epoch's augmentation key).
+  // The arguments of batch b (its first position, this epoch's augmentation
+  // key, its mixing: Note [batch mixing] in engine/mixing.h).
   BatchArgs batch_args(int64_t b, int64_t batch_size) const;
   // Assembles the batch whose arguments `args` points to (on the device; see
   // Note [graph-safe step arguments]) into x (n, C, H, W) and labels (n).

@@ -49,6 +49,8 @@ std::string FusedStep::unsupported_reason(const Network& net, const Config& conf
   if (!tc.freeze.empty()) return "it updates every layer; training.freeze is set";
   if (tc.clip_grad_norm > 0) return "it does not clip gradients; training.clip_grad_norm is set";
   if (tc.ema_decay > 0) return "it does not average the weights; training.ema_decay is set";
+  if (config.data.augment.mixes())
+    return "it does not mix batches; data.augment.mixup / cutmix are set";
   if (tc.dynamic_loss_scale || tc.loss_scale != 1.0)
     return "it does not scale the loss; training.loss_scale / dynamic_loss_scale are set";
   int64_t stages = 0;

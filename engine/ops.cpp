@@ -113,6 +113,16 @@ void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& lab
   CNNE_ROUTE(softmax_cross_entropy, logits, labels, smoothing, grad_scale, dlogits, loss_sum,
              correct);
 }
+void mixed_softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
+                                 const float* lambda, float smoothing, const float* grad_scale,
+                                 const Tensor* dlogits, const Tensor& loss_sum,
+                                 const Tensor& correct) {
+  if (labels.numel() != 2 * logits.shape[0])
+    throw Error("mixed_softmax_cross_entropy: labels " + labels.shape.str() + " for logits " +
+                logits.shape.str() + ", expected twice the rows");
+  CNNE_ROUTE(mixed_softmax_cross_entropy, logits, labels, lambda, smoothing, grad_scale, dlogits,
+             loss_sum, correct);
+}
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
   CNNE_ROUTE(argmax_rows, logits, predictions);
 }

@@ -108,11 +108,21 @@ struct BatchAugment {
   int cutout = 0;        // Cutout's square side (engine/augment.h); 0 = none
 };
 
+// How a batch's images are mixed (engine/mixing.h): image i with image
+// (i - 1) mod count, as torch.roll(batch, 1, 0) pairs them.
+enum MixMode : int32_t { kNoMix = 0, kMixUp = 1, kCutMix = 2 };
+
 // The per-step part of assemble_batch (see Note [graph-safe step arguments]).
 struct BatchArgs {
   int64_t first = 0;  // position in the epoch's order of the batch's first image
   uint64_t key = 0;   // the draws of image p are hash(key, 3p), hash(key, 3p+1), hash(key, 3p+2)
                       // and, for cutout, hash(key ^ kCutoutSalt, 2p), hash(key ^ kCutoutSalt, 2p+1)
+  // Mixing (engine/mixing.h), drawn on the host per batch:
+  int32_t count = 0;          // the batch's images
+  int32_t mix_mode = kNoMix;  // MixMode
+  float mix_lambda = 1.0f;    // the weight of image i's label in the loss (MixUp: of its pixels)
+  float mix_other = 0.0f;     // MixUp: the neighbour's pixels' weight, float(1 - lambda)
+  int32_t box_y0 = 0, box_y1 = 0, box_x0 = 0, box_x1 = 0;  // CutMix: taken from the neighbour
 };
 
 namespace ops {

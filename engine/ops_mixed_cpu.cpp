@@ -224,6 +224,16 @@ void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& lab
   cpu::softmax_cross_entropy(ctx, *lv, labels, smoothing, grad_scale, get(dv), loss_sum, correct);
   if (dv) dv->store();
 }
+void mixed_softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
+                                 const float* lambda, float smoothing, const float* grad_scale,
+                                 const Tensor* dlogits, const Tensor& loss_sum,
+                                 const Tensor& correct) {
+  F32View lv(logits, true);
+  const auto dv = view_of(dlogits, false);
+  cpu::mixed_softmax_cross_entropy(ctx, *lv, labels, lambda, smoothing, grad_scale, get(dv),
+                                   loss_sum, correct);
+  if (dv) dv->store();
+}
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {
   F32View lv(logits, true);
   cpu::argmax_rows(ctx, *lv, predictions);

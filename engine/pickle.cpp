@@ -384,7 +384,8 @@ class Machine {
       default: {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02x", op);
-        throw fail(std::string("opcode ") + hex + " is not supported (a binary pickle, protocol 2 to 5, was expected)");
+        throw fail(std::string("opcode ") + hex +
+                   " is not supported (a binary pickle, protocol 2 to 5, was expected)");
       }
     }
   }

@@ -36,6 +36,7 @@ class StepArgs {
 
   // Pointers into the device copy, for the ops.
   const BatchArgs* batch() const { return &device()->batch; }
+  const float* mix_lambda() const { return &device()->batch.mix_lambda; }
   const uint64_t* step_key() const { return &device()->step_key; }
   const SgdHyper* sgd() const { return &device()->sgd; }
   const AdamHyper* adam() const { return &device()->adam; }

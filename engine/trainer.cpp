@@ -199,7 +199,11 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   DeviceDataset dataset(ctx_, data, Normalization(config_.data.mean, config_.data.std));
   dataset.set_augment(config_.data.augment, tc.seed);
   const int64_t batches = dataset.batches(tc.batch_size);
-  Buffer labels(ctx_.device(), sizeof(int32_t) * static_cast<size_t>(tc.batch_size));  // (B) I32
+  // (B) I32, or (2, B) I32 when batches are mixed: the labels, then the neighbours' (Note [batch
+  // mixing])
+  const bool mixing = config_.data.augment.mixes();
+  Buffer labels(ctx_.device(),
+                sizeof(int32_t) * static_cast<size_t>(tc.batch_size) * (mixing ? 2 : 1));
   StepArgs args(ctx_);
   net_.bind_step_key(args.step_key());
   StepGraph graph(ctx_);
@@ -306,7 +310,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           fused_described = true;
         }
       } else {
-        const Tensor batch_labels(static_cast<int32_t*>(labels.data()), Shape{n}, ctx_.device());
+        const Tensor batch_labels(static_cast<int32_t*>(labels.data()), Shape{mixing ? 2 * n : n},
+                                  ctx_.device());
         // This step's arguments, uploaded once (Note [graph-safe step arguments]).
         StepScalars& scalars = args.next();
         scalars.batch = dataset.batch_args(b, tc.batch_size);
@@ -330,8 +335,13 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           {
             NvtxRange phase("loss");
             // Note [mixed precision]: the scaled loss gradient keeps small fp16 gradients alive.
-            ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, scaler_->scale(),
-                                       &dlogits, running.loss_sum(), epoch_meter.correct());
+            if (mixing)
+              ops::mixed_softmax_cross_entropy(ctx_, logits, batch_labels, args.mix_lambda(),
+                                               smoothing, scaler_->scale(), &dlogits,
+                                               running.loss_sum(), epoch_meter.correct());
+            else
+              ops::softmax_cross_entropy(ctx_, logits, batch_labels, smoothing, scaler_->scale(),
+                                         &dlogits, running.loss_sum(), epoch_meter.correct());
           }
           NvtxRange phase("backward");
           net_.backward(n);

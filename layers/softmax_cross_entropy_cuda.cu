@@ -10,19 +10,39 @@
 
 namespace cnne::cuda {
 
-void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
-                           float smoothing, const float* grad_scale, const Tensor* dlogits,
-                           const Tensor& loss_sum, const Tensor& correct) {
+namespace {
+
+void launch_cross_entropy(Context& ctx, const Tensor& logits, const int32_t* labels,
+                          const int32_t* labels_b, const float* lambda, float smoothing,
+                          const float* grad_scale, const Tensor* dlogits, const Tensor& loss_sum,
+                          const Tensor& correct) {
   const int64_t n = logits.shape[0], k = logits.shape[1];
   const std::string what = "softmax_cross_entropy " + logits.shape.str();
   if (dlogits && dlogits->dtype != logits.dtype) throw Error(what + ": dlogits dtype differs");
   with_float_type(logits.dtype, what, [&](auto tag) {
     using T = typename decltype(tag)::type;
     softmax_cross_entropy_kernel<T><<<1, kCeThreads, 0, ctx.cuda().stream()>>>(
-        elements<T>(logits), labels.i32(), smoothing, grad_scale,
+        elements<T>(logits), labels, labels_b, lambda, smoothing, grad_scale,
         dlogits ? elements<T>(*dlogits) : nullptr, loss_sum.f32(), correct.i32(), n, k);
   });
   CNNE_CHECK_LAUNCH(what);
+}
+
+}  // namespace
+
+void softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
+                           float smoothing, const float* grad_scale, const Tensor* dlogits,
+                           const Tensor& loss_sum, const Tensor& correct) {
+  launch_cross_entropy(ctx, logits, labels.i32(), nullptr, nullptr, smoothing, grad_scale, dlogits,
+                       loss_sum, correct);
+}
+
+void mixed_softmax_cross_entropy(Context& ctx, const Tensor& logits, const Tensor& labels,
+                                 const float* lambda, float smoothing, const float* grad_scale,
+                                 const Tensor* dlogits, const Tensor& loss_sum,
+                                 const Tensor& correct) {
+  launch_cross_entropy(ctx, logits, labels.i32(), labels.i32() + logits.shape[0], lambda, smoothing,
+                       grad_scale, dlogits, loss_sum, correct);
 }
 
 void argmax_rows(Context& ctx, const Tensor& logits, const Tensor& predictions) {

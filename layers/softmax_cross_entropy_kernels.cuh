@@ -16,10 +16,14 @@ constexpr int kCeThreads = 256;
 
 template <class T>
 __global__ void softmax_cross_entropy_kernel(const T* logits, const int32_t* labels,
+                                             const int32_t* labels_b, const float* mix_lambda,
                                              float smoothing, const float* grad_scale, T* dlogits,
                                              float* loss_sum, int32_t* correct, int64_t n,
                                              int64_t k) {
+  // labels_b and mix_lambda: a mixed batch's second labels and their weight
+  // (Note [batch mixing] in engine/mixing.h); null otherwise.
   const double eps = smoothing, off = eps / static_cast<double>(k), on = 1.0 - eps + off;
+  const double lam = labels_b ? static_cast<double>(*mix_lambda) : 1.0;
   const double scale = grad_scale ? *grad_scale : 1.0;
   __shared__ double loss_part[kCeThreads];
   __shared__ int hits_part[kCeThreads];
@@ -27,8 +31,9 @@ __global__ void softmax_cross_entropy_kernel(const T* logits, const int32_t* lab
   int hits = 0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     const T* row = logits + i * k;
-    const int32_t label = labels[i];
-    if (label < 0 || label >= k) {  // never read outside the row: poison the loss and gradient
+    const int32_t label = labels[i], other = labels_b ? labels_b[i] : label;
+    if (label < 0 || label >= k || other < 0 || other >= k) {
+      // never read outside the row: poison the loss and gradient
       loss += nan("");
       if (dlogits)
         for (int64_t j = 0; j < k; ++j) dlogits[i * k + j] = from_float<T>(nanf(""));
@@ -37,12 +42,14 @@ __global__ void softmax_cross_entropy_kernel(const T* logits, const int32_t* lab
     int64_t best = 0;
     for (int64_t j = 1; j < k; ++j)
       if (to_float(row[j]) > to_float(row[best])) best = j;
-    hits += best == label;
+    hits += best == (lam >= 0.5 ? label : other);
     const double mx = to_float(row[best]);
     double sum = 0.0;
     for (int64_t j = 0; j < k; ++j) sum += exp(static_cast<double>(to_float(row[j])) - mx);
     const double log_sum = log(sum);
-    const double nll = -(static_cast<double>(to_float(row[label])) - mx - log_sum);
+    double nll = -(static_cast<double>(to_float(row[label])) - mx - log_sum);
+    if (labels_b)
+      nll = lam * nll + (1.0 - lam) * -(static_cast<double>(to_float(row[other])) - mx - log_sum);
     if (eps == 0.0) {
       loss += nll;
     } else {
@@ -55,8 +62,9 @@ __global__ void softmax_cross_entropy_kernel(const T* logits, const int32_t* lab
       T* g = dlogits + i * k;
       for (int64_t j = 0; j < k; ++j) {
         const double prob = exp(static_cast<double>(to_float(row[j])) - mx - log_sum);
-        g[j] = from_float<T>(
-            static_cast<float>((prob - (j == label ? on : off)) / static_cast<double>(n) * scale));
+        double target = j == label ? on : off;
+        if (labels_b) target = lam * target + (1.0 - lam) * (j == other ? on : off);
+        g[j] = from_float<T>(static_cast<float>((prob - target) / static_cast<double>(n) * scale));
       }
     }
   }

@@ -37,17 +37,21 @@ TEST(EmulatedKernels, SoftmaxCrossEntropyAndArgmaxMatchTheCpu) {
     int64_t n, k;
     float smoothing;
     bool scaled;
+    float mix_lambda = 1.0f;  // < 1: a mixed batch's targets (Note [batch mixing])
   };
   // Fewer rows than threads, more rows than threads (each thread several), label smoothing,
-  // the loss scale's gradient factor.
+  // the loss scale's gradient factor, mixed targets (the first label weighing more or less).
   for (const Case c :
-       {Case{4, 10, 0.0f, false}, Case{300, 10, 0.1f, false}, Case{37, 7, 0.0f, true}})
+       {Case{4, 10, 0.0f, false}, Case{300, 10, 0.1f, false}, Case{37, 7, 0.0f, true},
+        Case{300, 10, 0.1f, false, 0.3f}, Case{37, 7, 0.0f, true, 0.75f}})
     for (const DType dtype : {DType::F32, DType::BF16}) {
       Rng rng(static_cast<uint64_t>(c.n * c.k));
       const Shape ls{c.n, c.k};
       const std::vector<float> logits = uniform(rng, ls.numel(), -4.0f, 4.0f);
-      std::vector<int32_t> labels(c.n);
-      for (int64_t i = 0; i < c.n; ++i) labels[i] = static_cast<int32_t>((i * 7 + 3) % c.k);
+      const bool mixed = c.mix_lambda < 1.0f;
+      std::vector<int32_t> labels(mixed ? 2 * c.n : c.n);  // mixed: then the second labels
+      for (size_t i = 0; i < labels.size(); ++i)
+        labels[i] = static_cast<int32_t>((i * 7 + 3) % c.k);
       const float scale = 512.0f;
       const float* grad_scale = c.scaled ? &scale : nullptr;
 
@@ -56,9 +60,14 @@ TEST(EmulatedKernels, SoftmaxCrossEntropyAndArgmaxMatchTheCpu) {
       float want_loss = 0.25f, got_loss = 0.25f;  // accumulated into
       int32_t want_correct = 2, got_correct = 2;
       std::vector<int32_t> want_pred(c.n, -1), got_pred(c.n, -1);
-      const Tensor labels_t(labels.data(), Shape{c.n});
-      ops::softmax_cross_entropy(ctx, x.t, labels_t, c.smoothing, grad_scale, &want_grad.t,
-                                 Tensor(&want_loss, Shape{1}), Tensor(&want_correct, Shape{1}));
+      const Tensor labels_t(labels.data(), Shape{static_cast<int64_t>(labels.size())});
+      if (mixed)
+        ops::mixed_softmax_cross_entropy(ctx, x.t, labels_t, &c.mix_lambda, c.smoothing,
+                                         grad_scale, &want_grad.t, Tensor(&want_loss, Shape{1}),
+                                         Tensor(&want_correct, Shape{1}));
+      else
+        ops::softmax_cross_entropy(ctx, x.t, labels_t, c.smoothing, grad_scale, &want_grad.t,
+                                   Tensor(&want_loss, Shape{1}), Tensor(&want_correct, Shape{1}));
       ops::argmax_rows(ctx, x.t, Tensor(want_pred.data(), Shape{c.n}));
 
       Staged got_grad = stage(std::vector<float>(logits.size(), NAN), ls, dtype);
@@ -66,13 +75,16 @@ TEST(EmulatedKernels, SoftmaxCrossEntropyAndArgmaxMatchTheCpu) {
                       [&](auto tag) {  // as layers/softmax_cross_entropy_cuda.cu launches
                         using T = typename decltype(tag)::type;
                         launch(dim3(1), dim3(kCeThreads), softmax_cross_entropy_kernel<T>,
-                               x.as<T>(), labels.data(), c.smoothing, grad_scale, got_grad.as<T>(),
+                               x.as<T>(), labels.data(), mixed ? labels.data() + c.n : nullptr,
+                               mixed ? &c.mix_lambda : nullptr, c.smoothing, grad_scale,
+                               got_grad.as<T>(),
                                &got_loss, &got_correct, c.n, c.k);
                         const unsigned blocks = static_cast<unsigned>((c.n + 255) / 256);
                         launch(dim3(blocks ? blocks : 1), dim3(256), argmax_rows_kernel<T>,
                                x.as<T>(), got_pred.data(), c.n, c.k);
                       });
-      const std::string at = ls.str() + " " + dtype_name(dtype);
+      const std::string at =
+          ls.str() + " " + dtype_name(dtype) + " lambda " + std::to_string(c.mix_lambda);
       EXPECT_NEAR(got_loss, want_loss, 1e-6 * std::abs(want_loss)) << at;
       EXPECT_EQ(got_correct, want_correct) << at;
       EXPECT_LT(max_relative(values(got_grad), values(want_grad)), 1e-5) << at;
