@@ -21,7 +21,8 @@ void assemble_batch(Context&, const Tensor& pixels, const Tensor& labels, const 
     const int64_t j = mixed ? mix_neighbour(a, i) : i;
     const int32_t neighbour = order.i32()[first + j];
     const uint8_t* neighbour_src = pixels.u8() + neighbour * image_bytes;
-    const ImageDraw dj = draw_for(aug, a.key, first + j, static_cast<int>(h), static_cast<int>(w));
+    const ImageDraw dj =
+        mixed ? draw_for(aug, a.key, first + j, static_cast<int>(h), static_cast<int>(w)) : d;
     for (int64_t ch = 0; ch < c; ++ch) {
       const float* table = lut.f32() + ch * 256;
       for (int64_t y = 0; y < h; ++y)

@@ -102,13 +102,19 @@ struct Tiny {
   }
 };
 
-TEST(Mixing, MixUpBlendsEachImageWithTheOneBefore) {
-  Tiny t;
+// The mixing of Tiny's batch of 4, with lambda 0.75.
+BatchArgs mixing_of_four(MixMode mode) {
   BatchArgs a;
   a.count = 4;
-  a.mix_mode = kMixUp;
+  a.mix_mode = mode;
   a.mix_lambda = 0.75f;
-  a.mix_other = 0.25f;
+  a.mix_other = mode == kMixUp ? 0.25f : 0.0f;
+  return a;
+}
+
+TEST(Mixing, MixUpBlendsEachImageWithTheOneBefore) {
+  Tiny t;
+  const BatchArgs a = mixing_of_four(kMixUp);
   const auto [x, labels] = t.batch(a);
   for (int i = 0; i < 4; ++i)
     for (int p = 0; p < 4; ++p) {
@@ -121,10 +127,7 @@ TEST(Mixing, MixUpBlendsEachImageWithTheOneBefore) {
 
 TEST(Mixing, CutMixPastesTheBoxFromTheImageBefore) {
   Tiny t;
-  BatchArgs a;
-  a.count = 4;
-  a.mix_mode = kCutMix;
-  a.mix_lambda = 0.75f;
+  BatchArgs a = mixing_of_four(kCutMix);
   a.box_y0 = 0, a.box_y1 = 1, a.box_x0 = 1, a.box_x1 = 2;  // pixel (0, 1)
   const auto [x, labels] = t.batch(a);
   for (int i = 0; i < 4; ++i)
