@@ -45,43 +45,56 @@ TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
     order[i] = static_cast<int32_t>((i * 4 + 1) % count);
   }
   const std::vector<float> lut = uniform(rng, c * 256, -1.0f, 1.0f);
-  const BatchArgs args{3, 0x9e3779b97f4a7c15ull};
+  const BatchArgs plain{3, 0x9e3779b97f4a7c15ull};
+  // Note [batch mixing]: a MixUp batch and a CutMix batch (box rows 1..4, columns 2..5)
+  BatchArgs mixup = plain, cutmix = plain;
+  mixup.count = cutmix.count = static_cast<int32_t>(n);
+  mixup.mix_mode = kMixUp;
+  mixup.mix_lambda = 0.6875f;
+  mixup.mix_other = 1.0f - 0.6875f;
+  cutmix.mix_mode = kCutMix;
+  cutmix.box_y0 = 1, cutmix.box_y1 = 4, cutmix.box_x0 = 2, cutmix.box_x1 = 5;
+  cutmix.mix_lambda = 1.0f - 9.0f / 30.0f;
   const Shape xs{n, c, h, w};
-  for (const BatchAugment aug : {BatchAugment{0, 0}, BatchAugment{2, 1}, BatchAugment{1, 2},
-                                 BatchAugment{2, 1, 3}, BatchAugment{0, 0, 16}})
-    for (const DType dtype : {DType::F32, DType::BF16})
-      for (const bool channels_last : {false, true}) {
-        Context ctx(Device::CPU);
-        Staged want = stage(std::vector<float>(xs.numel()), xs, dtype);
-        std::vector<int32_t> want_labels(n, -1), got_labels(n, -1);
-        ops::assemble_batch(ctx, Tensor(pixels.data(), Shape{count, c, h, w}),
-                            Tensor(labels.data(), Shape{count}), Tensor(order.data(), Shape{count}),
-                            &args, aug, Tensor(const_cast<float*>(lut.data()), Shape{c, 256}),
-                            want.t, Tensor(want_labels.data(), Shape{n}));
+  for (const BatchArgs& args : {plain, mixup, cutmix})
+    for (const BatchAugment aug : {BatchAugment{0, 0}, BatchAugment{2, 1}, BatchAugment{1, 2},
+                                   BatchAugment{2, 1, 3}, BatchAugment{0, 0, 16}})
+      for (const DType dtype : {DType::F32, DType::BF16})
+        for (const bool channels_last : {false, true}) {
+          Context ctx(Device::CPU);
+          Staged want = stage(std::vector<float>(xs.numel()), xs, dtype);
+          const int64_t label_count =
+              args.mix_mode == kNoMix ? n : 2 * n;  // mixed: + the neighbours'
+          std::vector<int32_t> want_labels(label_count, -1), got_labels(label_count, -1);
+          ops::assemble_batch(ctx, Tensor(pixels.data(), Shape{count, c, h, w}),
+                              Tensor(labels.data(), Shape{count}),
+                              Tensor(order.data(), Shape{count}), &args, aug,
+                              Tensor(const_cast<float*>(lut.data()), Shape{c, 256}), want.t,
+                              Tensor(want_labels.data(), Shape{label_count}));
 
-        Staged got = stage(std::vector<float>(xs.numel(), NAN), xs, dtype, channels_last);
-        BatchSource source;  // as engine/batch_assembly_cuda.cu fills it
-        source.pixels = pixels.data();
-        source.labels = labels.data();
-        source.order = order.data();
-        source.lut = lut.data();
-        source.aug = aug;
-        source.channels = static_cast<int32_t>(c);
-        source.height = static_cast<int32_t>(h);
-        source.width = static_cast<int32_t>(w);
-        const int64_t total = xs.numel();
-        with_float_type(dtype, "test", [&](auto tag) {  // as engine/batch_assembly_cuda.cu
-          using T = typename decltype(tag)::type;
-          launch(dim3(blocks_for(total)), kBlock, assemble_kernel<T>, source, &args, got.as<T>(),
-                 got_labels.data(), total, got.t.channels_last);
-        });
-        const std::string at = "crop " + std::to_string(aug.crop_padding) + " flip " +
-                               std::to_string(aug.flip) + " cutout " + std::to_string(aug.cutout) +
-                               " " + std::string(dtype_name(dtype)) +
-                               (channels_last ? " channels-last" : " NCHW");
-        EXPECT_EQ(values(got), values(want)) << at;
-        EXPECT_EQ(got_labels, want_labels) << at;
-      }
+          Staged got = stage(std::vector<float>(xs.numel(), NAN), xs, dtype, channels_last);
+          BatchSource source;  // as engine/batch_assembly_cuda.cu fills it
+          source.pixels = pixels.data();
+          source.labels = labels.data();
+          source.order = order.data();
+          source.lut = lut.data();
+          source.aug = aug;
+          source.channels = static_cast<int32_t>(c);
+          source.height = static_cast<int32_t>(h);
+          source.width = static_cast<int32_t>(w);
+          const int64_t total = xs.numel();
+          with_float_type(dtype, "test", [&](auto tag) {  // as engine/batch_assembly_cuda.cu
+            using T = typename decltype(tag)::type;
+            launch(dim3(blocks_for(total)), kBlock, assemble_kernel<T>, source, &args, got.as<T>(),
+                   got_labels.data(), total, got.t.channels_last);
+          });
+          const std::string at =
+              "crop " + std::to_string(aug.crop_padding) + " flip " + std::to_string(aug.flip) +
+              " cutout " + std::to_string(aug.cutout) + " mix " + std::to_string(args.mix_mode) +
+              " " + std::string(dtype_name(dtype)) + (channels_last ? " channels-last" : " NCHW");
+          EXPECT_EQ(values(got), values(want)) << at;
+          EXPECT_EQ(got_labels, want_labels) << at;
+        }
 }
 
 // ---- optimizers

@@ -26,6 +26,7 @@
 #include "engine/step_args.h"
 #include "engine/step_graph.h"
 #include "engine/weight_average.h"
+#include "layers/activation.h"
 #include "layers/batchnorm2d.h"
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
@@ -262,6 +263,18 @@ TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
                 0.0);  // the same mask bit for bit on both backends
 }
 
+// The activations besides ReLU: the GPU's tanhf/expf/erff are within a few
+// ulps of the host's, so a relative tolerance.
+TEST(GpuVsCpu, Activations) {
+  REQUIRE_GPU();
+  for (const auto& [kind, param] :
+       {std::pair{Activation::kTanh, 0.0}, std::pair{Activation::kSigmoid, 0.0},
+        std::pair{Activation::kLeakyRelu, 0.05}, std::pair{Activation::kElu, 0.7},
+        std::pair{Activation::kSilu, 0.0}, std::pair{Activation::kGelu, 0.0}})
+    compare_layer([&] { return std::make_unique<ActivationLayer>("act", kind, param); },
+                  Shape{4, 6, 9, 7}, 9, 1e-5);
+}
+
 TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
   REQUIRE_GPU();
   ImageDataset data;
@@ -289,6 +302,67 @@ TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
   copy_tensor(labels_view, Tensor(gpu_labels.data(), Shape{8}));
   EXPECT_EQ(worst("assembled batch", x_d.download(), x, 0, 0), "");  // bit for bit
   EXPECT_EQ(gpu_labels, labels);
+}
+
+// Note [batch mixing]: MixUp and CutMix batches (the neighbours' labels after
+// the batch's own), with crop, flip and cutout under them, and the loss of
+// their mixed targets.
+TEST(GpuVsCpu, MixedBatchesAndTheirLoss) {
+  REQUIRE_GPU();
+  ImageDataset data;
+  data.count = 29;
+  Rng rng(4);
+  for (int64_t i = 0; i < data.count * 3072; ++i)
+    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
+  for (int64_t i = 0; i < data.count; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
+  const Normalization norm({0.4914, 0.4822, 0.4465}, {0.247, 0.2435, 0.2616});
+  Context cpu(Device::CPU), gpu(Device::CUDA);
+  AugmentConfig mixup{4, true, 8}, cutmix{4, true, 0};
+  mixup.mixup = 0.4;
+  cutmix.cutmix = 1.0;
+  for (const AugmentConfig& aug : {mixup, cutmix}) {
+    DeviceDataset on_cpu(cpu, data, norm), on_gpu(gpu, data, norm);
+    for (DeviceDataset* d : {&on_cpu, &on_gpu}) {
+      Rng order(12);
+      d->start_epoch(order, 1, true);
+      d->set_augment(aug, 7);
+    }
+    const int64_t n = 8;
+    HostTensor x(Shape{n, 3, 32, 32});
+    StepArgs cpu_args(cpu), gpu_args(gpu);
+    std::vector<int32_t> labels(2 * n), gpu_labels(2 * n);
+    const DeviceTensor x_d(x.shape);
+    Buffer labels_d(Device::CUDA, 2 * n * sizeof(int32_t));
+    const Tensor labels_view(static_cast<int32_t*>(labels_d.data()), Shape{2 * n}, Device::CUDA);
+    on_cpu.load(1, n, x.view(), Tensor(labels.data(), Shape{2 * n}), cpu_args);
+    on_gpu.load(1, n, x_d.view(), labels_view, gpu_args);
+    ASSERT_NE(cpu_args.next().batch.mix_mode, kNoMix) << aug.describe();
+    copy_tensor(labels_view, Tensor(gpu_labels.data(), Shape{2 * n}));
+    EXPECT_EQ(worst("mixed batch", x_d.download(), x, 0, 0), "") << aug.describe();
+    EXPECT_EQ(gpu_labels, labels) << aug.describe();
+
+    // The loss of the mixed targets, with label smoothing, lambda from the step's arguments.
+    const HostTensor logits = random_tensor(rng, Shape{n, 10}, -4, 4);
+    HostTensor grad(logits.shape), sums(Shape{2});
+    const Tensor g = grad.view();
+    ops::mixed_softmax_cross_entropy(
+        cpu, logits.view(), Tensor(labels.data(), Shape{2 * n}), cpu_args.mix_lambda(), 0.1f,
+        nullptr, &g, Tensor(sums.values.data(), Shape{1}),
+        Tensor(reinterpret_cast<int32_t*>(sums.values.data() + 1), Shape{1}));
+    const DeviceTensor logits_d(logits), grad_d(logits.shape), sums_d(HostTensor(Shape{2}));
+    const Tensor gd = grad_d.view();
+    ops::mixed_softmax_cross_entropy(
+        gpu, logits_d.view(), labels_view, gpu_args.mix_lambda(), 0.1f, nullptr, &gd,
+        Tensor(static_cast<float*>(sums_d.buffer.data()), Shape{1}, Device::CUDA),
+        Tensor(static_cast<int32_t*>(sums_d.buffer.data()) + 1, Shape{1}, Device::CUDA));
+    const HostTensor sums_gpu = sums_d.download();
+    EXPECT_NEAR(sums_gpu[0], sums[0], 1e-5) << aug.describe();
+    int32_t hits_cpu, hits_gpu;
+    std::memcpy(&hits_cpu, &sums.values[1], 4);
+    std::memcpy(&hits_gpu, &sums_gpu.values[1], 4);
+    EXPECT_EQ(hits_gpu, hits_cpu) << aug.describe();
+    EXPECT_EQ(worst("mixed dlogits", grad_d.download(), grad, 1e-7, 1e-6), "") << aug.describe();
+  }
 }
 
 TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
