@@ -94,6 +94,14 @@ void relu_forward(Context& ctx, const Tensor& x, const Tensor& y) {
 void relu_backward(Context& ctx, const Tensor& y, const Tensor& dy, const Tensor& dx) {
   CNNE_ROUTE(relu_backward, y, dy, dx);
 }
+void activation_forward(Context& ctx, Activation kind, float param, const Tensor& x,
+                        const Tensor& y) {
+  CNNE_ROUTE(activation_forward, kind, param, x, y);
+}
+void activation_backward(Context& ctx, Activation kind, float param, const Tensor& x,
+                         const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  CNNE_ROUTE(activation_backward, kind, param, x, y, dy, dx);
+}
 void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor* b,
                     FusedActivation act, const Tensor& y) {
   CNNE_ROUTE(linear_forward, x, w, b, act, y);

@@ -32,6 +32,12 @@ struct Pool2dParams {
 // max(v, 0) with NaN kept, as in PyTorch.
 enum class FusedActivation { kNone, kRelu };
 
+// The pointwise activations besides ReLU (layers/activation.h), PyTorch's
+// nn.Tanh, Sigmoid, LeakyReLU, ELU, SiLU and GELU (approximate='none'); their
+// arithmetic, shared by the CPU reference and the GPU kernels, is in
+// layers/activation_math.h.
+enum class Activation : int32_t { kTanh, kSigmoid, kLeakyRelu, kElu, kSilu, kGelu };
+
 // Output size of a convolution or pooling window along one axis (floor mode).
 inline int64_t window_output_size(int64_t in, int64_t kernel, int stride, int pad) {
   return (in + 2 * pad - kernel) / stride + 1;

@@ -184,6 +184,18 @@ void relu_backward(Context& ctx, const Tensor& y, const Tensor& dy, const Tensor
   cpu::relu_backward(ctx, *yv, *dyv, *dxv);
   dxv.store();
 }
+void activation_forward(Context& ctx, Activation kind, float param, const Tensor& x,
+                        const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::activation_forward(ctx, kind, param, *xv, *yv);
+  yv.store();
+}
+void activation_backward(Context& ctx, Activation kind, float param, const Tensor& x,
+                         const Tensor& y, const Tensor& dy, const Tensor& dx) {
+  F32View xv(x, true), yv(y, true), dyv(dy, true), dxv(dx, false);
+  cpu::activation_backward(ctx, kind, param, *xv, *yv, *dyv, *dxv);
+  dxv.store();
+}
 void linear_forward(Context& ctx, const Tensor& x, const Tensor& w, const Tensor* b,
                     FusedActivation act, const Tensor& y) {
   F32View xv(x, true), wv(w, true), yv(y, false);

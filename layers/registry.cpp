@@ -1,6 +1,7 @@
 #include "layers/registry.h"
 
 #include "engine/error.h"
+#include "layers/activation.h"
 #include "layers/add.h"
 #include "layers/batchnorm2d.h"
 #include "layers/conv2d.h"
@@ -56,6 +57,12 @@ void register_builtin_layers(LayerRegistry& registry) {
   registry.add("avgpool2d", AvgPool2d::from_json);
   registry.add("global_avgpool2d", GlobalAvgPool2d::from_json);
   registry.add("add", Add::from_json);
+  registry.add("tanh", ActivationLayer::tanh_from_json);
+  registry.add("sigmoid", ActivationLayer::sigmoid_from_json);
+  registry.add("leaky_relu", ActivationLayer::leaky_relu_from_json);
+  registry.add("elu", ActivationLayer::elu_from_json);
+  registry.add("silu", ActivationLayer::silu_from_json);
+  registry.add("gelu", ActivationLayer::gelu_from_json);
 }
 
 }  // namespace cnne

@@ -213,6 +213,35 @@ TEST(Cli, TrainThenEvalReproducesTheAccuracy) {
   EXPECT_NE(eval.out.find("Accuracy of plane : "), std::string::npos);
 }
 
+// The tutorial's network with each ReLU replaced by another activation trains,
+// prints the activations in its model and evaluates to the accuracy it printed.
+TEST(Cli, TrainsWithTheOtherActivations) {
+  TempDir data, out;
+  make_small_cifar(data, 8, 20);
+  nlohmann::json j = parse_json_text(Config::embedded_default(), "simplecnn.json");
+  auto& layers = j["network"]["layers"];
+  layers[1] = {{"type", "tanh"}, {"name", "act1"}};
+  layers[4] = {{"type", "silu"}, {"name", "act2"}};
+  layers[8] = {{"type", "gelu"}, {"name", "act3"}};
+  layers[10] = {{"type", "leaky_relu"}, {"name", "act4"}, {"negative_slope", 0.1}};
+  write_text(out.file("acts.json"), j.dump(2));
+  const std::string ckpt = out.file("w.safetensors");
+  const RunResult train = run_cli("train " + out.file("acts.json") + " --device cpu --data " +
+                                  data.path().string() + " --epochs 2 --out " + ckpt);
+  ASSERT_EQ(train.exit_code, 0) << train.err;
+  for (const char* line : {"(act1): Tanh()", "(act2): SiLU()", "(act3): GELU(approximate='none')",
+                           "(act4): LeakyReLU(negative_slope=0.1)", "Finished Training"})
+    EXPECT_NE(train.out.find(line), std::string::npos) << line << "\n" << train.out;
+  const std::regex accuracy("Accuracy of the network on the 20 test images: [0-9.]+%");
+  std::smatch from_train, from_eval;
+  ASSERT_TRUE(std::regex_search(train.out, from_train, accuracy)) << train.out;
+  const RunResult eval =
+      run_cli("eval --device cpu --checkpoint " + ckpt + " --data " + data.path().string());
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  ASSERT_TRUE(std::regex_search(eval.out, from_eval, accuracy)) << eval.out;
+  EXPECT_EQ(from_train.str(), from_eval.str());
+}
+
 // eval --predictions: one CSV row per test image whose predictions are the
 // accuracy eval prints, with each row's probabilities summing to 1.
 TEST(Cli, EvalWritesEveryImagesPredictionAsCsv) {

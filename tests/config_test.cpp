@@ -56,9 +56,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"unknown layer key", [](auto& j) { j[layer(0)]["kernal_size"] = 3; },
                   "layers[0] 'conv1': unknown key 'kernal_size'"},
         BadConfig{
-            "unknown layer type", [](auto& j) { j[layer(1)]["type"] = "gelu"; },
-            "unknown layer type 'gelu' (known types: add, avgpool2d, batchnorm2d, conv2d, dropout, "
-            "flatten, global_avgpool2d, linear, maxpool2d, relu)"},
+            "unknown layer type", [](auto& j) { j[layer(1)]["type"] = "swish"; },
+            "unknown layer type 'swish' (known types: add, avgpool2d, batchnorm2d, conv2d, "
+            "dropout, "
+            "elu, flatten, gelu, global_avgpool2d, leaky_relu, linear, maxpool2d, relu, sigmoid, "
+            "silu, tanh)"},
+        BadConfig{
+            "slope not a number",
+            [](auto& j) {
+              j[layer(1)] = {{"type", "leaky_relu"}, {"name", "act"}, {"negative_slope", "0.1"}};
+            },
+            "key 'negative_slope' must be a number"},
+        BadConfig{"alpha too large",
+                  [](auto& j) {
+                    j[layer(1)] = {{"type", "elu"}, {"name", "act"}, {"alpha", 1e9}};
+                  },
+                  "layer 'act' (elu): alpha must be a finite number (|value| <= 1e6)"},
+        BadConfig{"key of another activation",
+                  [](auto& j) {
+                    j[layer(1)] = {{"type", "tanh"}, {"name", "act"}, {"alpha", 1.0}};
+                  },
+                  "'act': unknown key 'alpha'"},
         BadConfig{"wrong type", [](auto& j) { j[layer(0)]["out_channels"] = "6"; },
                   "key 'out_channels' must be an integer, got string \"6\""},
         BadConfig{"fractional int", [](auto& j) { j[layer(0)]["out_channels"] = 6.5; },

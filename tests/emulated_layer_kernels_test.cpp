@@ -2,7 +2,8 @@
 // [kernel emulation] in cuda/emulator.h), against the CPU reference: softmax
 // cross-entropy (one block reducing in shared memory) and argmax, the bias
 // gradient (chunks of images per block, then a merge), the bias + ReLU
-// epilogue, linear's bias broadcast, dropout and its backward multiply. F32 and BF16, on the grids
+// epilogue, linear's bias broadcast, dropout and its backward multiply, the
+// activations besides ReLU. F32 and BF16, on the grids
 // of their .cu files.
 #define CNNE_EMULATED_KERNELS 1
 #include "cuda/emulator.h"
@@ -19,6 +20,7 @@
 #include "engine/half.h"
 #include "engine/ops.h"
 #include "engine/rng.h"
+#include "layers/activation_kernels.cuh"
 #include "layers/bias_activation_kernels.cuh"
 #include "layers/dropout_kernels.cuh"
 #include "layers/linear_kernels.cuh"
@@ -62,8 +64,8 @@ TEST(EmulatedKernels, SoftmaxCrossEntropyAndArgmaxMatchTheCpu) {
       std::vector<int32_t> want_pred(c.n, -1), got_pred(c.n, -1);
       const Tensor labels_t(labels.data(), Shape{static_cast<int64_t>(labels.size())});
       if (mixed)
-        ops::mixed_softmax_cross_entropy(ctx, x.t, labels_t, &c.mix_lambda, c.smoothing,
-                                         grad_scale, &want_grad.t, Tensor(&want_loss, Shape{1}),
+        ops::mixed_softmax_cross_entropy(ctx, x.t, labels_t, &c.mix_lambda, c.smoothing, grad_scale,
+                                         &want_grad.t, Tensor(&want_loss, Shape{1}),
                                          Tensor(&want_correct, Shape{1}));
       else
         ops::softmax_cross_entropy(ctx, x.t, labels_t, c.smoothing, grad_scale, &want_grad.t,
@@ -77,8 +79,7 @@ TEST(EmulatedKernels, SoftmaxCrossEntropyAndArgmaxMatchTheCpu) {
                         launch(dim3(1), dim3(kCeThreads), softmax_cross_entropy_kernel<T>,
                                x.as<T>(), labels.data(), mixed ? labels.data() + c.n : nullptr,
                                mixed ? &c.mix_lambda : nullptr, c.smoothing, grad_scale,
-                               got_grad.as<T>(),
-                               &got_loss, &got_correct, c.n, c.k);
+                               got_grad.as<T>(), &got_loss, &got_correct, c.n, c.k);
                         const unsigned blocks = static_cast<unsigned>((c.n + 255) / 256);
                         launch(dim3(blocks ? blocks : 1), dim3(256), argmax_rows_kernel<T>,
                                x.as<T>(), got_pred.data(), c.n, c.k);
@@ -203,6 +204,53 @@ TEST(EmulatedKernels, DropoutDrawsTheCpusMaskAndItsBackwardMultiplies) {
     EXPECT_EQ(values(got_y), values(y)) << dtype_name(dtype);
     EXPECT_EQ(values(got_dx), values(dx)) << dtype_name(dtype);
   }
+}
+
+// Every activation's forward and backward kernel: bit for bit the CPU
+// reference (the same arithmetic, layers/activation_math.h; on a GPU its
+// math functions differ by ulps, which tests/gpu_test.cpp allows for).
+TEST(EmulatedKernels, ActivationsMatchTheCpuForwardAndBackward) {
+  const Shape s{3, 5, 7, 4};
+  const int64_t n = s.numel();
+  Rng rng(9);
+  std::vector<float> x = uniform(rng, n, -5.0f, 5.0f);
+  x[0] = 0.0f;
+  x[1] = NAN;
+  const std::vector<float> dy = uniform(rng, n, -1.0f, 1.0f);
+  for (const auto& [kind, param] :
+       {std::pair{Activation::kTanh, 0.0f}, std::pair{Activation::kSigmoid, 0.0f},
+        std::pair{Activation::kLeakyRelu, 0.05f}, std::pair{Activation::kElu, 0.7f},
+        std::pair{Activation::kSilu, 0.0f}, std::pair{Activation::kGelu, 0.0f}})
+    for (const DType dtype : {DType::F32, DType::BF16}) {
+      Context ctx(Device::CPU);
+      Staged xt = stage(x, s, dtype), dyt = stage(dy, s, dtype);
+      Staged y = stage(x, s, dtype), dx = stage(x, s, dtype);
+      ops::activation_forward(ctx, kind, param, xt.t, y.t);
+      ops::activation_backward(ctx, kind, param, xt.t, y.t, dyt.t, dx.t);
+
+      Staged got_y = stage(std::vector<float>(n, 7.0f), s, dtype),
+             got_dx = stage(std::vector<float>(n, 7.0f), s, dtype);
+      with_float_type(dtype, "test", [&](auto tag) {  // as layers/activation_cuda.cu
+        using T = typename decltype(tag)::type;
+        with_activation(kind, [&](auto k) {
+          launch(dim3(blocks_for(n)), dim3(kThreads),
+                 activation_forward_kernel<T, decltype(k)::value>, xt.as<T>(), got_y.as<T>(), n,
+                 param);
+          launch(dim3(blocks_for(n)), dim3(kThreads),
+                 activation_backward_kernel<T, decltype(k)::value>, xt.as<T>(), got_y.as<T>(),
+                 dyt.as<T>(), got_dx.as<T>(), n, param);
+        });
+      });
+      const std::string at = std::to_string(static_cast<int>(kind)) + " " + dtype_name(dtype);
+      // NaN compares unequal: compare the bits' values with NaN mapped to a marker
+      const auto marked = [](std::vector<float> v) {
+        for (float& e : v)
+          if (std::isnan(e)) e = -12345.0f;
+        return v;
+      };
+      EXPECT_EQ(marked(values(got_y)), marked(values(y))) << at;
+      EXPECT_EQ(marked(values(got_dx)), marked(values(dx))) << at;
+    }
 }
 
 }  // namespace

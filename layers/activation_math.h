@@ -1,0 +1,88 @@
+#pragma once
+// The arithmetic of the activations besides ReLU (Activation in
+// engine/ops.h), shared by the CPU reference (layers/activation_cpu.cpp) and
+// the GPU kernels (layers/activation_kernels.cuh), written as PyTorch's CPU
+// kernels compute them so the two agree to the last bit where the math
+// library does (the kernel emulation) and to a few ulps on a GPU:
+//   tanh        y = tanh(x)                          dx = dy * (1 - y * y)
+//   sigmoid     y = 1 / (1 + exp(-x))                dx = dy * (1 - y) * y
+//   leaky_relu  y = x > 0 ? x : x * slope            dx = x > 0 ? dy : dy * slope
+//   elu         y = x <= 0 ? expm1(x) * alpha : x    dx = x > 0 ? dy : dy * alpha * exp(x)
+//   silu        y = x / (1 + exp(-x))                dx = dy * s * (1 + x * (1 - s)), s =
+//   sigmoid(x) gelu        y = x * 0.5 * (1 + erf(x / sqrt 2))  dx = dy * (cdf + x * exp(-x^2 / 2)
+//   / sqrt(2 pi))
+// (`param` is the slope or alpha). A NaN input gives NaN out and a NaN
+// gradient, except leaky_relu's, whose comparison sends it down the negative
+// branch (dy * slope) as PyTorch's does. (PyTorch's ELU gradient of NaN is NaN
+// in its vectorized loop, dy in its scalar one; here always NaN.)
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "engine/host_device.h"
+#include "engine/ops.h"
+
+namespace cnne {
+
+constexpr float kSqrtHalf = 0.70710678118654752440f;      // M_SQRT1_2
+constexpr float kInvSqrtTwoPi = 0.39894228040143267794f;  // 1 / sqrt(2 pi)
+
+template <Activation K>
+CNNE_HOST_DEVICE inline float activation_value(float x, float param) {
+  if constexpr (K == Activation::kTanh) {
+    return tanhf(x);
+  } else if constexpr (K == Activation::kSigmoid) {
+    return 1.0f / (1.0f + expf(-x));
+  } else if constexpr (K == Activation::kLeakyRelu) {
+    return x > 0.0f ? x : x * param;
+  } else if constexpr (K == Activation::kElu) {
+    return x <= 0.0f ? expm1f(x) * param : x;
+  } else if constexpr (K == Activation::kSilu) {
+    return x / (1.0f + expf(-x));
+  } else {
+    return x * 0.5f * (1.0f + erff(x * kSqrtHalf));
+  }
+}
+
+// dx for input x, output y and incoming gradient dy.
+template <Activation K>
+CNNE_HOST_DEVICE inline float activation_gradient(float x, float y, float dy, float param) {
+  if constexpr (K == Activation::kTanh) {
+    return dy * (1.0f - y * y);
+  } else if constexpr (K == Activation::kSigmoid) {
+    return dy * (1.0f - y) * y;
+  } else if constexpr (K == Activation::kLeakyRelu) {
+    return x > 0.0f ? dy : dy * param;
+  } else if constexpr (K == Activation::kElu) {
+    return x > 0.0f ? dy : dy * param * expf(x);
+  } else if constexpr (K == Activation::kSilu) {
+    const float s = 1.0f / (1.0f + expf(-x));
+    return dy * s * (1.0f + x * (1.0f - s));
+  } else {
+    const float cdf = 0.5f * (1.0f + erff(x * kSqrtHalf));
+    const float pdf = expf(-0.5f * x * x) * kInvSqrtTwoPi;
+    return dy * (cdf + x * pdf);
+  }
+}
+
+// Calls f(std::integral_constant<Activation, kind>{}): one instantiation per
+// activation, so each loop or kernel has its function inlined.
+template <class F>
+inline void with_activation(Activation kind, F&& f) {
+  switch (kind) {
+    case Activation::kTanh:
+      return f(std::integral_constant<Activation, Activation::kTanh>{});
+    case Activation::kSigmoid:
+      return f(std::integral_constant<Activation, Activation::kSigmoid>{});
+    case Activation::kLeakyRelu:
+      return f(std::integral_constant<Activation, Activation::kLeakyRelu>{});
+    case Activation::kElu:
+      return f(std::integral_constant<Activation, Activation::kElu>{});
+    case Activation::kSilu:
+      return f(std::integral_constant<Activation, Activation::kSilu>{});
+    case Activation::kGelu:
+      return f(std::integral_constant<Activation, Activation::kGelu>{});
+  }
+}
+
+}  // namespace cnne
