@@ -23,6 +23,9 @@ int library_int(int64_t v, const char* what) {
 ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DType dtype, bool tf32,
                       bool nhwc) {
   const char* what = "conv2d";
+  if (p.groups < 1 || w[0] % p.groups != 0 || x[1] != w[1] * p.groups)
+    throw DeviceError("conv2d: x " + x.str() + " and w " + w.str() +
+                      " do not fit groups = " + std::to_string(p.groups));
   return ConvKey{static_cast<int>(dtype),
                  dtype == DType::F32 && tf32 ? 1 : 0,
                  library_int(x[0], what),
@@ -36,7 +39,8 @@ ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DTy
                  p.stride_w,
                  p.pad_h,
                  p.pad_w,
-                 nhwc ? 1 : 0};
+                 nhwc ? 1 : 0,
+                 p.groups};
 }
 
 PoolKey make_pool_key(cudnnPoolingMode_t mode, const Pool2dParams& p, const Shape& x, DType dtype) {
@@ -59,8 +63,9 @@ std::string describe(const ConvKey& k) {
   auto s = [](int v) { return std::to_string(v); };
   return std::string("conv ") + dtype_name(static_cast<DType>(k.dtype)) + (k.tf32 ? " tf32" : "") +
          (k.nhwc ? " nhwc" : "") + " x (" + s(k.n) + ", " + s(k.c) + ", " + s(k.h) + ", " + s(k.w) +
-         ") w (" + s(k.k) + ", " + s(k.c) + ", " + s(k.r) + ", " + s(k.s) + ") stride (" +
-         s(k.stride_h) + ", " + s(k.stride_w) + ") pad (" + s(k.pad_h) + ", " + s(k.pad_w) + ")";
+         ") w (" + s(k.k) + ", " + s(k.c / k.groups) + ", " + s(k.r) + ", " + s(k.s) +
+         ") stride (" + s(k.stride_h) + ", " + s(k.stride_w) + ") pad (" + s(k.pad_h) + ", " +
+         s(k.pad_w) + ")" + (k.groups > 1 ? " groups " + s(k.groups) : "");
 }
 
 cudnnMathType_t conv_math(const ConvKey& key) {
@@ -74,13 +79,16 @@ void set_descriptors(ConvPlan& plan, const ConvKey& key, const std::string& what
   // cuDNN's tensor-core kernels use without transposing.
   const cudnnTensorFormat_t format = key.nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   CNNE_CHECK_AT(cudnnSetTensor4dDescriptor(plan.x, format, type, key.n, key.c, key.h, key.w), what);
-  CNNE_CHECK_AT(cudnnSetFilter4dDescriptor(plan.w, type, format, key.k, key.c, key.r, key.s), what);
+  CNNE_CHECK_AT(
+      cudnnSetFilter4dDescriptor(plan.w, type, format, key.k, key.c / key.groups, key.r, key.s),
+      what);
   // 16-bit data accumulates in F32 (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations).
   CNNE_CHECK_AT(
       cudnnSetConvolution2dDescriptor(plan.conv, key.pad_h, key.pad_w, key.stride_h, key.stride_w,
                                       1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
       what);
   CNNE_CHECK_AT(cudnnSetConvolutionMathType(plan.conv, conv_math(key)), what);
+  CNNE_CHECK_AT(cudnnSetConvolutionGroupCount(plan.conv, key.groups), what);
   int n = 0, k = 0, p = 0, q = 0;
   CNNE_CHECK_AT(cudnnGetConvolution2dForwardOutputDim(plan.conv, plan.x, plan.w, &n, &k, &p, &q),
                 what);

@@ -20,15 +20,16 @@ struct ConvKey {
   int dtype;       // DType of x, w and y (Note [mixed precision])
   int tf32;        // F32 data: 1 when TF32 tensor-core math is allowed (Context::allow_tf32)
   int n, c, h, w;  // input
-  int k, r, s;     // filter
+  int k, r, s;     // filter: (K, C / groups, R, S)
   int stride_h, stride_w, pad_h, pad_w;
-  int nhwc;  // 1: x, y NHWC and w (K, R, S, C) in memory (Note [channels last])
+  int nhwc;    // 1: x, y NHWC and w (K, R, S, C / groups) in memory (Note [channels last])
+  int groups;  // Conv2dParams::groups
   auto operator<=>(const ConvKey&) const = default;
 };
 
 struct ConvPlan {
   TensorDescriptor x, y, bias;  // x (N, C, H, W), y (N, K, P, Q), bias (1, K, 1, 1)
-  FilterDescriptor w;           // (K, C, R, S)
+  FilterDescriptor w;           // (K, C / groups, R, S)
   ConvolutionDescriptor conv;
   cudnnConvolutionFwdAlgo_t forward_algo{};
   cudnnConvolutionBwdDataAlgo_t backward_data_algo{};
@@ -75,7 +76,7 @@ struct NchwKey {
 // `what` when it does not fit.
 int library_int(int64_t v, const char* what);
 
-// The keys of a convolution (x (N, C, H, W), w (K, C, R, S); `tf32` counts
+// The keys of a convolution (x (N, C, H, W), w (K, C / groups, R, S); `tf32` counts
 // for F32 data only) and of a pooling; they throw for sizes beyond int.
 ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DType dtype, bool tf32,
                       bool nhwc);

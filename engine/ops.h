@@ -18,6 +18,10 @@ struct Conv2dParams {
   // The layout its tensors will have (Note [channels last]), for planning
   // (conv2d_workspace_bytes); the calls read each tensor's own flag.
   bool channels_last = false;
+  // Grouped convolution (nn.Conv2d's groups): the C input and K output
+  // channels split into `groups` equal parts, part g of y convolving part g
+  // of x only; w is then (K, C / groups, R, S). groups = C: depthwise.
+  int groups = 1;
 };
 
 struct Pool2dParams {

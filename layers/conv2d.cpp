@@ -22,6 +22,11 @@ Conv2d::Conv2d(std::string name, const Options& options)
     throw ConfigError(where() + ": stride must be >= 1");
   if (o.params.pad_h < 0 || o.params.pad_w < 0)
     throw ConfigError(where() + ": padding must be >= 0");
+  const int64_t g = o.params.groups;
+  if (g < 1 || o.in_channels % g != 0 || o.out_channels % g != 0)
+    throw ConfigError(where() + ": groups must be >= 1 and divide in_channels (" +
+                      std::to_string(o.in_channels) + ") and out_channels (" +
+                      std::to_string(o.out_channels) + "), got " + std::to_string(g));
 }
 
 std::unique_ptr<Layer> Conv2d::from_json(const std::string& name, JsonFields& f) {
@@ -43,11 +48,16 @@ std::unique_ptr<Layer> Conv2d::from_json(const std::string& name, JsonFields& f)
   o.params.pad_h = static_cast<int>(padding[0]);
   o.params.pad_w = static_cast<int>(padding[1]);
   o.bias = f.get_bool("bias", true);
+  const int64_t groups = f.get_int("groups", 1);
+  if (groups < 1 || groups > kMaxWindowValue)
+    throw ConfigError(f.where() + ": groups must be in 1.." + std::to_string(kMaxWindowValue));
+  o.params.groups = static_cast<int>(groups);
   return std::make_unique<Conv2d>(name, o);
 }
 
 Shape Conv2d::weight_shape() const {
-  return Shape{options_.out_channels, options_.in_channels, options_.kernel_h, options_.kernel_w};
+  return Shape{options_.out_channels, options_.in_channels / options_.params.groups,
+               options_.kernel_h, options_.kernel_w};
 }
 
 Shape Conv2d::output_shape(const Shape& in) const {
@@ -76,7 +86,8 @@ std::vector<ParamSpec> Conv2d::parameter_specs() const {
 }
 
 void Conv2d::initialize(Rng& rng, std::span<const Tensor> params) const {
-  const int64_t fan_in = options_.in_channels * options_.kernel_h * options_.kernel_w;
+  const int64_t fan_in =  // PyTorch's: the weight's dim 1 (C / groups) * R * S
+      options_.in_channels / options_.params.groups * options_.kernel_h * options_.kernel_w;
   for (const Tensor& t : params) init_uniform_fan_in(rng, t, fan_in);
 }
 
@@ -111,14 +122,16 @@ void Conv2d::backward(Context& ctx, const Tensor& x, const Tensor&, const Tensor
 
 nlohmann::json Conv2d::to_json() const {
   const auto& o = options_;
-  return {{"type", type()},
-          {"name", name()},
-          {"in_channels", o.in_channels},
-          {"out_channels", o.out_channels},
-          {"kernel_size", {o.kernel_h, o.kernel_w}},
-          {"stride", {o.params.stride_h, o.params.stride_w}},
-          {"padding", {o.params.pad_h, o.params.pad_w}},
-          {"bias", o.bias}};
+  nlohmann::json j = {{"type", type()},
+                      {"name", name()},
+                      {"in_channels", o.in_channels},
+                      {"out_channels", o.out_channels},
+                      {"kernel_size", {o.kernel_h, o.kernel_w}},
+                      {"stride", {o.params.stride_h, o.params.stride_w}},
+                      {"padding", {o.params.pad_h, o.params.pad_w}},
+                      {"bias", o.bias}};
+  if (o.params.groups != 1) j["groups"] = o.params.groups;  // older configs have no key
+  return j;
 }
 
 std::string Conv2d::repr() const {
@@ -129,13 +142,15 @@ std::string Conv2d::repr() const {
                   ", stride=" + pair_text(o.params.stride_h, o.params.stride_w);
   if (o.params.pad_h || o.params.pad_w)
     s += ", padding=" + pair_text(o.params.pad_h, o.params.pad_w);
+  if (o.params.groups != 1) s += ", groups=" + std::to_string(o.params.groups);
   if (!o.bias) s += ", bias=False";
   return s + ")";
 }
 
 int64_t Conv2d::forward_flops(const Shape& in) const {
   const Shape out = output_shape(in);
-  const int64_t macs = out.numel() * options_.in_channels * options_.kernel_h * options_.kernel_w;
+  const int64_t macs = out.numel() * (options_.in_channels / options_.params.groups) *
+                       options_.kernel_h * options_.kernel_w;
   return 2 * macs + (options_.bias ? out.numel() : 0);
 }
 

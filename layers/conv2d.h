@@ -1,6 +1,7 @@
 #pragma once
-// Conv2d: PyTorch's nn.Conv2d (groups 1, dilation 1).
-// x (N, C, H, W) -> y (N, K, P, Q); weight (K, C, R, S); bias (K)
+// Conv2d: PyTorch's nn.Conv2d (dilation 1), groups included (depthwise when
+// groups = in_channels).
+// x (N, C, H, W) -> y (N, K, P, Q); weight (K, C / groups, R, S); bias (K)
 #include "engine/json_fields.h"
 #include "engine/ops.h"
 #include "layers/layer.h"

@@ -1,4 +1,4 @@
-// Conv2d, CPU reference: im2col + GEMM per image, bias sums in double.
+// Conv2d, CPU reference: im2col + GEMM per image and group, bias sums in double.
 
 #include <algorithm>
 
@@ -42,6 +42,20 @@ ConvScratch conv_scratch(Context& ctx, const ConvGeometry& g, int parts, int64_t
   return {col_floats(g) ? base : nullptr, base + col_floats(g) * static_cast<size_t>(parts)};
 }
 
+// Group gi of an image reads input channels [gi * c, (gi + 1) * c) and writes
+// output channels [gi * kg, (gi + 1) * kg) with weight rows of the same range.
+struct Groups {
+  int64_t count, kg;  // groups, output channels per group
+};
+
+Groups groups_of(const Conv2dParams& p, const Shape& x, const Shape& w) {
+  const int64_t g = p.groups;
+  if (g < 1 || w[0] % g != 0 || x[1] != w[1] * g)
+    throw Error("conv2d: x " + x.str() + " and w " + w.str() +
+                " do not fit groups = " + std::to_string(g));
+  return {g, w[0] / g};
+}
+
 }  // namespace
 
 size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& x, const Shape& w,
@@ -52,25 +66,31 @@ size_t conv2d_workspace_bytes(Context& ctx, const Conv2dParams& p, const Shape& 
 void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& w,
                     const Tensor* b, FusedActivation act, const Tensor& y) {
   const ConvGeometry g = conv_geometry(p, x.shape, w.shape);
+  const Groups groups = groups_of(p, x.shape, w.shape);
   const int64_t n = x.shape[0], k = w.shape[0];
-  const int64_t in_stride = g.c * g.h * g.w, out_stride = k * g.p * g.q;
+  const int64_t group_in = g.c * g.h * g.w, group_out = groups.kg * g.p * g.q;
+  const int64_t in_stride = groups.count * group_in, out_stride = k * g.p * g.q;
   const ConvScratch scratch = conv_scratch(ctx, g, ctx.parallel_parts(n, kImagesPerPart), k);
   const float* xd = x.f32();
   float* yd = y.f32();
   ctx.parallel(n, kImagesPerPart, [&](int part, int64_t begin, int64_t end) {
     float* col = scratch.col ? scratch.col + col_floats(g) * part : nullptr;
     for (int64_t i = begin; i < end; ++i) {
-      const float* xi = xd + i * in_stride;
       float* yi = yd + i * out_stride;  // yi: (K, P*Q)
-      if (col) im2col(g, xi, col);
-      const float* a = col ? col : xi;  // (C*R*S, P*Q)
       if (b) {
         const float* bd = b->f32();
         for (int64_t kk = 0; kk < k; ++kk)
           for (int64_t j = 0; j < g.p * g.q; ++j) yi[kk * g.p * g.q + j] = bd[kk];
       }
-      gemm(Trans::No, Trans::No, k, g.col_cols(), g.col_rows(), 1.0f, w.f32(), g.col_rows(), a,
-           g.col_cols(), b ? 1.0f : 0.0f, yi, g.col_cols());
+      for (int64_t gi = 0; gi < groups.count; ++gi) {
+        const float* xg = xd + i * in_stride + gi * group_in;  // (c, H, W)
+        if (col) im2col(g, xg, col);
+        const float* a = col ? col : xg;  // (c*R*S, P*Q)
+        // yg (kg, P*Q) (+)= wg (kg, c*R*S) * a
+        gemm(Trans::No, Trans::No, groups.kg, g.col_cols(), g.col_rows(), 1.0f,
+             w.f32() + gi * groups.kg * g.col_rows(), g.col_rows(), a, g.col_cols(),
+             b ? 1.0f : 0.0f, yi + gi * group_out, g.col_cols());
+      }
       if (act == FusedActivation::kRelu) relu_in_place(yi, out_stride);  // while yi is in cache
     }
   });
@@ -79,45 +99,53 @@ void conv2d_forward(Context& ctx, const Conv2dParams& p, const Tensor& x, const 
 void conv2d_backward_data(Context& ctx, const Conv2dParams& p, const Tensor& w, const Tensor& dy,
                           const Tensor& dx) {
   const ConvGeometry g = conv_geometry(p, dx.shape, w.shape);
+  const Groups groups = groups_of(p, dx.shape, w.shape);
   const int64_t n = dx.shape[0], k = w.shape[0];
-  const int64_t in_stride = g.c * g.h * g.w, out_stride = k * g.p * g.q;
+  const int64_t group_in = g.c * g.h * g.w, group_out = groups.kg * g.p * g.q;
+  const int64_t in_stride = groups.count * group_in, out_stride = k * g.p * g.q;
   const ConvScratch scratch = conv_scratch(ctx, g, ctx.parallel_parts(n, kImagesPerPart), k);
   ctx.parallel(n, kImagesPerPart, [&](int part, int64_t begin, int64_t end) {
     float* col = scratch.col ? scratch.col + col_floats(g) * part : nullptr;
-    for (int64_t i = begin; i < end; ++i) {
-      float* dxi = dx.f32() + i * in_stride;
-      const float* dyi = dy.f32() + i * out_stride;  // (K, P*Q)
-      // dcol (C*R*S, P*Q) = w^T (C*R*S, K) * dy (K, P*Q)
-      gemm(Trans::Yes, Trans::No, g.col_rows(), g.col_cols(), k, 1.0f, w.f32(), g.col_rows(), dyi,
-           g.col_cols(), 0.0f, col ? col : dxi, g.col_cols());
-      if (col) col2im(g, col, dxi);
-    }
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t gi = 0; gi < groups.count; ++gi) {
+        float* dxg = dx.f32() + i * in_stride + gi * group_in;          // (c, H, W)
+        const float* dyg = dy.f32() + i * out_stride + gi * group_out;  // (kg, P*Q)
+        // dcol (c*R*S, P*Q) = wg^T (c*R*S, kg) * dyg (kg, P*Q)
+        gemm(Trans::Yes, Trans::No, g.col_rows(), g.col_cols(), groups.kg, 1.0f,
+             w.f32() + gi * groups.kg * g.col_rows(), g.col_rows(), dyg, g.col_cols(), 0.0f,
+             col ? col : dxg, g.col_cols());
+        if (col) col2im(g, col, dxg);
+      }
   });
 }
 
 void conv2d_backward_filter(Context& ctx, const Conv2dParams& p, const Tensor& x, const Tensor& dy,
                             const Tensor& dw) {
   const ConvGeometry g = conv_geometry(p, x.shape, dw.shape);
+  const Groups groups = groups_of(p, x.shape, dw.shape);
   const int64_t n = x.shape[0], k = dw.shape[0];
   if (n == 0) {
     fill(ctx, dw, 0.0f);
     return;
   }
-  const int64_t in_stride = g.c * g.h * g.w, out_stride = k * g.p * g.q;
+  const int64_t group_in = g.c * g.h * g.w, group_out = groups.kg * g.p * g.q;
+  const int64_t in_stride = groups.count * group_in, out_stride = k * g.p * g.q;
   const int64_t dw_size = k * g.col_rows();
   const int parts = ctx.parallel_parts(n, kImagesPerPart);
   const ConvScratch scratch = conv_scratch(ctx, g, parts, k);
   // Part 0 sums its images into dw, part j > 0 into partial j - 1 (Note [CPU threads]).
   ctx.parallel(n, kImagesPerPart, [&](int part, int64_t begin, int64_t end) {
     float* col = scratch.col ? scratch.col + col_floats(g) * part : nullptr;
-    float* sum = part == 0 ? dw.f32() : scratch.partial + (part - 1) * dw_size;  // (K, C*R*S)
-    for (int64_t i = begin; i < end; ++i) {
-      const float* xi = x.f32() + i * in_stride;
-      if (col) im2col(g, xi, col);
-      // sum (K, C*R*S) (+)= dy_i (K, P*Q) * col^T (P*Q, C*R*S)
-      gemm(Trans::No, Trans::Yes, k, g.col_rows(), g.col_cols(), 1.0f, dy.f32() + i * out_stride,
-           g.col_cols(), col ? col : xi, g.col_cols(), i == begin ? 0.0f : 1.0f, sum, g.col_rows());
-    }
+    float* sum = part == 0 ? dw.f32() : scratch.partial + (part - 1) * dw_size;  // (K, c*R*S)
+    for (int64_t i = begin; i < end; ++i)
+      for (int64_t gi = 0; gi < groups.count; ++gi) {
+        const float* xg = x.f32() + i * in_stride + gi * group_in;  // (c, H, W)
+        if (col) im2col(g, xg, col);
+        // sum's rows of group gi (kg, c*R*S) (+)= dy_i's (kg, P*Q) * col^T (P*Q, c*R*S)
+        gemm(Trans::No, Trans::Yes, groups.kg, g.col_rows(), g.col_cols(), 1.0f,
+             dy.f32() + i * out_stride + gi * group_out, g.col_cols(), col ? col : xg, g.col_cols(),
+             i == begin ? 0.0f : 1.0f, sum + gi * groups.kg * g.col_rows(), g.col_rows());
+      }
   });
   if (parts == 1) return;
   // dw += partials, in part order for every element

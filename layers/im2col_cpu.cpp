@@ -12,7 +12,7 @@ bool ConvGeometry::is_pointwise() const {
 
 ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w) {
   ConvGeometry g;
-  g.c = x[1];
+  g.c = w[1];  // = x[1] / groups
   g.h = x[2];
   g.w = x[3];
   g.r = w[2];

@@ -8,7 +8,7 @@
 namespace cnne::cpu {
 
 struct ConvGeometry {
-  int64_t c, h, w;  // input channels and size
+  int64_t c, h, w;  // input channels of one group (all of them when groups = 1) and size
   int64_t r, s;     // kernel size
   int64_t p, q;     // output size
   Conv2dParams params;
@@ -19,6 +19,7 @@ struct ConvGeometry {
   bool is_pointwise() const;
 };
 
+// x (N, C, H, W), w (K, C / groups, R, S): the geometry of one group's im2col.
 ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w);
 
 // col (C*R*S, P*Q) <- x (C, H, W), zeros where the window reads padding

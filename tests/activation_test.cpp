@@ -1,6 +1,6 @@
 // The activations besides ReLU (layers/activation.h): PyTorch's outputs and
-// gradients (tests/fixtures/activation_parity.safetensors, made by
-// tools/make_activation_fixtures.py), finite differences, the backward
+// gradients (tests/fixtures/layer_parity.safetensors, made by
+// tools/make_layer_fixtures.py), finite differences, the backward
 // contract, NaN, 16-bit storage, the config entries and the model printout.
 #include <gtest/gtest.h>
 
@@ -30,20 +30,8 @@ Tensor bf16_view(std::vector<uint16_t>& v, Shape s) {
   return t;
 }
 
-// A layer from its config entry, as a network config builds it.
-std::unique_ptr<Layer> layer_from(nlohmann::json entry, const std::string& name = "act") {
-  const std::string type = entry.at("type");
-  entry.erase("type");
-  JsonFields fields(entry, "x.json: layer '" + name + "'");
-  std::unique_ptr<Layer> layer = LayerRegistry::builtin().create(type, name, fields);
-  fields.finish();
-  return layer;
-}
-
-HostTensor host_copy(const SafetensorsTensor& t) {
-  HostTensor h(t.shape);
-  std::memcpy(h.values.data(), t.bytes.data(), t.bytes.size());
-  return h;
+std::unique_ptr<Layer> layer_from(const nlohmann::json& entry) {
+  return test::layer_from_entry(entry, "act");
 }
 
 // The worst element of got against want: "" when all are within abs + rel * |want|
@@ -63,8 +51,8 @@ std::string compare(const HostTensor& got, const HostTensor& want, const HostTen
 }
 
 TEST(Activations, MatchPyTorchForwardAndBackwardAndPrintLikeIt) {
-  const Safetensors fx = load_safetensors(test::fixtures_dir() + "/activation_parity.safetensors");
-  const HostTensor x = host_copy(*fx.find("x")), dy = host_copy(*fx.find("dy"));
+  const Safetensors fx = load_safetensors(test::fixtures_dir() + "/layer_parity.safetensors");
+  const HostTensor x = test::host_tensor(*fx.find("x")), dy = test::host_tensor(*fx.find("dy"));
   const nlohmann::json modules = nlohmann::json::parse(fx.metadata.at("modules"));
   ASSERT_EQ(modules.size(), 8u);
   for (const auto& [name, entry_and_repr] : modules.items()) {
@@ -76,8 +64,10 @@ TEST(Activations, MatchPyTorchForwardAndBackwardAndPrintLikeIt) {
     const HostTensor dx = h.backward(x, y, dy);
     // a few ulps of |x| <= 6: glibc's tanhf/expf/erff against PyTorch's vectorized
     // ones (GELU's 1 + erf cancels for x < -2); NaN where PyTorch gives NaN
-    EXPECT_EQ(compare(y, host_copy(*fx.find(name + ".y")), x, 1e-6, 1e-6), "") << name << " y";
-    EXPECT_EQ(compare(dx, host_copy(*fx.find(name + ".dx")), x, 1e-6, 1e-6), "") << name << " dx";
+    EXPECT_EQ(compare(y, test::host_tensor(*fx.find(name + ".y")), x, 1e-6, 1e-6), "")
+        << name << " y";
+    EXPECT_EQ(compare(dx, test::host_tensor(*fx.find(name + ".dx")), x, 1e-6, 1e-6), "")
+        << name << " dx";
   }
 }
 

@@ -25,8 +25,9 @@ namespace {
 using test::loss_lines;
 using test::TempDir;
 
-// A small ResNet: conv-bn-relu, a residual add, a strided block with a
-// biased conv and a 1x1 strided downsample, dropout, global average pooling.
+// A small ResNet: conv-bn-relu, a residual add after a grouped conv, a
+// strided block with a biased conv and a SiLU, a 1x1 strided downsample,
+// dropout, global average pooling.
 // 40 and 72 channels: not multiples of the NHWC batch norm's 32-channel tiles.
 nlohmann::json resnet_config(const char* precision) {
   nlohmann::json j = nlohmann::json::parse(R"({
@@ -36,13 +37,13 @@ nlohmann::json resnet_config(const char* precision) {
       {"type": "batchnorm2d", "name": "bn1", "num_features": 40},
       {"type": "relu", "name": "relu1"},
       {"type": "conv2d", "name": "conv2", "in_channels": 40, "out_channels": 40, "kernel_size": 3,
-       "padding": 1, "bias": false},
+       "padding": 1, "bias": false, "groups": 4},
       {"type": "batchnorm2d", "name": "bn2", "num_features": 40},
       {"type": "add", "name": "add1", "inputs": ["bn2", "relu1"]},
       {"type": "relu", "name": "relu2"},
       {"type": "conv2d", "name": "conv3", "in_channels": 40, "out_channels": 72, "kernel_size": 3,
        "stride": 2, "padding": 1},
-      {"type": "relu", "name": "relu3"},
+      {"type": "silu", "name": "relu3"},
       {"type": "conv2d", "name": "down", "in_channels": 40, "out_channels": 72, "kernel_size": 1,
        "stride": 2, "bias": false, "inputs": ["relu2"]},
       {"type": "batchnorm2d", "name": "bn_down", "num_features": 72},

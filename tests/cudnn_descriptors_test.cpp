@@ -76,7 +76,7 @@ Counts check_network(const Network& net, int64_t n, const Variant& v, const std:
                              " batch " + std::to_string(n);
     if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
       const auto& o = conv->options();
-      const Shape w{o.out_channels, o.in_channels, o.kernel_h, o.kernel_w};
+      const Shape w = conv->parameter_specs()[0].shape;  // (K, C / groups, R, S)
       const cuda::ConvKey key = cuda::make_conv_key(o.params, x, w, v.dtype, v.tf32, v.nhwc);
       cuda::ConvPlan plan;
       EXPECT_NO_THROW(cuda::set_descriptors(plan, key, what)) << what;
@@ -124,6 +124,49 @@ TEST(CudnnDescriptors, EveryShippedNetworkInEveryPrecisionAndLayout) {
   EXPECT_GT(convs, 0);
   EXPECT_GT(pools, 0);
   EXPECT_GE(nhwc_networks, 2) << "resnet18.json and resnet18_bf16.json take channels-last";
+}
+
+// Grouped, depthwise (with and without a depth multiplier) and grouped 1x1
+// convolutions (a MobileNet / ResNeXt block): cuDNN takes each one's
+// descriptors, group count included, in every precision and layout.
+TEST(CudnnDescriptors, GroupedAndDepthwiseConvolutions) {
+  const nlohmann::json network = nlohmann::json::parse(R"({
+    "name": "Blocks", "input": [3, 32, 32], "layers": [
+      {"type": "conv2d", "name": "stem", "in_channels": 3, "out_channels": 32, "kernel_size": 3,
+       "padding": 1},
+      {"type": "conv2d", "name": "dw", "in_channels": 32, "out_channels": 32, "kernel_size": 3,
+       "stride": 2, "padding": 1, "groups": 32, "bias": false},
+      {"type": "conv2d", "name": "dw2", "in_channels": 32, "out_channels": 64, "kernel_size": 3,
+       "padding": 1, "groups": 32},
+      {"type": "conv2d", "name": "grouped", "in_channels": 64, "out_channels": 64,
+       "kernel_size": 3, "padding": 1, "groups": 4},
+      {"type": "conv2d", "name": "pw", "in_channels": 64, "out_channels": 16, "kernel_size": 1,
+       "groups": 2},
+      {"type": "global_avgpool2d", "name": "gap"},
+      {"type": "flatten", "name": "flatten"},
+      {"type": "linear", "name": "fc", "in_features": 16, "out_features": 10}]})");
+  const Network net = Network::from_json(network, "blocks.json");
+  ASSERT_EQ(net.channels_last_refusal(), "");
+  int convs = 0;
+  for (bool nhwc : {false, true})
+    for (const Variant& v : {Variant{DType::F32, false, nhwc}, Variant{DType::F32, true, nhwc},
+                             Variant{DType::BF16, false, nhwc}, Variant{DType::F16, false, nhwc}})
+      for (int64_t n : {1, 64}) convs += check_network(net, n, v, "blocks.json").convs;
+  EXPECT_EQ(convs, 5 * 8 * 2);
+  // The key carries the group count; a weight that does not fit it is refused.
+  Conv2dParams p;
+  p.groups = 4;
+  EXPECT_EQ(
+      cuda::make_conv_key(p, Shape{2, 64, 8, 8}, Shape{64, 16, 3, 3}, DType::F32, false, false)
+          .groups,
+      4);
+  EXPECT_NE(cuda::describe(cuda::make_conv_key(p, Shape{2, 64, 8, 8}, Shape{64, 16, 3, 3},
+                                               DType::F32, false, false))
+                .find("w (64, 16, 3, 3) stride (1, 1) pad (0, 0) groups 4"),
+            std::string::npos);
+  EXPECT_THROW(
+      cuda::make_conv_key(p, Shape{2, 64, 8, 8}, Shape{64, 64, 3, 3}, DType::F32, false, false),
+      DeviceError);
 }
 
 // The key the layers build: every size, the layout, and TF32 for F32 data

@@ -160,13 +160,17 @@ void compare_layer(Make make, Shape in, uint64_t seed, double tol = 1e-5, int le
 struct ConvShape {
   int64_t n, c, h, w, k, r;
   int stride, pad;
+  int groups = 1;  // grouped, depthwise, grouped 1x1 (cudnnSetConvolutionGroupCount)
 };
 
 TEST(GpuVsCpu, Conv2d) {
   REQUIRE_GPU();
-  for (ConvShape s : {ConvShape{4, 3, 32, 32, 6, 5, 1, 0}, ConvShape{1, 6, 14, 14, 16, 5, 1, 0},
-                      ConvShape{3, 5, 9, 7, 7, 3, 1, 1}, ConvShape{2, 4, 11, 11, 8, 3, 2, 1},
-                      ConvShape{1, 1, 5, 5, 1, 1, 1, 0}, ConvShape{5, 16, 8, 8, 32, 3, 1, 1}}) {
+  for (ConvShape s :
+       {ConvShape{4, 3, 32, 32, 6, 5, 1, 0}, ConvShape{1, 6, 14, 14, 16, 5, 1, 0},
+        ConvShape{3, 5, 9, 7, 7, 3, 1, 1}, ConvShape{2, 4, 11, 11, 8, 3, 2, 1},
+        ConvShape{1, 1, 5, 5, 1, 1, 1, 0}, ConvShape{5, 16, 8, 8, 32, 3, 1, 1},
+        ConvShape{3, 4, 9, 8, 6, 3, 1, 1, 2}, ConvShape{3, 8, 9, 8, 8, 3, 2, 1, 8},
+        ConvShape{3, 4, 9, 8, 12, 3, 1, 0, 4}, ConvShape{3, 16, 9, 8, 8, 1, 1, 0, 4}}) {
     for (bool fused_relu : {false, true})  // Note [ReLU fusion]: the bias+ReLU epilogue kernel
       for (bool bias : {true, false}) {
         if (!bias && !fused_relu) continue;
@@ -177,6 +181,7 @@ TEST(GpuVsCpu, Conv2d) {
               o.out_channels = s.k;
               o.kernel_h = o.kernel_w = s.r;
               o.params = {s.stride, s.stride, s.pad, s.pad};
+              o.params.groups = s.groups;
               o.bias = bias;
               auto layer = std::make_unique<Conv2d>("conv", o);
               layer->fuse_relu(fused_relu);

@@ -7,9 +7,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <sstream>
+
+#include "engine/error.h"
+#include "engine/json_fields.h"
+#include "layers/registry.h"
 
 #ifdef CNNE_WITH_CUDA
 #include "cuda/device_query.h"
@@ -264,6 +269,22 @@ Safetensors strip_prefix(const Safetensors& file, const std::string& prefix) {
       out.tensors.push_back(std::move(copy));
     }
   return out;
+}
+
+std::unique_ptr<Layer> layer_from_entry(nlohmann::json entry, const std::string& name) {
+  const std::string type = entry.at("type");
+  entry.erase("type");
+  JsonFields fields(entry, "x.json: layer '" + name + "'");
+  std::unique_ptr<Layer> layer = LayerRegistry::builtin().create(type, name, fields);
+  fields.finish();
+  return layer;
+}
+
+HostTensor host_tensor(const SafetensorsTensor& t) {
+  if (t.dtype != DType::F32) throw Error(t.name + ": expected an F32 tensor");
+  HostTensor h(t.shape);
+  std::memcpy(h.values.data(), t.bytes.data(), t.bytes.size());
+  return h;
 }
 
 nlohmann::json conv_bn_head_network(int64_t side, double dropout) {

@@ -123,6 +123,12 @@ Safetensors strip_prefix(const Safetensors& file, const std::string& prefix);
 // -> [dropout p, when p > 0] -> linear 4->10.
 nlohmann::json conv_bn_head_network(int64_t side, double dropout = 0.0);
 
+// A layer from its config entry ({"type": ..., keys}), as a network config
+// builds it (unknown keys refused); errors name "x.json: layer '<name>'".
+std::unique_ptr<Layer> layer_from_entry(nlohmann::json entry, const std::string& name = "layer");
+// A host copy of a stored F32 tensor (a fixture's).
+HostTensor host_tensor(const SafetensorsTensor& t);
+
 // True when a CUDA GPU can run this build's GPU path; else false with the reason.
 bool gpu_usable(std::string* why);
 

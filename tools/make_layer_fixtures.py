@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""Makes tests/fixtures/layer_parity.safetensors: what PyTorch's activation modules and
+grouped convolutions compute, forward and backward, for tests/activation_test.cpp and
+tests/grouped_conv_test.cpp.
+
+Run with Debian's CPU PyTorch (apt-get install python3-torch python3-numpy):
+    /usr/bin/python3 tools/make_layer_fixtures.py [--out tests/fixtures/layer_parity.safetensors]
+
+It holds, as safetensors (tools/safetensors_file.py):
+  x                 F32 (2, 3, 7, 9) inputs: uniform in [-6, 6], then exact values at the
+                    edges (0, +-1e-30, +-20, +-90, the largest float, NaN) in the first row
+  dy                F32 (2, 3, 7, 9) the incoming gradient, uniform in [-1, 1]
+  <case>.y          F32 module(x)
+  <case>.dx         F32 the gradient of sum(module(x) * dy) with respect to x
+for each case of the metadata's "modules" (case -> [its config layer entry, the module's repr]);
+and for each case of the metadata's "convs" (case -> [its conv2d config entry, the repr,
+the input shape]), nn.Conv2d with PyTorch's default init (seed 1234):
+  <case>.x, <case>.weight, <case>.bias (if any), <case>.dy   the inputs
+  <case>.y, <case>.dx, <case>.dweight, <case>.dbias (if any)  forward and gradients
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_file import save_safetensors  # noqa: E402
+
+# case -> (its conv2d entry in a cnnengine config, the input shape)
+CONVS = {
+    "grouped": ({"in_channels": 4, "out_channels": 6, "kernel_size": 3, "padding": 1,
+                 "groups": 2}, (2, 4, 7, 6)),
+    "depthwise": ({"in_channels": 3, "out_channels": 3, "kernel_size": [3, 5], "stride": 2,
+                   "padding": [1, 2], "groups": 3, "bias": False}, (2, 3, 9, 10)),
+    "depthwise_multiplier": ({"in_channels": 2, "out_channels": 6, "kernel_size": 3,
+                              "groups": 2}, (3, 2, 6, 6)),
+    "grouped_pointwise": ({"in_channels": 6, "out_channels": 4, "kernel_size": 1,
+                           "groups": 2}, (2, 6, 5, 5)),
+}
+
+# case -> (its layer entry in a cnnengine config, the PyTorch module)
+MODULES = {
+    "tanh": ({"type": "tanh"}, nn.Tanh()),
+    "sigmoid": ({"type": "sigmoid"}, nn.Sigmoid()),
+    "leaky_relu": ({"type": "leaky_relu", "negative_slope": 0.2}, nn.LeakyReLU(negative_slope=0.2)),
+    "leaky_relu_default": ({"type": "leaky_relu"}, nn.LeakyReLU()),
+    "elu": ({"type": "elu", "alpha": 0.5}, nn.ELU(alpha=0.5)),
+    "elu_default": ({"type": "elu"}, nn.ELU()),
+    "silu": ({"type": "silu"}, nn.SiLU()),
+    "gelu": ({"type": "gelu"}, nn.GELU()),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument("--out", default=os.path.join(here, "..", "tests", "fixtures",
+                                                      "layer_parity.safetensors"))
+    args = parser.parse_args()
+    torch.manual_seed(1234)
+    torch.set_num_threads(1)
+    x = torch.empty(2, 3, 7, 9).uniform_(-6, 6)
+    edges = [0.0, 1e-30, -1e-30, 20.0, -20.0, 90.0, -90.0, 3.4028234663852886e38,
+             -3.4028234663852886e38, float("nan")]
+    x.view(-1)[:len(edges)] = torch.tensor(edges)
+    dy = torch.empty_like(x).uniform_(-1, 1)
+    out = {"x": x.numpy(), "dy": dy.numpy()}
+    modules = {}
+    for name, (entry, module) in MODULES.items():
+        xin = x.clone().requires_grad_(True)
+        y = module(xin)
+        (y * dy).sum().backward()
+        out[name + ".y"] = y.detach().numpy()
+        out[name + ".dx"] = xin.grad.numpy()
+        modules[name] = [entry, repr(module)]
+    convs = {}
+    for name, (entry, shape) in CONVS.items():
+        k = entry["kernel_size"]
+        conv = nn.Conv2d(entry["in_channels"], entry["out_channels"], k,
+                         stride=entry.get("stride", 1), padding=entry.get("padding", 0),
+                         groups=entry["groups"], bias=entry.get("bias", True))
+        xin = torch.empty(shape).uniform_(-1, 1).requires_grad_(True)
+        y = conv(xin)
+        g = torch.empty_like(y).uniform_(-1, 1)
+        (y * g).sum().backward()
+        out[name + ".x"] = xin.detach().numpy()
+        out[name + ".weight"] = conv.weight.detach().numpy()
+        if conv.bias is not None:
+            out[name + ".bias"] = conv.bias.detach().numpy()
+        out[name + ".dy"] = g.numpy()
+        out[name + ".y"] = y.detach().numpy()
+        out[name + ".dx"] = xin.grad.numpy()
+        out[name + ".dweight"] = conv.weight.grad.numpy()
+        if conv.bias is not None:
+            out[name + ".dbias"] = conv.bias.grad.numpy()
+        convs[name] = [dict(entry, type="conv2d"), repr(conv), list(shape)]
+    metadata = {"modules": json.dumps(modules), "convs": json.dumps(convs),
+                "torch": torch.__version__}
+    save_safetensors(args.out, out, metadata)
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()
