@@ -1,7 +1,9 @@
 // fill, axpby, count_nonfinite, convert and loss scaling, CPU reference.
+#include <cstring>
 #include <string>
 #include <vector>
 
+#include "engine/channel_copy.h"
 #include "engine/error.h"
 #include "engine/half.h"
 #include "engine/layout.h"
@@ -61,6 +63,15 @@ void add(Context&, const Tensor& a, const Tensor& b, FusedActivation act, const 
     for (int64_t i = 0; i < n; ++i) py[i] = relu_value(pa[i] + pb[i]);
   else
     for (int64_t i = 0; i < n; ++i) py[i] = pa[i] + pb[i];
+}
+
+void copy_channels(Context&, const Tensor& src, int64_t src_first, const Tensor& dst,
+                   int64_t dst_first, int64_t channels) {
+  const ChannelCopy c = channel_copy(src, src_first, dst, dst_first, channels);
+  const auto* from = static_cast<const uint8_t*>(src.data) + c.src_offset;
+  auto* to = static_cast<uint8_t*>(dst.data) + c.dst_offset;
+  for (size_t row = 0; row < c.rows; ++row)
+    std::memcpy(to + row * c.dst_pitch, from + row * c.src_pitch, c.row_bytes);
 }
 
 void copy_to_two(Context&, const Tensor& x, const Tensor& y0, const Tensor& y1) {

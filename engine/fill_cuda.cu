@@ -5,6 +5,7 @@
 #include "cuda/element.cuh"
 #include "cuda/launch.h"
 #include "cuda/plans.h"
+#include "engine/channel_copy.h"
 #include "engine/fill_kernels.cuh"
 #include "engine/layout.h"
 #include "engine/loss_scale_rule.h"
@@ -65,6 +66,18 @@ void add(Context& ctx, const Tensor& a, const Tensor& b, FusedActivation act, co
                                                                 elements<T>(y), n);
   });
   CNNE_CHECK_LAUNCH(what);
+}
+
+void copy_channels(Context& ctx, const Tensor& src, int64_t src_first, const Tensor& dst,
+                   int64_t dst_first, int64_t channels) {
+  const ChannelCopy c = channel_copy(src, src_first, dst, dst_first, channels);
+  if (c.rows == 0 || c.row_bytes == 0) return;
+  // one 2-D copy in stream order (a memcpy node inside a captured graph)
+  CNNE_CHECK_AT(
+      cudaMemcpy2DAsync(static_cast<uint8_t*>(dst.data) + c.dst_offset, c.dst_pitch,
+                        static_cast<const uint8_t*>(src.data) + c.src_offset, c.src_pitch,
+                        c.row_bytes, c.rows, cudaMemcpyDeviceToDevice, ctx.cuda().stream()),
+      "copy_channels " + src.shape.str() + " -> " + dst.shape.str());
 }
 
 void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& y1) {

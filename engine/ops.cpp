@@ -177,6 +177,10 @@ void axpby(Context& ctx, float alpha, const Tensor& x, float beta, const Tensor&
 void add(Context& ctx, const Tensor& a, const Tensor& b, FusedActivation act, const Tensor& y) {
   CNNE_ROUTE(add, a, b, act, y);
 }
+void copy_channels(Context& ctx, const Tensor& src, int64_t src_first, const Tensor& dst,
+                   int64_t dst_first, int64_t channels) {
+  CNNE_ROUTE(copy_channels, src, src_first, dst, dst_first, channels);
+}
 void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& y1) {
   CNNE_ROUTE(copy_to_two, x, y0, y1);
 }

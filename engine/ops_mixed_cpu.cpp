@@ -300,6 +300,10 @@ void add(Context& ctx, const Tensor& a, const Tensor& b, FusedActivation act, co
   cpu::add(ctx, *av, *bv, act, *yv);  // ReLU commutes with the rounding
   yv.store();
 }
+void copy_channels(Context& ctx, const Tensor& src, int64_t src_first, const Tensor& dst,
+                   int64_t dst_first, int64_t channels) {
+  cpu::copy_channels(ctx, src, src_first, dst, dst_first, channels);  // bytes: any dtype, layout
+}
 void copy_to_two(Context& ctx, const Tensor& x, const Tensor& y0, const Tensor& y1) {
   F32View xv(x, true), v0(y0, false), v1(y1, false);
   cpu::copy_to_two(ctx, *xv, *v0, *v1);

@@ -4,6 +4,7 @@
 #include "layers/activation.h"
 #include "layers/add.h"
 #include "layers/batchnorm2d.h"
+#include "layers/concat.h"
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
 #include "layers/flatten.h"
@@ -57,6 +58,7 @@ void register_builtin_layers(LayerRegistry& registry) {
   registry.add("avgpool2d", AvgPool2d::from_json);
   registry.add("global_avgpool2d", GlobalAvgPool2d::from_json);
   registry.add("add", Add::from_json);
+  registry.add("concat", Concat::from_json);
   registry.add("tanh", ActivationLayer::tanh_from_json);
   registry.add("sigmoid", ActivationLayer::sigmoid_from_json);
   registry.add("leaky_relu", ActivationLayer::leaky_relu_from_json);

@@ -187,44 +187,7 @@ TEST(ResidualNetwork, GradientsMatchFiniteDifferences) {
     ]})");
   Context ctx(Device::CPU);
   Network net = Network::from_json(config, "tiny.json");
-  net.setup(ctx, {3});
-  Rng rng(9);
-  net.initialize(rng);
-  const HostTensor x = test::random_tensor(rng, net.input(3).shape);
-  const HostTensor r = test::random_tensor(rng, net.output_shape(3));
-  auto loss = [&] {
-    copy_tensor(x.view(), net.input(3));
-    const Tensor logits = net.forward(3);
-    double l = 0;
-    for (int64_t i = 0; i < logits.numel(); ++i) l += double(logits.f32()[i]) * r[size_t(i)];
-    return l;
-  };
-  loss();
-  copy_tensor(r.view(), net.output_grad(3));
-  net.backward(3);
-  std::vector<float> analytic(static_cast<size_t>(net.flat_gradients().numel()));
-  copy_tensor(net.flat_gradients(), Tensor(analytic.data(), net.flat_gradients().shape));
-  std::vector<float> weights = net.download_parameters();
-  const double eps = 1e-2;
-  int checked = 0;
-  for (const NamedParam& p : net.parameters())
-    for (int64_t k = 0; k < p.shape.numel(); ++k) {
-      const size_t i = static_cast<size_t>(p.offset + k);
-      const float saved = weights[i];
-      weights[i] = saved + static_cast<float>(eps);
-      net.upload_parameters(weights);
-      const double plus = loss();
-      weights[i] = saved - static_cast<float>(eps);
-      net.upload_parameters(weights);
-      const double minus = loss();
-      weights[i] = saved;
-      const double numeric = (plus - minus) / (2 * eps);
-      EXPECT_NEAR(analytic[i], numeric, 2e-4 + 2e-3 * std::fabs(numeric))
-          << p.name << "[" << k << "]";
-      ++checked;
-    }
-  net.upload_parameters(weights);
-  EXPECT_EQ(checked, net.parameter_count());
+  EXPECT_EQ(test::network_gradient_check(ctx, net, 3, 9), "");
 }
 
 TEST(ResidualNetwork, ConfigErrorsNameTheInput) {

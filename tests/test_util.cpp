@@ -14,6 +14,7 @@
 
 #include "engine/error.h"
 #include "engine/json_fields.h"
+#include "engine/network.h"
 #include "layers/registry.h"
 
 #ifdef CNNE_WITH_CUDA
@@ -269,6 +270,47 @@ Safetensors strip_prefix(const Safetensors& file, const std::string& prefix) {
       out.tensors.push_back(std::move(copy));
     }
   return out;
+}
+
+std::string network_gradient_check(Context& ctx, Network& net, int64_t n, uint64_t seed) {
+  net.setup(ctx, {n});
+  Rng rng(seed);
+  net.initialize(rng);
+  const HostTensor x = random_tensor(rng, net.input(n).shape);
+  const HostTensor r = random_tensor(rng, net.output_shape(n));
+  auto loss = [&] {
+    copy_tensor(x.view(), net.input(n));
+    const Tensor logits = net.forward(n);
+    double l = 0;
+    for (int64_t i = 0; i < logits.numel(); ++i) l += double(logits.f32()[i]) * r[size_t(i)];
+    return l;
+  };
+  loss();
+  copy_tensor(r.view(), net.output_grad(n));
+  net.backward(n);
+  std::vector<float> analytic(static_cast<size_t>(net.flat_gradients().numel()));
+  copy_tensor(net.flat_gradients(), Tensor(analytic.data(), net.flat_gradients().shape));
+  std::vector<float> weights = net.download_parameters();
+  const double eps = 1e-2;
+  std::string worst;
+  for (const NamedParam& p : net.parameters())
+    for (int64_t k = 0; k < p.shape.numel() && worst.empty(); ++k) {
+      const size_t i = static_cast<size_t>(p.offset + k);
+      const float saved = weights[i];
+      weights[i] = saved + static_cast<float>(eps);
+      net.upload_parameters(weights);
+      const double plus = loss();
+      weights[i] = saved - static_cast<float>(eps);
+      net.upload_parameters(weights);
+      const double minus = loss();
+      weights[i] = saved;
+      const double numeric = (plus - minus) / (2 * eps);
+      if (!(std::fabs(analytic[i] - numeric) <= 2e-4 + 2e-3 * std::fabs(numeric)))
+        worst = p.name + "[" + std::to_string(k) + "]: backward " + std::to_string(analytic[i]) +
+                ", finite differences " + std::to_string(numeric);
+    }
+  net.upload_parameters(weights);
+  return worst;
 }
 
 std::unique_ptr<Layer> layer_from_entry(nlohmann::json entry, const std::string& name) {

@@ -14,6 +14,10 @@
 #include "engine/tensor.h"
 #include "layers/layer.h"
 
+namespace cnne {
+class Network;
+}
+
 namespace cnne::test {
 
 // A host F32 tensor that owns its storage.
@@ -63,6 +67,12 @@ class LayerHarness {
 std::string gradient_check(Layer& layer, Shape input, const HostTensor& x, uint64_t seed,
                            double eps = 1e-2, double abs_tol = 1e-4, double rel_tol = 1e-3,
                            int max_checks = 60);
+
+// Finite-difference check of a whole network (set up here for batch n, weights
+// from `seed`) on the CPU: dL/dparam from backward() against central
+// differences of L = dot(logits, r), r random, for every parameter element.
+// Returns "" or the first mismatch beyond 2e-4 + 2e-3 * |numeric|.
+std::string network_gradient_check(Context& ctx, Network& net, int64_t n, uint64_t seed);
 
 // A fresh temporary folder, removed with the object.
 class TempDir {

@@ -194,11 +194,13 @@ elif [ -x "$tests" ]; then
   crashed=""
   : > "$logs/tests.log"
   # The GPU tests of code that has never run on a GPU (the fused step's
-  # cooperative kernel, channels-last, gradient clipping's reduction and the
-  # weight average under a graph) go first, in a process of their own with a
-  # short limit: a kernel that hangs or breaks the context costs 90 s and
-  # leaves the rest of the suite to run.
+  # cooperative kernel, channels-last, gradient clipping's reduction, the
+  # weight average under a graph, mixed batches and their loss, the other
+  # activations, grouped convolutions, concat) go first, in a process of
+  # their own with a short limit: a kernel that hangs or breaks the context
+  # costs 90 s and leaves the rest of the suite to run.
   first='FusedStepGpu.*:ChannelsLastGpu.*:GpuVsCpu.Grayscale*:GpuVsCpu.Clipped*:GpuVsCpu.Averaged*'
+  first+=':GpuVsCpu.Mixed*:GpuVsCpu.Activations:GpuVsCpu.Conv2d:ConcatGpu.*'
   limited 90 "$tests" --gtest_filter="$first" > "$logs/tests_first.log" 2>&1
   rc_first=$?
   cat "$logs/tests_first.log" >> "$logs/tests.log"
