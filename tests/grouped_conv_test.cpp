@@ -37,35 +37,37 @@ TEST(GroupedConv, MatchesPyTorchForwardAndBackwardAndPrintsLikeIt) {
   const Safetensors fx = load_safetensors(test::fixtures_dir() + "/layer_parity.safetensors");
   const nlohmann::json convs = nlohmann::json::parse(fx.metadata.at("convs"));
   ASSERT_EQ(convs.size(), 4u);
-  for (const auto& [name, c] : convs.items()) {
-    std::unique_ptr<Layer> layer = test::layer_from_entry(c[0], "conv");
-    EXPECT_EQ(layer->repr(), c[1].get<std::string>()) << name;
-    const HostTensor x = test::host_tensor(*fx.find(name + ".x"));
-    ASSERT_EQ(x.shape, Shape::of(c[2].get<std::vector<int64_t>>())) << name;
-    Context ctx(Device::CPU);
-    test::LayerHarness bound(ctx, *layer, x.shape);
-    const bool bias = fx.find(name + ".bias") != nullptr;
-    ASSERT_EQ(bound.params().size(), bias ? 2u : 1u) << name;
-    // PyTorch's weights into the memory the layer is bound to (the shapes must agree)
-    for (size_t i = 0; i < bound.params().size(); ++i) {
-      const HostTensor want = test::host_tensor(*fx.find(name + (i == 0 ? ".weight" : ".bias")));
-      ASSERT_EQ(want.shape, bound.params()[i].shape) << name;
-      std::copy(want.values.begin(), want.values.end(), bound.params()[i].values.begin());
-    }
-    const HostTensor y = bound.forward(x);
-    const HostTensor dx = bound.backward(x, y, test::host_tensor(*fx.find(name + ".dy")));
-    EXPECT_EQ(worst(y, test::host_tensor(*fx.find(name + ".y")), 1e-5, 1e-5), "") << name << " y";
-    EXPECT_EQ(worst(dx, test::host_tensor(*fx.find(name + ".dx")), 1e-5, 1e-5), "")
-        << name << " dx";
-    EXPECT_EQ(worst(bound.grads()[0], test::host_tensor(*fx.find(name + ".dweight")), 1e-5, 1e-5),
-              "")
-        << name << " dweight";
-    if (bias) {
-      EXPECT_EQ(worst(bound.grads()[1], test::host_tensor(*fx.find(name + ".dbias")), 1e-5, 1e-5),
+  for (const int threads : {1, 3})  // 3: the batch split over threads, partial dw merged
+    for (const auto& [case_name, c] : convs.items()) {
+      const std::string name = case_name, at = name + ", " + std::to_string(threads) + " threads";
+      std::unique_ptr<Layer> layer = test::layer_from_entry(c[0], "conv");
+      EXPECT_EQ(layer->repr(), c[1].get<std::string>()) << at;
+      const HostTensor x = test::host_tensor(*fx.find(name + ".x"));
+      ASSERT_EQ(x.shape, Shape::of(c[2].get<std::vector<int64_t>>())) << at;
+      Context ctx(Device::CPU, threads);
+      test::LayerHarness bound(ctx, *layer, x.shape);
+      const bool bias = fx.find(name + ".bias") != nullptr;
+      ASSERT_EQ(bound.params().size(), bias ? 2u : 1u) << at;
+      // PyTorch's weights into the memory the layer is bound to (the shapes must agree)
+      for (size_t i = 0; i < bound.params().size(); ++i) {
+        const HostTensor want = test::host_tensor(*fx.find(name + (i == 0 ? ".weight" : ".bias")));
+        ASSERT_EQ(want.shape, bound.params()[i].shape) << at;
+        std::copy(want.values.begin(), want.values.end(), bound.params()[i].values.begin());
+      }
+      const HostTensor y = bound.forward(x);
+      const HostTensor dx = bound.backward(x, y, test::host_tensor(*fx.find(name + ".dy")));
+      EXPECT_EQ(worst(y, test::host_tensor(*fx.find(name + ".y")), 1e-5, 1e-5), "") << at << " y";
+      EXPECT_EQ(worst(dx, test::host_tensor(*fx.find(name + ".dx")), 1e-5, 1e-5), "")
+          << at << " dx";
+      EXPECT_EQ(worst(bound.grads()[0], test::host_tensor(*fx.find(name + ".dweight")), 1e-5, 1e-5),
                 "")
-          << name << " dbias";
+          << at << " dweight";
+      if (bias) {
+        EXPECT_EQ(worst(bound.grads()[1], test::host_tensor(*fx.find(name + ".dbias")), 1e-5, 1e-5),
+                  "")
+            << at << " dbias";
+      }
     }
-  }
 }
 
 // The tutorial with conv2 in 2 groups: its weight (16, 3, 5, 5), PyTorch's
