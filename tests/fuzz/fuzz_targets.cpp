@@ -17,6 +17,7 @@
 #include "engine/image_file.h"
 #include "engine/image_resize.h"
 #include "engine/network.h"
+#include "engine/ops.h"
 #include "engine/optimizer.h"
 #include "engine/torch_file.h"
 #include "tests/zip_writer.h"
@@ -42,8 +43,15 @@ void config_one(const uint8_t* data, size_t size) {
     if (net.parameter_count() < (1 << 22)) {  // keep each input cheap
       Context ctx(Device::CPU);
       net.setup(ctx, {1});
-      (void)net.summarize(1);
+      int64_t flops = 0;
+      for (const LayerSummary& row : net.summarize(1)) flops += row.flops;
       (void)Config::from_json(c.to_json(), "round-trip");
+      if (flops < (1 << 22)) {  // one forward and backward pass of a zero image
+        ops::fill(ctx, net.input(1), 0.0f);
+        net.forward(1);
+        ops::fill(ctx, net.output_grad(1), 1.0f);
+        net.backward(1);
+      }
     }
   } catch (const Error&) {
   }
