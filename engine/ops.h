@@ -37,10 +37,11 @@ struct Pool2dParams {
 enum class FusedActivation { kNone, kRelu };
 
 // The pointwise activations besides ReLU (layers/activation.h), PyTorch's
-// nn.Tanh, Sigmoid, LeakyReLU, ELU, SiLU and GELU (approximate='none'); their
+// nn.Tanh, Sigmoid, LeakyReLU, ELU, SiLU and GELU (approximate='none' and
+// 'tanh'); their
 // arithmetic, shared by the CPU reference and the GPU kernels, is in
 // layers/activation_math.h.
-enum class Activation : int32_t { kTanh, kSigmoid, kLeakyRelu, kElu, kSilu, kGelu };
+enum class Activation : int32_t { kTanh, kSigmoid, kLeakyRelu, kElu, kSilu, kGelu, kGeluTanh };
 
 // Output size of a convolution or pooling window along one axis (floor mode).
 inline int64_t window_output_size(int64_t in, int64_t kernel, int stride, int pad) {

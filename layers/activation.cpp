@@ -61,8 +61,13 @@ std::unique_ptr<Layer> ActivationLayer::elu_from_json(const std::string& name, J
 std::unique_ptr<Layer> ActivationLayer::silu_from_json(const std::string& name, JsonFields&) {
   return std::make_unique<ActivationLayer>(name, Activation::kSilu);
 }
-std::unique_ptr<Layer> ActivationLayer::gelu_from_json(const std::string& name, JsonFields&) {
-  return std::make_unique<ActivationLayer>(name, Activation::kGelu);
+std::unique_ptr<Layer> ActivationLayer::gelu_from_json(const std::string& name, JsonFields& f) {
+  const std::string approximate = f.get_string("approximate", "none");
+  if (approximate != "none" && approximate != "tanh")
+    throw ConfigError(f.where() + ": key 'approximate' is '" + approximate +
+                      "', expected none or tanh");
+  return std::make_unique<ActivationLayer>(
+      name, approximate == "tanh" ? Activation::kGeluTanh : Activation::kGelu);
 }
 
 std::string ActivationLayer::type() const {
@@ -78,6 +83,7 @@ std::string ActivationLayer::type() const {
     case Activation::kSilu:
       return "silu";
     case Activation::kGelu:
+    case Activation::kGeluTanh:
       return "gelu";
   }
   return "activation";
@@ -95,6 +101,7 @@ void ActivationLayer::backward(Context& ctx, const Tensor& x, const Tensor& y, c
 nlohmann::json ActivationLayer::to_json() const {
   nlohmann::json j = {{"type", type()}, {"name", name()}};
   if (const char* key = param_key(kind_)) j[key] = param_;
+  if (kind_ == Activation::kGeluTanh) j["approximate"] = "tanh";
   return j;
 }
 
@@ -112,6 +119,8 @@ std::string ActivationLayer::repr() const {
       return "SiLU()";
     case Activation::kGelu:
       return "GELU(approximate='none')";
+    case Activation::kGeluTanh:
+      return "GELU(approximate='tanh')";
   }
   return type();
 }

@@ -5,7 +5,7 @@
 //   leaky_relu  nn.LeakyReLU(negative_slope=0.01)   key "negative_slope"
 //   elu         nn.ELU(alpha=1.0)                   key "alpha"
 //   silu        nn.SiLU()
-//   gelu        nn.GELU(approximate='none')
+//   gelu        nn.GELU(approximate='none')         key "approximate": "none" or "tanh"
 // The arithmetic is layers/activation_math.h. Unlike ReLU they are never
 // fused into the layer before them (Note [ReLU fusion] in engine/network.cpp).
 #include "engine/json_fields.h"

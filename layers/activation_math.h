@@ -4,13 +4,17 @@
 // the GPU kernels (layers/activation_kernels.cuh), written as PyTorch's CPU
 // kernels compute them so the two agree to the last bit where the math
 // library does (the kernel emulation) and to a few ulps on a GPU:
-//   tanh        y = tanh(x)                          dx = dy * (1 - y * y)
-//   sigmoid     y = 1 / (1 + exp(-x))                dx = dy * (1 - y) * y
-//   leaky_relu  y = x > 0 ? x : x * slope            dx = x > 0 ? dy : dy * slope
-//   elu         y = x <= 0 ? expm1(x) * alpha : x    dx = x > 0 ? dy : dy * alpha * exp(x)
-//   silu        y = x / (1 + exp(-x))                dx = dy * s * (1 + x * (1 - s)), s =
-//   sigmoid(x) gelu        y = x * 0.5 * (1 + erf(x / sqrt 2))  dx = dy * (cdf + x * exp(-x^2 / 2)
-//   / sqrt(2 pi))
+//   tanh        y = tanh(x)                        dx = dy * (1 - y * y)
+//   sigmoid     y = 1 / (1 + exp(-x))              dx = dy * (1 - y) * y
+//   leaky_relu  y = x > 0 ? x : x * slope          dx = x > 0 ? dy : dy * slope
+//   elu         y = x <= 0 ? expm1(x) * alpha : x  dx = x > 0 ? dy : dy * alpha * exp(x)
+//   silu        y = x / (1 + exp(-x))              dx = dy * s * (1 + x * (1 - s)),
+//                                                  s = sigmoid(x)
+//   gelu        y = x * 0.5 * (1 + erf(x / sqrt 2))
+//               dx = dy * (cdf + x * exp(-x^2 / 2) / sqrt(2 pi)), cdf = y / x
+//   gelu, approximate='tanh': t = tanh(sqrt(2 / pi) * (x + 0.044715 x^3)),
+//               y = 0.5 * x * (1 + t)
+//               dx = dy * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2 / pi) (1 + 3 * 0.044715 x^2))
 // (`param` is the slope or alpha). A NaN input gives NaN out and a NaN
 // gradient, except leaky_relu's, whose comparison sends it down the negative
 // branch (dy * slope) as PyTorch's does. (PyTorch's ELU gradient of NaN is NaN
@@ -24,8 +28,10 @@
 
 namespace cnne {
 
-constexpr float kSqrtHalf = 0.70710678118654752440f;      // M_SQRT1_2
-constexpr float kInvSqrtTwoPi = 0.39894228040143267794f;  // 1 / sqrt(2 pi)
+constexpr float kSqrtHalf = 0.70710678118654752440f;       // M_SQRT1_2
+constexpr float kInvSqrtTwoPi = 0.39894228040143267794f;   // 1 / sqrt(2 pi)
+constexpr float kSqrtTwoOverPi = 0.79788456080286535588f;  // sqrt(2 / pi)
+constexpr float kGeluKappa = 0.044715f;
 
 template <Activation K>
 CNNE_HOST_DEVICE inline float activation_value(float x, float param) {
@@ -39,8 +45,11 @@ CNNE_HOST_DEVICE inline float activation_value(float x, float param) {
     return x <= 0.0f ? expm1f(x) * param : x;
   } else if constexpr (K == Activation::kSilu) {
     return x / (1.0f + expf(-x));
-  } else {
+  } else if constexpr (K == Activation::kGelu) {
     return x * 0.5f * (1.0f + erff(x * kSqrtHalf));
+  } else {
+    const float inner = kSqrtTwoOverPi * (x + kGeluKappa * (x * x * x));
+    return 0.5f * x * (1.0f + tanhf(inner));
   }
 }
 
@@ -58,10 +67,16 @@ CNNE_HOST_DEVICE inline float activation_gradient(float x, float y, float dy, fl
   } else if constexpr (K == Activation::kSilu) {
     const float s = 1.0f / (1.0f + expf(-x));
     return dy * s * (1.0f + x * (1.0f - s));
-  } else {
+  } else if constexpr (K == Activation::kGelu) {
     const float cdf = 0.5f * (1.0f + erff(x * kSqrtHalf));
     const float pdf = expf(-0.5f * x * x) * kInvSqrtTwoPi;
     return dy * (cdf + x * pdf);
+  } else {
+    const float x_sq = x * x;
+    const float t = tanhf(kSqrtTwoOverPi * (x + kGeluKappa * (x_sq * x)));
+    const float left = 0.5f * x, right = 1.0f + t;
+    const float inner_derivative = kSqrtTwoOverPi * (1.0f + 3.0f * kGeluKappa * x_sq);
+    return dy * (0.5f * right + left * (1.0f - t * t) * inner_derivative);
   }
 }
 
@@ -82,6 +97,8 @@ inline void with_activation(Activation kind, F&& f) {
       return f(std::integral_constant<Activation, Activation::kSilu>{});
     case Activation::kGelu:
       return f(std::integral_constant<Activation, Activation::kGelu>{});
+    case Activation::kGeluTanh:
+      return f(std::integral_constant<Activation, Activation::kGeluTanh>{});
   }
 }
 

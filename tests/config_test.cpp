@@ -71,6 +71,11 @@ INSTANTIATE_TEST_SUITE_P(
                     j[layer(1)] = {{"type", "elu"}, {"name", "act"}, {"alpha", 1e9}};
                   },
                   "layer 'act' (elu): alpha must be a finite number (|value| <= 1e6)"},
+        BadConfig{"gelu approximation",
+                  [](auto& j) {
+                    j[layer(1)] = {{"type", "gelu"}, {"name", "act"}, {"approximate", "erf"}};
+                  },
+                  "'act': key 'approximate' is 'erf', expected none or tanh"},
         BadConfig{"key of another activation",
                   [](auto& j) {
                     j[layer(1)] = {{"type", "tanh"}, {"name", "act"}, {"alpha", 1.0}};

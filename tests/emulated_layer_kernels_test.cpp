@@ -220,7 +220,8 @@ TEST(EmulatedKernels, ActivationsMatchTheCpuForwardAndBackward) {
   for (const auto& [kind, param] :
        {std::pair{Activation::kTanh, 0.0f}, std::pair{Activation::kSigmoid, 0.0f},
         std::pair{Activation::kLeakyRelu, 0.05f}, std::pair{Activation::kElu, 0.7f},
-        std::pair{Activation::kSilu, 0.0f}, std::pair{Activation::kGelu, 0.0f}})
+        std::pair{Activation::kSilu, 0.0f}, std::pair{Activation::kGelu, 0.0f},
+        std::pair{Activation::kGeluTanh, 0.0f}})
     for (const DType dtype : {DType::F32, DType::BF16}) {
       Context ctx(Device::CPU);
       Staged xt = stage(x, s, dtype), dyt = stage(dy, s, dtype);

@@ -275,7 +275,8 @@ TEST(GpuVsCpu, Activations) {
   for (const auto& [kind, param] :
        {std::pair{Activation::kTanh, 0.0}, std::pair{Activation::kSigmoid, 0.0},
         std::pair{Activation::kLeakyRelu, 0.05}, std::pair{Activation::kElu, 0.7},
-        std::pair{Activation::kSilu, 0.0}, std::pair{Activation::kGelu, 0.0}})
+        std::pair{Activation::kSilu, 0.0}, std::pair{Activation::kGelu, 0.0},
+        std::pair{Activation::kGeluTanh, 0.0}})
     compare_layer([&] { return std::make_unique<ActivationLayer>("act", kind, param); },
                   Shape{4, 6, 9, 7}, 9, 1e-5);
 }

@@ -52,6 +52,7 @@ MODULES = {
     "elu_default": ({"type": "elu"}, nn.ELU()),
     "silu": ({"type": "silu"}, nn.SiLU()),
     "gelu": ({"type": "gelu"}, nn.GELU()),
+    "gelu_tanh": ({"type": "gelu", "approximate": "tanh"}, nn.GELU(approximate="tanh")),
 }
 
 
