@@ -10,6 +10,7 @@
 #                                build-asan/; the real-data test runs when
 #                                CNNE_TEST_DATA or ./data has CIFAR-10
 #   tools/sanitize.sh --thread   ThreadSanitizer, the tests of the CPU threads
+#                                (grouped convolutions on 3 threads too)
 #                                (Note [CPU threads]), the CLI run on
 #                                3 threads, and our GPU kernels under the
 #                                kernel emulation (Note [kernel emulation]:
@@ -29,7 +30,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCNNE_CUDA=OFF \
 cmake --build "$build" -j"$(nproc)"
 if [ "$mode" = thread ]; then
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-  exec "$build/tests/cnne_tests" --gtest_filter='ThreadPool.*:CpuThreads.*:MaxPoolCases.*:KernelEmulator.*:EmulatedKernels.*'
+  exec "$build/tests/cnne_tests" --gtest_filter='ThreadPool.*:CpuThreads.*:MaxPoolCases.*:GroupedConv.*:KernelEmulator.*:EmulatedKernels.*'
 fi
 if [ -z "${CNNE_TEST_DATA:-}" ] && [ -f "$root/data/cifar-10-batches-bin/test_batch.bin" ]; then
   export CNNE_TEST_DATA="$root/data/cifar-10-batches-bin"
