@@ -10,8 +10,8 @@
 #                                build-asan/; the real-data test runs when
 #                                CNNE_TEST_DATA or ./data has CIFAR-10
 #   tools/sanitize.sh --thread   ThreadSanitizer, the tests of the CPU threads
-#                                (grouped convolutions on 3 threads too)
-#                                (Note [CPU threads]), the CLI run on
+#                                (Note [CPU threads]; grouped convolutions on
+#                                3 threads among them), the CLI run on
 #                                3 threads, and our GPU kernels under the
 #                                kernel emulation (Note [kernel emulation]:
 #                                a race between the threads of a kernel is a
