@@ -23,7 +23,7 @@ int library_int(int64_t v, const char* what) {
 ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DType dtype, bool tf32,
                       bool nhwc) {
   const char* what = "conv2d";
-  if (p.groups < 1 || w[0] % p.groups != 0 || x[1] != w[1] * p.groups)
+  if (!conv_groups_fit(p, x, w))
     throw DeviceError("conv2d: x " + x.str() + " and w " + w.str() +
                       " do not fit groups = " + std::to_string(p.groups));
   return ConvKey{static_cast<int>(dtype),

@@ -25,19 +25,21 @@ struct ChannelCopy {
 // batch or pixels, or a range falls outside its tensor.
 inline ChannelCopy channel_copy(const Tensor& src, int64_t src_first, const Tensor& dst,
                                 int64_t dst_first, int64_t channels) {
-  const std::string what = "copy_channels " + src.shape.str() + " [" + std::to_string(src_first) +
-                           ", +" + std::to_string(channels) + ") -> " + dst.shape.str() + " [" +
-                           std::to_string(dst_first) + ", ...)";
+  const auto what = [&] {  // built only for an error: this runs in every training step
+    return "copy_channels " + src.shape.str() + " [" + std::to_string(src_first) + ", +" +
+           std::to_string(channels) + ") -> " + dst.shape.str() + " [" + std::to_string(dst_first) +
+           ", ...)";
+  };
   const int r = src.shape.rank();
   const bool nhwc = r == 4 && src.channels_last && src.shape[2] * src.shape[3] > 1;
   const bool dst_nhwc = r == 4 && dst.channels_last && dst.shape[2] * dst.shape[3] > 1;
   if ((r != 2 && r != 4) || dst.shape.rank() != r || src.dtype != dst.dtype || nhwc != dst_nhwc ||
       src.shape[0] != dst.shape[0] ||
       (r == 4 && (src.shape[2] != dst.shape[2] || src.shape[3] != dst.shape[3])))
-    throw Error(what + ": expected tensors of one dtype and layout, alike but for dim 1");
+    throw Error(what() + ": expected tensors of one dtype and layout, alike but for dim 1");
   if (channels < 0 || src_first < 0 || dst_first < 0 || src_first + channels > src.shape[1] ||
       dst_first + channels > dst.shape[1])
-    throw Error(what + ": channel range outside a tensor");
+    throw Error(what() + ": channel range outside a tensor");
   const size_t e = dtype_size(src.dtype);
   const int64_t pixels = r == 4 ? src.shape[2] * src.shape[3] : 1;
   ChannelCopy c;

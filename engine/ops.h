@@ -24,6 +24,11 @@ struct Conv2dParams {
   int groups = 1;
 };
 
+// Whether x (N, C, H, W) and w (K, C / groups, R, S) fit p.groups.
+inline bool conv_groups_fit(const Conv2dParams& p, const Shape& x, const Shape& w) {
+  return p.groups >= 1 && w[0] % p.groups == 0 && x[1] == w[1] * p.groups;
+}
+
 struct Pool2dParams {
   int kernel_h = 2, kernel_w = 2;
   int stride_h = 2, stride_w = 2;

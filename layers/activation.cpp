@@ -1,6 +1,7 @@
 #include "layers/activation.h"
 
 #include <cmath>
+#include <iterator>
 #include <sstream>
 
 #include "engine/error.h"
@@ -9,16 +10,32 @@
 namespace cnne {
 namespace {
 
-// The key a parameterized activation takes, or null.
-const char* param_key(Activation kind) {
-  switch (kind) {
-    case Activation::kLeakyRelu:
-      return "negative_slope";
-    case Activation::kElu:
-      return "alpha";
-    default:
-      return nullptr;
-  }
+// What names an activation: its config type, PyTorch's module, the key of its
+// parameter (and the parameter's default), the module's fixed arguments.
+struct Naming {
+  const char* type;
+  const char* module;
+  const char* key;  // null: no parameter
+  double default_param;
+  const char* fixed_args;
+};
+
+// Indexed by Activation.
+constexpr Naming kNamings[] = {
+    {"tanh", "Tanh", nullptr, 0.0, ""},
+    {"sigmoid", "Sigmoid", nullptr, 0.0, ""},
+    {"leaky_relu", "LeakyReLU", "negative_slope", 0.01, ""},
+    {"elu", "ELU", "alpha", 1.0, ""},
+    {"silu", "SiLU", nullptr, 0.0, ""},
+    {"gelu", "GELU", nullptr, 0.0, "approximate='none'"},
+    {"gelu", "GELU", nullptr, 0.0, "approximate='tanh'"},  // kGeluTanh
+};
+
+static_assert(std::size(kNamings) == static_cast<size_t>(Activation::kGeluTanh) + 1,
+              "one naming per Activation, in its order");
+
+const Naming& naming(Activation kind) {
+  return kNamings[static_cast<size_t>(kind)];
 }
 
 // Python's repr of a float, as PyTorch's extra_repr prints it (0.01, 1.0, 0.2).
@@ -37,56 +54,33 @@ std::string python_float(double v) {
 
 }  // namespace
 
+const char* activation_type(Activation kind) {
+  return naming(kind).type;
+}
+
 ActivationLayer::ActivationLayer(std::string name, Activation kind, double param)
     : Layer(std::move(name)), kind_(kind), param_(param) {
-  if (const char* key = param_key(kind_);
+  if (const char* key = naming(kind_).key;
       key && !(std::isfinite(param_) && std::fabs(param_) <= 1e6))
     throw ConfigError(where() + ": " + key + " must be a finite number (|value| <= 1e6)");
 }
 
-std::unique_ptr<Layer> ActivationLayer::tanh_from_json(const std::string& name, JsonFields&) {
-  return std::make_unique<ActivationLayer>(name, Activation::kTanh);
-}
-std::unique_ptr<Layer> ActivationLayer::sigmoid_from_json(const std::string& name, JsonFields&) {
-  return std::make_unique<ActivationLayer>(name, Activation::kSigmoid);
-}
-std::unique_ptr<Layer> ActivationLayer::leaky_relu_from_json(const std::string& name,
-                                                             JsonFields& f) {
-  return std::make_unique<ActivationLayer>(name, Activation::kLeakyRelu,
-                                           f.get_number("negative_slope", 0.01));
-}
-std::unique_ptr<Layer> ActivationLayer::elu_from_json(const std::string& name, JsonFields& f) {
-  return std::make_unique<ActivationLayer>(name, Activation::kElu, f.get_number("alpha", 1.0));
-}
-std::unique_ptr<Layer> ActivationLayer::silu_from_json(const std::string& name, JsonFields&) {
-  return std::make_unique<ActivationLayer>(name, Activation::kSilu);
-}
-std::unique_ptr<Layer> ActivationLayer::gelu_from_json(const std::string& name, JsonFields& f) {
-  const std::string approximate = f.get_string("approximate", "none");
-  if (approximate != "none" && approximate != "tanh")
-    throw ConfigError(f.where() + ": key 'approximate' is '" + approximate +
-                      "', expected none or tanh");
-  return std::make_unique<ActivationLayer>(
-      name, approximate == "tanh" ? Activation::kGeluTanh : Activation::kGelu);
+std::unique_ptr<Layer> ActivationLayer::from_json(Activation kind, const std::string& name,
+                                                  JsonFields& f) {
+  if (kind == Activation::kGelu || kind == Activation::kGeluTanh) {
+    const std::string approximate = f.get_string("approximate", "none");
+    if (approximate != "none" && approximate != "tanh")
+      throw ConfigError(f.where() + ": key 'approximate' is '" + approximate +
+                        "', expected none or tanh");
+    kind = approximate == "tanh" ? Activation::kGeluTanh : Activation::kGelu;
+  }
+  const Naming& n = naming(kind);
+  return std::make_unique<ActivationLayer>(name, kind,
+                                           n.key ? f.get_number(n.key, n.default_param) : 0.0);
 }
 
 std::string ActivationLayer::type() const {
-  switch (kind_) {
-    case Activation::kTanh:
-      return "tanh";
-    case Activation::kSigmoid:
-      return "sigmoid";
-    case Activation::kLeakyRelu:
-      return "leaky_relu";
-    case Activation::kElu:
-      return "elu";
-    case Activation::kSilu:
-      return "silu";
-    case Activation::kGelu:
-    case Activation::kGeluTanh:
-      return "gelu";
-  }
-  return "activation";
+  return naming(kind_).type;
 }
 
 void ActivationLayer::forward(Context& ctx, const Tensor& x, const Tensor& y) {
@@ -100,29 +94,16 @@ void ActivationLayer::backward(Context& ctx, const Tensor& x, const Tensor& y, c
 
 nlohmann::json ActivationLayer::to_json() const {
   nlohmann::json j = {{"type", type()}, {"name", name()}};
-  if (const char* key = param_key(kind_)) j[key] = param_;
+  if (const char* key = naming(kind_).key) j[key] = param_;
   if (kind_ == Activation::kGeluTanh) j["approximate"] = "tanh";
   return j;
 }
 
 std::string ActivationLayer::repr() const {
-  switch (kind_) {
-    case Activation::kTanh:
-      return "Tanh()";
-    case Activation::kSigmoid:
-      return "Sigmoid()";
-    case Activation::kLeakyRelu:
-      return "LeakyReLU(negative_slope=" + python_float(param_) + ")";
-    case Activation::kElu:
-      return "ELU(alpha=" + python_float(param_) + ")";
-    case Activation::kSilu:
-      return "SiLU()";
-    case Activation::kGelu:
-      return "GELU(approximate='none')";
-    case Activation::kGeluTanh:
-      return "GELU(approximate='tanh')";
-  }
-  return type();
+  const Naming& n = naming(kind_);
+  return std::string(n.module) + "(" +
+         (n.key ? std::string(n.key) + "=" + python_float(param_) : std::string(n.fixed_args)) +
+         ")";
 }
 
 }  // namespace cnne

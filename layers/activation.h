@@ -13,17 +13,17 @@
 
 namespace cnne {
 
+// The config type of an activation: "tanh", "sigmoid", ..., "gelu" (both forms).
+const char* activation_type(Activation kind);
+
 class ActivationLayer : public Layer {
  public:
   // `param`: negative_slope (leaky_relu), alpha (elu); ignored by the others.
   ActivationLayer(std::string name, Activation kind, double param = 0.0);
-  // The factories of the registry's types "tanh", "sigmoid", ...
-  static std::unique_ptr<Layer> tanh_from_json(const std::string& name, JsonFields& fields);
-  static std::unique_ptr<Layer> sigmoid_from_json(const std::string& name, JsonFields& fields);
-  static std::unique_ptr<Layer> leaky_relu_from_json(const std::string& name, JsonFields& fields);
-  static std::unique_ptr<Layer> elu_from_json(const std::string& name, JsonFields& fields);
-  static std::unique_ptr<Layer> silu_from_json(const std::string& name, JsonFields& fields);
-  static std::unique_ptr<Layer> gelu_from_json(const std::string& name, JsonFields& fields);
+  // The registry's factory of config type activation_type(kind) (for "gelu",
+  // kGelu: its "approximate" key picks kGelu or kGeluTanh).
+  static std::unique_ptr<Layer> from_json(Activation kind, const std::string& name,
+                                          JsonFields& fields);
 
   Activation kind() const { return kind_; }
   double param() const { return param_; }

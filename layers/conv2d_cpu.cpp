@@ -49,11 +49,10 @@ struct Groups {
 };
 
 Groups groups_of(const Conv2dParams& p, const Shape& x, const Shape& w) {
-  const int64_t g = p.groups;
-  if (g < 1 || w[0] % g != 0 || x[1] != w[1] * g)
+  if (!conv_groups_fit(p, x, w))
     throw Error("conv2d: x " + x.str() + " and w " + w.str() +
-                " do not fit groups = " + std::to_string(g));
-  return {g, w[0] / g};
+                " do not fit groups = " + std::to_string(p.groups));
+  return {p.groups, w[0] / p.groups};
 }
 
 }  // namespace

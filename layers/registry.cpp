@@ -59,12 +59,11 @@ void register_builtin_layers(LayerRegistry& registry) {
   registry.add("global_avgpool2d", GlobalAvgPool2d::from_json);
   registry.add("add", Add::from_json);
   registry.add("concat", Concat::from_json);
-  registry.add("tanh", ActivationLayer::tanh_from_json);
-  registry.add("sigmoid", ActivationLayer::sigmoid_from_json);
-  registry.add("leaky_relu", ActivationLayer::leaky_relu_from_json);
-  registry.add("elu", ActivationLayer::elu_from_json);
-  registry.add("silu", ActivationLayer::silu_from_json);
-  registry.add("gelu", ActivationLayer::gelu_from_json);
+  for (const Activation kind : {Activation::kTanh, Activation::kSigmoid, Activation::kLeakyRelu,
+                                Activation::kElu, Activation::kSilu, Activation::kGelu})
+    registry.add(activation_type(kind), [kind](const std::string& name, JsonFields& fields) {
+      return ActivationLayer::from_json(kind, name, fields);
+    });
 }
 
 }  // namespace cnne

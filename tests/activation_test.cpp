@@ -34,22 +34,6 @@ std::unique_ptr<Layer> layer_from(const nlohmann::json& entry) {
   return test::layer_from_entry(entry, "act");
 }
 
-// The worst element of got against want: "" when all are within abs + rel * |want|
-// (infinities and NaN must match exactly).
-std::string compare(const HostTensor& got, const HostTensor& want, const HostTensor& x,
-                    double abs_tol, double rel_tol) {
-  for (size_t i = 0; i < want.values.size(); ++i) {
-    const float g = got.values[i], w = want.values[i];
-    const bool same_special = (std::isnan(g) && std::isnan(w)) || g == w;
-    if (same_special) continue;
-    if (!std::isfinite(g) || !std::isfinite(w) ||
-        std::fabs(double(g) - w) > abs_tol + rel_tol * std::fabs(double(w)))
-      return "element " + std::to_string(i) + " (x = " + std::to_string(x.values[i]) + "): got " +
-             std::to_string(g) + ", PyTorch " + std::to_string(w);
-  }
-  return "";
-}
-
 TEST(Activations, MatchPyTorchForwardAndBackwardAndPrintLikeIt) {
   const Safetensors fx = load_safetensors(test::fixtures_dir() + "/layer_parity.safetensors");
   const HostTensor x = test::host_tensor(*fx.find("x")), dy = test::host_tensor(*fx.find("dy"));
@@ -65,9 +49,9 @@ TEST(Activations, MatchPyTorchForwardAndBackwardAndPrintLikeIt) {
     // a few ulps of |x| <= 6: glibc's tanhf/expf/erff against PyTorch's vectorized
     // ones (GELU's 1 + erf and 1 + tanh cancel for x < -2: PyTorch's tanh
     // saturates to -1 at x = -5 where glibc's is -1 + 2^-24); NaN where PyTorch's is
-    EXPECT_EQ(compare(y, test::host_tensor(*fx.find(name + ".y")), x, 2e-6, 1e-6), "")
+    EXPECT_EQ(test::first_mismatch(y, test::host_tensor(*fx.find(name + ".y")), 2e-6, 1e-6), "")
         << name << " y";
-    EXPECT_EQ(compare(dx, test::host_tensor(*fx.find(name + ".dx")), x, 2e-6, 1e-6), "")
+    EXPECT_EQ(test::first_mismatch(dx, test::host_tensor(*fx.find(name + ".dx")), 2e-6, 1e-6), "")
         << name << " dx";
   }
 }

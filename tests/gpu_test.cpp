@@ -34,6 +34,7 @@
 #include "layers/linear.h"
 #include "layers/pool2d.h"
 #include "layers/relu.h"
+#include "tests/fused_test_util.h"
 #include "tests/parity.h"
 #include "tests/test_util.h"
 
@@ -281,33 +282,75 @@ TEST(GpuVsCpu, Activations) {
                   Shape{4, 6, 9, 7}, 9, 1e-5);
 }
 
+const Normalization kCifarNorm({0.4914, 0.4822, 0.4465}, {0.247, 0.2435, 0.2616});
+
+// The labels of one batch on both devices.
+struct BatchLabels {
+  std::vector<int32_t> cpu;  // (count)
+  Buffer gpu;                // (count) I32 on the GPU
+  Tensor gpu_view() const {
+    return Tensor(static_cast<int32_t*>(gpu.data()), Shape{static_cast<int64_t>(cpu.size())},
+                  Device::CUDA);
+  }
+};
+
+// Batch b of n images from both data sets (`label_count`: n, or 2n for a
+// mixed batch); expects the same pixels bit for bit and the same labels.
+BatchLabels expect_same_batch(DeviceDataset& on_cpu, DeviceDataset& on_gpu, int64_t b, int64_t n,
+                              int64_t label_count, StepArgs& cpu_args, StepArgs& gpu_args,
+                              const std::string& what) {
+  HostTensor x(Shape{n, 3, 32, 32});
+  const DeviceTensor x_d(x.shape);
+  BatchLabels labels{std::vector<int32_t>(label_count),
+                     Buffer(Device::CUDA, static_cast<size_t>(label_count) * sizeof(int32_t))};
+  on_cpu.load(b, n, x.view(), Tensor(labels.cpu.data(), Shape{label_count}), cpu_args);
+  on_gpu.load(b, n, x_d.view(), labels.gpu_view(), gpu_args);
+  std::vector<int32_t> gpu_labels(label_count);
+  copy_tensor(labels.gpu_view(), Tensor(gpu_labels.data(), Shape{label_count}));
+  EXPECT_EQ(worst(what, x_d.download(), x, 0, 0), "");  // bit for bit
+  EXPECT_EQ(gpu_labels, labels.cpu) << what;
+  return labels;
+}
+
+// A loss op called as loss(ctx, logits, labels, dlogits, loss_sum, correct) on
+// both devices: the loss sums, the correct counts and dlogits agree.
+template <class Loss>
+void expect_same_loss(Context& cpu, Context& gpu, const HostTensor& logits,
+                      const BatchLabels& labels, Loss loss, double sum_tol,
+                      const std::string& what) {
+  HostTensor grad(logits.shape), sums(Shape{2});  // sums: the loss sum, then the I32 count
+  const Tensor g = grad.view();
+  loss(cpu, logits.view(),
+       Tensor(const_cast<int32_t*>(labels.cpu.data()),
+              Shape{static_cast<int64_t>(labels.cpu.size())}),
+       &g, Tensor(sums.values.data(), Shape{1}),
+       Tensor(reinterpret_cast<int32_t*>(sums.values.data() + 1), Shape{1}));
+  const DeviceTensor logits_d(logits), grad_d(logits.shape), sums_d(HostTensor(Shape{2}));
+  const Tensor gd = grad_d.view();
+  loss(gpu, logits_d.view(), labels.gpu_view(), &gd,
+       Tensor(static_cast<float*>(sums_d.buffer.data()), Shape{1}, Device::CUDA),
+       Tensor(static_cast<int32_t*>(sums_d.buffer.data()) + 1, Shape{1}, Device::CUDA));
+  const HostTensor sums_gpu = sums_d.download();
+  EXPECT_NEAR(sums_gpu[0], sums[0], sum_tol) << what;
+  int32_t hits_cpu, hits_gpu;
+  std::memcpy(&hits_cpu, &sums.values[1], 4);
+  std::memcpy(&hits_gpu, &sums_gpu.values[1], 4);
+  EXPECT_EQ(hits_gpu, hits_cpu) << what;
+  EXPECT_EQ(worst(what + " dlogits", grad_d.download(), grad, 1e-7, 1e-6), "");
+}
+
 TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
   REQUIRE_GPU();
-  ImageDataset data;
-  data.count = 37;
-  Rng rng(3);
-  for (int64_t i = 0; i < data.count * 3072; ++i)
-    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
-  for (int64_t i = 0; i < data.count; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
-  const Normalization norm({0.4914, 0.4822, 0.4465}, {0.247, 0.2435, 0.2616});
+  const ImageDataset data = fused_test::random_images(37, 3);
   Context cpu(Device::CPU), gpu(Device::CUDA);
-  DeviceDataset on_cpu(cpu, data, norm), on_gpu(gpu, data, norm);
+  DeviceDataset on_cpu(cpu, data, kCifarNorm), on_gpu(gpu, data, kCifarNorm);
   for (DeviceDataset* d : {&on_cpu, &on_gpu}) {
     Rng order(11);
     d->start_epoch(order, 3, true);
     d->set_augment(AugmentConfig{4, true, 8}, 99);
   }
-  HostTensor x(Shape{8, 3, 32, 32});
   StepArgs cpu_args(cpu), gpu_args(gpu);
-  std::vector<int32_t> labels(8), gpu_labels(8);
-  const DeviceTensor x_d(x.shape);
-  Buffer labels_d(Device::CUDA, 8 * sizeof(int32_t));
-  const Tensor labels_view(static_cast<int32_t*>(labels_d.data()), Shape{8}, Device::CUDA);
-  on_cpu.load(2, 8, x.view(), Tensor(labels.data(), Shape{8}), cpu_args);
-  on_gpu.load(2, 8, x_d.view(), labels_view, gpu_args);
-  copy_tensor(labels_view, Tensor(gpu_labels.data(), Shape{8}));
-  EXPECT_EQ(worst("assembled batch", x_d.download(), x, 0, 0), "");  // bit for bit
-  EXPECT_EQ(gpu_labels, labels);
+  expect_same_batch(on_cpu, on_gpu, 2, 8, 8, cpu_args, gpu_args, "assembled batch");
 }
 
 // Note [batch mixing]: MixUp and CutMix batches (the neighbours' labels after
@@ -315,59 +358,34 @@ TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
 // their mixed targets.
 TEST(GpuVsCpu, MixedBatchesAndTheirLoss) {
   REQUIRE_GPU();
-  ImageDataset data;
-  data.count = 29;
+  const ImageDataset data = fused_test::random_images(29, 4);
   Rng rng(4);
-  for (int64_t i = 0; i < data.count * 3072; ++i)
-    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
-  for (int64_t i = 0; i < data.count; ++i) data.labels.push_back(static_cast<int32_t>(i % 10));
-  const Normalization norm({0.4914, 0.4822, 0.4465}, {0.247, 0.2435, 0.2616});
   Context cpu(Device::CPU), gpu(Device::CUDA);
   AugmentConfig mixup{4, true, 8}, cutmix{4, true, 0};
   mixup.mixup = 0.4;
   cutmix.cutmix = 1.0;
   for (const AugmentConfig& aug : {mixup, cutmix}) {
-    DeviceDataset on_cpu(cpu, data, norm), on_gpu(gpu, data, norm);
+    DeviceDataset on_cpu(cpu, data, kCifarNorm), on_gpu(gpu, data, kCifarNorm);
     for (DeviceDataset* d : {&on_cpu, &on_gpu}) {
       Rng order(12);
       d->start_epoch(order, 1, true);
       d->set_augment(aug, 7);
     }
     const int64_t n = 8;
-    HostTensor x(Shape{n, 3, 32, 32});
     StepArgs cpu_args(cpu), gpu_args(gpu);
-    std::vector<int32_t> labels(2 * n), gpu_labels(2 * n);
-    const DeviceTensor x_d(x.shape);
-    Buffer labels_d(Device::CUDA, 2 * n * sizeof(int32_t));
-    const Tensor labels_view(static_cast<int32_t*>(labels_d.data()), Shape{2 * n}, Device::CUDA);
-    on_cpu.load(1, n, x.view(), Tensor(labels.data(), Shape{2 * n}), cpu_args);
-    on_gpu.load(1, n, x_d.view(), labels_view, gpu_args);
+    const BatchLabels labels = expect_same_batch(on_cpu, on_gpu, 1, n, 2 * n, cpu_args, gpu_args,
+                                                 "mixed batch " + aug.describe());
     ASSERT_NE(cpu_args.next().batch.mix_mode, kNoMix) << aug.describe();
-    copy_tensor(labels_view, Tensor(gpu_labels.data(), Shape{2 * n}));
-    EXPECT_EQ(worst("mixed batch", x_d.download(), x, 0, 0), "") << aug.describe();
-    EXPECT_EQ(gpu_labels, labels) << aug.describe();
-
     // The loss of the mixed targets, with label smoothing, lambda from the step's arguments.
-    const HostTensor logits = random_tensor(rng, Shape{n, 10}, -4, 4);
-    HostTensor grad(logits.shape), sums(Shape{2});
-    const Tensor g = grad.view();
-    ops::mixed_softmax_cross_entropy(
-        cpu, logits.view(), Tensor(labels.data(), Shape{2 * n}), cpu_args.mix_lambda(), 0.1f,
-        nullptr, &g, Tensor(sums.values.data(), Shape{1}),
-        Tensor(reinterpret_cast<int32_t*>(sums.values.data() + 1), Shape{1}));
-    const DeviceTensor logits_d(logits), grad_d(logits.shape), sums_d(HostTensor(Shape{2}));
-    const Tensor gd = grad_d.view();
-    ops::mixed_softmax_cross_entropy(
-        gpu, logits_d.view(), labels_view, gpu_args.mix_lambda(), 0.1f, nullptr, &gd,
-        Tensor(static_cast<float*>(sums_d.buffer.data()), Shape{1}, Device::CUDA),
-        Tensor(static_cast<int32_t*>(sums_d.buffer.data()) + 1, Shape{1}, Device::CUDA));
-    const HostTensor sums_gpu = sums_d.download();
-    EXPECT_NEAR(sums_gpu[0], sums[0], 1e-5) << aug.describe();
-    int32_t hits_cpu, hits_gpu;
-    std::memcpy(&hits_cpu, &sums.values[1], 4);
-    std::memcpy(&hits_gpu, &sums_gpu.values[1], 4);
-    EXPECT_EQ(hits_gpu, hits_cpu) << aug.describe();
-    EXPECT_EQ(worst("mixed dlogits", grad_d.download(), grad, 1e-7, 1e-6), "") << aug.describe();
+    expect_same_loss(
+        cpu, gpu, random_tensor(rng, Shape{n, 10}, -4, 4), labels,
+        [&](Context& ctx, const Tensor& logits, const Tensor& l, const Tensor* dlogits,
+            const Tensor& sum, const Tensor& correct) {
+          const StepArgs& args = ctx.device() == Device::CPU ? cpu_args : gpu_args;
+          ops::mixed_softmax_cross_entropy(ctx, logits, l, args.mix_lambda(), 0.1f, nullptr,
+                                           dlogits, sum, correct);
+        },
+        1e-5, "mixed " + aug.describe());
   }
 }
 
@@ -376,29 +394,16 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
   Context cpu(Device::CPU), gpu(Device::CUDA);
   Rng rng(5);
   const HostTensor logits = random_tensor(rng, Shape{37, 10}, -4, 4);
-  std::vector<int32_t> labels(37);
-  for (auto& l : labels) l = static_cast<int32_t>(rng.below(10));
-  HostTensor grad(logits.shape), sums(Shape{2});
-  const Tensor g = grad.view();
-  ops::softmax_cross_entropy(cpu, logits.view(), Tensor(labels.data(), Shape{37}), 0.1f, nullptr,
-                             &g, Tensor(sums.values.data(), Shape{1}),
-                             Tensor(reinterpret_cast<int32_t*>(sums.values.data() + 1), Shape{1}));
-  const DeviceTensor logits_d(logits), grad_d(logits.shape), sums_d(HostTensor(Shape{2}));
-  Buffer labels_d(Device::CUDA, labels.size() * 4);
-  const Tensor labels_view(static_cast<int32_t*>(labels_d.data()), Shape{37}, Device::CUDA);
-  copy_tensor(Tensor(labels.data(), Shape{37}), labels_view);
-  const Tensor gd = grad_d.view();
-  ops::softmax_cross_entropy(
-      gpu, logits_d.view(), labels_view, 0.1f, nullptr, &gd,
-      Tensor(static_cast<float*>(sums_d.buffer.data()), Shape{1}, Device::CUDA),
-      Tensor(static_cast<int32_t*>(sums_d.buffer.data()) + 1, Shape{1}, Device::CUDA));
-  const HostTensor sums_gpu = sums_d.download();
-  EXPECT_NEAR(sums_gpu[0], sums[0], 1e-6);
-  int32_t hits_cpu, hits_gpu;
-  std::memcpy(&hits_cpu, &sums.values[1], 4);
-  std::memcpy(&hits_gpu, &sums_gpu.values[1], 4);
-  EXPECT_EQ(hits_gpu, hits_cpu);
-  EXPECT_EQ(worst("dlogits", grad_d.download(), grad, 1e-7, 1e-6), "");
+  BatchLabels labels{std::vector<int32_t>(37), Buffer(Device::CUDA, 37 * sizeof(int32_t))};
+  for (auto& l : labels.cpu) l = static_cast<int32_t>(rng.below(10));
+  copy_tensor(Tensor(labels.cpu.data(), Shape{37}), labels.gpu_view());
+  expect_same_loss(
+      cpu, gpu, logits, labels,
+      [](Context& ctx, const Tensor& x, const Tensor& l, const Tensor* dlogits, const Tensor& sum,
+         const Tensor& correct) {
+        ops::softmax_cross_entropy(ctx, x, l, 0.1f, nullptr, dlogits, sum, correct);
+      },
+      1e-6, "softmax cross-entropy");
 
   SgdHyper h{0.01f, 0.9f, 0.1f, 5e-4f, false, 1.0f, 0};
   HostTensor p = random_tensor(rng, Shape{1000}), gr = random_tensor(rng, Shape{1000}),

@@ -22,17 +22,6 @@ namespace {
 
 using test::HostTensor;
 
-// "" when every element of got is within abs + rel * |want| of want.
-std::string worst(const HostTensor& got, const HostTensor& want, double abs_tol, double rel_tol) {
-  if (got.values.size() != want.values.size()) return "sizes differ";
-  for (size_t i = 0; i < want.values.size(); ++i)
-    if (!(std::fabs(double(got.values[i]) - want.values[i]) <=
-          abs_tol + rel_tol * std::fabs(double(want.values[i]))))
-      return "element " + std::to_string(i) + ": got " + std::to_string(got.values[i]) +
-             ", PyTorch " + std::to_string(want.values[i]);
-  return "";
-}
-
 TEST(GroupedConv, MatchesPyTorchForwardAndBackwardAndPrintsLikeIt) {
   const Safetensors fx = load_safetensors(test::fixtures_dir() + "/layer_parity.safetensors");
   const nlohmann::json convs = nlohmann::json::parse(fx.metadata.at("convs"));
@@ -56,14 +45,17 @@ TEST(GroupedConv, MatchesPyTorchForwardAndBackwardAndPrintsLikeIt) {
       }
       const HostTensor y = bound.forward(x);
       const HostTensor dx = bound.backward(x, y, test::host_tensor(*fx.find(name + ".dy")));
-      EXPECT_EQ(worst(y, test::host_tensor(*fx.find(name + ".y")), 1e-5, 1e-5), "") << at << " y";
-      EXPECT_EQ(worst(dx, test::host_tensor(*fx.find(name + ".dx")), 1e-5, 1e-5), "")
+      EXPECT_EQ(test::first_mismatch(y, test::host_tensor(*fx.find(name + ".y")), 1e-5, 1e-5), "")
+          << at << " y";
+      EXPECT_EQ(test::first_mismatch(dx, test::host_tensor(*fx.find(name + ".dx")), 1e-5, 1e-5), "")
           << at << " dx";
-      EXPECT_EQ(worst(bound.grads()[0], test::host_tensor(*fx.find(name + ".dweight")), 1e-5, 1e-5),
+      EXPECT_EQ(test::first_mismatch(bound.grads()[0],
+                                     test::host_tensor(*fx.find(name + ".dweight")), 1e-5, 1e-5),
                 "")
           << at << " dweight";
       if (bias) {
-        EXPECT_EQ(worst(bound.grads()[1], test::host_tensor(*fx.find(name + ".dbias")), 1e-5, 1e-5),
+        EXPECT_EQ(test::first_mismatch(bound.grads()[1],
+                                       test::host_tensor(*fx.find(name + ".dbias")), 1e-5, 1e-5),
                   "")
             << at << " dbias";
       }

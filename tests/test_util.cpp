@@ -322,6 +322,20 @@ std::unique_ptr<Layer> layer_from_entry(nlohmann::json entry, const std::string&
   return layer;
 }
 
+std::string first_mismatch(const HostTensor& got, const HostTensor& want, double abs_tol,
+                           double rel_tol) {
+  if (got.values.size() != want.values.size()) return "sizes differ";
+  for (size_t i = 0; i < want.values.size(); ++i) {
+    const float g = got.values[i], w = want.values[i];
+    if ((std::isnan(g) && std::isnan(w)) || g == w) continue;
+    if (!std::isfinite(g) || !std::isfinite(w) ||
+        std::fabs(double(g) - w) > abs_tol + rel_tol * std::fabs(double(w)))
+      return "element " + std::to_string(i) + ": got " + std::to_string(g) + ", want " +
+             std::to_string(w);
+  }
+  return "";
+}
+
 HostTensor host_tensor(const SafetensorsTensor& t) {
   if (t.dtype != DType::F32) throw Error(t.name + ": expected an F32 tensor");
   HostTensor h(t.shape);

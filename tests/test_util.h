@@ -139,6 +139,12 @@ std::unique_ptr<Layer> layer_from_entry(nlohmann::json entry, const std::string&
 // A host copy of a stored F32 tensor (a fixture's).
 HostTensor host_tensor(const SafetensorsTensor& t);
 
+// "" when every element of got is within abs_tol + rel_tol * |want| of want
+// (NaN matching NaN, infinities equal), else the first that is not: its index
+// and both values.
+std::string first_mismatch(const HostTensor& got, const HostTensor& want, double abs_tol,
+                           double rel_tol);
+
 // True when a CUDA GPU can run this build's GPU path; else false with the reason.
 bool gpu_usable(std::string* why);
 
