@@ -40,7 +40,9 @@ ConvKey make_conv_key(const Conv2dParams& p, const Shape& x, const Shape& w, DTy
                  p.pad_h,
                  p.pad_w,
                  nhwc ? 1 : 0,
-                 p.groups};
+                 p.groups,
+                 p.dilation_h,
+                 p.dilation_w};
 }
 
 PoolKey make_pool_key(cudnnPoolingMode_t mode, const Pool2dParams& p, const Shape& x, DType dtype) {
@@ -65,7 +67,11 @@ std::string describe(const ConvKey& k) {
          (k.nhwc ? " nhwc" : "") + " x (" + s(k.n) + ", " + s(k.c) + ", " + s(k.h) + ", " + s(k.w) +
          ") w (" + s(k.k) + ", " + s(k.c / k.groups) + ", " + s(k.r) + ", " + s(k.s) +
          ") stride (" + s(k.stride_h) + ", " + s(k.stride_w) + ") pad (" + s(k.pad_h) + ", " +
-         s(k.pad_w) + ")" + (k.groups > 1 ? " groups " + s(k.groups) : "");
+         s(k.pad_w) + ")" +
+         (k.dilation_h != 1 || k.dilation_w != 1
+              ? " dilation (" + s(k.dilation_h) + ", " + s(k.dilation_w) + ")"
+              : "") +
+         (k.groups > 1 ? " groups " + s(k.groups) : "");
 }
 
 cudnnMathType_t conv_math(const ConvKey& key) {
@@ -83,17 +89,18 @@ void set_descriptors(ConvPlan& plan, const ConvKey& key, const std::string& what
       cudnnSetFilter4dDescriptor(plan.w, type, format, key.k, key.c / key.groups, key.r, key.s),
       what);
   // 16-bit data accumulates in F32 (cuDNN's PSEUDO_HALF / PSEUDO_BFLOAT16 configurations).
-  CNNE_CHECK_AT(
-      cudnnSetConvolution2dDescriptor(plan.conv, key.pad_h, key.pad_w, key.stride_h, key.stride_w,
-                                      1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-      what);
+  CNNE_CHECK_AT(cudnnSetConvolution2dDescriptor(plan.conv, key.pad_h, key.pad_w, key.stride_h,
+                                                key.stride_w, key.dilation_h, key.dilation_w,
+                                                CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                what);
   CNNE_CHECK_AT(cudnnSetConvolutionMathType(plan.conv, conv_math(key)), what);
   CNNE_CHECK_AT(cudnnSetConvolutionGroupCount(plan.conv, key.groups), what);
   int n = 0, k = 0, p = 0, q = 0;
   CNNE_CHECK_AT(cudnnGetConvolution2dForwardOutputDim(plan.conv, plan.x, plan.w, &n, &k, &p, &q),
                 what);
-  if (n != key.n || k != key.k || p != window_output_size(key.h, key.r, key.stride_h, key.pad_h) ||
-      q != window_output_size(key.w, key.s, key.stride_w, key.pad_w))
+  if (n != key.n || k != key.k ||
+      p != window_output_size(key.h, key.r, key.stride_h, key.pad_h, key.dilation_h) ||
+      q != window_output_size(key.w, key.s, key.stride_w, key.pad_w, key.dilation_w))
     throw DeviceError("cuDNN output size (" + std::to_string(n) + ", " + std::to_string(k) + ", " +
                       std::to_string(p) + ", " + std::to_string(q) +
                       ") differs from cnnengine's for " + what);

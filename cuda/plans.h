@@ -24,6 +24,7 @@ struct ConvKey {
   int stride_h, stride_w, pad_h, pad_w;
   int nhwc;    // 1: x, y NHWC and w (K, R, S, C / groups) in memory (Note [channels last])
   int groups;  // Conv2dParams::groups
+  int dilation_h, dilation_w;
   auto operator<=>(const ConvKey&) const = default;
 };
 

@@ -61,8 +61,13 @@ std::string FusedStep::unsupported_reason(const Network& net, const Config& conf
     if (in.size() != 1 || in[0] != i)
       return layer_where(layer) + " does not read the layer before it; it takes " + kSupported;
     const std::string type = layer.type();
-    if (type == "conv2d" && static_cast<const Conv2d&>(layer).options().params.groups != 1)
-      return layer_where(layer) + " is a grouped convolution; it takes groups = 1 only";
+    if (type == "conv2d") {
+      const Conv2dParams& cp = static_cast<const Conv2d&>(layer).options().params;
+      if (cp.groups != 1)
+        return layer_where(layer) + " is a grouped convolution; it takes groups = 1 only";
+      if (cp.dilation_h != 1 || cp.dilation_w != 1)
+        return layer_where(layer) + " is a dilated convolution; it takes dilation 1 only";
+    }
     if (type == "conv2d" || type == "linear" || type == "maxpool2d") {
       if (++stages > kMaxFusedStages)
         return "it takes at most " + std::to_string(kMaxFusedStages) +

@@ -198,7 +198,7 @@ std::string Network::repr() const {
 }
 
 // Note [ReLU fusion]: a ReLU layer whose input is read by nothing else and
-// comes from a layer that can apply ReLU itself (conv2d, linear, batchnorm2d,
+// comes from a layer that can apply ReLU itself (conv2d, linear, batchnorm2d/1d,
 // and add: a residual join) is done by
 // that layer: its forward writes act(conv(x) + b) in one pass (on the GPU one
 // bias+ReLU kernel where cudnnAddTensor and cudnnActivationForward took two),
@@ -236,8 +236,8 @@ std::string Network::channels_last_refusal() const {
       if (in.rank() == 4 && in[2] * in[3] > 1 && !layers_[i]->supports_channels_last())
         return "training.channels_last: layer '" + layers_[i]->name() + "' (" + layers_[i]->type() +
                ") does not take channels-last input " + in.str() +
-               "; conv2d, batchnorm2d, the activations, add, concat, dropout and global_avgpool2d do "
-               "(a network of them up to its global average pooling, like ResNet)";
+               "; conv2d, batchnorm2d, the activations, add, concat, dropout and global_avgpool2d "
+               "do (a network of them up to its global average pooling, like ResNet)";
     }
   return "";
 }

@@ -22,6 +22,10 @@ struct Conv2dParams {
   // channels split into `groups` equal parts, part g of y convolving part g
   // of x only; w is then (K, C / groups, R, S). groups = C: depthwise.
   int groups = 1;
+  // Dilation (nn.Conv2d's dilation, atrous convolution): kernel tap (r, s)
+  // reads input pixel (p * stride_h - pad_h + r * dilation_h, ...); the
+  // window spans dilation * (kernel - 1) + 1 pixels.
+  int dilation_h = 1, dilation_w = 1;
 };
 
 // Whether x (N, C, H, W) and w (K, C / groups, R, S) fit p.groups.
@@ -48,9 +52,15 @@ enum class FusedActivation { kNone, kRelu };
 // layers/activation_math.h.
 enum class Activation : int32_t { kTanh, kSigmoid, kLeakyRelu, kElu, kSilu, kGelu, kGeluTanh };
 
-// Output size of a convolution or pooling window along one axis (floor mode).
-inline int64_t window_output_size(int64_t in, int64_t kernel, int stride, int pad) {
-  return (in + 2 * pad - kernel) / stride + 1;
+// Output size of a convolution or pooling window along one axis (floor mode),
+// PyTorch's formula; a window of `kernel` taps `dilation` pixels apart. 0 when
+// the window is wider than the padded input (C++'s division truncates toward
+// zero, so the formula alone would give 1 there).
+inline int64_t window_output_size(int64_t in, int64_t kernel, int stride, int pad,
+                                  int dilation = 1) {
+  const int64_t span = static_cast<int64_t>(dilation) * (kernel - 1) + 1;
+  if (in + 2 * pad < span) return 0;
+  return (in + 2 * pad - span) / stride + 1;
 }
 
 // Note [graph-safe step arguments]: what changes from one training step to

@@ -1,4 +1,4 @@
-// BatchNorm2d, CPU reference: statistics and reductions in double.
+// BatchNorm (1d and 2d), CPU reference: statistics and reductions in double.
 #include <algorithm>
 #include <cmath>
 #include <vector>

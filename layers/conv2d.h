@@ -1,5 +1,5 @@
 #pragma once
-// Conv2d: PyTorch's nn.Conv2d (dilation 1), groups included (depthwise when
+// Conv2d: PyTorch's nn.Conv2d, dilation and groups included (depthwise when
 // groups = in_channels).
 // x (N, C, H, W) -> y (N, K, P, Q); weight (K, C / groups, R, S); bias (K)
 #include "engine/json_fields.h"
@@ -14,6 +14,9 @@ class Conv2d : public Layer {
     int64_t in_channels = 0, out_channels = 0;
     int64_t kernel_h = 1, kernel_w = 1;
     Conv2dParams params;
+    // "same" or "valid" when the config gave padding as nn.Conv2d's string
+    // (params holds the numbers it stands for); kept for the printout and JSON.
+    std::string padding_mode;
     bool bias = true;
   };
 

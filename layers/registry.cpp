@@ -3,7 +3,7 @@
 #include "engine/error.h"
 #include "layers/activation.h"
 #include "layers/add.h"
-#include "layers/batchnorm2d.h"
+#include "layers/batchnorm.h"
 #include "layers/concat.h"
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
@@ -53,7 +53,11 @@ void register_builtin_layers(LayerRegistry& registry) {
   registry.add("relu", ReLU::from_json);
   registry.add("flatten", Flatten::from_json);
   registry.add("linear", Linear::from_json);
-  registry.add("batchnorm2d", BatchNorm2d::from_json);
+  for (const BatchNorm::Kind kind : {BatchNorm::Kind::k1d, BatchNorm::Kind::k2d})
+    registry.add(kind == BatchNorm::Kind::k1d ? "batchnorm1d" : "batchnorm2d",
+                 [kind](const std::string& name, JsonFields& fields) {
+                   return BatchNorm::from_json(kind, name, fields);
+                 });
   registry.add("dropout", Dropout::from_json);
   registry.add("avgpool2d", AvgPool2d::from_json);
   registry.add("global_avgpool2d", GlobalAvgPool2d::from_json);

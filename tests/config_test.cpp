@@ -55,11 +55,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"unknown top key", [](auto& j) { j["trainnig"] = 1; }, "unknown key 'trainnig'"},
         BadConfig{"unknown layer key", [](auto& j) { j[layer(0)]["kernal_size"] = 3; },
                   "layers[0] 'conv1': unknown key 'kernal_size'"},
-        BadConfig{"unknown layer type", [](auto& j) { j[layer(1)]["type"] = "swish"; },
-                  "unknown layer type 'swish' (known types: add, avgpool2d, batchnorm2d, concat, "
-                  "conv2d, dropout, elu, flatten, gelu, global_avgpool2d, leaky_relu, linear, "
-                  "maxpool2d, relu, sigmoid, "
-                  "silu, tanh)"},
+        BadConfig{
+            "unknown layer type", [](auto& j) { j[layer(1)]["type"] = "swish"; },
+            "unknown layer type 'swish' (known types: add, avgpool2d, batchnorm1d, batchnorm2d, "
+            "concat, conv2d, dropout, elu, flatten, gelu, global_avgpool2d, leaky_relu, linear, "
+            "maxpool2d, relu, sigmoid, "
+            "silu, tanh)"},
         BadConfig{
             "slope not a number",
             [](auto& j) {

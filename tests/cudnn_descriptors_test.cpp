@@ -126,10 +126,11 @@ TEST(CudnnDescriptors, EveryShippedNetworkInEveryPrecisionAndLayout) {
   EXPECT_GE(nhwc_networks, 2) << "resnet18.json and resnet18_bf16.json take channels-last";
 }
 
-// Grouped, depthwise (with and without a depth multiplier) and grouped 1x1
-// convolutions (a MobileNet / ResNeXt block): cuDNN takes each one's
-// descriptors, group count included, in every precision and layout.
-TEST(CudnnDescriptors, GroupedAndDepthwiseConvolutions) {
+// Grouped, depthwise (with and without a depth multiplier), grouped 1x1 and
+// dilated convolutions (MobileNet / ResNeXt / DeepLab blocks): cuDNN takes each
+// one's descriptors, group count and dilation included, in every precision and
+// layout, and its output size is cnnengine's.
+TEST(CudnnDescriptors, GroupedDepthwiseAndDilatedConvolutions) {
   const nlohmann::json network = nlohmann::json::parse(R"({
     "name": "Blocks", "input": [3, 32, 32], "layers": [
       {"type": "conv2d", "name": "stem", "in_channels": 3, "out_channels": 32, "kernel_size": 3,
@@ -142,6 +143,10 @@ TEST(CudnnDescriptors, GroupedAndDepthwiseConvolutions) {
        "kernel_size": 3, "padding": 1, "groups": 4},
       {"type": "conv2d", "name": "pw", "in_channels": 64, "out_channels": 16, "kernel_size": 1,
        "groups": 2},
+      {"type": "conv2d", "name": "atrous", "in_channels": 16, "out_channels": 16,
+       "kernel_size": 3, "padding": "same", "dilation": 2},
+      {"type": "conv2d", "name": "atrous_dw", "in_channels": 16, "out_channels": 16,
+       "kernel_size": [3, 2], "stride": 2, "padding": [1, 2], "dilation": [3, 2], "groups": 16},
       {"type": "global_avgpool2d", "name": "gap"},
       {"type": "flatten", "name": "flatten"},
       {"type": "linear", "name": "fc", "in_features": 16, "out_features": 10}]})");
@@ -152,7 +157,7 @@ TEST(CudnnDescriptors, GroupedAndDepthwiseConvolutions) {
     for (const Variant& v : {Variant{DType::F32, false, nhwc}, Variant{DType::F32, true, nhwc},
                              Variant{DType::BF16, false, nhwc}, Variant{DType::F16, false, nhwc}})
       for (int64_t n : {1, 64}) convs += check_network(net, n, v, "blocks.json").convs;
-  EXPECT_EQ(convs, 5 * 8 * 2);
+  EXPECT_EQ(convs, 7 * 8 * 2);
   // The key carries the group count; a weight that does not fit it is refused.
   Conv2dParams p;
   p.groups = 4;
@@ -164,6 +169,14 @@ TEST(CudnnDescriptors, GroupedAndDepthwiseConvolutions) {
                                                DType::F32, false, false))
                 .find("w (64, 16, 3, 3) stride (1, 1) pad (0, 0) groups 4"),
             std::string::npos);
+  p.dilation_h = 2;
+  p.dilation_w = 3;
+  const cuda::ConvKey dilated =
+      cuda::make_conv_key(p, Shape{2, 64, 8, 8}, Shape{64, 16, 3, 3}, DType::F32, false, false);
+  EXPECT_EQ(dilated.dilation_h, 2);
+  EXPECT_EQ(dilated.dilation_w, 3);
+  EXPECT_NE(cuda::describe(dilated).find("pad (0, 0) dilation (2, 3) groups 4"), std::string::npos)
+      << cuda::describe(dilated);
   EXPECT_THROW(
       cuda::make_conv_key(p, Shape{2, 64, 8, 8}, Shape{64, 64, 3, 3}, DType::F32, false, false),
       DeviceError);

@@ -27,7 +27,7 @@
 #include "engine/step_graph.h"
 #include "engine/weight_average.h"
 #include "layers/activation.h"
-#include "layers/batchnorm2d.h"
+#include "layers/batchnorm.h"
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
 #include "layers/global_avgpool2d.h"
@@ -162,6 +162,7 @@ struct ConvShape {
   int64_t n, c, h, w, k, r;
   int stride, pad;
   int groups = 1;  // grouped, depthwise, grouped 1x1 (cudnnSetConvolutionGroupCount)
+  int dilation = 1;
 };
 
 TEST(GpuVsCpu, Conv2d) {
@@ -171,7 +172,9 @@ TEST(GpuVsCpu, Conv2d) {
         ConvShape{3, 5, 9, 7, 7, 3, 1, 1}, ConvShape{2, 4, 11, 11, 8, 3, 2, 1},
         ConvShape{1, 1, 5, 5, 1, 1, 1, 0}, ConvShape{5, 16, 8, 8, 32, 3, 1, 1},
         ConvShape{3, 4, 9, 8, 6, 3, 1, 1, 2}, ConvShape{3, 8, 9, 8, 8, 3, 2, 1, 8},
-        ConvShape{3, 4, 9, 8, 12, 3, 1, 0, 4}, ConvShape{3, 16, 9, 8, 8, 1, 1, 0, 4}}) {
+        ConvShape{3, 4, 9, 8, 12, 3, 1, 0, 4}, ConvShape{3, 16, 9, 8, 8, 1, 1, 0, 4},
+        ConvShape{3, 5, 11, 9, 7, 3, 1, 2, 1, 2}, ConvShape{2, 4, 13, 12, 6, 3, 2, 1, 1, 3},
+        ConvShape{3, 8, 10, 9, 8, 3, 1, 2, 8, 2}}) {  // dilated, strided, depthwise dilated
     for (bool fused_relu : {false, true})  // Note [ReLU fusion]: the bias+ReLU epilogue kernel
       for (bool bias : {true, false}) {
         if (!bias && !fused_relu) continue;
@@ -183,6 +186,7 @@ TEST(GpuVsCpu, Conv2d) {
               o.kernel_h = o.kernel_w = s.r;
               o.params = {s.stride, s.stride, s.pad, s.pad};
               o.params.groups = s.groups;
+              o.params.dilation_h = o.params.dilation_w = s.dilation;
               o.bias = bias;
               auto layer = std::make_unique<Conv2d>("conv", o);
               layer->fuse_relu(fused_relu);
@@ -260,8 +264,14 @@ TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
   // in chunks that straddle the (H, W) planes.
   for (Shape in : {Shape{4, 6, 8, 8}, Shape{1, 3, 5, 7}, Shape{8, 16, 4, 4}, Shape{9, 3, 37, 29},
                    Shape{64, 2, 16, 16}})
-    compare_layer([&] { return std::make_unique<BatchNorm2d>("bn", in[1], 1e-5, 0.1); }, in, 5,
-                  5e-5);
+    compare_layer(
+        [&] { return std::make_unique<BatchNorm>("bn", BatchNorm::Kind::k2d, in[1], 1e-5, 0.1); },
+        in, 5, 5e-5);
+  // batchnorm1d: (N, C) as (N, C, 1, 1), one value per plane
+  for (Shape in : {Shape{8, 12}, Shape{2, 3}, Shape{300, 5}})
+    compare_layer(
+        [&] { return std::make_unique<BatchNorm>("bn", BatchNorm::Kind::k1d, in[1], 1e-5, 0.1); },
+        in, 5, 5e-5);
   for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1}})
     compare_layer([&] { return std::make_unique<AvgPool2d>("pool", p); }, Shape{3, 4, 9, 8}, 6);
   compare_layer([] { return std::make_unique<GlobalAvgPool2d>("gap"); }, Shape{5, 7, 4, 4}, 7);

@@ -22,12 +22,16 @@ struct ConvCase {
   int stride_h, stride_w, pad_h, pad_w;
   bool bias;
   int groups = 1;
+  int dilation_h = 1, dilation_w = 1;
 };
 
 void PrintTo(const ConvCase& c, std::ostream* os) {
   *os << "x" << c.n << "x" << c.c << "x" << c.h << "x" << c.w << "_k" << c.k << "x" << c.r << "x"
       << c.s << "_s" << c.stride_h << c.stride_w << "_p" << c.pad_h << c.pad_w
-      << (c.bias ? "" : "_nobias") << (c.groups > 1 ? "_g" + std::to_string(c.groups) : "");
+      << (c.bias ? "" : "_nobias") << (c.groups > 1 ? "_g" + std::to_string(c.groups) : "")
+      << (c.dilation_h * c.dilation_w > 1
+              ? "_d" + std::to_string(c.dilation_h) + std::to_string(c.dilation_w)
+              : "");
 }
 
 class Conv2dGradient : public ::testing::TestWithParam<ConvCase> {};
@@ -42,6 +46,8 @@ TEST_P(Conv2dGradient, MatchesFiniteDifferences) {
   o.params = {p.stride_h, p.stride_w, p.pad_h, p.pad_w};
   o.bias = p.bias;
   o.params.groups = p.groups;
+  o.params.dilation_h = p.dilation_h;
+  o.params.dilation_w = p.dilation_w;
   Conv2d conv("conv", o);
   Rng rng(11);
   const Shape in{p.n, p.c, p.h, p.w};
@@ -51,15 +57,18 @@ TEST_P(Conv2dGradient, MatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Conv2dGradient,
-    ::testing::Values(ConvCase{2, 3, 8, 8, 4, 5, 5, 1, 1, 0, 0, true},       // the tutorial's kind
-                      ConvCase{1, 2, 7, 6, 3, 3, 3, 1, 1, 1, 1, true},       // padding, odd sizes
-                      ConvCase{2, 3, 9, 9, 2, 3, 3, 2, 2, 1, 1, false},      // stride 2, no bias
-                      ConvCase{3, 4, 5, 5, 5, 1, 1, 1, 1, 0, 0, true},       // 1x1 (no im2col)
-                      ConvCase{1, 1, 6, 7, 2, 2, 3, 2, 1, 0, 1, true},       // mixed h/w settings
-                      ConvCase{2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, true, 2},    // 2 groups
-                      ConvCase{2, 3, 7, 7, 3, 3, 3, 2, 2, 1, 1, false, 3},   // depthwise
-                      ConvCase{2, 2, 5, 5, 6, 3, 3, 1, 1, 0, 0, true, 2},    // depth multiplier 3
-                      ConvCase{3, 6, 4, 4, 4, 1, 1, 1, 1, 0, 0, true, 2}));  // grouped 1x1
+    ::testing::Values(ConvCase{2, 3, 8, 8, 4, 5, 5, 1, 1, 0, 0, true},      // the tutorial's kind
+                      ConvCase{1, 2, 7, 6, 3, 3, 3, 1, 1, 1, 1, true},      // padding, odd sizes
+                      ConvCase{2, 3, 9, 9, 2, 3, 3, 2, 2, 1, 1, false},     // stride 2, no bias
+                      ConvCase{3, 4, 5, 5, 5, 1, 1, 1, 1, 0, 0, true},      // 1x1 (no im2col)
+                      ConvCase{1, 1, 6, 7, 2, 2, 3, 2, 1, 0, 1, true},      // mixed h/w settings
+                      ConvCase{2, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, true, 2},   // 2 groups
+                      ConvCase{2, 3, 7, 7, 3, 3, 3, 2, 2, 1, 1, false, 3},  // depthwise
+                      ConvCase{2, 2, 5, 5, 6, 3, 3, 1, 1, 0, 0, true, 2},   // depth multiplier 3
+                      ConvCase{3, 6, 4, 4, 4, 1, 1, 1, 1, 0, 0, true, 2},   // grouped 1x1
+                      ConvCase{2, 3, 9, 8, 4, 3, 3, 1, 1, 2, 2, true, 1, 2, 2},    // dilation 2
+                      ConvCase{1, 2, 11, 9, 3, 3, 2, 2, 1, 1, 2, false, 1, 2, 3},  // strided
+                      ConvCase{2, 4, 8, 7, 4, 3, 3, 1, 1, 3, 3, true, 2, 3, 3}));  // + groups
 
 TEST(LinearGradient, MatchesFiniteDifferences) {
   for (bool bias : {true, false}) {

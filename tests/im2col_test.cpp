@@ -1,6 +1,6 @@
 // im2col and col2im against their definitions, element by element, over
-// geometries whose padding and stride put the valid columns of a kernel
-// offset anywhere, including nowhere (padding wider than the image).
+// geometries whose padding, stride and dilation put the valid columns of a
+// kernel offset anywhere, including nowhere (padding wider than the image).
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -14,6 +14,7 @@ namespace {
 struct Geometry {
   int64_t c, h, w, r, s;
   int stride_h, stride_w, pad_h, pad_w;
+  int dilation_h = 1, dilation_w = 1;
 };
 
 ConvGeometry make(const Geometry& t) {
@@ -22,13 +23,15 @@ ConvGeometry make(const Geometry& t) {
   p.stride_w = t.stride_w;
   p.pad_h = t.pad_h;
   p.pad_w = t.pad_w;
+  p.dilation_h = t.dilation_h;
+  p.dilation_w = t.dilation_w;
   return conv_geometry(p, Shape{1, t.c, t.h, t.w}, Shape{1, t.c, t.r, t.s});
 }
 
 // The input pixel col[(c, r, s), (op, oq)] reads, or -1 for padding.
 int64_t source(const ConvGeometry& g, int64_t c, int64_t r, int64_t s, int64_t op, int64_t oq) {
-  const int64_t ih = op * g.params.stride_h - g.params.pad_h + r;
-  const int64_t iw = oq * g.params.stride_w - g.params.pad_w + s;
+  const int64_t ih = op * g.params.stride_h - g.params.pad_h + r * g.params.dilation_h;
+  const int64_t iw = oq * g.params.stride_w - g.params.pad_w + s * g.params.dilation_w;
   if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
   return (c * g.h + ih) * g.w + iw;
 }
@@ -53,6 +56,9 @@ const Geometry kGeometries[] = {
     {2, 4, 3, 5, 5, 1, 1, 3, 4},    // padding wider than the kernel's reach: whole rows of zeros
     {1, 2, 2, 3, 3, 2, 3, 2, 2},    // a 2x2 image, more padding than pixels
     {2, 7, 7, 1, 1, 2, 2, 0, 0},    // a strided 1x1 (not pointwise)
+    {3, 9, 8, 3, 3, 1, 1, 2, 2, 2, 2},    // dilation 2, "same"
+    {2, 11, 10, 3, 2, 2, 1, 1, 2, 2, 3},  // dilated and strided, unequal per axis
+    {1, 5, 6, 3, 3, 1, 2, 4, 3, 3, 4},    // taps farther apart than the image is wide
 };
 
 TEST(Im2col, EveryEntryIsThePixelItsWindowReadsOrZero) {

@@ -8,7 +8,7 @@
 #include "engine/error.h"
 #include "engine/network.h"
 #include "engine/ops.h"
-#include "layers/batchnorm2d.h"
+#include "layers/batchnorm.h"
 #include "layers/dropout.h"
 #include "layers/dropout_mask.h"
 #include "layers/global_avgpool2d.h"
@@ -21,7 +21,7 @@ namespace {
 using test::HostTensor;
 
 TEST(BatchNormGradient, MatchesFiniteDifferencesInTrainingMode) {
-  BatchNorm2d bn("bn", 3, 1e-5, 0.1);
+  BatchNorm bn("bn", BatchNorm::Kind::k2d, 3, 1e-5, 0.1);
   Rng rng(4);
   const Shape in{4, 3, 3, 2};
   // Gamma and beta start at 1 and 0; the check perturbs them too.
@@ -107,7 +107,7 @@ TEST(DropoutCases, MaskRateScaleAndEvaluationMode) {
 
 TEST(BatchNormCases, RunningStatisticsAndEvaluationMode) {
   Context ctx(Device::CPU);
-  BatchNorm2d bn("bn", 1, 1e-5, 0.1);
+  BatchNorm bn("bn", BatchNorm::Kind::k2d, 1, 1e-5, 0.1);
   test::LayerHarness h(ctx, bn, Shape{2, 1, 1, 2});
   HostTensor running_mean(Shape{1}, 0.0f), running_var(Shape{1}, 1.0f), save_mean(Shape{1}),
       save_invstd(Shape{1});
@@ -127,16 +127,16 @@ TEST(BatchNormCases, RunningStatisticsAndEvaluationMode) {
 }
 
 TEST(BatchNormCases, RefusesAnEpsCudnnWouldChangeAndSingleValueBatches) {
-  EXPECT_THROW(BatchNorm2d("bn", 4, 1e-6, 0.1), ConfigError);
+  EXPECT_THROW(BatchNorm("bn", BatchNorm::Kind::k2d, 4, 1e-6, 0.1), ConfigError);
   try {
-    BatchNorm2d("bn1", 4, 1e-6, 0.1);
+    BatchNorm("bn1", BatchNorm::Kind::k2d, 4, 1e-6, 0.1);
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("layer 'bn1' (batchnorm2d): eps must be >= 1e-5"),
               std::string::npos)
         << e.what();
   }
   Context ctx(Device::CPU);
-  BatchNorm2d bn("bn", 1, 1e-5, 0.1);
+  BatchNorm bn("bn", BatchNorm::Kind::k2d, 1, 1e-5, 0.1);
   test::LayerHarness h(ctx, bn, Shape{1, 1, 1, 1});
   HostTensor running_mean(Shape{1}, 0.0f), running_var(Shape{1}, 1.0f), save_mean(Shape{1}),
       save_invstd(Shape{1});

@@ -272,7 +272,8 @@ Safetensors strip_prefix(const Safetensors& file, const std::string& prefix) {
   return out;
 }
 
-std::string network_gradient_check(Context& ctx, Network& net, int64_t n, uint64_t seed) {
+std::string network_gradient_check(Context& ctx, Network& net, int64_t n, uint64_t seed,
+                                   double eps) {
   net.setup(ctx, {n});
   Rng rng(seed);
   net.initialize(rng);
@@ -291,7 +292,6 @@ std::string network_gradient_check(Context& ctx, Network& net, int64_t n, uint64
   std::vector<float> analytic(static_cast<size_t>(net.flat_gradients().numel()));
   copy_tensor(net.flat_gradients(), Tensor(analytic.data(), net.flat_gradients().shape));
   std::vector<float> weights = net.download_parameters();
-  const double eps = 1e-2;
   std::string worst;
   for (const NamedParam& p : net.parameters())
     for (int64_t k = 0; k < p.shape.numel() && worst.empty(); ++k) {

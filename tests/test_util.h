@@ -70,9 +70,10 @@ std::string gradient_check(Layer& layer, Shape input, const HostTensor& x, uint6
 
 // Finite-difference check of a whole network (set up here for batch n, weights
 // from `seed`) on the CPU: dL/dparam from backward() against central
-// differences of L = dot(logits, r), r random, for every parameter element.
+// differences of L = dot(logits, r), r random, with step eps, for every parameter element.
 // Returns "" or the first mismatch beyond 2e-4 + 2e-3 * |numeric|.
-std::string network_gradient_check(Context& ctx, Network& net, int64_t n, uint64_t seed);
+std::string network_gradient_check(Context& ctx, Network& net, int64_t n, uint64_t seed,
+                                   double eps = 1e-2);
 
 // A fresh temporary folder, removed with the object.
 class TempDir {

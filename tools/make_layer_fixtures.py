@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Makes tests/fixtures/layer_parity.safetensors: what PyTorch's activation modules and
-grouped convolutions compute, forward and backward, for tests/activation_test.cpp and
-tests/grouped_conv_test.cpp.
+grouped, dilated and string-padded ("same", "valid") convolutions and BatchNorm1d compute,
+forward and backward, for tests/activation_test.cpp, tests/conv2d_variants_test.cpp and
+tests/batchnorm1d_test.cpp.
 
 Run with Debian's CPU PyTorch (apt-get install python3-torch python3-numpy):
     /usr/bin/python3 tools/make_layer_fixtures.py [--out tests/fixtures/layer_parity.safetensors]
@@ -17,6 +18,12 @@ and for each case of the metadata's "convs" (case -> [its conv2d config entry, t
 the input shape]), nn.Conv2d with PyTorch's default init (seed 1234):
   <case>.x, <case>.weight, <case>.bias (if any), <case>.dy   the inputs
   <case>.y, <case>.dx, <case>.dweight, <case>.dbias (if any)  forward and gradients
+and for each case of the metadata's "norms" (case -> [its batchnorm1d entry, the repr, the
+input shape]), nn.BatchNorm1d in training mode, one forward and backward, then in evaluation:
+  <case>.x, <case>.weight, <case>.bias (uniform, not the init), <case>.dy   the inputs
+  <case>.y, <case>.dx, <case>.dweight, <case>.dbias                        training forward, grads
+  <case>.running_mean, <case>.running_var   the buffers after that forward (from 0 and 1)
+  <case>.y_eval                             the evaluation-mode output on x
 """
 import argparse
 import json
@@ -40,6 +47,21 @@ CONVS = {
                               "groups": 2}, (3, 2, 6, 6)),
     "grouped_pointwise": ({"in_channels": 6, "out_channels": 4, "kernel_size": 1,
                            "groups": 2}, (2, 6, 5, 5)),
+    "dilated": ({"in_channels": 3, "out_channels": 4, "kernel_size": 3, "padding": 2,
+                 "dilation": 2}, (2, 3, 9, 8)),
+    "dilated_strided": ({"in_channels": 2, "out_channels": 3, "kernel_size": [3, 2],
+                         "stride": [2, 1], "padding": [1, 2], "dilation": [2, 3],
+                         "bias": False}, (2, 2, 11, 10)),
+    "dilated_grouped_same": ({"in_channels": 4, "out_channels": 4, "kernel_size": 3,
+                              "padding": "same", "dilation": 3, "groups": 2}, (2, 4, 8, 7)),
+    "valid": ({"in_channels": 2, "out_channels": 2, "kernel_size": 2, "padding": "valid"},
+              (1, 2, 5, 4)),
+}
+
+# case -> (its batchnorm1d entry in a cnnengine config, the input shape (N, C))
+NORMS = {
+    "bn1d": ({"num_features": 5}, (6, 5)),
+    "bn1d_momentum": ({"num_features": 3, "eps": 1e-3, "momentum": 0.3}, (2, 3)),
 }
 
 # case -> (its layer entry in a cnnengine config, the PyTorch module)
@@ -83,7 +105,8 @@ def main():
         k = entry["kernel_size"]
         conv = nn.Conv2d(entry["in_channels"], entry["out_channels"], k,
                          stride=entry.get("stride", 1), padding=entry.get("padding", 0),
-                         groups=entry["groups"], bias=entry.get("bias", True))
+                         dilation=entry.get("dilation", 1), groups=entry.get("groups", 1),
+                         bias=entry.get("bias", True))
         xin = torch.empty(shape).uniform_(-1, 1).requires_grad_(True)
         y = conv(xin)
         g = torch.empty_like(y).uniform_(-1, 1)
@@ -99,7 +122,27 @@ def main():
         if conv.bias is not None:
             out[name + ".dbias"] = conv.bias.grad.numpy()
         convs[name] = [dict(entry, type="conv2d"), repr(conv), list(shape)]
+    norms = {}
+    for name, (entry, shape) in NORMS.items():
+        bn = nn.BatchNorm1d(entry["num_features"], eps=entry.get("eps", 1e-5),
+                            momentum=entry.get("momentum", 0.1))
+        with torch.no_grad():
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+        xin = (torch.empty(shape).uniform_(-2, 2) * 3 + 1).requires_grad_(True)
+        y = bn(xin)
+        g = torch.empty_like(y).uniform_(-1, 1)
+        (y * g).sum().backward()
+        for key, value in {"x": xin, "weight": bn.weight, "bias": bn.bias, "dy": g, "y": y,
+                           "dx": xin.grad, "dweight": bn.weight.grad, "dbias": bn.bias.grad,
+                           "running_mean": bn.running_mean,
+                           "running_var": bn.running_var}.items():
+            out[name + "." + key] = value.detach().numpy().copy()
+        bn.eval()
+        out[name + ".y_eval"] = bn(xin).detach().numpy()
+        norms[name] = [dict(entry, type="batchnorm1d"), repr(bn), list(shape)]
     metadata = {"modules": json.dumps(modules), "convs": json.dumps(convs),
+                "norms": json.dumps(norms),
                 "torch": torch.__version__}
     save_safetensors(args.out, out, metadata)
     print("wrote", args.out)

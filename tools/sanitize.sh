@@ -30,7 +30,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCNNE_CUDA=OFF \
 cmake --build "$build" -j"$(nproc)"
 if [ "$mode" = thread ]; then
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-  exec "$build/tests/cnne_tests" --gtest_filter='ThreadPool.*:CpuThreads.*:MaxPoolCases.*:GroupedConv.*:KernelEmulator.*:EmulatedKernels.*'
+  exec "$build/tests/cnne_tests" --gtest_filter='ThreadPool.*:CpuThreads.*:MaxPoolCases.*:GroupedConv.*:DilatedConv.*:Conv2dVariants.*:KernelEmulator.*:EmulatedKernels.*'
 fi
 if [ -z "${CNNE_TEST_DATA:-}" ] && [ -f "$root/data/cifar-10-batches-bin/test_batch.bin" ]; then
   export CNNE_TEST_DATA="$root/data/cifar-10-batches-bin"

@@ -1,19 +1,23 @@
 #pragma once
-// BatchNorm2d: PyTorch's nn.BatchNorm2d (affine, tracking running statistics).
-// x, y (N, C, H, W); weight, bias (C); buffers running_mean, running_var (C);
-// counter num_batches_tracked. Training mode normalizes with the batch's
-// statistics; evaluation mode with the running ones.
+// BatchNorm: PyTorch's nn.BatchNorm2d and nn.BatchNorm1d (affine, tracking
+// running statistics). x, y (N, C, H, W) for 2d, (N, C) for 1d (the same
+// arithmetic over (N, C, 1, 1): statistics per feature over the batch);
+// weight, bias (C); buffers running_mean, running_var (C); counter
+// num_batches_tracked. Training mode normalizes with the batch's statistics;
+// evaluation mode with the running ones.
 #include "engine/json_fields.h"
 #include "layers/layer.h"
 
 namespace cnne {
 
-class BatchNorm2d : public Layer {
+class BatchNorm : public Layer {
  public:
-  BatchNorm2d(std::string name, int64_t features, double eps, double momentum);
-  static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
+  enum class Kind { k1d, k2d };  // nn.BatchNorm1d on (N, C), nn.BatchNorm2d on (N, C, H, W)
 
-  std::string type() const override { return "batchnorm2d"; }
+  BatchNorm(std::string name, Kind kind, int64_t features, double eps, double momentum);
+  static std::unique_ptr<Layer> from_json(Kind kind, const std::string& name, JsonFields& fields);
+
+  std::string type() const override { return kind_ == Kind::k1d ? "batchnorm1d" : "batchnorm2d"; }
   bool supports_channels_last() const override { return true; }
   Shape output_shape(const Shape& in) const override;
   std::vector<ParamSpec> parameter_specs() const override;
@@ -36,6 +40,10 @@ class BatchNorm2d : public Layer {
   int64_t forward_flops(const Shape& in) const override { return 2 * in.numel(); }
 
  private:
+  // x as the (N, C, H, W) the batch-norm ops take: (N, C) as (N, C, 1, 1).
+  Tensor as_maps(const Tensor& t) const;
+
+  Kind kind_;
   int64_t features_;
   double eps_, momentum_;
   int64_t batches_tracked_ = 0;
