@@ -171,6 +171,10 @@ Config Config::from_json(const nlohmann::json& j, const std::string& where) {
     if (c.eval.batch_size < 1 || c.eval.batch_size > 65536)
       throw ConfigError(e.error("batch_size", "must be in 1..65536"));
   }
+  if (c.training.schedule.type == "plateau" && c.eval.every_epochs == 0)
+    throw ConfigError(where +
+                      ": training.schedule 'plateau' lowers the rate after evaluations during "
+                      "training: set eval.every_epochs (1 = after every epoch)");
   f.allow("comment");
   f.finish();
   return c;

@@ -8,6 +8,38 @@
 #include "engine/json_fields.h"
 
 namespace cnne {
+namespace {
+
+// ReduceLROnPlateau's arguments; its clock is the evaluations, so unit
+// "epoch" only and no warmup (PyTorch cannot chain it in SequentialLR either).
+void parse_plateau(JsonFields& f, ScheduleConfig& c) {
+  c.metric = f.get_string("metric", "accuracy");
+  if (c.metric != "accuracy" && c.metric != "loss")
+    throw ConfigError(f.error("metric", "is '" + c.metric +
+                                            "', expected \"accuracy\" (higher is better) or "
+                                            "\"loss\" (lower is better)"));
+  c.factor = f.get_number("factor", 0.1);
+  c.patience = f.get_int("patience", 10);
+  c.threshold = f.get_number("threshold", 1e-4);
+  c.threshold_mode = f.get_string("threshold_mode", "rel");
+  c.cooldown = f.get_int("cooldown", 0);
+  c.min_lr = f.get_number("min_lr", 0.0);
+  c.plateau_eps = f.get_number("eps", 1e-8);
+  if (!(c.factor > 0 && c.factor < 1)) throw ConfigError(f.error("factor", "must be in (0, 1)"));
+  if (c.patience < 0) throw ConfigError(f.error("patience", "must be >= 0 (evaluations)"));
+  if (!(c.threshold >= 0)) throw ConfigError(f.error("threshold", "must be >= 0"));
+  if (c.threshold_mode != "rel" && c.threshold_mode != "abs")
+    throw ConfigError(f.error("threshold_mode", "must be \"rel\" or \"abs\""));
+  if (c.cooldown < 0) throw ConfigError(f.error("cooldown", "must be >= 0 (evaluations)"));
+  if (!(c.min_lr >= 0)) throw ConfigError(f.error("min_lr", "must be >= 0"));
+  if (!(c.plateau_eps >= 0)) throw ConfigError(f.error("eps", "must be >= 0"));
+  if (c.unit != "epoch")
+    throw ConfigError(f.error("unit", "must be \"epoch\" for plateau (it acts after evaluations)"));
+  if (c.warmup != 0)
+    throw ConfigError(f.error("warmup", "is not taken by plateau (ReduceLROnPlateau has none)"));
+}
+
+}  // namespace
 
 ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& j, const std::string& where) {
   ScheduleConfig c;
@@ -15,10 +47,10 @@ ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& j, const std::str
   c.type = f.get_string("type", "constant");
   const bool cyclic = c.type == "onecycle" || c.type == "cyclic";
   if (c.type != "constant" && c.type != "step" && c.type != "multistep" && c.type != "cosine" &&
-      !cyclic)
+      c.type != "plateau" && !cyclic)
     throw ConfigError(f.error("type", "is '" + c.type +
                                           "', expected constant, step, multistep, cosine, "
-                                          "onecycle or cyclic"));
+                                          "onecycle, cyclic or plateau"));
   c.unit = f.get_string("unit", cyclic ? "step" : "epoch");
   if (c.unit != "epoch" && c.unit != "step")
     throw ConfigError(f.error("unit", "must be \"epoch\" or \"step\""));
@@ -59,6 +91,8 @@ ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& j, const std::str
       c.step_size_up = f.get_int("step_size_up", 2000);
       if (c.step_size_up < 1) throw ConfigError(f.error("step_size_up", "must be >= 1"));
     }
+  } else if (c.type == "plateau") {
+    parse_plateau(f, c);
   }
   if (!(c.gamma > 0)) throw ConfigError(f.error("gamma", "must be > 0"));
   f.finish();
@@ -92,6 +126,15 @@ nlohmann::json ScheduleConfig::to_json() const {
     } else {
       j["step_size_up"] = step_size_up;
     }
+  } else if (type == "plateau") {
+    j["metric"] = metric;
+    j["factor"] = factor;
+    j["patience"] = patience;
+    j["threshold"] = threshold;
+    j["threshold_mode"] = threshold_mode;
+    j["cooldown"] = cooldown;
+    j["min_lr"] = min_lr;
+    j["eps"] = plateau_eps;
   }
   return j;
 }
@@ -147,6 +190,8 @@ StepRates LrSchedule::main(int64_t t) const {
       r.lr = anneal(c_.max_lr, minimum, pct);
       if (c_.cycle_momentum) r.momentum = anneal(c_.base_momentum, c_.max_momentum, pct);
     }
+  } else if (c_.type == "plateau") {
+    if (plateau_lr_ >= 0) r.lr = plateau_lr_;
   } else if (c_.type == "cyclic") {
     // CyclicLR(base_lr = the optimizer's lr, max_lr, step_size_up, mode="triangular").
     const double step = static_cast<double>(t), up = static_cast<double>(c_.step_size_up);

@@ -13,6 +13,11 @@
 //   cyclic     CyclicLR mode "triangular", momentum cycled
 // Any of them may start with `warmup` units of linear warmup from
 // warmup_start_factor * lr (LinearLR then the schedule, as SequentialLR).
+//
+// One schedule is not a closed form: plateau (ReduceLROnPlateau) lowers the
+// rate after evaluations that found no better accuracy (or loss); its state
+// lives in the run's TrainingState (engine/plateau.h), and the trainer hands
+// the rate it decided to set_plateau_lr.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,6 +46,16 @@ struct ScheduleConfig {
   double base_momentum = 0.85, max_momentum = 0.95;  // onecycle defaults (cyclic: 0.8, 0.9)
   int64_t warmup = 0;
   double warmup_start_factor = 0.1;
+  // plateau (ReduceLROnPlateau): after each evaluation, `patience` evaluations
+  // in a row without a better `metric` multiply the rate by `factor`
+  std::string metric = "accuracy";  // mode "max"; "loss": the mean loss, mode "min"
+  double factor = 0.1;
+  int64_t patience = 10;
+  double threshold = 1e-4;
+  std::string threshold_mode = "rel";  // or "abs"
+  int64_t cooldown = 0;
+  double min_lr = 0.0;
+  double plateau_eps = 1e-8;  // the JSON's "eps": smaller reductions are skipped
 
   static ScheduleConfig from_json(const nlohmann::json& j, const std::string& where);
   nlohmann::json to_json() const;
@@ -57,6 +72,8 @@ class LrSchedule {
              int64_t steps_per_epoch);
   // The rates of the step taken after `epochs_completed` epochs and `steps` steps.
   StepRates at(int64_t epochs_completed, int64_t steps) const;
+  // plateau: the rate in force (PlateauState::lr; < 0 = the optimizer's, not yet lowered).
+  void set_plateau_lr(double lr) { plateau_lr_ = lr; }
 
  private:
   StepRates main(int64_t t) const;  // after warmup
@@ -64,6 +81,7 @@ class LrSchedule {
   ScheduleConfig c_;
   OptimizerConfig o_;
   int64_t length_ = 0;  // the run's length in the schedule's unit
+  double plateau_lr_ = -1;
 };
 
 }  // namespace cnne

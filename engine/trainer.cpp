@@ -13,6 +13,7 @@
 #include "engine/interrupt.h"
 #include "engine/loss_meter.h"
 #include "engine/ops.h"
+#include "engine/plateau.h"
 #include "engine/step_args.h"
 #include "engine/step_graph.h"
 
@@ -194,6 +195,34 @@ int64_t Trainer::fused_run_end(int64_t b, int64_t batches, int64_t steps_done) c
 // generator's state before the current epoch's shuffle (redrawing it gives
 // the same order). With those, a resumed run takes the same steps in the same
 // order on the same data and, in deterministic mode, ends bit-identical.
+void Trainer::step_plateau(const EvalScore& score, int64_t epoch, LrSchedule& schedule,
+                           std::ostream& out) {
+  const ScheduleConfig& c = config_.training.schedule;
+  const double base_lr = config_.training.optimizer.lr;
+  PlateauState& p = state_.plateau;
+  const double before = p.lr < 0 ? base_lr : p.lr;
+  const bool loss = c.metric == "loss";
+  const double metric = loss ? score.mean_loss : score.accuracy;
+  if (!plateau_step(c, base_lr, metric, p)) return;
+  schedule.set_plateau_lr(p.lr);
+  char line[240];
+  std::snprintf(line, sizeof line,
+                "ReduceLROnPlateau: lr %.6g -> %.6g after epoch %lld (%s %s not better than %.6g "
+                "in the last %lld evaluations, patience %lld)\n",
+                before, p.lr, static_cast<long long>(epoch), eval_set_.c_str(),
+                loss ? "loss" : "accuracy", p.best, static_cast<long long>(c.patience + 1),
+                static_cast<long long>(c.patience));
+  out << line;
+  if (log_)
+    log_->write("lr_reduced", {{"epoch", epoch},
+                               {"step", state_.steps},
+                               {"metric", eval_set_ + (loss ? "_loss" : "_accuracy")},
+                               {"value", metric},
+                               {"best", p.best},
+                               {"lr_before", before},
+                               {"lr", p.lr}});
+}
+
 TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   const TrainingConfig& tc = config_.training;
   DeviceDataset dataset(ctx_, data, Normalization(config_.data.mean, config_.data.std));
@@ -217,7 +246,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   if (average_) out << average_->describe() << "\n";
   int32_t zero = 0;
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
-  const LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
+  LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
+  schedule.set_plateau_lr(state_.plateau.lr);  // a resumed run's, or unset
   const auto smoothing = static_cast<float>(tc.label_smoothing);
   if (net_.precision() != tc.precision)
     throw Error(std::string("Trainer: the network was set up in ") +
@@ -491,22 +521,24 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     s.epoch_correct = s.epoch_images = 0;
     bool stop_early = false;
     if (eval_every_ > 0 && evaluate_ && epoch % eval_every_ == 0) {
-      double accuracy = 0;  // of what the checkpoints hold: the average, with one
-      with_average(average_.get(), net_, [&] { accuracy = evaluate_(); });
+      EvalScore score;  // of what the checkpoints hold: the average, with one
+      with_average(average_.get(), net_, [&] { score = evaluate_(); });
+      const double accuracy = score.accuracy;
       const bool better = accuracy > s.best_accuracy;
       if (better) {
         s.best_accuracy = accuracy;
         s.best_epoch = epoch;
       }
       std::snprintf(line, sizeof line,
-                    "Epoch %lld: %s accuracy %.2f%% (best %.2f%% at epoch %lld)\n",
+                    "Epoch %lld: %s accuracy %.2f%% (best %.2f%% at epoch %lld), mean loss %.4f\n",
                     static_cast<long long>(epoch), eval_set_.c_str(), accuracy, s.best_accuracy,
-                    static_cast<long long>(s.best_epoch));
+                    static_cast<long long>(s.best_epoch), score.mean_loss);
       out << line;
       log("eval", {{"epoch", epoch},
                    {"step", s.steps},
                    {"set", eval_set_},
                    {eval_set_ + "_accuracy", accuracy},
+                   {eval_set_ + "_loss", score.mean_loss},
                    {"best_accuracy", s.best_accuracy},
                    {"best_epoch", s.best_epoch},
                    {"weights", average_ ? "average" : "trained"}});
@@ -518,6 +550,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         out << "Best checkpoint " << path << "\n";
         saved(path, best);
       }
+      if (tc.schedule.type == "plateau") step_plateau(score, epoch, schedule, out);
       // The evaluations since the best one (resumed runs count from best_epoch too).
       const int64_t without_better = (epoch - s.best_epoch) / eval_every_;
       if (patience_ > 0 && without_better >= patience_ && epoch < tc.epochs) {

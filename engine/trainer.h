@@ -33,6 +33,12 @@ struct EpochReport {
   double train_accuracy = 0;  // percent, over the epoch
 };
 
+// What an evaluation during training measured.
+struct EvalScore {
+  double accuracy = 0;   // percent
+  double mean_loss = 0;  // mean cross-entropy over the images
+};
+
 class Trainer {
  public:
   // net must be set up for config.training.batch_size and initialized; rng
@@ -43,10 +49,11 @@ class Trainer {
   void resume(const TrainingState& state, const Safetensors& optimizer, const std::string& path);
   // Stop like an interrupt once this many steps are done in all (0 = never).
   void stop_after_steps(int64_t steps) { stop_after_ = steps; }
-  // Evaluate (returns the accuracy, percent, on the set called `set`:
-  // "validation" or "test") after every `epochs` epochs and, with keep_best,
-  // write the best so far to <stem>.best.safetensors.
-  void evaluate_every(int64_t epochs, std::function<double()> evaluate, bool keep_best,
+  // Evaluate (returns the accuracy, percent, and the mean loss on the set
+  // called `set`: "validation" or "test") after every `epochs` epochs and,
+  // with keep_best, write the best so far to <stem>.best.safetensors; the
+  // plateau schedule steps with each evaluation.
+  void evaluate_every(int64_t epochs, std::function<EvalScore()> evaluate, bool keep_best,
                       std::string set = "test") {
     eval_every_ = epochs;
     evaluate_ = std::move(evaluate);
@@ -89,6 +96,9 @@ class Trainer {
   // the host must act (a log line, a checkpoint, a stop, the profiler, the
   // epoch's end), at most FusedStep::kMaxSteps on.
   int64_t fused_run_end(int64_t b, int64_t batches, int64_t steps_done) const;
+  // The plateau schedule's step after an evaluation: lowers the rate (printed
+  // and logged) when the evaluations stopped improving.
+  void step_plateau(const EvalScore& score, int64_t epoch, LrSchedule& schedule, std::ostream& out);
   // Throws NumericalError naming the step and the first non-finite layer.
   void check_finite(const TrainingState& state, int64_t n, double running_loss);
   // Under a CUDA graph: throws NumericalError if any step so far met NaN/Inf.
@@ -116,7 +126,7 @@ class Trainer {
   int64_t profile_first_ = 0, profile_last_ = 0;
   int64_t eval_every_ = 0;
   int64_t patience_ = 0;
-  std::function<double()> evaluate_;
+  std::function<EvalScore()> evaluate_;
   std::string eval_set_ = "test";  // what evaluate_ measures: "validation" or "test"
   TrainingLog* log_ = nullptr;
   bool keep_best_ = true;

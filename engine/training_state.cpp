@@ -46,6 +46,7 @@ nlohmann::json TrainingState::to_json() const {
           {"loss_scale", loss_scale},
           {"loss_scale_good_steps", loss_scale_good_steps},
           {"skipped_steps", skipped_steps},
+          {"plateau", plateau.to_json()},
           {"device", device},
           {"optimizer_file", optimizer_file}};
 }
@@ -75,6 +76,7 @@ TrainingState TrainingState::from_json(const nlohmann::json& j, const std::strin
     throw CheckpointError(where + ": training_state has a field of the wrong type (" +
                           std::string(e.what()) + ")");
   }
+  if (j.contains("plateau")) s.plateau = PlateauState::from_json(j["plateau"], where);
   if (j.contains("epoch_rng")) {
     const auto& rng = j["epoch_rng"];
     if (!rng.is_array() || rng.size() != 4)

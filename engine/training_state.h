@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/plateau.h"
+
 namespace cnne {
 
 struct TrainingState {
@@ -37,6 +39,7 @@ struct TrainingState {
   double loss_scale = 0;
   int64_t loss_scale_good_steps = 0;
   int64_t skipped_steps = 0;
+  PlateauState plateau;        // the plateau schedule's rate and counters (engine/plateau.h)
   std::string device;          // where it was trained: "cpu" or "cuda"
   std::string optimizer_file;  // the optimizer-state file beside the checkpoint; "" if none
 

@@ -211,6 +211,11 @@ int run_train(int argc, char** argv, int first) {
     throw UsageError(
         "eval.early_stopping needs evaluations during training, and --no-eval without "
         "data.validation leaves none");
+  if (config.training.schedule.type == "plateau" && config.data.validation == 0 &&
+      args.has("no-eval"))
+    throw UsageError(
+        "training.schedule 'plateau' needs evaluations during training, and --no-eval without "
+        "data.validation leaves none");
   // Opened before the data is read: a bad path fails at once, not after training.
   std::unique_ptr<TrainingLog> metrics;
   if (auto path = args.text("metrics")) metrics = std::make_unique<TrainingLog>(*path);
@@ -300,8 +305,9 @@ int run_train(int argc, char** argv, int first) {
     trainer.evaluate_every(
         config.eval.every_epochs,
         [&] {
-          return evaluate(ctx, net, during, norm, config.eval.batch_size, config.eval.tta_flip)
-              .confusion.accuracy_percent();
+          const Evaluation e =
+              evaluate(ctx, net, during, norm, config.eval.batch_size, config.eval.tta_flip);
+          return EvalScore{e.confusion.accuracy_percent(), e.mean_loss};
         },
         config.eval.keep_best, validation.count ? "validation" : "test");
   trainer.stop_early_after(config.eval.early_stopping);
