@@ -1,5 +1,8 @@
 #include "engine/optimizer.h"
 
+#include <fnmatch.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "engine/error.h"
@@ -15,11 +18,60 @@ std::unique_ptr<Optimizer> Optimizer::create(Context& ctx, const Network& net,
 
 Optimizer::Optimizer(Context& ctx, const Network& net, const OptimizerConfig& config,
                      std::vector<std::string> state_names)
-    : ctx_(ctx), config_(config), state_names_(std::move(state_names)) {
+    : ctx_(ctx),
+      config_(config),
+      layout_floats_(net.flat_parameters().numel()),
+      state_names_(std::move(state_names)) {
   for (size_t i = 0; i < state_names_.size(); ++i) {
     state_.emplace_back(ctx.device(), net.flat_parameters().bytes());
     ops::fill(ctx_, state(i), 0.0f);
   }
+  decay_segments_ = decay_segments(net, config_.no_weight_decay, layout_floats_);
+  set_ranges({});
+}
+
+// Parameter i owns the layout from its offset to the next one's (its
+// alignment gap included); segments of equal decay merge.
+std::vector<Optimizer::Segment> Optimizer::decay_segments(const Network& net,
+                                                          const std::vector<std::string>& patterns,
+                                                          int64_t layout_floats) {
+  if (patterns.empty()) return {};
+  const auto& params = net.parameters();
+  std::vector<bool> skipped(params.size(), false);
+  for (const std::string& pattern : patterns) {
+    bool used = false;
+    for (size_t i = 0; i < params.size(); ++i)
+      if (fnmatch(pattern.c_str(), params[i].name.c_str(), 0) == 0) skipped[i] = used = true;
+    if (!used)
+      throw ConfigError("training.optimizer.no_weight_decay: '" + pattern +
+                        "' matches no parameter of network '" + net.name() + "' (names like '" +
+                        (params.empty() ? std::string("conv1.weight") : params.back().name) + "')");
+  }
+  std::vector<Segment> segments;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const int64_t begin = i == 0 ? 0 : params[i].offset;
+    const int64_t end = i + 1 < params.size() ? params[i + 1].offset : layout_floats;
+    if (!segments.empty() && segments.back().decayed == !skipped[i])
+      segments.back().end = end;
+    else
+      segments.push_back({begin, end, !skipped[i]});
+  }
+  return segments;
+}
+
+void Optimizer::set_ranges(std::vector<std::pair<int64_t, int64_t>> ranges) {
+  ranges_ = std::move(ranges);
+  segments_.clear();
+  if (ranges_.empty() && decay_segments_.empty()) return;  // one launch over everything
+  const std::vector<std::pair<int64_t, int64_t>> updated =
+      ranges_.empty() ? std::vector<std::pair<int64_t, int64_t>>{{0, layout_floats_}} : ranges_;
+  const std::vector<Segment> decay =
+      decay_segments_.empty() ? std::vector<Segment>{{0, layout_floats_, true}} : decay_segments_;
+  for (const auto& [begin, end] : updated)  // both sorted: their intersections, in order
+    for (const Segment& d : decay) {
+      const int64_t lo = std::max(begin, d.begin), hi = std::min(end, d.end);
+      if (lo < hi) segments_.push_back({lo, hi, d.decayed});
+    }
 }
 
 Tensor Optimizer::state(size_t i) const {
@@ -95,15 +147,15 @@ void Optimizer::step(Network& net, const StepRates& rates, StepArgs& args) {
 void Optimizer::apply(Network& net, const StepArgs& args) {
   const Tensor params = net.flat_parameters(), grads = net.flat_gradients();
   Tensor state_slices[2];
-  if (ranges_.empty()) {  // the whole layout in one kernel
+  if (segments_.empty()) {  // the whole layout in one kernel
     for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = state(i);
-    update(params, grads, std::span<const Tensor>(state_slices, state_.size()), args);
+    update(params, grads, std::span<const Tensor>(state_slices, state_.size()), args, true);
     return;
   }
-  for (const auto& [begin, end] : ranges_) {
-    for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = state(i).slice(begin, end);
-    update(params.slice(begin, end), grads.slice(begin, end),
-           std::span<const Tensor>(state_slices, state_.size()), args);
+  for (const Segment& s : segments_) {
+    for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = state(i).slice(s.begin, s.end);
+    update(params.slice(s.begin, s.end), grads.slice(s.begin, s.end),
+           std::span<const Tensor>(state_slices, state_.size()), args, s.decayed);
   }
 }
 
@@ -112,14 +164,17 @@ SgdOptimizer::SgdOptimizer(Context& ctx, const Network& net, const OptimizerConf
 
 void SgdOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates,
                                  int64_t steps_before) const {
-  scalars.sgd = config_.sgd(rates.lr, rates.momentum);
-  scalars.sgd.first_step = steps_before == 0 ? 1 : 0;
-  scalars.sgd.step = steps_before + 1;
+  for (const bool decayed : {true, false}) {
+    SgdHyper& h = decayed ? scalars.sgd : scalars.sgd_no_decay;
+    h = (decayed ? config_ : config_.without_weight_decay()).sgd(rates.lr, rates.momentum);
+    h.first_step = steps_before == 0 ? 1 : 0;
+    h.step = steps_before + 1;
+  }
 }
 
 void SgdOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-                          const StepArgs& args) {
-  ops::sgd_update(ctx_, args.sgd(), scaling_, params, grads, state[0]);
+                          const StepArgs& args, bool decayed) {
+  ops::sgd_update(ctx_, args.sgd(decayed), scaling_, params, grads, state[0]);
 }
 
 AdamOptimizer::AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
@@ -128,11 +183,13 @@ AdamOptimizer::AdamOptimizer(Context& ctx, const Network& net, const OptimizerCo
 void AdamOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates,
                                   int64_t steps_before) const {
   scalars.adam = config_.adam(rates.lr, rates.momentum, steps_before + 1);
+  scalars.adam_no_decay =
+      config_.without_weight_decay().adam(rates.lr, rates.momentum, steps_before + 1);
 }
 
 void AdamOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-                           const StepArgs& args) {
-  ops::adam_update(ctx_, args.adam(), scaling_, params, grads, state[0], state[1]);
+                           const StepArgs& args, bool decayed) {
+  ops::adam_update(ctx_, args.adam(decayed), scaling_, params, grads, state[0], state[1]);
 }
 
 }  // namespace cnne

@@ -23,6 +23,10 @@ class Optimizer {
  public:
   static std::unique_ptr<Optimizer> create(Context& ctx, const Network& net,
                                            const OptimizerConfig& config);
+  // Throws ConfigError when a no_weight_decay pattern matches no parameter of net.
+  static void check_patterns(const Network& net, const OptimizerConfig& config) {
+    decay_segments(net, config.no_weight_decay, net.flat_parameters().numel());
+  }
   virtual ~Optimizer() = default;
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -50,7 +54,7 @@ class Optimizer {
   void step(Network& net, const StepRates& rates, StepArgs& args);
   // Update only these [begin, end) float ranges of the layout (frozen layers
   // stay as they are); default: everything.
-  void set_ranges(std::vector<std::pair<int64_t, int64_t>> ranges) { ranges_ = std::move(ranges); }
+  void set_ranges(std::vector<std::pair<int64_t, int64_t>> ranges);
   int64_t steps() const { return steps_; }
   const OptimizerConfig& config() const { return config_; }
   // State buffer i (P), same layout as Network::flat_parameters().
@@ -65,20 +69,37 @@ class Optimizer {
   void import_state(const Safetensors& file, const std::string& path, const Network& net);
 
  protected:
+  // A [begin, end) range of the layout to update, and whether weight decay applies.
+  struct Segment {
+    int64_t begin, end;
+    bool decayed;
+  };
+
   Optimizer(Context& ctx, const Network& net, const OptimizerConfig& config,
             std::vector<std::string> state_names);
 
   // The arguments of the step after `steps_before` counted ones.
   virtual void write_scalars(StepScalars& scalars, const StepRates& rates,
                              int64_t steps_before) const = 0;
-  // The update over one range: params, grads and state views of equal size.
+  // The update over one range: params, grads and state views of equal size;
+  // `decayed` false for a range of no_weight_decay parameters.
   virtual void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-                      const StepArgs& args) = 0;
+                      const StepArgs& args, bool decayed) = 0;
+
+  static std::vector<Segment> decay_segments(const Network& net,
+                                             const std::vector<std::string>& patterns,
+                                             int64_t layout_floats);
 
   Context& ctx_;
   OptimizerConfig config_;
   const LossScaleState* scaling_ = nullptr;  // on ctx_'s device: Note [skipped steps]
+  // The layout in segments of one decay setting (no_weight_decay); empty: all decayed.
+  std::vector<Segment> decay_segments_;
+  // What apply() updates: ranges_ (or the whole layout) cut by decay_segments_;
+  // empty: the whole layout in one launch.
+  std::vector<Segment> segments_;
   std::vector<std::pair<int64_t, int64_t>> ranges_;
+  int64_t layout_floats_ = 0;
   std::vector<std::string> state_names_;
   std::vector<Buffer> state_;  // each (P) F32
   int64_t steps_ = 0;
@@ -92,7 +113,7 @@ class SgdOptimizer : public Optimizer {
   void write_scalars(StepScalars& scalars, const StepRates& rates,
                      int64_t steps_before) const override;
   void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-              const StepArgs& args) override;
+              const StepArgs& args, bool decayed) override;
 };
 
 class AdamOptimizer : public Optimizer {
@@ -103,7 +124,7 @@ class AdamOptimizer : public Optimizer {
   void write_scalars(StepScalars& scalars, const StepRates& rates,
                      int64_t steps_before) const override;
   void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
-              const StepArgs& args) override;
+              const StepArgs& args, bool decayed) override;
 };
 
 }  // namespace cnne

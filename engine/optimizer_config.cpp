@@ -26,6 +26,9 @@ OptimizerConfig OptimizerConfig::from_json(const nlohmann::json& j, const std::s
   if (!(o.lr > 0) || !std::isfinite(o.lr)) throw ConfigError(f.error("lr", "must be > 0"));
   o.weight_decay = f.get_number("weight_decay", o.type == "adamw" ? 0.01 : 0.0);
   check_range(f, "weight_decay", o.weight_decay, 0, 1e9, false, "[0, inf)");
+  o.no_weight_decay = f.get_strings("no_weight_decay", {});
+  for (const std::string& pattern : o.no_weight_decay)
+    if (pattern.empty()) throw ConfigError(f.error("no_weight_decay", "holds an empty pattern"));
   if (o.type == "sgd") {
     o.momentum = f.get_number("momentum", 0.0);
     o.dampening = f.get_number("dampening", 0.0);
@@ -65,7 +68,15 @@ nlohmann::json OptimizerConfig::to_json() const {
     j["betas"] = {beta1, beta2};
     j["eps"] = eps;
   }
+  if (!no_weight_decay.empty()) j["no_weight_decay"] = no_weight_decay;
   return j;
+}
+
+OptimizerConfig OptimizerConfig::without_weight_decay() const {
+  OptimizerConfig o = *this;
+  o.weight_decay = 0.0;
+  o.no_weight_decay.clear();
+  return o;
 }
 
 SgdHyper OptimizerConfig::sgd(double lr_now, double momentum_now) const {

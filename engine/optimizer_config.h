@@ -3,6 +3,7 @@
 // coupled or decoupled weight decay), Adam and AdamW, with PyTorch's names and
 // defaults. Values are kept in double as written, so the config round-trips.
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,9 @@ struct OptimizerConfig {
   // adam, adamw
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-8;
+  // Parameters the weight decay skips (shell wildcards over PyTorch names:
+  // "*.bias", "bn*"): PyTorch's second param group with weight_decay 0.
+  std::vector<std::string> no_weight_decay;
 
   bool is_adam() const { return type == "adam" || type == "adamw"; }
   // The momentum a schedule may cycle: SGD's momentum, Adam's beta1.
@@ -32,6 +36,8 @@ struct OptimizerConfig {
 
   // Reads and checks the object; errors name `where` and the key.
   static OptimizerConfig from_json(const nlohmann::json& j, const std::string& where);
+  // This config with weight_decay 0: the rates of the no_weight_decay group.
+  OptimizerConfig without_weight_decay() const;
   nlohmann::json to_json() const;
 };
 

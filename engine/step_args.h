@@ -20,6 +20,9 @@ struct StepScalars {
   uint64_t step_key = 0;  // dropout
   SgdHyper sgd;
   AdamHyper adam;
+  // The same step for the parameters weight decay skips (no_weight_decay)
+  SgdHyper sgd_no_decay;
+  AdamHyper adam_no_decay;
 };
 
 class StepArgs {
@@ -38,8 +41,12 @@ class StepArgs {
   const BatchArgs* batch() const { return &device()->batch; }
   const float* mix_lambda() const { return &device()->batch.mix_lambda; }
   const uint64_t* step_key() const { return &device()->step_key; }
-  const SgdHyper* sgd() const { return &device()->sgd; }
-  const AdamHyper* adam() const { return &device()->adam; }
+  const SgdHyper* sgd(bool decayed = true) const {
+    return decayed ? &device()->sgd : &device()->sgd_no_decay;
+  }
+  const AdamHyper* adam(bool decayed = true) const {
+    return decayed ? &device()->adam : &device()->adam_no_decay;
+  }
 
  private:
   const StepScalars* device() const { return static_cast<const StepScalars*>(device_.data()); }

@@ -41,9 +41,10 @@ std::string compare(const std::string& what, const float* a, const float* b, int
 }  // namespace
 
 std::vector<std::string> parity_recipes() {
-  return {"tutorial",  "decay",          "nesterov_smoothing",
-          "adam_step", "adamw_onecycle", "sgd_warmup_cosine",
-          "sgd_clip",  "sgd_ema"};
+  return {"tutorial",      "decay",          "nesterov_smoothing",
+          "adam_step",     "adamw_onecycle", "sgd_warmup_cosine",
+          "sgd_clip",      "sgd_ema",        "sgd_no_bias_decay",
+          "adamw_no_decay"};
 }
 
 std::vector<std::string> run_parity(Device device, const std::string& recipe) {

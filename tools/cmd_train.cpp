@@ -11,6 +11,7 @@
 #include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/evaluator.h"
+#include "engine/optimizer.h"
 #include "engine/tensor_file.h"
 #include "engine/trainer.h"
 #include "engine/training_log.h"
@@ -223,8 +224,10 @@ int run_train(int argc, char** argv, int first) {
   report_cpu_threads(device, threads, std::cout);
 
   Network net = Network::from_json(config.network, source);
-  try {  // a freeze pattern that matches nothing fails here, not after loading the data
+  try {  // a freeze or no_weight_decay pattern that matches nothing fails here, not after
+         // loading the data
     net.trainable_ranges(config.training.freeze);
+    Optimizer::check_patterns(net, config.training.optimizer);
   } catch (const ConfigError& e) {
     throw ConfigError(source + ": " + e.what());
   }

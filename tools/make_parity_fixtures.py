@@ -20,12 +20,14 @@ It holds, as safetensors (written here with json + struct, no extra package):
                           recipes; conv1.*, fc3.* for the others, to keep the file small)
 The recipes are written in cnnengine's config terms (metadata "recipes":
 training.optimizer, training.schedule with unit "step", training.label_smoothing,
-training.clip_grad_norm, training.ema_decay) and translated here to torch.optim,
+training.clip_grad_norm, training.ema_decay; optimizer.no_weight_decay as a second param
+group with weight_decay 0) and translated here to torch.optim,
 torch.optim.lr_scheduler, CrossEntropyLoss(label_smoothing), nn.utils.clip_grad_norm_
 and torch.optim.swa_utils.AveragedModel, stepping the scheduler after every step.
 Inputs go through ToTensor + Normalize(0.5, 0.5) exactly as torchvision does it.
 """
 import argparse
+import fnmatch
 import json
 import os
 import sys
@@ -64,9 +66,27 @@ RECIPES = {
     # five steps move the average well away from both the first and the last weights).
     "sgd_ema": {"optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
                 "ema_decay": 0.6},
+    # Two param groups, the second with weight_decay 0 (no_weight_decay's patterns); decay
+    # strong enough that five steps of it show in every weight.
+    "sgd_no_bias_decay": {"optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9,
+                                        "nesterov": True, "weight_decay": 0.05,
+                                        "no_weight_decay": ["*.bias"]}},
+    "adamw_no_decay": {"optimizer": {"type": "adamw", "lr": 0.01, "weight_decay": 0.5,
+                                     "no_weight_decay": ["fc3.*", "conv1.bias"]}},
 }
 FULL_FINALS = ("tutorial", "decay")
 SMALL_FINALS = ("conv1.weight", "conv1.bias", "fc3.weight", "fc3.bias")
+
+
+def param_groups(net, o):
+    """net's parameters, in two groups when o has no_weight_decay (fnmatch patterns)."""
+    patterns = o.get("no_weight_decay", [])
+    if not patterns:
+        return net.parameters()
+    skip = [p for n, p in net.named_parameters() if any(fnmatch.fnmatch(n, q) for q in patterns)]
+    keep = [p for n, p in net.named_parameters()
+            if not any(fnmatch.fnmatch(n, q) for q in patterns)]
+    return [{"params": keep}, {"params": skip, "weight_decay": 0.0}]
 
 
 def make_optimizer(params, o):
@@ -217,7 +237,7 @@ def main():
         net = SimpleCNN()
         net.load_state_dict(init)
         criterion = nn.CrossEntropyLoss(label_smoothing=spec.get("label_smoothing", 0.0))
-        optimizer = make_optimizer(net.parameters(), spec["optimizer"])
+        optimizer = make_optimizer(param_groups(net, spec["optimizer"]), spec["optimizer"])
         scheduler = make_scheduler(optimizer, spec.get("schedule"))
         average = None
         if "ema_decay" in spec:
