@@ -1,6 +1,7 @@
 #include "engine/evaluator.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "engine/device_dataset.h"
@@ -12,10 +13,28 @@
 
 namespace cnne {
 
+double Evaluation::top5_percent() const {
+  const int64_t total = confusion.total();
+  return total == 0 ? 0.0 : 100.0 * static_cast<double>(top5_correct) / static_cast<double>(total);
+}
+
+int64_t label_rank(const float* logits, int64_t classes, int32_t label) {
+  const float y = logits[label];
+  // a is above b: NaN over numbers (torch.topk), else by value
+  const auto above = [](float a, float b) {
+    return std::isnan(a) ? !std::isnan(b) : (!std::isnan(b) && a > b);
+  };
+  const auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : a == b; };
+  int64_t rank = 0;
+  for (int64_t j = 0; j < classes; ++j)
+    if (above(logits[j], y) || (j < label && same(logits[j], y))) ++rank;
+  return rank;
+}
+
 Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const Normalization& norm,
                     int64_t batch_size, bool tta_flip, PerImage* per_image) {
   const int64_t classes = net.output_shape(1)[1];
-  Evaluation result{ConfusionMatrix(classes), 0.0};
+  Evaluation result{ConfusionMatrix(classes), 0.0, 0};
   if (per_image) {
     per_image->logits.assign(static_cast<size_t>(data.count * classes), 0.0f);
     per_image->predicted.assign(static_cast<size_t>(data.count), 0);
@@ -61,8 +80,12 @@ Evaluation evaluate(Context& ctx, Network& net, const ImageDataset& data, const 
     const Tensor pred(static_cast<int32_t*>(predictions.data()), Shape{n}, ctx.device());
     ops::argmax_rows(ctx, logits, pred);
     copy_tensor(pred, Tensor(host.data(), Shape{n}));
+    const std::vector<float> rows = download_f32(logits);  // (n, classes)
+    for (int64_t i = 0; i < n; ++i)
+      if (label_rank(rows.data() + i * classes, classes,
+                     data.labels[static_cast<size_t>(b * batch_size + i)]) < 5)
+        ++result.top5_correct;
     if (per_image) {
-      const std::vector<float> rows = download_f32(logits);  // (n, classes)
       std::copy(rows.begin(), rows.end(),
                 per_image->logits.begin() + static_cast<std::ptrdiff_t>(b * batch_size * classes));
       std::copy(host.begin(), host.begin() + n,

@@ -115,11 +115,17 @@ void print_matrix(std::ostream& out, const ConfusionMatrix& m, const Name& name)
 
 void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
                       const std::vector<std::string>& class_names, double mean_loss,
-                      const std::string& set) {
+                      const std::string& set, double top5_percent) {
   char line[256];
   std::snprintf(line, sizeof line, "Accuracy of the network on the %lld %s images: %.2f%%\n",
                 static_cast<long long>(m.total()), set.c_str(), m.accuracy_percent());
   out << line;
+  if (m.classes() > 10 && top5_percent >= 0) {
+    std::snprintf(line, sizeof line,
+                  "Top-5 accuracy of the network on the %lld %s images: %.2f%%\n",
+                  static_cast<long long>(m.total()), set.c_str(), top5_percent);
+    out << line;
+  }
   auto name = [&](int64_t c) {
     return c < static_cast<int64_t>(class_names.size()) ? class_names[static_cast<size_t>(c)]
                                                         : std::to_string(c);

@@ -44,8 +44,10 @@ constexpr int64_t kMaxPrintedMatrixClasses = 20;
 //   Accuracy of the network on the 10000 test images: 53.92%
 //   Accuracy of plane : 62.80%   (one per class)
 // `set` names the images in the first line ("test", "validation").
+// With more than 10 classes (CIFAR-100) and top5_percent >= 0, a top-5 line follows the first:
+//   Top-5 accuracy of the network on the 10000 test images: 78.40%
 void print_evaluation(std::ostream& out, const ConfusionMatrix& m,
                       const std::vector<std::string>& class_names, double mean_loss,
-                      const std::string& set = "test");
+                      const std::string& set = "test", double top5_percent = -1);
 
 }  // namespace cnne

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <regex>
 
 #include "engine/cifar100.h"
 #include "engine/config.h"
@@ -123,6 +124,16 @@ TEST(Cifar100Runs, TrainsAndEvaluatesAHundredClassNetwork) {
       run_cli("eval --device cpu --checkpoint " + ckpt + " --data " + data.path().string());
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   EXPECT_NE(eval.out.find("aquarium_fish"), std::string::npos);
+  // Top-5 accuracy, the usual CIFAR-100 number: the same in both, at least the top-1.
+  const auto percent = [](const std::string& text, const std::string& what) {
+    std::smatch m;
+    const std::regex line(what + " of the network on the 20 test images: ([0-9.]+)%");
+    return std::regex_search(text, m, line) ? std::stod(m[1].str()) : -1.0;
+  };
+  const double top5 = percent(eval.out, "Top-5 accuracy"), top1 = percent(eval.out, "Accuracy");
+  EXPECT_GE(top5, top1) << eval.out;
+  EXPECT_GE(top1, 0.0) << eval.out;
+  EXPECT_EQ(percent(r.out, "Top-5 accuracy"), top5) << r.out;
   // The checkpoint's config carries the data's names: predict needs no data folder for them.
   std::string ppm = "P6\n32 32\n255\n";
   for (int i = 0; i < 3072; ++i) ppm += static_cast<char>(i * 13 % 256);

@@ -3,8 +3,10 @@
 // the report lines `eval` prints.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <sstream>
 
+#include "engine/evaluator.h"
 #include "engine/metrics.h"
 
 namespace cnne {
@@ -56,6 +58,46 @@ TEST(ConfusionMatrix, PrintsTheTutorialLinesTheMatrixAndTheReport) {
         "dog           40.00  100.00   57.14       2\n",
         "macro avg     53.75   50.00   43.04      10\n"})
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+}
+
+// The label's rank among its row's logits, which top-5 accuracy counts:
+// rank 0 is argmax's choice (the first of equal maxima), NaN ranks highest.
+TEST(TopFive, LabelRankMatchesArgmaxAndCountsTiesAndNaNAsTorchDoes) {
+  const float row[] = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f, 0.0f, 3.0f};
+  EXPECT_EQ(label_rank(row, 7, 6), 0);  // the largest
+  EXPECT_EQ(label_rank(row, 7, 1), 1);  // the first 2.0: only 3.0 above it
+  EXPECT_EQ(label_rank(row, 7, 3), 2);  // the second 2.0: argmax would pick index 1 first
+  EXPECT_EQ(label_rank(row, 7, 4), 3);
+  EXPECT_EQ(label_rank(row, 7, 0), 4);
+  EXPECT_EQ(label_rank(row, 7, 5), 5);  // out of the top 5
+  EXPECT_EQ(label_rank(row, 7, 2), 6);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float with_nan[] = {1.0f, nan, 5.0f};
+  EXPECT_EQ(label_rank(with_nan, 3, 1), 0);  // NaN above every number
+  EXPECT_EQ(label_rank(with_nan, 3, 2), 1);
+  const float all_nan[] = {nan, nan};
+  EXPECT_EQ(label_rank(all_nan, 2, 0), 0);
+  EXPECT_EQ(label_rank(all_nan, 2, 1), 1);
+  Evaluation e{ConfusionMatrix(100), 0.0, 0};
+  EXPECT_EQ(e.top5_percent(), 0.0);  // empty
+  for (int i = 0; i < 8; ++i) e.confusion.add(i, 0);
+  e.top5_correct = 6;
+  EXPECT_DOUBLE_EQ(e.top5_percent(), 75.0);
+}
+
+// The top-5 line is printed for more than 10 classes (CIFAR-100), not for CIFAR-10.
+TEST(TopFive, PrintedAfterTheAccuracyLineForMoreThanTenClasses) {
+  ConfusionMatrix hundred(100), ten(10);
+  hundred.add(3, 3);
+  ten.add(3, 3);
+  std::ostringstream a, b;
+  print_evaluation(a, hundred, {}, 0.5, "test", 100.0);
+  print_evaluation(b, ten, {}, 0.5, "test", 100.0);
+  EXPECT_NE(a.str().find("Accuracy of the network on the 1 test images: 100.00%\nTop-5 accuracy "
+                         "of the network on the 1 test images: 100.00%\n"),
+            std::string::npos)
+      << a.str();
+  EXPECT_EQ(b.str().find("Top-5"), std::string::npos) << b.str();
 }
 
 }  // namespace

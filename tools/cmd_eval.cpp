@@ -147,7 +147,7 @@ int run_eval(int argc, char** argv, int first) {
       ctx, net, test, Normalization(config.data.mean, config.data.std), config.eval.batch_size,
       config.eval.tta_flip || args.has("tta-flip"), predictions ? &per_image : nullptr);
   const std::vector<std::string> names = class_names(config, test);
-  print_evaluation(std::cout, e.confusion, names, e.mean_loss, set);
+  print_evaluation(std::cout, e.confusion, names, e.mean_loss, set, e.top5_percent());
   if (predictions) {
     write_predictions(*predictions, test, per_image, names);
     std::cout << "Predictions written to " << *predictions << "\n";

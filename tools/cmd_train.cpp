@@ -161,6 +161,7 @@ nlohmann::ordered_json test_record(const Evaluation& e, const std::vector<std::s
   return {{"images", e.confusion.total()},
           {"accuracy", e.confusion.accuracy_percent()},
           {"mean_loss", e.mean_loss},
+          {"top5_accuracy", e.top5_percent()},
           {"tta_flip", tta_flip},
           {"per_class", per_class},
           {"per_class_precision", precision},
@@ -350,7 +351,7 @@ int run_train(int argc, char** argv, int first) {
     }
     if (run_eval) {
       const Evaluation e = final_evaluation(test);
-      print_evaluation(std::cout, e.confusion, classes, e.mean_loss);
+      print_evaluation(std::cout, e.confusion, classes, e.mean_loss, "test", e.top5_percent());
       state.test_accuracy = e.confusion.accuracy_percent();
       trainer.saver().save(config.training.checkpoint, state);  // now with the accuracies
       if (metrics) metrics->write("test", test_record(e, classes, config.eval.tta_flip));
