@@ -58,9 +58,14 @@ struct PoolKey {
 };
 
 // The cuDNN modes of cnnengine's poolings: max (ties deterministic) and
-// average counting the padding (PyTorch's count_include_pad default).
+// average counting the padding (PyTorch's count_include_pad default) or not.
 constexpr cudnnPoolingMode_t kMaxPoolMode = CUDNN_POOLING_MAX_DETERMINISTIC;
 constexpr cudnnPoolingMode_t kAvgPoolMode = CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING;
+// count_include_pad false: the divisor counts the window's pixels inside the image.
+constexpr cudnnPoolingMode_t kAvgPoolExcludePadMode = CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING;
+inline cudnnPoolingMode_t avg_pool_mode(const Pool2dParams& p) {
+  return p.count_include_pad ? kAvgPoolMode : kAvgPoolExcludePadMode;
+}
 
 struct PoolPlan {
   TensorDescriptor x, y;

@@ -37,6 +37,10 @@ struct Pool2dParams {
   int kernel_h = 2, kernel_w = 2;
   int stride_h = 2, stride_w = 2;
   int pad_h = 0, pad_w = 0;
+  // Average pooling: whether the padding counts in the divisor (nn.AvgPool2d's
+  // count_include_pad, true by default); false divides by the window's pixels
+  // inside the image. Max pooling ignores it.
+  bool count_include_pad = true;
 };
 
 // What a conv2d or linear forward applies to its output before writing it:

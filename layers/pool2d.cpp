@@ -44,7 +44,15 @@ std::string MaxPool2d::repr() const {
 }
 
 std::unique_ptr<Layer> AvgPool2d::from_json(const std::string& name, JsonFields& f) {
-  return std::make_unique<AvgPool2d>(name, read_pool_params(f));
+  Pool2dParams p = read_pool_params(f);
+  p.count_include_pad = f.get_bool("count_include_pad", true);
+  return std::make_unique<AvgPool2d>(name, p);
+}
+
+nlohmann::json AvgPool2d::to_json() const {
+  nlohmann::json j = Pool2d::to_json();
+  if (!params_.count_include_pad) j["count_include_pad"] = false;  // older configs have no key
+  return j;
 }
 
 void AvgPool2d::forward(Context& ctx, const Tensor& x, const Tensor& y) {

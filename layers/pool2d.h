@@ -42,7 +42,8 @@ class MaxPool2d : public Pool2d {
   std::string repr() const override;
 };
 
-// Padding counts in the divisor (count_include_pad, PyTorch's default).
+// Padding counts in the divisor unless params.count_include_pad is false
+// (nn.AvgPool2d's count_include_pad, true by default).
 class AvgPool2d : public Pool2d {
  public:
   AvgPool2d(std::string name, const Pool2dParams& params) : Pool2d(std::move(name), params) {
@@ -51,6 +52,7 @@ class AvgPool2d : public Pool2d {
   static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
 
   std::string type() const override { return "avgpool2d"; }
+  nlohmann::json to_json() const override;
   void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
   void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                 const Tensor* dx) override;

@@ -69,12 +69,12 @@ void maxpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, co
 }
 
 void avgpool2d_forward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y) {
-  pool_forward(ctx, kAvgPoolMode, p, x, y, "avgpool2d");
+  pool_forward(ctx, avg_pool_mode(p), p, x, y, "avgpool2d");
 }
 
 void avgpool2d_backward(Context& ctx, const Pool2dParams& p, const Tensor& x, const Tensor& y,
                         const Tensor& dy, const Tensor& dx) {
-  pool_backward(ctx, kAvgPoolMode, p, x, y, dy, dx, "avgpool2d");
+  pool_backward(ctx, avg_pool_mode(p), p, x, y, dy, dx, "avgpool2d");
 }
 
 }  // namespace cnne::cuda

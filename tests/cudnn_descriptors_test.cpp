@@ -84,7 +84,7 @@ Counts check_network(const Network& net, int64_t n, const Variant& v, const std:
     } else if (const auto* pool = dynamic_cast<const Pool2d*>(&layer)) {
       // Pooling stays NCHW on the GPU (Note [channels last]).
       const cudnnPoolingMode_t mode =
-          layer.type() == "maxpool2d" ? cuda::kMaxPoolMode : cuda::kAvgPoolMode;
+          layer.type() == "maxpool2d" ? cuda::kMaxPoolMode : cuda::avg_pool_mode(pool->params());
       cuda::PoolPlan plan;
       EXPECT_NO_THROW(
           cuda::set_descriptors(plan, cuda::make_pool_key(mode, pool->params(), x, v.dtype), what))

@@ -272,7 +272,9 @@ TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
     compare_layer(
         [&] { return std::make_unique<BatchNorm>("bn", BatchNorm::Kind::k1d, in[1], 1e-5, 0.1); },
         in, 5, 5e-5);
-  for (Pool2dParams p : {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1}})
+  for (Pool2dParams p :
+       {Pool2dParams{2, 2, 2, 2, 0, 0}, Pool2dParams{3, 3, 2, 2, 1, 1},
+        Pool2dParams{3, 3, 2, 2, 1, 1, false}, Pool2dParams{2, 4, 1, 1, 1, 2, false}})
     compare_layer([&] { return std::make_unique<AvgPool2d>("pool", p); }, Shape{3, 4, 9, 8}, 6);
   compare_layer([] { return std::make_unique<GlobalAvgPool2d>("gap"); }, Shape{5, 7, 4, 4}, 7);
   compare_layer([] { return std::make_unique<Dropout>("drop", 0.3); }, Shape{6, 50}, 8,

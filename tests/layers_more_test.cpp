@@ -8,6 +8,7 @@
 #include "engine/error.h"
 #include "engine/network.h"
 #include "engine/ops.h"
+#include "engine/safetensors.h"
 #include "layers/batchnorm.h"
 #include "layers/dropout.h"
 #include "layers/dropout_mask.h"
@@ -164,6 +165,43 @@ TEST(AvgPoolCases, PaddingCountsInTheDivisor) {
   // Window at (-1,-1) holds only x[0][0] = 1: 1/4 (count_include_pad).
   EXPECT_FLOAT_EQ(y[0], 0.25f);
   EXPECT_FLOAT_EQ(y[3], 2.5f);  // the full window at (0, 0): 10/4
+}
+
+// count_include_pad false (nn.AvgPool2d(count_include_pad=False)): PyTorch's
+// outputs and gradients (tests/fixtures/layer_parity.safetensors, made by
+// tools/make_layer_fixtures.py), with the default beside it, the printout,
+// the JSON round trip and the key refused on max pooling.
+TEST(AvgPoolCases, ExcludingThePaddingMatchesPyTorch) {
+  const Safetensors fx = load_safetensors(test::fixtures_dir() + "/layer_parity.safetensors");
+  const nlohmann::json pools = nlohmann::json::parse(fx.metadata.at("pools"));
+  ASSERT_EQ(pools.size(), 3u);
+  for (const auto& [case_name, c] : pools.items()) {
+    const std::string name = case_name;
+    std::unique_ptr<Layer> layer = test::layer_from_entry(c[0], "pool");
+    EXPECT_EQ(layer->repr(), c[1].get<std::string>()) << name;
+    EXPECT_EQ(static_cast<const AvgPool2d&>(*layer).params().count_include_pad,
+              c[0].value("count_include_pad", true))
+        << name;
+    const HostTensor x = test::host_tensor(*fx.find(name + ".x"));
+    Context ctx(Device::CPU);
+    test::LayerHarness bound(ctx, *layer, x.shape);
+    const HostTensor y = bound.forward(x);
+    const HostTensor dx = bound.backward(x, y, test::host_tensor(*fx.find(name + ".dy")));
+    EXPECT_EQ(test::first_mismatch(y, test::host_tensor(*fx.find(name + ".y")), 1e-6, 1e-5), "")
+        << name << " y";
+    EXPECT_EQ(test::first_mismatch(dx, test::host_tensor(*fx.find(name + ".dx")), 1e-6, 1e-5), "")
+        << name << " dx";
+    const nlohmann::json j = layer->to_json();
+    EXPECT_EQ(j.contains("count_include_pad"), !c[0].value("count_include_pad", true)) << j;
+  }
+  nlohmann::json max = {{"type", "maxpool2d"}, {"kernel_size", 2}, {"count_include_pad", false}};
+  try {
+    test::layer_from_entry(max, "pool");
+    ADD_FAILURE() << "maxpool2d took count_include_pad";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'count_include_pad'"), std::string::npos)
+        << e.what();
+  }
 }
 
 // A residual network: node "a" feeds both "b" and the join, so its gradient

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Makes tests/fixtures/layer_parity.safetensors: what PyTorch's activation modules and
-grouped, dilated and string-padded ("same", "valid") convolutions and BatchNorm1d compute,
+grouped, dilated and string-padded ("same", "valid") convolutions, BatchNorm1d and AvgPool2d compute,
 forward and backward, for tests/activation_test.cpp, tests/conv2d_variants_test.cpp and
 tests/batchnorm1d_test.cpp.
 
@@ -24,6 +24,9 @@ input shape]), nn.BatchNorm1d in training mode, one forward and backward, then i
   <case>.y, <case>.dx, <case>.dweight, <case>.dbias                        training forward, grads
   <case>.running_mean, <case>.running_var   the buffers after that forward (from 0 and 1)
   <case>.y_eval                             the evaluation-mode output on x
+and for each case of the metadata's "pools" (case -> [its avgpool2d entry, the repr, the input
+shape]), nn.AvgPool2d with and without count_include_pad:
+  <case>.x, <case>.dy, <case>.y, <case>.dx
 """
 import argparse
 import json
@@ -56,6 +59,15 @@ CONVS = {
                               "padding": "same", "dilation": 3, "groups": 2}, (2, 4, 8, 7)),
     "valid": ({"in_channels": 2, "out_channels": 2, "kernel_size": 2, "padding": "valid"},
               (1, 2, 5, 4)),
+}
+
+# case -> (its avgpool2d entry in a cnnengine config, the input shape)
+POOLS = {
+    "avg_exclude_pad": ({"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+                        (2, 3, 7, 9)),
+    "avg_exclude_pad_rect": ({"kernel_size": [2, 4], "stride": 1, "padding": [1, 2],
+                              "count_include_pad": False}, (1, 2, 5, 6)),
+    "avg_include_pad": ({"kernel_size": 3, "stride": 2, "padding": 1}, (2, 3, 7, 9)),
 }
 
 # case -> (its batchnorm1d entry in a cnnengine config, the input shape (N, C))
@@ -141,8 +153,21 @@ def main():
         bn.eval()
         out[name + ".y_eval"] = bn(xin).detach().numpy()
         norms[name] = [dict(entry, type="batchnorm1d"), repr(bn), list(shape)]
+    pools = {}
+    for name, (entry, shape) in POOLS.items():
+        tup = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731  as PyTorch prints
+        pool = nn.AvgPool2d(tup(entry["kernel_size"]), stride=tup(entry["stride"]),
+                            padding=tup(entry["padding"]),
+                            count_include_pad=entry.get("count_include_pad", True))
+        xin = torch.empty(shape).uniform_(-1, 1).requires_grad_(True)
+        y = pool(xin)
+        g = torch.empty_like(y).uniform_(-1, 1)
+        (y * g).sum().backward()
+        for key, value in {"x": xin, "dy": g, "y": y, "dx": xin.grad}.items():
+            out[name + "." + key] = value.detach().numpy().copy()
+        pools[name] = [dict(entry, type="avgpool2d"), repr(pool), list(shape)]
     metadata = {"modules": json.dumps(modules), "convs": json.dumps(convs),
-                "norms": json.dumps(norms),
+                "norms": json.dumps(norms), "pools": json.dumps(pools),
                 "torch": torch.__version__}
     save_safetensors(args.out, out, metadata)
     print("wrote", args.out)
