@@ -17,11 +17,13 @@ std::string pair_text(int64_t a, int64_t b) {
 // (stride 1 only; dilation * (kernel - 1) / 2 on each side, so the window
 // must span an odd number of pixels: PyTorch pads an even span unevenly,
 // which cnnengine's symmetric padding cannot express).
+// `mode` gets the string, or stays empty for numbers.
 std::array<int64_t, 2> padding_of(JsonFields& f, std::array<int64_t, 2> kernel,
-                                  std::array<int64_t, 2> stride, std::array<int64_t, 2> dilation) {
+                                  std::array<int64_t, 2> stride, std::array<int64_t, 2> dilation,
+                                  std::string& mode) {
   if (!f.has("padding") || !f.get_raw("padding").is_string())
     return f.get_int_pair("padding", {0, 0});
-  const std::string mode = f.get_string("padding");
+  mode = f.get_string("padding");
   if (mode == "valid") return {0, 0};
   if (mode != "same")
     throw ConfigError(
@@ -80,9 +82,7 @@ std::unique_ptr<Layer> Conv2d::from_json(const std::string& name, JsonFields& f)
                           std::to_string(kMaxWindowValue));
   };
   check_limit({kernel[0], kernel[1], stride[0], stride[1], dilation[0], dilation[1]});
-  if (f.has("padding") && f.get_raw("padding").is_string())
-    o.padding_mode = f.get_string("padding");
-  const auto padding = padding_of(f, kernel, stride, dilation);
+  const auto padding = padding_of(f, kernel, stride, dilation, o.padding_mode);
   check_limit({padding[0], padding[1]});
   o.kernel_h = kernel[0];
   o.kernel_w = kernel[1];
