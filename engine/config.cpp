@@ -83,6 +83,7 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   JsonFields f(j, where + ": training");
   t.epochs = f.get_int("epochs", t.epochs);
   t.batch_size = f.get_int("batch_size", t.batch_size);
+  t.accumulate_steps = f.get_int("accumulate_steps", t.accumulate_steps);
   t.loss = f.get_string("loss", t.loss);
   if (t.loss != "cross_entropy")
     throw ConfigError(f.error("loss", "is '" + t.loss + "', expected cross_entropy"));
@@ -136,6 +137,9 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
                               "(set momentum, or cycle_momentum false)"));
   if (t.batch_size < 1 || t.batch_size > 65536)
     throw ConfigError(f.error("batch_size", "must be in 1..65536"));
+  if (t.accumulate_steps < 1 || t.accumulate_steps > 65536)
+    throw ConfigError(
+        f.error("accumulate_steps", "must be in 1..65536 (batches per optimizer step; 1 = off)"));
   if (t.log_every < 1) throw ConfigError(f.error("log_every", "must be >= 1"));
   if (seed < 0) throw ConfigError(f.error("seed", "must be >= 0"));
   if (t.checkpoint.empty()) throw ConfigError(f.error("checkpoint", "must be a file path"));
@@ -235,6 +239,7 @@ nlohmann::json Config::to_json() const {
           {"training",
            {{"epochs", training.epochs},
             {"batch_size", training.batch_size},
+            {"accumulate_steps", training.accumulate_steps},
             {"loss", training.loss},
             {"optimizer", training.optimizer.to_json()},
             {"schedule", training.schedule.to_json()},
@@ -286,6 +291,12 @@ void apply_overrides(Config& c, const Overrides& o) {
     if (*o.batch_size < 1 || *o.batch_size > 65536)
       throw UsageError("--batch-size must be in 1..65536, got " + std::to_string(*o.batch_size));
     c.training.batch_size = *o.batch_size;
+  }
+  if (o.accumulate_steps) {
+    if (*o.accumulate_steps < 1 || *o.accumulate_steps > 65536)
+      throw UsageError("--accumulate-steps must be in 1..65536, got " +
+                       std::to_string(*o.accumulate_steps));
+    c.training.accumulate_steps = *o.accumulate_steps;
   }
   if (o.lr) {
     if (!(*o.lr > 0) || !std::isfinite(*o.lr))

@@ -36,6 +36,10 @@ struct DataConfig {
 struct TrainingConfig {
   int64_t epochs = 2;
   int64_t batch_size = 4;
+  // Gradient accumulation (Caffe's iter_size): one optimizer step per this
+  // many batches, on the mean of their gradients (Note [gradient
+  // accumulation] in engine/trainer.cpp); 1 = a step per batch.
+  int64_t accumulate_steps = 1;
   std::string loss = "cross_entropy";
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
@@ -105,7 +109,8 @@ struct Config {
 // Command-line overrides of the recipe; each set field replaces the config's.
 struct Overrides {
   std::optional<std::string> data_root;
-  std::optional<int64_t> epochs, batch_size, seed, log_every, train_limit, test_limit, validation;
+  std::optional<int64_t> epochs, batch_size, accumulate_steps, seed, log_every, train_limit,
+      test_limit, validation;
   std::optional<double> lr, clip_grad_norm, ema_decay;
   std::optional<std::string> checkpoint;
   std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;

@@ -47,6 +47,8 @@ std::string FusedStep::unsupported_reason(const Network& net, const Config& conf
   if (tc.optimizer.type != "sgd" && !tc.optimizer.is_adam())
     return "it updates with SGD, Adam or AdamW; training.optimizer.type is " + tc.optimizer.type;
   if (!tc.freeze.empty()) return "it updates every layer; training.freeze is set";
+  if (tc.accumulate_steps > 1)
+    return "it steps after every batch; training.accumulate_steps is set";
   if (!tc.optimizer.no_weight_decay.empty())
     return "it decays every parameter alike; training.optimizer.no_weight_decay is set";
   if (tc.clip_grad_norm > 0) return "it does not clip gradients; training.clip_grad_norm is set";

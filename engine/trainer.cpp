@@ -190,6 +190,28 @@ int64_t Trainer::fused_run_end(int64_t b, int64_t batches, int64_t steps_done) c
   return end;
 }
 
+// Note [gradient accumulation]: with training.accumulate_steps K, an
+// optimizer step takes K batches (Caffe's iter_size; PyTorch's loop dividing
+// each loss by K and calling optimizer.step() every K backward passes). Each
+// batch's backward writes the flat gradient as always; all but the group's
+// last add it to a sum buffer, and the last computes
+// gradient = (sum + gradient) / m, m the group's batches, so the step sees the
+// mean of their batch-mean gradients: with full groups, the gradient of one
+// batch of K * batch_size images, except that BatchNorm normalizes each batch
+// by its own statistics (and updates its running statistics and
+// num_batches_tracked per batch, as PyTorch's forward does). The last group of
+// an epoch may be short (m < K): its mean is over its m batches, the epoch has
+// ceil(batches / K) steps and the step-unit schedules count those. Under fp16
+// the sum is of scaled gradients, unscaled once with the step (GradScaler's
+// recipe: unscale_ and the skip decision on the accumulated gradient), then
+// clipped, applied and averaged. Steps, not batches, are what the step count,
+// the schedule, checkpoint_every_steps, --stop-after-steps and --profile-steps
+// count; log lines and the loss meters stay per batch. A checkpoint or a stop
+// waits for the end of the group, so a checkpoint is never inside one and
+// --resume needs no sum. Dropout draws a mask per batch. The steps run
+// eagerly: no CUDA graph (a step is then K forward and backward passes, whose
+// launch overhead matters less), and the fused step refuses it.
+//
 // Note [exact resume]: the state at any step is the weights, the optimizer's
 // buffers and step count, the epoch and batch position, and the shuffling
 // generator's state before the current epoch's shuffle (redrawing it gives
@@ -228,6 +250,9 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   DeviceDataset dataset(ctx_, data, Normalization(config_.data.mean, config_.data.std));
   dataset.set_augment(config_.data.augment, tc.seed);
   const int64_t batches = dataset.batches(tc.batch_size);
+  // Note [gradient accumulation]: a step per `group` batches (the last of an epoch may be short).
+  const int64_t group = tc.accumulate_steps;
+  const int64_t steps_per_epoch = (batches + group - 1) / group;
   // (B) I32, or (2, B) I32 when batches are mixed: the labels, then the neighbours' (Note [batch
   // mixing])
   const bool mixing = config_.data.augment.mixes();
@@ -237,16 +262,18 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   net_.bind_step_key(args.step_key());
   StepGraph graph(ctx_);
   const bool fused_wanted = tc.fused_step && (ctx_.device() != Device::CPU || fused_on_cpu_);
-  const bool use_graph = tc.cuda_graph && !fused_wanted && graph.supported();
+  const bool use_graph = tc.cuda_graph && !fused_wanted && group == 1 && graph.supported();
   bool graph_warm = false;  // a full batch has run eagerly
-  if (tc.cuda_graph && !fused_wanted && !use_graph && ctx_.device() != Device::CPU)
+  if (tc.cuda_graph && !fused_wanted && group > 1 && ctx_.device() != Device::CPU)
+    out << "CUDA graph: not with training.accumulate_steps; running the steps eagerly\n";
+  else if (tc.cuda_graph && !fused_wanted && !use_graph && ctx_.device() != Device::CPU)
     out << "CUDA graph: not on this device; running the step eagerly\n";
   if (tc.cuda_graph && fused_wanted)
     out << "CUDA graph: not needed, the fused step launches many steps at once\n";
   if (average_) out << average_->describe() << "\n";
   int32_t zero = 0;
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
-  LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, batches);
+  LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, steps_per_epoch);
   schedule.set_plateau_lr(state_.plateau.lr);  // a resumed run's, or unset
   const auto smoothing = static_cast<float>(tc.label_smoothing);
   if (net_.precision() != tc.precision)
@@ -277,6 +304,25 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   if (s.batches_done >= batches)
     throw CheckpointError("cannot resume at batch " + std::to_string(s.batches_done) +
                           ": an epoch has only " + std::to_string(batches) + " batches");
+  if (s.batches_done % group != 0)
+    throw CheckpointError("cannot resume at batch " + std::to_string(s.batches_done) +
+                          " with training.accumulate_steps " + std::to_string(group) +
+                          ": a step ends every " + std::to_string(group) +
+                          " batches; resume from an epoch boundary to change accumulate_steps");
+  const Tensor gradients = net_.flat_gradients();  // (P) F32
+  // (P) F32: the sum of the gradients of the group's batches so far; only with accumulation
+  Buffer gradient_sum(ctx_.device(), group > 1 ? gradients.bytes() : 0);
+  const Tensor gradient_sum_t(static_cast<float*>(gradient_sum.data()), gradients.shape,
+                              ctx_.device());
+  if (group > 1) {
+    std::snprintf(line, sizeof line,
+                  "Gradient accumulation: a step per %lld batches of %lld (effective batch "
+                  "%lld), %lld steps per epoch\n",
+                  static_cast<long long>(group), static_cast<long long>(tc.batch_size),
+                  static_cast<long long>(group * tc.batch_size),
+                  static_cast<long long>(steps_per_epoch));
+    out << line;
+  }
 
   // The state with the device-side meters read back, for a checkpoint.
   // Under a graph or the fused step, the device's NaN/Inf count is read
@@ -299,7 +345,9 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                 {"precision", precision_name(tc.precision)},
                 {"epochs", tc.epochs},
                 {"batch_size", tc.batch_size},
+                {"accumulate_steps", group},
                 {"batches_per_epoch", batches},
+                {"steps_per_epoch", steps_per_epoch},
                 {"training_images", dataset.count()},
                 {"resumed", resumed_},
                 {"step", s.steps},
@@ -323,7 +371,10 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     int64_t images_this_run = 0;
     int64_t fused_until = s.batches_done;  // the batches before it have run (fused step)
     for (int64_t b = s.batches_done; b < batches; ++b) {
-      if (s.steps + 1 == profile_first_) cuda::profiler_start();
+      const int64_t in_group = b % group;  // the batch's place in its accumulation group
+      const bool step_ends = in_group == group - 1 || b + 1 == batches;
+      const int64_t group_batches = std::min(group, batches - (b - in_group));
+      if (in_group == 0 && s.steps + 1 == profile_first_) cuda::profiler_start();
       NvtxRange step_range("train_step");
       const int64_t n = dataset.batch_count(b, tc.batch_size);
       if (fused) {
@@ -345,7 +396,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         // This step's arguments, uploaded once (Note [graph-safe step arguments]).
         StepScalars& scalars = args.next();
         scalars.batch = dataset.batch_args(b, tc.batch_size);
-        scalars.step_key = Network::step_key(tc.seed, s.steps);
+        scalars.step_key = Network::step_key(tc.seed, s.steps * group + in_group);  // per batch
         optimizer_->write_step(scalars, schedule.at(s.epochs_completed, s.steps));
         args.upload();
         // After the NaN/Inf check: clipping spreads a NaN to every gradient.
@@ -375,7 +426,15 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           }
           NvtxRange phase("backward");
           net_.backward(n);
-          scaler_->unscale(net_.flat_gradients(), trainable_);  // dynamic: NaN/Inf skips the step
+        };
+        // The step's gradient: the mean over its group's batches, then unscaled.
+        auto step_gradient = [&] {
+          if (group_batches > 1) {
+            NvtxRange phase("accumulate");
+            const auto mean = static_cast<float>(1.0 / static_cast<double>(group_batches));
+            ops::axpby(ctx_, mean, gradient_sum_t, mean, gradients);
+          }
+          scaler_->unscale(gradients, trainable_);  // dynamic: NaN/Inf skips the step
         };
         // The first full batch runs eagerly even under --graph: every cuDNN and
         // cuBLAS routine then initializes outside the capture (a first call
@@ -390,6 +449,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
               throw Error("Trainer: the weight average's first update (a copy) must run eagerly");
             graph.capture([&] {
               forward_backward();
+              step_gradient();
               // Dynamic scaling skips steps with NaN/Inf gradients, but a
               // non-finite loss (the forward overflowed) must still stop the run.
               if (scaler_->dynamic())
@@ -409,20 +469,28 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           // check_finite resets the count the graph steps accumulate: read it first.
           if (graph.captured()) check_graph_finite(s);
           forward_backward();
-          check_finite(s, n, running.read().loss_sum);
-          clip_gradients();  // after the check, which names where a NaN/Inf began
-          NvtxRange phase("update");
-          optimizer_->apply(net_, args);
-          scaler_->update();
-          if (average_) average_->apply(net_);
-          graph_warm = graph_warm || n == tc.batch_size;
+          if (!step_ends) {  // add this batch's gradient to the group's (scaled, as computed)
+            NvtxRange phase("accumulate");
+            ops::axpby(ctx_, 1.0f, gradients, in_group == 0 ? 0.0f : 1.0f, gradient_sum_t);
+          } else {
+            step_gradient();
+            check_finite(s, n, running.read().loss_sum);
+            clip_gradients();  // after the check, which names where a NaN/Inf began
+            NvtxRange phase("update");
+            optimizer_->apply(net_, args);
+            scaler_->update();
+            if (average_) average_->apply(net_);
+            graph_warm = graph_warm || n == tc.batch_size;
+          }
         }
       }
-      optimizer_->count_step();
-      if (average_) average_->count_update();
-      net_.note_training_step();
-      ++s.steps;
-      if (s.steps == profile_last_) cuda::profiler_stop();
+      if (step_ends) {
+        optimizer_->count_step();
+        if (average_) average_->count_update();
+        ++s.steps;
+        if (s.steps == profile_last_) cuda::profiler_stop();
+      }
+      net_.note_training_step();  // per batch: BatchNorm counts its training forwards
       s.batches_done = b + 1;
       s.epoch_images += n;
       images_this_run += n;
@@ -433,11 +501,12 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         std::snprintf(line, sizeof line, "[Epoch: %lld, Batch: %lld] Loss: %.3f\n",
                       static_cast<long long>(epoch), static_cast<long long>(b + 1), mean);
         out << line << std::flush;
-        nlohmann::ordered_json record = {{"epoch", epoch},
-                                         {"batch", b + 1},
-                                         {"step", s.steps},
-                                         {"loss", mean},
-                                         {"lr", schedule.at(epoch - 1, s.steps - 1).lr}};
+        nlohmann::ordered_json record = {
+            {"epoch", epoch},
+            {"batch", b + 1},
+            {"step", s.steps},
+            {"loss", mean},
+            {"lr", schedule.at(epoch - 1, std::max<int64_t>(s.steps - 1, 0)).lr}};
         if (clipper_ && log_) record["grad_norm"] = clipper_->last_norm();  // of the last step
         log("loss", record);
         s.last_loss = mean;
@@ -448,6 +517,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         s.batches_done = 0;
         s.epoch_rng = rng_.state();  // the next epoch's shuffle starts from here
       }
+      // Checkpoints and stops wait for the step's end: a group is never split.
+      if (!step_ends) continue;
       if (tc.checkpoint_every_steps > 0 && s.steps % tc.checkpoint_every_steps == 0) {
         const TrainingState snap = snapshot("periodic");
         saver_.save(tc.checkpoint, snap);

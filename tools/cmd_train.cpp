@@ -31,6 +31,8 @@ std::vector<FlagSpec> train_flags() {
        "$CNNE_DATA or the set's usual places"},
       {"epochs", "N", "override training.epochs"},
       {"batch-size", "N", "override training.batch_size"},
+      {"accumulate-steps", "K",
+       "one optimizer step per K batches, on their mean gradient (training.accumulate_steps)"},
       {"lr", "X", "override training.optimizer.lr"},
       {"clip-grad-norm", "X",
        "scale the gradients to a 2-norm of at most X before each step (training.clip_grad_norm)"},
@@ -90,6 +92,7 @@ Overrides overrides_from(const CliArgs& args) {
   Overrides o;
   o.epochs = args.integer("epochs", 1, 1000000);
   o.batch_size = args.integer("batch-size", 1, 65536);
+  o.accumulate_steps = args.integer("accumulate-steps", 1, 65536);
   o.lr = args.number("lr");
   o.clip_grad_norm = args.number("clip-grad-norm");
   o.ema_decay = args.number("ema");
@@ -133,8 +136,8 @@ void report_resume(const ResumePoint& r, const Config& stored, const Config& now
     }
   if (s.batches_done > 0)
     for (const std::string& key : changed)
-      if (key == "batch_size" || key == "train_limit" || key == "validation" || key == "shuffle" ||
-          key == "seed")
+      if (key == "batch_size" || key == "accumulate_steps" || key == "train_limit" ||
+          key == "validation" || key == "shuffle" || key == "seed")
         throw UsageError("cannot change " + key +
                          " when resuming in the middle of an epoch (the "
                          "checkpoint stopped at batch " +
