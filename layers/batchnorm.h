@@ -38,6 +38,7 @@ class BatchNorm : public Layer {
   nlohmann::json to_json() const override;
   std::string repr() const override;
   int64_t forward_flops(const Shape& in) const override { return 2 * in.numel(); }
+  double eps() const { return eps_; }
 
  private:
   // x as the (N, C, H, W) the batch-norm ops take: (N, C) as (N, C, 1, 1).

@@ -227,9 +227,12 @@ std::string binary_path() {
 }
 
 RunResult run_cli(const std::string& args, const std::string& env) {
+  return run_command(env + " timeout 600 " + binary_path() + " " + args);
+}
+
+RunResult run_command(const std::string& command) {
   TempDir dir;
-  const std::string cmd = env + " timeout 600 " + binary_path() + " " + args + " > " +
-                          dir.file("out") + " 2> " + dir.file("err");
+  const std::string cmd = command + " > " + dir.file("out") + " 2> " + dir.file("err");
   const int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

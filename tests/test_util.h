@@ -115,6 +115,8 @@ struct RunResult {
 // Runs `cnnengine ARGS` (a shell fragment, after environment assignments
 // `env`) with a time limit; captures stdout and stderr.
 RunResult run_cli(const std::string& args, const std::string& env = "");
+// Runs a shell command line, capturing stdout and stderr.
+RunResult run_command(const std::string& command);
 
 // The "[Epoch: e, Batch: b] Loss: x" lines of a training log (timings differ
 // between runs, these do not).

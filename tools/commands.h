@@ -13,5 +13,6 @@ int run_inspect(int argc, char** argv, int first);
 int run_bench(int argc, char** argv, int first);
 int run_convert(int argc, char** argv, int first);
 int run_predict(int argc, char** argv, int first);
+int run_export(int argc, char** argv, int first);
 
 }  // namespace cnne::cli

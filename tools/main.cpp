@@ -28,6 +28,7 @@ constexpr const char* kUsage =
     "  inspect FILE             validate a checkpoint; its tensors, state and weights digest\n"
     "  bench [CONFIG]           time each layer and the training step, images/s, memory\n"
     "  convert IN OUT           tensors between safetensors and PyTorch's .pth (torch.save)\n"
+    "  export --checkpoint FILE the network and its weights as an ONNX model\n"
     "  help [COMMAND]           this text, or a command's options\n"
     "  version                  the version\n"
     "\n"
@@ -48,6 +49,7 @@ int dispatch(int argc, char** argv) {
   if (verb == "bench") return run_bench(argc, argv, 2);
   if (verb == "convert") return run_convert(argc, argv, 2);
   if (verb == "predict") return run_predict(argc, argv, 2);
+  if (verb == "export") return run_export(argc, argv, 2);
   if (verb == "version" || verb == "--version") {
     std::cout << "cnnengine " << CNNE_VERSION << "\n";
     return 0;
@@ -58,7 +60,8 @@ int dispatch(int argc, char** argv) {
       char* sub[] = {argv[0], argv[2], help_flag};
       const std::string topic = argv[2];
       if (topic == "train" || topic == "eval" || topic == "summary" || topic == "info" ||
-          topic == "inspect" || topic == "bench" || topic == "convert" || topic == "predict")
+          topic == "inspect" || topic == "bench" || topic == "convert" || topic == "predict" ||
+          topic == "export")
         return dispatch(3, sub);
       throw cnne::UsageError("no help for unknown command '" + topic + "'");
     }
@@ -67,7 +70,7 @@ int dispatch(int argc, char** argv) {
   }
   throw cnne::UsageError(
       "unknown command '" + verb +
-      "' (commands: train, eval, predict, summary, info, inspect, bench, convert, help, "
+      "' (commands: train, eval, predict, summary, info, inspect, bench, convert, export, help, "
       "version)");
 }
 
