@@ -157,16 +157,13 @@ std::vector<uint8_t> export_onnx(const Network& net, const std::vector<float>& p
     data[b.name] = buffers.data() + b.offset;
   }
   GraphBuilder g;
-  std::set<std::string> written;  // initializers of parameters and buffers
-  // The initializer of tensor `name` (a layer's), written once.
+  // The initializer of a layer's tensor: its state_dict name, unless a value already took it.
   auto tensor = [&](const std::string& name) {
     const auto it = tensors.find(name);
     if (it == tensors.end()) throw Error("export_onnx: the network has no tensor " + name);
-    if (written.insert(name).second) {
-      g.unique(name);
-      g.initializer(name, dims_of(it->second->shape), data[name], it->second->shape.numel());
-    }
-    return name;
+    const std::string unique = g.unique(name);
+    g.initializer(unique, dims_of(it->second->shape), data[name], it->second->shape.numel());
+    return unique;
   };
 
   const Shape input = net.input_shape();  // (C, H, W)

@@ -318,6 +318,20 @@ TEST(OnnxExport, EveryLayerTypeBecomesItsOnnxNodes) {
   expect_well_formed(e);
 }
 
+TEST(OnnxExport, NamesStayUniqueWhenALayerIsNamedLikeATensor) {
+  Built b(parse_json_text(R"({"input": [1, 2, 2], "layers": [
+    {"type": "flatten", "name": "flat"},
+    {"type": "linear", "name": "a", "in_features": 4, "out_features": 3},
+    {"type": "relu", "name": "b.weight"},
+    {"type": "linear", "name": "b", "in_features": 3, "out_features": 2}]})",
+                          "names"));
+  const Exported e = export_and_read(b.net, b.params, b.buffers);
+  expect_well_formed(e);                                                   // no value defined twice
+  EXPECT_EQ(e.nodes[2].texts(2), (std::vector<std::string>{"b.weight"}));  // the relu's output
+  EXPECT_EQ(e.nodes[3].texts(1), (std::vector<std::string>{"b.weight", "b.weight_1", "b.bias"}));
+  EXPECT_EQ(e.initializers.count("b.weight_1"), 1u);
+}
+
 TEST(OnnxExport, NormalizeInTheGraphComesFirst) {
   const Config tutorial =
       Config::from_json(parse_json_text(Config::embedded_default(), "simplecnn.json"), "t");
