@@ -234,7 +234,7 @@ std::vector<uint8_t> export_onnx(const Network& net, const std::vector<float>& p
              out, {float_attribute("epsilon", bn.eps())});
     } else if (type == "relu") {
       g.node("Relu", name, in, out);
-    } else if (type == "dropout") {
+    } else if (type == "dropout" || type == "dropout2d") {
       g.node("Identity", name, in, out);  // evaluation mode
     } else if (type == "add") {
       g.node("Add", name, in, out);

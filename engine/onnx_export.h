@@ -12,7 +12,7 @@
 // batchnorm2d/1d BatchNormalization with the running statistics, relu Relu,
 // tanh, sigmoid, leaky_relu, elu their ops, silu x * Sigmoid(x), gelu its
 // erf or tanh formula from Mul/Add/Div/Erf/Tanh (opset 13 has no Gelu),
-// dropout Identity, add Add, concat Concat(axis 1), flatten Flatten(axis 1),
+// dropout and dropout2d Identity, add Add, concat Concat(axis 1), flatten Flatten(axis 1),
 // linear Gemm(transB).
 // Nodes and tensors keep the layers' and parameters' names.
 #include <cstdint>

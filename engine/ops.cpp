@@ -82,8 +82,8 @@ void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const T
   CNNE_ROUTE(batchnorm_backward, x, dy, gamma, save_mean, save_invstd, eps, dx, dgamma, dbeta);
 }
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
-                     const Tensor& x, const Tensor& mask, const Tensor& y) {
-  CNNE_ROUTE(dropout_forward, p, scale, step_key, salt, x, mask, y);
+                     bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
+  CNNE_ROUTE(dropout_forward, p, scale, step_key, salt, per_channel, x, mask, y);
 }
 void multiply(Context& ctx, const Tensor& a, const Tensor& b, float scale, const Tensor& out) {
   CNNE_ROUTE(multiply, a, b, scale, out);

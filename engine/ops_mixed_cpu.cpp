@@ -163,9 +163,9 @@ void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const T
   dxv.store();
 }
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
-                     const Tensor& x, const Tensor& mask, const Tensor& y) {
+                     bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
   F32View xv(x, true), maskv(mask, false), yv(y, false);
-  cpu::dropout_forward(ctx, p, scale, step_key, salt, *xv, *maskv, *yv);
+  cpu::dropout_forward(ctx, p, scale, step_key, salt, per_channel, *xv, *maskv, *yv);
   maskv.store();
   yv.store();
 }

@@ -8,12 +8,24 @@
 
 namespace cnne {
 
-Dropout::Dropout(std::string name, double p) : Layer(std::move(name)), p_(p) {
+Dropout::Dropout(std::string name, double p, bool per_channel)
+    : Layer(std::move(name)), p_(p), per_channel_(per_channel) {
   if (!(p_ >= 0 && p_ < 1)) throw ConfigError(where() + ": p must be in [0, 1)");
 }
 
 std::unique_ptr<Layer> Dropout::from_json(const std::string& name, JsonFields& f) {
   return std::make_unique<Dropout>(name, f.get_number("p", 0.5));
+}
+
+std::unique_ptr<Layer> Dropout::from_json_2d(const std::string& name, JsonFields& f) {
+  return std::make_unique<Dropout>(name, f.get_number("p", 0.5), true);
+}
+
+Shape Dropout::output_shape(const Shape& in) const {
+  if (per_channel_ && in.rank() != 4)
+    throw ConfigError(where() + ": expects (N, C, H, W) feature maps, got " + in.str() +
+                      "; use dropout on features");
+  return in;
 }
 
 std::vector<ParamSpec> Dropout::scratch_specs(const Shape& in) const {
@@ -34,8 +46,8 @@ void Dropout::forward(Context& ctx, const Tensor& x, const Tensor& y) {
   }
   const Tensor used = mask_for(x.shape);
   if (!step_key_) throw Error(where() + ": training needs a step key (Network::bind_step_key)");
-  ops::dropout_forward(ctx, static_cast<float>(p_), dropout_keep_scale(p_), step_key_, salt_, x,
-                       used, y);
+  ops::dropout_forward(ctx, static_cast<float>(p_), dropout_keep_scale(p_), step_key_, salt_,
+                       per_channel_, x, used, y);
 }
 
 void Dropout::backward(Context& ctx, const Tensor&, const Tensor&, const Tensor& dy,
@@ -54,7 +66,8 @@ nlohmann::json Dropout::to_json() const {
 
 std::string Dropout::repr() const {
   char text[64];
-  std::snprintf(text, sizeof text, "Dropout(p=%g, inplace=False)", p_);
+  std::snprintf(text, sizeof text, "%s(p=%g, inplace=False)",
+                per_channel_ ? "Dropout2d" : "Dropout", p_);
   return text;
 }
 

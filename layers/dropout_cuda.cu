@@ -21,16 +21,22 @@ void require_same_dtype(const Tensor& a, const Tensor& b, const std::string& wha
 }  // namespace
 
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
-                     const Tensor& x, const Tensor& mask, const Tensor& y) {
+                     bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
   const int64_t n = x.numel();
   if (n == 0) return;
   const std::string what = "dropout " + x.shape.str();
   require_same_dtype(x, mask, what);
   require_same_dtype(x, y, what);
+  if (per_channel && x.shape.rank() != 4)
+    throw Error(what + ": per-channel dropout needs (N, C, H, W)");
+  const int64_t plane = per_channel ? x.shape[2] * x.shape[3] : 1;
+  const int64_t channels = per_channel ? x.shape[1] : 1;
+  const bool nhwc = per_channel && x.channels_last;  // the draws follow (n, c), not memory order
   with_float_type(x.dtype, what, [&](auto tag) {
     using T = typename decltype(tag)::type;
     dropout_kernel<T><<<blocks_for(n), kThreads, 0, ctx.cuda().stream()>>>(
-        p, scale, step_key, salt, elements<T>(x), elements<T>(mask), elements<T>(y), n);
+        p, scale, step_key, salt, per_channel, plane, channels, nhwc, elements<T>(x),
+        elements<T>(mask), elements<T>(y), n);
   });
   CNNE_CHECK_LAUNCH(what);
 }

@@ -13,11 +13,13 @@ namespace {
 
 template <class T>
 __global__ void dropout_kernel(float p, float keep_scale, const uint64_t* step_key, uint64_t salt,
+                               bool per_channel, int64_t plane, int64_t channels, bool nhwc,
                                const T* x, T* mask, T* y, int64_t n) {
   const uint64_t key = dropout_key(*step_key, salt);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const float m = dropout_uniform(key, static_cast<uint64_t>(i)) >= p ? 1.0f : 0.0f;
+    const uint64_t draw = dropout_draw_index(i, per_channel, plane, channels, nhwc);
+    const float m = dropout_uniform(key, draw) >= p ? 1.0f : 0.0f;
     mask[i] = from_float<T>(m);
     y[i] = from_float<T>(__fmul_rn(__fmul_rn(to_float(x[i]), m), keep_scale));
   }

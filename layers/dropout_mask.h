@@ -19,6 +19,17 @@ CNNE_HOST_DEVICE inline uint64_t dropout_key(uint64_t step_key, uint64_t salt) {
   return step_key ^ (salt * 0xd6e8feb86659fd93ULL);
 }
 
+// The draw of element i: i itself, or with per_channel (Dropout2d) its
+// (n, c) plane's index n * C + c, from the memory order of an (N, C, H, W)
+// tensor with planes of `plane` = H * W pixels, NCHW or NHWC; the same index
+// in both layouts, so both give one mask.
+CNNE_HOST_DEVICE inline uint64_t dropout_draw_index(int64_t i, bool per_channel, int64_t plane,
+                                                    int64_t channels, bool nhwc) {
+  if (!per_channel) return static_cast<uint64_t>(i);
+  if (!nhwc) return static_cast<uint64_t>(i / plane);
+  return static_cast<uint64_t>(i / (plane * channels) * channels + i % channels);
+}
+
 // Uniform in [0, 1) with 24 random bits.
 CNNE_HOST_DEVICE inline float dropout_uniform(uint64_t key, uint64_t index) {
   uint64_t z = key + (index + 1) * 0x9e3779b97f4a7c15ULL;

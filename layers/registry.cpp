@@ -59,6 +59,7 @@ void register_builtin_layers(LayerRegistry& registry) {
                    return BatchNorm::from_json(kind, name, fields);
                  });
   registry.add("dropout", Dropout::from_json);
+  registry.add("dropout2d", Dropout::from_json_2d);
   registry.add("avgpool2d", AvgPool2d::from_json);
   registry.add("global_avgpool2d", GlobalAvgPool2d::from_json);
   registry.add("add", Add::from_json);

@@ -176,6 +176,10 @@ TEST(EmulatedKernels, LinearBiasBroadcastFillsEveryRow) {
   }
 }
 
+// Dropout elementwise (NCHW: the GPU draws over memory order, which is the
+// CPU's order only there) and Dropout2d per channel in both layouts (the draw
+// of plane n * C + c wherever its pixels lie): the CPU's mask, output and
+// backward, bit for bit.
 TEST(EmulatedKernels, DropoutDrawsTheCpusMaskAndItsBackwardMultiplies) {
   const Shape s{4, 3, 7, 5};
   const int64_t n = s.numel();
@@ -183,27 +187,47 @@ TEST(EmulatedKernels, DropoutDrawsTheCpusMaskAndItsBackwardMultiplies) {
   const std::vector<float> x = uniform(rng, n, -2.0f, 2.0f), dy = uniform(rng, n, -1.0f, 1.0f);
   const uint64_t step_key = 0x1234abcdull, salt = 77;
   const float p = 0.3f, scale = 1.0f / (1.0f - p);
-  for (const DType dtype : {DType::F32, DType::BF16}) {
-    Context ctx(Device::CPU);
-    Staged xt = stage(x, s, dtype), dyt = stage(dy, s, dtype);
-    Staged mask = stage(x, s, dtype), y = stage(x, s, dtype), dx = stage(x, s, dtype);
-    ops::dropout_forward(ctx, p, scale, &step_key, salt, xt.t, mask.t, y.t);
-    ops::multiply(ctx, dyt.t, mask.t, scale, dx.t);
+  struct Case {
+    bool per_channel, nhwc;
+  };
+  for (const Case c : {Case{false, false}, Case{true, false}, Case{true, true}})
+    for (const DType dtype : {DType::F32, DType::BF16}) {
+      const std::string what = std::string(c.per_channel ? "dropout2d " : "dropout ") +
+                               (c.nhwc ? "NHWC " : "NCHW ") + dtype_name(dtype);
+      Context ctx(Device::CPU);
+      auto staged = [&](const std::vector<float>& v) { return stage(v, s, dtype, c.nhwc); };
+      Staged xt = staged(x), dyt = staged(dy);
+      Staged mask = staged(x), y = staged(x), dx = staged(x);
+      ops::dropout_forward(ctx, p, scale, &step_key, salt, c.per_channel, xt.t, mask.t, y.t);
+      ops::multiply(ctx, dyt.t, mask.t, scale, dx.t);
 
-    Staged got_mask = stage(std::vector<float>(n, NAN), s, dtype),
-           got_y = stage(std::vector<float>(n, NAN), s, dtype),
-           got_dx = stage(std::vector<float>(n, NAN), s, dtype);
-    with_float_type(dtype, "test", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      launch(dim3(blocks_for(n)), dim3(kThreads), dropout_kernel<T>, p, scale, &step_key, salt,
-             xt.as<T>(), got_mask.as<T>(), got_y.as<T>(), n);
-      launch(dim3(blocks_for(n)), dim3(kThreads), multiply_kernel<T>, dyt.as<T>(), got_mask.as<T>(),
-             scale, got_dx.as<T>(), n);
-    });
-    EXPECT_EQ(values(got_mask), values(mask)) << dtype_name(dtype);
-    EXPECT_EQ(values(got_y), values(y)) << dtype_name(dtype);
-    EXPECT_EQ(values(got_dx), values(dx)) << dtype_name(dtype);
-  }
+      const std::vector<float> nan(static_cast<size_t>(n), NAN);
+      Staged got_mask = staged(nan), got_y = staged(nan), got_dx = staged(nan);
+      with_float_type(dtype, "test", [&](auto tag) {  // as layers/dropout_cuda.cu launches
+        using T = typename decltype(tag)::type;
+        launch(dim3(blocks_for(n)), dim3(kThreads), dropout_kernel<T>, p, scale, &step_key, salt,
+               c.per_channel, c.per_channel ? s[2] * s[3] : int64_t{1},
+               c.per_channel ? s[1] : int64_t{1}, c.per_channel && c.nhwc, xt.as<T>(),
+               got_mask.as<T>(), got_y.as<T>(), n);
+        launch(dim3(blocks_for(n)), dim3(kThreads), multiply_kernel<T>, dyt.as<T>(),
+               got_mask.as<T>(), scale, got_dx.as<T>(), n);
+      });
+      EXPECT_EQ(values(got_mask), values(mask)) << what;
+      EXPECT_EQ(values(got_y), values(y)) << what;
+      EXPECT_EQ(values(got_dx), values(dx)) << what;
+      if (!c.per_channel) continue;
+      const std::vector<float> m = values(mask);  // NCHW: each plane all kept or all dropped
+      int64_t dropped = 0;
+      for (int64_t plane = 0; plane < s[0] * s[1]; ++plane) {
+        const int64_t hw = s[2] * s[3];
+        for (int64_t i = 1; i < hw; ++i)
+          ASSERT_EQ(m[static_cast<size_t>(plane * hw + i)], m[static_cast<size_t>(plane * hw)])
+              << what;
+        dropped += m[static_cast<size_t>(plane * hw)] == 0.0f;
+      }
+      EXPECT_GT(dropped, 0) << what;
+      EXPECT_LT(dropped, s[0] * s[1]) << what;
+    }
 }
 
 // Every activation's forward and backward kernel: bit for bit the CPU

@@ -279,6 +279,8 @@ TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
   compare_layer([] { return std::make_unique<GlobalAvgPool2d>("gap"); }, Shape{5, 7, 4, 4}, 7);
   compare_layer([] { return std::make_unique<Dropout>("drop", 0.3); }, Shape{6, 50}, 8,
                 0.0);  // the same mask bit for bit on both backends
+  compare_layer([] { return std::make_unique<Dropout>("drop2d", 0.4, true); }, Shape{5, 9, 3, 4}, 9,
+                0.0);  // Dropout2d: the planes' draws alike
 }
 
 // The activations besides ReLU: the GPU's tanhf/expf/erff are within a few

@@ -76,12 +76,61 @@ TEST(DropoutCases, ScaleIsPyTorchsInBothDirections) {
   }
 }
 
+// nn.Dropout2d: whole (n, c) planes zeroed at rate p, the rest scaled; the
+// backward uses the same mask; the evaluation mode is the identity; the
+// printout, JSON and shape checks are its own.
+TEST(DropoutCases, Dropout2dDropsWholeChannels) {
+  Context ctx(Device::CPU);
+  Dropout drop("drop", 0.3, true);
+  const uint64_t key = 11;
+  drop.bind_step_key(&key, 2);
+  const Shape in{16, 64, 3, 5};  // 1024 planes of 15 pixels
+  test::LayerHarness h(ctx, drop, in);
+  Rng rng(5);
+  const HostTensor x = test::random_tensor(rng, in, 0.5f, 1.5f);  // never 0
+  const HostTensor dy = test::random_tensor(rng, in);
+  const HostTensor y = h.forward(x);
+  const HostTensor dx = h.backward(x, y, dy);
+  const float scale = dropout_keep_scale(0.3);
+  int64_t dropped = 0;
+  for (int64_t plane = 0; plane < 16 * 64; ++plane) {
+    const bool kept = y[static_cast<size_t>(plane * 15)] != 0.0f;
+    dropped += !kept;
+    for (int64_t i = plane * 15; i < (plane + 1) * 15; ++i) {
+      const auto at = static_cast<size_t>(i);
+      ASSERT_EQ(y[at], kept ? x[at] * 1.0f * scale : 0.0f) << "plane " << plane;
+      ASSERT_EQ(dx[at], kept ? dy[at] * 1.0f * scale : 0.0f) << "plane " << plane;
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(dropped) / 1024.0, 0.3, 0.045);  // 3 sigma
+  // Another image's planes are drawn apart from the first's: not one pattern for the batch.
+  bool same = true;
+  for (int64_t c = 0; c < 64; ++c)
+    same = same &&
+           (y[static_cast<size_t>(c * 15)] == 0) == (y[static_cast<size_t>((64 + c) * 15)] == 0);
+  EXPECT_FALSE(same);
+  EXPECT_EQ(drop.repr(), "Dropout2d(p=0.3, inplace=False)");
+  EXPECT_EQ(drop.to_json()["type"], "dropout2d");
+  EXPECT_EQ(drop.output_shape(in), in);
+  try {
+    drop.output_shape(Shape{4, 10});
+    ADD_FAILURE() << "dropout2d took (N, C)";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 'drop' (dropout2d): expects (N, C, H, W)"),
+              std::string::npos)
+        << e.what();
+  }
+  drop.set_training(false);
+  test::LayerHarness eval(ctx, drop, in);
+  EXPECT_EQ(eval.forward(x).values, x.values);
+}
+
 TEST(DropoutCases, MaskRateScaleAndEvaluationMode) {
   Context ctx(Device::CPU);
   const int64_t n = 20000;
   HostTensor x(Shape{n}, 1.0f), y(Shape{n}), mask(Shape{n}), y2(Shape{n}), mask2(Shape{n});
   const uint64_t key5 = 5, key6 = 6;
-  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key5, 0, x.view(), mask.view(),
+  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key5, 0, false, x.view(), mask.view(),
                        y.view());
   int64_t dropped = 0;
   for (size_t i = 0; i < y.values.size(); ++i) {
@@ -91,11 +140,11 @@ TEST(DropoutCases, MaskRateScaleAndEvaluationMode) {
     dropped += v == 0.0f;
   }
   EXPECT_NEAR(static_cast<double>(dropped) / n, 0.25, 0.015);
-  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key5, 0, x.view(), mask2.view(),
-                       y2.view());
+  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key5, 0, false, x.view(),
+                       mask2.view(), y2.view());
   EXPECT_EQ(y.values, y2.values);  // same key, same mask
-  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key6, 0, x.view(), mask2.view(),
-                       y2.view());
+  ops::dropout_forward(ctx, 0.25f, dropout_keep_scale(0.25), &key6, 0, false, x.view(),
+                       mask2.view(), y2.view());
   EXPECT_NE(y.values, y2.values);
 
   Dropout drop("drop", 0.5);

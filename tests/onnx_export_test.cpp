@@ -248,12 +248,13 @@ nlohmann::json every_layer_network() {
     {"type": "concat", "name": "cat", "inputs": ["avg", "avg2"]},
     {"type": "tanh", "name": "tanh"},
     {"type": "dropout", "name": "drop", "p": 0.3},
+    {"type": "dropout2d", "name": "drop2d", "p": 0.2},
     {"type": "global_avgpool2d", "name": "gap", "inputs": ["elu"]},
     {"type": "flatten", "name": "flat"},
     {"type": "linear", "name": "fc1", "in_features": 8, "out_features": 16},
     {"type": "batchnorm1d", "name": "bn1d", "num_features": 16},
     {"type": "sigmoid", "name": "sig"},
-    {"type": "flatten", "name": "flat2", "inputs": ["drop"]},
+    {"type": "flatten", "name": "flat2", "inputs": ["drop2d"]},
     {"type": "linear", "name": "side", "in_features": 256, "out_features": 16, "bias": false},
     {"type": "add", "name": "mix", "inputs": ["sig", "side"]},
     {"type": "linear", "name": "fc", "in_features": 16, "out_features": 10}]})",
@@ -304,6 +305,7 @@ TEST(OnnxExport, EveryLayerTypeBecomesItsOnnxNodes) {
   EXPECT_EQ(attribute(by_name.at("cat"), "axis").number(3), 1);
   EXPECT_EQ(op("tanh"), "Tanh");
   EXPECT_EQ(op("drop"), "Identity");
+  EXPECT_EQ(op("drop2d"), "Identity");
   EXPECT_EQ(op("gap"), "GlobalAveragePool");
   EXPECT_EQ(op("bn1d"), "BatchNormalization");
   EXPECT_EQ(op("sig"), "Sigmoid");
@@ -404,7 +406,8 @@ TEST(OnnxExport, OnnxRuntimeAgreesWithCnnengine) {
                              {"batch_size", 20},
                              {"optimizer", {{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}}}}}};
   config["network"]["input"] = {3, 32, 32};
-  config["network"]["layers"][23]["in_features"] = 1024;  // side: 16 x 8 x 8 at 32x32
+  for (auto& layer : config["network"]["layers"])
+    if (layer["name"] == "side") layer["in_features"] = 1024;  // 16 x 8 x 8 at 32x32
   write_text(out.file("c.json"), config.dump());
   const std::string weights = out.file("w.safetensors");
   const RunResult trained =
