@@ -93,6 +93,7 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   t.clip_grad_norm = f.get_number("clip_grad_norm", 0.0);
   t.ema_decay = f.get_number("ema_decay", 0.0);
   t.ema_buffers = f.get_bool("ema_buffers", false);
+  if (f.has("swa")) t.swa = SwaConfig::from_json(f.get_raw("swa"), where);
   t.log_every = f.get_int("log_every", t.log_every);
   const int64_t seed = f.get_int("seed", 0);
   t.checkpoint = f.get_string("checkpoint", t.checkpoint);
@@ -128,6 +129,16 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
     throw ConfigError(f.error("clip_grad_norm", "must be a finite number >= 0 (0 = off)"));
   if (!(t.ema_decay >= 0 && t.ema_decay < 1))
     throw ConfigError(f.error("ema_decay", "must be in [0, 1) (0 = off; 0.999 is usual)"));
+  if (t.swa.enabled() && t.ema_decay > 0)
+    throw ConfigError(f.error("swa", "and ema_decay both average the weights: choose one"));
+  if (t.swa.enabled() && (t.schedule.type == "plateau" || t.schedule.unit != "epoch"))
+    throw ConfigError(f.error("swa",
+                              "needs a schedule of unit \"epoch\" other than plateau "
+                              "(SWALR takes over the rate per epoch)"));
+  if (t.swa.enabled() && t.swa.start_epoch > t.epochs)
+    throw ConfigError(f.error("swa", "start_epoch " + std::to_string(t.swa.start_epoch) +
+                                         " is after the last epoch (" + std::to_string(t.epochs) +
+                                         ")"));
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
     throw ConfigError(f.error("label_smoothing", "must be in [0, 1)"));
   const bool cycles = t.schedule.type == "onecycle" || t.schedule.type == "cyclic";
@@ -234,43 +245,45 @@ nlohmann::json Config::to_json() const {
   if (data.train_limit) data_json["train_limit"] = data.train_limit;
   if (data.test_limit) data_json["test_limit"] = data.test_limit;
   if (data.validation) data_json["validation"] = data.validation;
-  return {{"network", network},
-          {"data", data_json},
-          {"training",
-           {{"epochs", training.epochs},
-            {"batch_size", training.batch_size},
-            {"accumulate_steps", training.accumulate_steps},
-            {"loss", training.loss},
-            {"optimizer", training.optimizer.to_json()},
-            {"schedule", training.schedule.to_json()},
-            {"label_smoothing", training.label_smoothing},
-            {"clip_grad_norm", training.clip_grad_norm},
-            {"ema_decay", training.ema_decay},
-            {"ema_buffers", training.ema_buffers},
-            {"log_every", training.log_every},
-            {"seed", training.seed},
-            {"checkpoint", training.checkpoint},
-            {"deterministic", training.deterministic},
-            {"cuda_graph", training.cuda_graph},
-            {"fused_step", training.fused_step},
-            {"tf32", training.tf32},
-            {"channels_last", training.channels_last},
-            {"precision", precision_name(training.precision)},
-            {"loss_scale", training.loss_scale},
-            {"dynamic_loss_scale", training.dynamic_loss_scale},
-            {"loss_scale_growth_interval", training.loss_scale_growth_interval},
-            {"checkpoint_every_steps", training.checkpoint_every_steps},
-            {"checkpoint_every_epochs", training.checkpoint_every_epochs},
-            {"keep_checkpoints", training.keep_checkpoints},
-            {"init_from", training.init_from},
-            {"init_skip", training.init_skip},
-            {"freeze", training.freeze}}},
-          {"eval",
-           {{"batch_size", eval.batch_size},
-            {"tta_flip", eval.tta_flip},
-            {"every_epochs", eval.every_epochs},
-            {"keep_best", eval.keep_best},
-            {"early_stopping", eval.early_stopping}}}};
+  nlohmann::json result = {{"network", network},
+                           {"data", data_json},
+                           {"training",
+                            {{"epochs", training.epochs},
+                             {"batch_size", training.batch_size},
+                             {"accumulate_steps", training.accumulate_steps},
+                             {"loss", training.loss},
+                             {"optimizer", training.optimizer.to_json()},
+                             {"schedule", training.schedule.to_json()},
+                             {"label_smoothing", training.label_smoothing},
+                             {"clip_grad_norm", training.clip_grad_norm},
+                             {"ema_decay", training.ema_decay},
+                             {"ema_buffers", training.ema_buffers},
+                             {"log_every", training.log_every},
+                             {"seed", training.seed},
+                             {"checkpoint", training.checkpoint},
+                             {"deterministic", training.deterministic},
+                             {"cuda_graph", training.cuda_graph},
+                             {"fused_step", training.fused_step},
+                             {"tf32", training.tf32},
+                             {"channels_last", training.channels_last},
+                             {"precision", precision_name(training.precision)},
+                             {"loss_scale", training.loss_scale},
+                             {"dynamic_loss_scale", training.dynamic_loss_scale},
+                             {"loss_scale_growth_interval", training.loss_scale_growth_interval},
+                             {"checkpoint_every_steps", training.checkpoint_every_steps},
+                             {"checkpoint_every_epochs", training.checkpoint_every_epochs},
+                             {"keep_checkpoints", training.keep_checkpoints},
+                             {"init_from", training.init_from},
+                             {"init_skip", training.init_skip},
+                             {"freeze", training.freeze}}},
+                           {"eval",
+                            {{"batch_size", eval.batch_size},
+                             {"tta_flip", eval.tta_flip},
+                             {"every_epochs", eval.every_epochs},
+                             {"keep_best", eval.keep_best},
+                             {"early_stopping", eval.early_stopping}}}};
+  if (training.swa.enabled()) result["training"]["swa"] = training.swa.to_json();
+  return result;
 }
 
 std::string describe_loss_scaling(const TrainingConfig& t) {

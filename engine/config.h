@@ -51,6 +51,9 @@ struct TrainingConfig {
   // it. 0 = off. ema_buffers: average BatchNorm's running statistics too.
   double ema_decay = 0.0;
   bool ema_buffers = false;
+  // Stochastic weight averaging (Note [stochastic weight averaging] in
+  // engine/swa_config.h); off unless start_epoch > 0.
+  SwaConfig swa;
   int64_t log_every = 2000;  // print the mean loss every N batches
   uint64_t seed = 0;         // initial weights and shuffling
   std::string checkpoint = "cnn_model.safetensors";

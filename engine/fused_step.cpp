@@ -53,6 +53,7 @@ std::string FusedStep::unsupported_reason(const Network& net, const Config& conf
     return "it decays every parameter alike; training.optimizer.no_weight_decay is set";
   if (tc.clip_grad_norm > 0) return "it does not clip gradients; training.clip_grad_norm is set";
   if (tc.ema_decay > 0) return "it does not average the weights; training.ema_decay is set";
+  if (tc.swa.enabled()) return "it does not average the weights; training.swa is set";
   if (config.data.augment.mixes())
     return "it does not mix batches; data.augment.mixup / cutmix are set";
   if (tc.dynamic_loss_scale || tc.loss_scale != 1.0)

@@ -349,6 +349,21 @@ void Network::setup(Context& ctx, const std::vector<int64_t>& batch_sizes) {
   upload_buffers(initial_buffers);
 }
 
+void Network::reset_buffers() {
+  std::vector<float> initial(static_cast<size_t>(buffer_floats_), 0.0f);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    std::vector<Tensor> host;
+    for (size_t i = first_buffer_of_layer_[l]; i < first_buffer_of_layer_[l + 1]; ++i)
+      host.emplace_back(initial.data() + buffers_[i].offset, buffers_[i].shape);
+    layers_[l]->initialize_buffers(host);
+  }
+  upload_buffers(initial);
+}
+
+void Network::set_statistics_momentum(double momentum) {
+  for (auto& layer : layers_) layer->set_statistics_momentum(momentum);
+}
+
 void Network::initialize(Rng& rng) {
   std::vector<float> host(static_cast<size_t>(layout_floats_), 0.0f);
   for (size_t l = 0; l < layers_.size(); ++l) {

@@ -127,6 +127,11 @@ class Network {
   static uint64_t step_key(uint64_t seed, int64_t step);
   // Advances the layers' per-step counters after a training step.
   void note_training_step();
+  // PyTorch's reset_running_stats for every BatchNorm: running mean 0,
+  // running variance 1 (the buffers as setup() made them; counters untouched).
+  void reset_buffers();
+  // Layer::set_statistics_momentum for every layer (< 0: their own again).
+  void set_statistics_momentum(double momentum);
 
   // The batch input (n, C, H, W) the caller fills before forward().
   Tensor input(int64_t n) const;

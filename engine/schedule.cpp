@@ -146,7 +146,19 @@ LrSchedule::LrSchedule(const ScheduleConfig& config, const OptimizerConfig& opti
   if (length_ < 1) length_ = 1;
 }
 
+void LrSchedule::set_swa(const SwaConfig& swa) {
+  if (swa.enabled() && c_.unit != "epoch")
+    throw ConfigError(
+        "training.swa: the schedule's unit must be \"epoch\" (SWALR steps per epoch)");
+  swa_ = swa;
+}
+
 StepRates LrSchedule::at(int64_t epochs_completed, int64_t steps) const {
+  if (swa_.enabled() && epochs_completed >= swa_.start_epoch) {
+    StepRates r = at(swa_.start_epoch - 1, steps);  // the rate of epoch start_epoch
+    r.lr = swa_learning_rate(swa_, r.lr, epochs_completed - swa_.start_epoch + 1);
+    return r;
+  }
   const int64_t t = c_.unit == "step" ? steps : epochs_completed;
   if (t < c_.warmup) {  // LinearLR(start_factor, 1.0, total_iters=warmup)
     const double f = c_.warmup_start_factor + (1.0 - c_.warmup_start_factor) *

@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/optimizer_config.h"
+#include "engine/swa_config.h"
 
 namespace cnne {
 
@@ -74,6 +75,10 @@ class LrSchedule {
   StepRates at(int64_t epochs_completed, int64_t steps) const;
   // plateau: the rate in force (PlateauState::lr; < 0 = the optimizer's, not yet lowered).
   void set_plateau_lr(double lr) { plateau_lr_ = lr; }
+  // training.swa (Note [stochastic weight averaging]): the epochs after
+  // swa.start_epoch follow SWALR from the rate of epoch start_epoch (a cosine
+  // of t_max 0 still spans the whole run). Unit "epoch" only.
+  void set_swa(const SwaConfig& swa);
 
  private:
   StepRates main(int64_t t) const;  // after warmup
@@ -82,6 +87,7 @@ class LrSchedule {
   OptimizerConfig o_;
   int64_t length_ = 0;  // the run's length in the schedule's unit
   double plateau_lr_ = -1;
+  SwaConfig swa_;
 };
 
 }  // namespace cnne

@@ -16,6 +16,7 @@
 #include "engine/plateau.h"
 #include "engine/step_args.h"
 #include "engine/step_graph.h"
+#include "engine/swa.h"
 
 namespace cnne {
 namespace {
@@ -50,6 +51,19 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
   if (config.training.ema_decay > 0) {
     average_ = std::make_unique<WeightAverage>(ctx, net, config.training.ema_decay,
                                                config.training.ema_buffers);
+    average_->set_ranges(trainable_);
+    saver_.set_average(average_.get());
+  }
+  if (config.training.swa.enabled()) {  // Note [stochastic weight averaging]
+    const TrainingConfig& tc = config.training;
+    if (tc.ema_decay > 0)
+      throw ConfigError(
+          "training.swa and training.ema_decay (--ema) both average the weights: "
+          "choose one");
+    if (tc.swa.start_epoch > tc.epochs)
+      throw ConfigError("training.swa: start_epoch " + std::to_string(tc.swa.start_epoch) +
+                        " is after the last epoch (" + std::to_string(tc.epochs) + ")");
+    average_ = WeightAverage::equal(ctx, net);
     average_->set_ranges(trainable_);
     saver_.set_average(average_.get());
   }
@@ -270,11 +284,16 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     out << "CUDA graph: not on this device; running the step eagerly\n";
   if (tc.cuda_graph && fused_wanted)
     out << "CUDA graph: not needed, the fused step launches many steps at once\n";
-  if (average_) out << average_->describe() << "\n";
+  // training.ema_decay's average, updated after every step; training.swa's after epochs.
+  WeightAverage* const ema = average_ && !average_->is_equal() ? average_.get() : nullptr;
+  WeightAverage* const swa = average_ && average_->is_equal() ? average_.get() : nullptr;
+  if (ema) out << ema->describe() << "\n";
+  if (swa) out << tc.swa.describe(tc.epochs, !net_.buffers().empty()) << "\n";
   int32_t zero = 0;
   copy_tensor(Tensor(&zero, Shape{1}), nonfinite());
   LrSchedule schedule(tc.schedule, tc.optimizer, tc.epochs, steps_per_epoch);
   schedule.set_plateau_lr(state_.plateau.lr);  // a resumed run's, or unset
+  schedule.set_swa(tc.swa);
   const auto smoothing = static_cast<float>(tc.label_smoothing);
   if (net_.precision() != tc.precision)
     throw Error(std::string("Trainer: the network was set up in ") +
@@ -357,6 +376,35 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   const auto saved = [&](const std::string& path, const TrainingState& snap) {
     log("checkpoint", {{"path", path}, {"status", snap.status}, {"step", snap.steps}});
   };
+
+  // Note [stochastic weight averaging]: an update after each epoch from
+  // swa.start_epoch on; the average's BatchNorm statistics are recomputed
+  // (stale until then) before it is measured or saved at an epoch's end.
+  bool swa_stale = false;
+  const auto swa_update = [&] {
+    NvtxRange phase("swa_update");
+    swa->apply(net_);
+    swa->count_update();
+    swa_stale = true;
+  };
+  const auto refresh_swa_statistics = [&] {
+    if (!swa_stale) return;
+    with_average(swa, net_, [&] {
+      recompute_batchnorm_statistics(ctx_, net_, dataset, tc.batch_size, args, tc.seed);
+    });
+    dataset.set_augment(config_.data.augment, tc.seed);
+    swa_stale = false;
+  };
+  if (swa) {
+    // A stop at an epoch's last step comes before that epoch's update: take it now.
+    const int64_t expected = std::max<int64_t>(0, s.epochs_completed - tc.swa.start_epoch + 1);
+    if (s.batches_done == 0 && swa->updates() + 1 == expected) swa_update();
+    if (swa->updates() != expected)
+      throw CheckpointError("the checkpoint's weight average holds " +
+                            std::to_string(swa->updates()) + " updates; training.swa after " +
+                            std::to_string(s.epochs_completed) + " epochs expects " +
+                            std::to_string(expected));
+  }
 
   for (int64_t epoch = s.epochs_completed + 1; epoch <= tc.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -445,7 +493,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
           // accumulates on the device and is read at each log line and epoch end.
           if (!graph.captured()) {
             out << "CUDA graph: capturing the training step (batch " << n << ")\n";
-            if (average_ && average_->updates() == 0)
+            if (ema && ema->updates() == 0)
               throw Error("Trainer: the weight average's first update (a copy) must run eagerly");
             graph.capture([&] {
               forward_backward();
@@ -461,7 +509,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
               optimizer_->apply(net_, args);
               scaler_->update();
               // Its first update (a copy) ran eagerly: the graph holds the averaging.
-              if (average_) average_->apply(net_);
+              if (ema) ema->apply(net_);
             });
           }
           graph.replay();
@@ -479,14 +527,14 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
             NvtxRange phase("update");
             optimizer_->apply(net_, args);
             scaler_->update();
-            if (average_) average_->apply(net_);
+            if (ema) ema->apply(net_);
             graph_warm = graph_warm || n == tc.batch_size;
           }
         }
       }
       if (step_ends) {
         optimizer_->count_step();
-        if (average_) average_->count_update();
+        if (ema) ema->count_update();
         ++s.steps;
         if (s.steps == profile_last_) cuda::profiler_stop();
       }
@@ -574,6 +622,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                                            {"images_per_second", report.images_per_second},
                                            {"train_accuracy", report.train_accuracy},
                                            {"lr", schedule.at(epoch - 1, s.steps - 1).lr}};
+    if (swa) epoch_record["swa_models"] = swa->updates() + (epoch >= tc.swa.start_epoch ? 1 : 0);
     if (scaler_->dynamic()) {
       epoch_record["loss_scale"] = s.loss_scale;
       epoch_record["skipped_steps"] = s.skipped_steps;
@@ -590,8 +639,17 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     out << std::flush;
     s.running_loss = 0;
     s.epoch_correct = s.epoch_images = 0;
+    if (swa && epoch >= tc.swa.start_epoch) {
+      swa_update();
+      std::snprintf(line, sizeof line,
+                    "SWA: the weights of epoch %lld averaged in (%lld epoch%s in the average)\n",
+                    static_cast<long long>(epoch), static_cast<long long>(swa->updates()),
+                    swa->updates() == 1 ? "" : "s");
+      out << line;
+    }
     bool stop_early = false;
     if (eval_every_ > 0 && evaluate_ && epoch % eval_every_ == 0) {
+      refresh_swa_statistics();
       EvalScore score;  // of what the checkpoints hold: the average, with one
       with_average(average_.get(), net_, [&] { score = evaluate_(); });
       const double accuracy = score.accuracy;
@@ -612,7 +670,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                    {eval_set_ + "_loss", score.mean_loss},
                    {"best_accuracy", s.best_accuracy},
                    {"best_epoch", s.best_epoch},
-                   {"weights", average_ ? "average" : "trained"}});
+                   {"weights", average_ && average_->updates() > 0 ? "average" : "trained"}});
       if (better && keep_best_) {
         TrainingState best = snapshot("best");
         (eval_set_ == "validation" ? best.validation_accuracy : best.test_accuracy) = accuracy;
@@ -641,6 +699,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       out << std::flush;
     }
     if (tc.checkpoint_every_epochs > 0 && epoch % tc.checkpoint_every_epochs == 0) {
+      refresh_swa_statistics();
       const TrainingState snap = snapshot("periodic");
       saver_.save(tc.checkpoint, snap);
       const std::string path = saver_.save_periodic(snap);
@@ -650,6 +709,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     }
     if (stop_early) break;
   }
+  refresh_swa_statistics();  // the final checkpoint and accuracies are the average's
   s.status = "complete";
   return s;
 }

@@ -60,6 +60,12 @@ WeightAverage::WeightAverage(Context& ctx, const Network& net, double decay, boo
   scratch_ = Buffer(ctx.device(), std::max(p.bytes(), buffers_ ? b.bytes() : size_t{0}));
 }
 
+std::unique_ptr<WeightAverage> WeightAverage::equal(Context& ctx, const Network& net) {
+  auto average = std::make_unique<WeightAverage>(ctx, net, 0.5, !net.buffers().empty());
+  average->equal_ = true;
+  return average;
+}
+
 Tensor WeightAverage::params() const {
   return view_of(params_, ctx_.device());
 }
@@ -78,8 +84,10 @@ void WeightAverage::apply(const Network& net) {
     if (buffers_) copy_tensor(net.flat_buffers(), stats());
     return;
   }
-  const auto d = static_cast<float>(decay_);
-  const auto w = static_cast<float>(1.0 - decay_);  // as PyTorch rounds the Python scalar
+  // The equal average's update n + 1 weighs the new weights 1 / (n + 1).
+  const double decay = equal_ ? 1.0 - 1.0 / static_cast<double>(updates_ + 1) : decay_;
+  const auto d = static_cast<float>(decay);
+  const auto w = static_cast<float>(1.0 - decay);  // as PyTorch rounds the Python scalar
   const Tensor weights = net.flat_parameters(), average = params();
   if (ranges_.empty()) {
     ops::axpby(ctx_, w, weights, d, average);
@@ -87,7 +95,9 @@ void WeightAverage::apply(const Network& net) {
     for (const auto& [begin, end] : ranges_)
       ops::axpby(ctx_, w, weights.slice(begin, end), d, average.slice(begin, end));
   }
-  if (buffers_ && stats().numel() > 0) ops::axpby(ctx_, w, net.flat_buffers(), d, stats());
+  // The equal average's statistics are recomputed for it, never averaged.
+  if (buffers_ && !equal_ && stats().numel() > 0)
+    ops::axpby(ctx_, w, net.flat_buffers(), d, stats());
 }
 
 void WeightAverage::exchange(const Network& net) {
@@ -109,9 +119,14 @@ void WeightAverage::export_training_weights(const Network& net, Safetensors& fil
                 Tensor(stats_host.data(), stats().shape));
     add_named(file, net.buffers(), stats_host);
   }
-  char decay[32];
-  std::snprintf(decay, sizeof decay, "%.17g", decay_);
-  file.metadata["ema_decay"] = decay;
+  if (equal_) {
+    file.metadata["weight_average"] = "swa";
+  } else {
+    char decay[32];
+    std::snprintf(decay, sizeof decay, "%.17g", decay_);
+    file.metadata["ema_decay"] = decay;
+    file.metadata["weight_average"] = "ema";
+  }
   file.metadata["ema_updates"] = std::to_string(updates_);
   file.metadata["ema_buffers"] = buffers_ ? "true" : "false";
 }
@@ -124,6 +139,7 @@ void WeightAverage::adopt(const Network& net, int64_t updates) {
 }
 
 std::string WeightAverage::describe() const {
+  if (equal_) return "";  // SwaConfig::describe says it
   char text[320];
   std::snprintf(text, sizeof text,
                 "Weight averaging: an exponential moving average of the weights after every "

@@ -20,6 +20,7 @@
 // and ema_buffers. To evaluate or save, the network's weights and the average
 // swap places (with_average) and swap back after.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,8 +35,15 @@ namespace cnne {
 
 class WeightAverage {
  public:
-  // decay in (0, 1). net must be set up.
+  // An exponential moving average, decay in (0, 1). net must be set up.
   WeightAverage(Context& ctx, const Network& net, double decay, bool buffers);
+  // training.swa's equal average (Note [stochastic weight averaging] in
+  // engine/swa_config.h): update n + 1 is avg + (w - avg) / (n + 1),
+  // AveragedModel's default; the average has BatchNorm statistics of its own
+  // (copied at the first update, then only what the caller recomputes in
+  // them while exchanged), and its updates run eagerly (the decay changes).
+  static std::unique_ptr<WeightAverage> equal(Context& ctx, const Network& net);
+  bool is_equal() const { return equal_; }
 
   // Average only these [begin, end) float ranges of the parameter layout
   // (training.freeze: the others keep their first copy); default: everything.
@@ -71,8 +79,9 @@ class WeightAverage {
   Tensor scratch() const;  // (the larger layout) F32: for exchange()
 
   Context& ctx_;
-  double decay_;
-  bool buffers_;
+  double decay_;  // the exponential average's; unused by the equal one
+  bool equal_ = false;
+  bool buffers_;      // the average holds BatchNorm statistics (averaged only when exponential)
   bool has_buffers_;  // the network has running statistics
   std::vector<std::pair<int64_t, int64_t>> ranges_;
   Buffer params_, stats_, scratch_;

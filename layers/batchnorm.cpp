@@ -93,7 +93,8 @@ void BatchNorm::forward(Context& ctx, const Tensor& x_in, const Tensor& y_in) {
                   (kind_ == Kind::k1d ? "feature" : "channel") + ", got input " + x_in.shape.str() +
                   (kind_ == Kind::k1d ? " (a batch of 1; as PyTorch refuses it)"
                                       : " (a batch of 1 with 1x1 maps; as PyTorch refuses it)"));
-    ops::batchnorm_forward_training(ctx, x, params_[0], params_[1], static_cast<float>(momentum_),
+    const double momentum = momentum_override_ >= 0 ? momentum_override_ : momentum_;
+    ops::batchnorm_forward_training(ctx, x, params_[0], params_[1], static_cast<float>(momentum),
                                     static_cast<float>(eps_), buffers_[0], buffers_[1], scratch_[0],
                                     scratch_[1], activation_, y);
   } else {

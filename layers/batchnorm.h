@@ -32,6 +32,7 @@ class BatchNorm : public Layer {
   std::vector<std::pair<std::string, int64_t>> counters() const override;
   void set_counter(const std::string& name, int64_t value) override;
   void advance_counters(int64_t steps) override { batches_tracked_ += steps; }
+  void set_statistics_momentum(double momentum) override { momentum_override_ = momentum; }
   void forward(Context& ctx, const Tensor& x, const Tensor& y) override;
   void backward(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                 const Tensor* dx) override;
@@ -47,6 +48,7 @@ class BatchNorm : public Layer {
   Kind kind_;
   int64_t features_;
   double eps_, momentum_;
+  double momentum_override_ = -1;  // < 0: momentum_ (set_statistics_momentum)
   int64_t batches_tracked_ = 0;
 };
 

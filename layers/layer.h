@@ -108,6 +108,11 @@ class Layer {
   // by the trainer per step, not by forward, so replays of a captured CUDA
   // graph count too.
   virtual void advance_counters(int64_t) {}
+  // BatchNorm: the next training forwards update the running statistics with
+  // this momentum instead of the layer's own (< 0: the layer's own again).
+  // For the cumulative average of torch.optim.swa_utils.update_bn (momentum
+  // None), which sets 1 / k for the k-th batch. Other layers ignore it.
+  virtual void set_statistics_momentum(double) {}
 
   virtual void forward(Context& ctx, const Tensor& x, const Tensor& y);
   // See Note [backward contract]. dx is null when nothing upstream needs it.

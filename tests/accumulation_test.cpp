@@ -21,16 +21,6 @@
 namespace cnne::test {
 namespace {
 
-// The first element of `got` farther than tol * (1 + |want|) from `want`, as a line; "" if none.
-std::string first_mismatch(const std::string& what, const float* got, const float* want, int64_t n,
-                           double tol) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!(std::fabs(double(got[i]) - want[i]) <= tol * (1 + std::fabs(double(want[i])))))
-      return what + "[" + std::to_string(i) + "]: cnnengine " + std::to_string(got[i]) +
-             ", PyTorch " + std::to_string(want[i]);
-  return "";
-}
-
 struct TrainedRun {
   std::unique_ptr<Context> ctx;  // the network's
   std::unique_ptr<Network> net;  // as trained
@@ -69,15 +59,7 @@ void expect_pytorch_parity(Device device, double tolerance) {
   const Safetensors fx = load_safetensors(fixtures_dir() + "/accumulation_parity.safetensors");
   const nlohmann::json network = nlohmann::json::parse(fx.metadata.at("network"));
   const nlohmann::json recipes = nlohmann::json::parse(fx.metadata.at("recipes"));
-  ImageDataset data;
-  const SafetensorsTensor* pixels = fx.find("pixels");
-  data.count = pixels->shape[0];
-  data.height = pixels->shape[2];
-  data.width = pixels->shape[3];
-  data.pixels = pixels->bytes;
-  const SafetensorsTensor* labels = fx.find("labels");
-  data.labels.resize(static_cast<size_t>(data.count));
-  std::memcpy(data.labels.data(), labels->bytes.data(), data.labels.size() * sizeof(int32_t));
+  const ImageDataset data = fixture_images(fx);
   const Safetensors init = strip_prefix(fx, "init.");
   const int64_t epochs = std::stoll(fx.metadata.at("epochs"));
   const int64_t batch = std::stoll(fx.metadata.at("batch"));
@@ -98,13 +80,13 @@ void expect_pytorch_parity(Device device, double tolerance) {
     }
     std::vector<std::string> problems;
     for (const NamedParam& p : net.parameters())
-      problems.push_back(first_mismatch(recipe + " " + p.name, r.weights.data() + p.offset,
-                                        fx.find(recipe + ".final." + p.name)->view().f32(),
-                                        p.shape.numel(), tolerance));
+      problems.push_back(first_mismatch_with_pytorch(
+          recipe + " " + p.name, r.weights.data() + p.offset,
+          fx.find(recipe + ".final." + p.name)->view().f32(), p.shape.numel(), tolerance));
     for (const NamedParam& b : net.buffers())
-      problems.push_back(first_mismatch(recipe + " " + b.name, r.buffers.data() + b.offset,
-                                        fx.find(recipe + ".final." + b.name)->view().f32(),
-                                        b.shape.numel(), tolerance));
+      problems.push_back(first_mismatch_with_pytorch(
+          recipe + " " + b.name, r.buffers.data() + b.offset,
+          fx.find(recipe + ".final." + b.name)->view().f32(), b.shape.numel(), tolerance));
     for (const std::string& p : problems)
       if (!p.empty()) ADD_FAILURE() << p;
     // BatchNorm counts its forwards, one per batch, however many batches a step takes.

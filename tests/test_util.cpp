@@ -325,6 +325,28 @@ std::unique_ptr<Layer> layer_from_entry(nlohmann::json entry, const std::string&
   return layer;
 }
 
+std::string first_mismatch_with_pytorch(const std::string& what, const float* got,
+                                        const float* want, int64_t n, double tol) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!(std::fabs(double(got[i]) - want[i]) <= tol * (1 + std::fabs(double(want[i])))))
+      return what + "[" + std::to_string(i) + "]: cnnengine " + std::to_string(got[i]) +
+             ", PyTorch " + std::to_string(want[i]);
+  return "";
+}
+
+ImageDataset fixture_images(const Safetensors& fx) {
+  ImageDataset data;
+  const SafetensorsTensor* pixels = fx.find("pixels");
+  data.count = pixels->shape[0];
+  data.height = pixels->shape[2];
+  data.width = pixels->shape[3];
+  data.pixels = pixels->bytes;
+  const SafetensorsTensor* labels = fx.find("labels");
+  data.labels.resize(static_cast<size_t>(data.count));
+  std::memcpy(data.labels.data(), labels->bytes.data(), data.labels.size() * sizeof(int32_t));
+  return data;
+}
+
 std::string first_mismatch(const HostTensor& got, const HostTensor& want, double abs_tol,
                            double rel_tol) {
   if (got.values.size() != want.values.size()) return "sizes differ";

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/context.h"
+#include "engine/dataset.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
 #include "engine/tensor.h"
@@ -145,6 +146,14 @@ HostTensor host_tensor(const SafetensorsTensor& t);
 // "" when every element of got is within abs_tol + rel_tol * |want| of want
 // (NaN matching NaN, infinities equal), else the first that is not: its index
 // and both values.
+// The first element of `got` (n floats) farther than tol * (1 + |want|) from
+// `want`, as a line "what[i]: cnnengine x, PyTorch y"; "" if none.
+std::string first_mismatch_with_pytorch(const std::string& what, const float* got,
+                                        const float* want, int64_t n, double tol);
+// The training images of a trainer fixture: its "pixels" U8 (N, 3, H, W) and
+// "labels" I32 (N) as a data set.
+ImageDataset fixture_images(const Safetensors& fx);
+
 std::string first_mismatch(const HostTensor& got, const HostTensor& want, double abs_tol,
                            double rel_tol);
 

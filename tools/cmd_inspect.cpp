@@ -66,11 +66,18 @@ int run_inspect(int argc, char** argv, int first) {
       std::cout << "optimizer state: " << r.optimizer_path << " (" << r.optimizer.tensors.size()
                 << " tensors, step " << r.optimizer.metadata.at("steps") << ")\n";
       // Note [averaged weights in checkpoints] (engine/weight_average.h)
-      if (const auto ema = r.optimizer.metadata.find("ema_updates");
-          ema != r.optimizer.metadata.end())
-        std::cout << "weights: an exponential moving average (decay "
-                  << r.optimizer.metadata.at("ema_decay") << ", " << ema->second
-                  << " updates); the training weights are in the optimizer state\n";
+      const auto& meta = r.optimizer.metadata;
+      if (const auto ema = meta.find("ema_updates"); ema != meta.end()) {
+        const auto kind = meta.find("weight_average");
+        if (kind != meta.end() && kind->second == "swa")
+          std::cout << "weights: a stochastic weight average of " << ema->second
+                    << " epochs (training.swa); the training weights are in the optimizer "
+                       "state\n";
+        else if (const auto decay = meta.find("ema_decay"); decay != meta.end())
+          std::cout << "weights: an exponential moving average (decay " << decay->second << ", "
+                    << ema->second
+                    << " updates); the training weights are in the optimizer state\n";
+      }
     }
   }
   return 0;
