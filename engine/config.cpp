@@ -78,6 +78,22 @@ double default_loss_scale(Precision p, bool dynamic) {
   return dynamic ? 65536.0 : p == Precision::FP16 ? 1024.0 : 1.0;
 }
 
+}  // namespace
+
+std::string swa_refusal(const TrainingConfig& t) {
+  if (!t.swa.enabled()) return "";
+  if (t.ema_decay > 0) return "and ema_decay (--ema) both average the weights: choose one";
+  if (t.schedule.type == "plateau" || t.schedule.unit != "epoch")
+    return "needs a schedule of unit \"epoch\" other than plateau (SWALR takes over the rate "
+           "per epoch)";
+  if (t.swa.start_epoch > t.epochs)
+    return "start_epoch " + std::to_string(t.swa.start_epoch) + " is after the last epoch (" +
+           std::to_string(t.epochs) + ")";
+  return "";
+}
+
+namespace {
+
 TrainingConfig parse_training(const nlohmann::json& j, const std::string& where) {
   TrainingConfig t;
   JsonFields f(j, where + ": training");
@@ -129,16 +145,7 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
     throw ConfigError(f.error("clip_grad_norm", "must be a finite number >= 0 (0 = off)"));
   if (!(t.ema_decay >= 0 && t.ema_decay < 1))
     throw ConfigError(f.error("ema_decay", "must be in [0, 1) (0 = off; 0.999 is usual)"));
-  if (t.swa.enabled() && t.ema_decay > 0)
-    throw ConfigError(f.error("swa", "and ema_decay both average the weights: choose one"));
-  if (t.swa.enabled() && (t.schedule.type == "plateau" || t.schedule.unit != "epoch"))
-    throw ConfigError(f.error("swa",
-                              "needs a schedule of unit \"epoch\" other than plateau "
-                              "(SWALR takes over the rate per epoch)"));
-  if (t.swa.enabled() && t.swa.start_epoch > t.epochs)
-    throw ConfigError(f.error("swa", "start_epoch " + std::to_string(t.swa.start_epoch) +
-                                         " is after the last epoch (" + std::to_string(t.epochs) +
-                                         ")"));
+  if (const std::string why = swa_refusal(t); !why.empty()) throw ConfigError(f.error("swa", why));
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
     throw ConfigError(f.error("label_smoothing", "must be in [0, 1)"));
   const bool cycles = t.schedule.type == "onecycle" || t.schedule.type == "cyclic";
@@ -384,6 +391,25 @@ void apply_overrides(Config& c, const Overrides& o) {
     if (o.init_from->empty()) throw UsageError("--init-from needs a file");
     c.training.init_from = *o.init_from;
   }
+  SwaConfig& swa = c.training.swa;
+  if (o.swa_lr) {
+    if (!(*o.swa_lr > 0) || !std::isfinite(*o.swa_lr))
+      throw UsageError("--swa-lr must be a positive number, got " + std::to_string(*o.swa_lr));
+    swa.lr = *o.swa_lr;
+  }
+  if (o.swa_start) {
+    if (*o.swa_start < 0)
+      throw UsageError("--swa-start must be an epoch >= 1 (0 = off), got " +
+                       std::to_string(*o.swa_start));
+    swa.start_epoch = *o.swa_start;
+    if (swa.enabled() && !(swa.lr > 0))
+      throw UsageError("--swa-start needs SWALR's rate: pass --swa-lr X (or set training.swa.lr)");
+  }
+  if (o.swa_lr && !swa.enabled())
+    throw UsageError("--swa-lr needs --swa-start E (or training.swa in the config)");
+  if (o.swa_start || o.swa_lr)
+    if (const std::string why = swa_refusal(c.training); !why.empty())
+      throw UsageError("--swa-start/--swa-lr: training.swa " + why);
 }
 
 }  // namespace cnne

@@ -114,7 +114,8 @@ struct Overrides {
   std::optional<std::string> data_root;
   std::optional<int64_t> epochs, batch_size, accumulate_steps, seed, log_every, train_limit,
       test_limit, validation;
-  std::optional<double> lr, clip_grad_norm, ema_decay;
+  std::optional<double> lr, clip_grad_norm, ema_decay, swa_lr;
+  std::optional<int64_t> swa_start;  // training.swa.start_epoch; 0 turns it off
   std::optional<std::string> checkpoint;
   std::optional<int64_t> checkpoint_every_steps, checkpoint_every_epochs, keep_checkpoints;
   bool deterministic = false;
@@ -133,6 +134,10 @@ std::string describe_loss_scaling(const TrainingConfig& t);
 
 // Applies overrides and re-checks the ranges; throws UsageError naming the flag.
 void apply_overrides(Config& config, const Overrides& o);
+// Why training.swa cannot run with the rest of `t` ("" when it can, or is
+// off): with an EMA, a step-unit or plateau schedule, a start after the last
+// epoch. The parser, the overrides and the trainer ask it.
+std::string swa_refusal(const TrainingConfig& t);
 
 // Parses JSON text; errors name `where` and the line and column.
 nlohmann::json parse_json_text(const std::string& text, const std::string& where);

@@ -55,14 +55,8 @@ Trainer::Trainer(Context& ctx, const Config& config, Network& net, Rng& rng)
     saver_.set_average(average_.get());
   }
   if (config.training.swa.enabled()) {  // Note [stochastic weight averaging]
-    const TrainingConfig& tc = config.training;
-    if (tc.ema_decay > 0)
-      throw ConfigError(
-          "training.swa and training.ema_decay (--ema) both average the weights: "
-          "choose one");
-    if (tc.swa.start_epoch > tc.epochs)
-      throw ConfigError("training.swa: start_epoch " + std::to_string(tc.swa.start_epoch) +
-                        " is after the last epoch (" + std::to_string(tc.epochs) + ")");
+    if (const std::string why = swa_refusal(config.training); !why.empty())
+      throw ConfigError("training.swa " + why);
     average_ = WeightAverage::equal(ctx, net);
     average_->set_ranges(trainable_);
     saver_.set_average(average_.get());

@@ -194,7 +194,7 @@ TEST(Swa, ConfigErrorsNameTheKey) {
   expect_error(bad, "anneal");
   bad = j;
   bad["training"]["ema_decay"] = 0.99;
-  expect_error(bad, "and ema_decay both average the weights: choose one");
+  expect_error(bad, "and ema_decay (--ema) both average the weights: choose one");
   bad = j;
   bad["training"]["schedule"] = {{"type", "onecycle"}, {"max_lr", 0.1}};
   expect_error(bad, "needs a schedule of unit \"epoch\" other than plateau");
@@ -215,13 +215,52 @@ TEST(Swa, ConfigErrorsNameTheKey) {
     Trainer trainer(ctx, shorter, net, rng);
     ADD_FAILURE() << "start_epoch after the last epoch was accepted";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("training.swa: start_epoch 2 is after the last epoch (1)"),
+    EXPECT_NE(std::string(e.what()).find("training.swa start_epoch 2 is after the last epoch (1)"),
               std::string::npos)
         << e.what();
   }
   Config with_ema = Config::from_json(j, "swa.json");
   with_ema.training.ema_decay = 0.9;
   EXPECT_THROW(Trainer(ctx, with_ema, net, rng), ConfigError);
+
+  // The flags --swa-start E and --swa-lr X.
+  Config tutorial =
+      Config::from_json(parse_json_text(Config::embedded_default(), "simplecnn.json"), "t");
+  const auto usage_error = [](Config config, const Overrides& o) -> std::string {
+    try {
+      apply_overrides(config, o);
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  Overrides start_only;
+  start_only.swa_start = 2;
+  EXPECT_NE(
+      usage_error(tutorial, start_only).find("--swa-start needs SWALR's rate: pass --swa-lr X"),
+      std::string::npos);
+  Overrides rate_only;
+  rate_only.swa_lr = 0.01;
+  EXPECT_NE(usage_error(tutorial, rate_only).find("--swa-lr needs --swa-start E"),
+            std::string::npos);
+  Overrides late = start_only;
+  late.swa_lr = 0.01;
+  late.swa_start = 3;
+  EXPECT_NE(usage_error(tutorial, late)
+                .find("--swa-start/--swa-lr: training.swa start_epoch 3 is "
+                      "after the last epoch (2)"),
+            std::string::npos);
+  Overrides both = late;
+  both.swa_start = 2;
+  Config flagged = tutorial;
+  apply_overrides(flagged, both);
+  EXPECT_EQ(flagged.training.swa.start_epoch, 2);
+  EXPECT_EQ(flagged.training.swa.lr, 0.01);
+  EXPECT_EQ(flagged.training.swa.anneal_epochs, 10);
+  Overrides off;
+  off.swa_start = 0;
+  apply_overrides(flagged, off);
+  EXPECT_FALSE(flagged.training.swa.enabled());
 
   // The fused step does not average, and says so.
   nlohmann::json fused = j;
@@ -286,6 +325,22 @@ TEST(Swa, CliCheckpointIsTheAverageAndResumesExactly) {
             std::string::npos)
       << full.out;
   EXPECT_NE(full.out.find("lr 0.01\n"), std::string::npos) << full.out;  // epochs 3 and 4
+  // The same run from flags: the config without training.swa, --swa-start 2 --swa-lr 0.01.
+  nlohmann::json without = config;
+  without["training"].erase("swa");
+  write_text(out.file("plain.json"), without.dump());
+  const std::string flagged_path = out.file("flagged.safetensors");
+  const RunResult flagged = run_cli(
+      "train " + out.file("plain.json") + " --device cpu --deterministic --no-eval --data " +
+      data.path().string() + " --swa-start 2 --swa-lr 0.01 --out " + flagged_path);
+  ASSERT_EQ(flagged.exit_code, 0) << flagged.err;
+  EXPECT_NE(flagged.out.find("Stochastic weight averaging: the weights at the end of epochs 2..4"),
+            std::string::npos)
+      << flagged.out;
+  const RunResult refused = run_cli("train " + out.file("plain.json") + " --device cpu --data " +
+                                    data.path().string() + " --swa-start 2");
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("--swa-start needs SWALR's rate"), std::string::npos) << refused.err;
   int64_t epochs_logged = 0;
   std::istringstream log(read_text(out.file("m.jsonl")));
   for (std::string line; std::getline(log, line);) {

@@ -39,6 +39,10 @@ std::vector<FlagSpec> train_flags() {
       {"ema", "DECAY",
        "keep an exponential moving average of the weights (training.ema_decay, e.g. 0.999); "
        "evaluations and checkpoints use it"},
+      {"swa-start", "E",
+       "stochastic weight averaging of the weights at the end of epochs E.. "
+       "(training.swa.start_epoch; 0 = off); evaluations and checkpoints use the average"},
+      {"swa-lr", "X", "the rate SWALR anneals to after the start epoch (training.swa.lr)"},
       {"seed", "N", "override training.seed (initial weights and shuffling)"},
       {"out", "FILE", "checkpoint path (training.checkpoint); .pth or .pt: torch.save format"},
       {"log-every", "N", "print the mean loss every N batches (training.log_every)"},
@@ -96,6 +100,8 @@ Overrides overrides_from(const CliArgs& args) {
   o.lr = args.number("lr");
   o.clip_grad_norm = args.number("clip-grad-norm");
   o.ema_decay = args.number("ema");
+  o.swa_start = args.integer("swa-start", 0, 1000000);
+  o.swa_lr = args.number("swa-lr");
   o.seed = args.integer("seed", 0, INT64_MAX);
   o.log_every = args.integer("log-every", 1, INT64_MAX);
   o.train_limit = args.integer("train-limit", 0, INT64_MAX);
