@@ -609,6 +609,14 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                   report.seconds, report.images_per_second, report.train_accuracy,
                   schedule.at(epoch - 1, s.steps - 1).lr);
     out << line;
+    if (swa && epoch >= tc.swa.start_epoch) {
+      swa_update();
+      std::snprintf(line, sizeof line,
+                    "SWA: the weights of epoch %lld averaged in (%lld epoch%s in the average)\n",
+                    static_cast<long long>(epoch), static_cast<long long>(swa->updates()),
+                    swa->updates() == 1 ? "" : "s");
+      out << line;
+    }
     nlohmann::ordered_json epoch_record = {{"epoch", epoch},
                                            {"step", s.steps},
                                            {"batches", report.batches},
@@ -616,7 +624,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                                            {"images_per_second", report.images_per_second},
                                            {"train_accuracy", report.train_accuracy},
                                            {"lr", schedule.at(epoch - 1, s.steps - 1).lr}};
-    if (swa) epoch_record["swa_models"] = swa->updates() + (epoch >= tc.swa.start_epoch ? 1 : 0);
+    if (swa) epoch_record["swa_models"] = swa->updates();
     if (scaler_->dynamic()) {
       epoch_record["loss_scale"] = s.loss_scale;
       epoch_record["skipped_steps"] = s.skipped_steps;
@@ -633,14 +641,6 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     out << std::flush;
     s.running_loss = 0;
     s.epoch_correct = s.epoch_images = 0;
-    if (swa && epoch >= tc.swa.start_epoch) {
-      swa_update();
-      std::snprintf(line, sizeof line,
-                    "SWA: the weights of epoch %lld averaged in (%lld epoch%s in the average)\n",
-                    static_cast<long long>(epoch), static_cast<long long>(swa->updates()),
-                    swa->updates() == 1 ? "" : "s");
-      out << line;
-    }
     bool stop_early = false;
     if (eval_every_ > 0 && evaluate_ && epoch % eval_every_ == 0) {
       refresh_swa_statistics();
