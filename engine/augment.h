@@ -6,10 +6,14 @@
 // (DeVries & Taylor 2017, their reference code): a square of side `cutout`
 // centred on a uniformly drawn pixel (cy, cx), rows cy - cutout/2 up to
 // cy + cutout/2 (exclusive, integer halves) and the same columns, clipped to
-// the image, set to 0. Mixing (mixup, cutmix) then blends or patches whole
+// the image, set to 0. An augmentation policy (TrivialAugmentWide,
+// RandAugment, AutoAugment) comes between the crop and the normalization:
+// engine/augment_policy.h. Mixing (mixup, cutmix) then blends or patches whole
 // batches: engine/mixing.h.
 #include <cstdint>
 #include <string>
+
+#include "engine/augment_policy_table.h"
 
 namespace cnne {
 
@@ -20,15 +24,21 @@ struct AugmentConfig {
   // Batch mixing (engine/mixing.h): Beta(alpha, alpha) for torchvision's
   // MixUp / CutMix; 0 = off; both on: one of them per batch, equally likely.
   double mixup = 0.0, cutmix = 0.0;
+  // An automatic augmentation after the crop and flip (Note [augmentation
+  // policies] in engine/augment_policy.h); none by default.
+  PolicyConfig policy{};
 
   bool mixes() const { return mixup > 0 || cutmix > 0; }
-  bool enabled() const { return crop_padding > 0 || horizontal_flip || cutout > 0 || mixes(); }
+  bool enabled() const {
+    return crop_padding > 0 || horizontal_flip || cutout > 0 || mixes() || policy.enabled();
+  }
   // "RandomHorizontalFlip(), RandomCrop(padding=4), Cutout(16)", in the order applied.
   std::string describe() const {
     std::string out;
     const auto add = [&](const std::string& s) { out += (out.empty() ? "" : ", ") + s; };
     if (horizontal_flip) add("RandomHorizontalFlip()");
     if (crop_padding > 0) add("RandomCrop(padding=" + std::to_string(crop_padding) + ")");
+    if (policy.enabled()) add(policy.describe());
     if (cutout > 0) add("Cutout(" + std::to_string(cutout) + ")");
     const auto alpha = [](double a) {
       std::string t = std::to_string(a);

@@ -115,6 +115,12 @@ CNNE_HOST_DEVICE inline float mixed_value(const BatchArgs& a, float own, float o
   return a.mix_mode == kMixUp ? blend(own, a.mix_lambda, other, a.mix_other) : other;
 }
 
+// The pixels' row of batch image i, data set image `index`: i itself when the
+// batch is staged (BatchAugment::staged).
+CNNE_HOST_DEVICE inline int64_t pixel_row(const BatchAugment& aug, int64_t index, int64_t i) {
+  return aug.staged ? i : index;
+}
+
 // Element t (NCHW order) of the batch that starts at a.first: its image's
 // place in the batch, that image's index in the data set (and its
 // neighbour's, when the batch is mixed), its normalized value, and whether it
@@ -136,15 +142,17 @@ CNNE_HOST_DEVICE inline BatchElement batch_element(const BatchSource& s, const B
   const int64_t index = s.order[a.first + i];
   const float* table = s.lut + ch * 256;
   const ImageDraw d = draw_for(s.aug, a.key, a.first + i, s.height, s.width);
-  float value = drawn_value(s.pixels + (index * c + ch) * h * w, table, d, y, xx, h, w);
+  const int64_t row = pixel_row(s.aug, index, i);
+  float value = drawn_value(s.pixels + (row * c + ch) * h * w, table, d, y, xx, h, w);
   int64_t neighbour_index = index;
   if (a.mix_mode != kNoMix) {
     const int64_t j = mix_neighbour(a, i);
     neighbour_index = s.order[a.first + j];
     if (reads_neighbour(a, y, xx)) {
       const ImageDraw dj = draw_for(s.aug, a.key, a.first + j, s.height, s.width);
+      const int64_t neighbour_row = pixel_row(s.aug, neighbour_index, j);
       const float other =
-          drawn_value(s.pixels + (neighbour_index * c + ch) * h * w, table, dj, y, xx, h, w);
+          drawn_value(s.pixels + (neighbour_row * c + ch) * h * w, table, dj, y, xx, h, w);
       value = mixed_value(a, value, other);
     }
   }

@@ -14,13 +14,13 @@ void assemble_batch(Context&, const Tensor& pixels, const Tensor& labels, const 
   const bool mixed = a.mix_mode != kNoMix;
   for (int64_t i = 0; i < n; ++i) {
     const int32_t index = order.i32()[first + i];
-    const uint8_t* src = pixels.u8() + index * image_bytes;
+    const uint8_t* src = pixels.u8() + pixel_row(aug, index, i) * image_bytes;
     float* dst = x.f32() + i * image_bytes;
     const ImageDraw d = draw_for(aug, a.key, first + i, static_cast<int>(h), static_cast<int>(w));
     // Note [batch mixing]: the neighbour image and its own draws
     const int64_t j = mixed ? mix_neighbour(a, i) : i;
     const int32_t neighbour = order.i32()[first + j];
-    const uint8_t* neighbour_src = pixels.u8() + neighbour * image_bytes;
+    const uint8_t* neighbour_src = pixels.u8() + pixel_row(aug, neighbour, j) * image_bytes;
     const ImageDraw dj =
         mixed ? draw_for(aug, a.key, first + j, static_cast<int>(h), static_cast<int>(w)) : d;
     for (int64_t ch = 0; ch < c; ++ch) {

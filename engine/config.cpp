@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/augment_policy_config.h"
 #include "engine/datasets.h"
 #include "engine/error.h"
 #include "engine/json_fields.h"
@@ -44,6 +45,7 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
     d.augment.cutout = a.get_int("cutout", 0);
     d.augment.mixup = a.get_number("mixup", 0.0);
     d.augment.cutmix = a.get_number("cutmix", 0.0);
+    if (a.has("policy")) d.augment.policy = parse_policy(a.get_raw("policy"), a.where());
     a.finish();
     for (const char* key : {"mixup", "cutmix"}) {
       const double alpha = std::string(key) == "mixup" ? d.augment.mixup : d.augment.cutmix;
@@ -247,6 +249,8 @@ nlohmann::json Config::to_json() const {
     if (data.augment.cutout > 0) data_json["augment"]["cutout"] = data.augment.cutout;
     if (data.augment.mixup > 0) data_json["augment"]["mixup"] = data.augment.mixup;
     if (data.augment.cutmix > 0) data_json["augment"]["cutmix"] = data.augment.cutmix;
+    if (data.augment.policy.enabled())
+      data_json["augment"]["policy"] = policy_json(data.augment.policy);
   }
   if (!data.classes.empty()) data_json["classes"] = data.classes;
   if (data.train_limit) data_json["train_limit"] = data.train_limit;

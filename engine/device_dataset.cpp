@@ -53,6 +53,37 @@ void DeviceDataset::start_epoch(Rng& rng, int64_t epoch, bool shuffle) {
   upload_order();
 }
 
+void DeviceDataset::set_augment(const AugmentConfig& augment, uint64_t seed, int64_t batch_size) {
+  augment_ = augment;
+  seed_ = seed;
+  if (!augment.policy.enabled()) return;
+  const int64_t image_bytes = data_.channels * data_.height * data_.width;
+  if ((data_.channels != 1 && data_.channels != 3) || image_bytes > kPolicyMaxImageBytes)
+    throw DataError("data.augment.policy: takes images of 1 or 3 channels and at most " +
+                    std::to_string(kPolicyMaxImageBytes) + " bytes (3x64x64); these are " +
+                    std::to_string(data_.channels) + "x" + std::to_string(data_.height) + "x" +
+                    std::to_string(data_.width));
+  const PolicyTable table = make_policy_table(augment.policy, static_cast<int>(data_.height),
+                                              static_cast<int>(data_.width));
+  const auto upload = [&](Buffer& buffer, const void* bytes, size_t size) {
+    buffer = Buffer(ctx_.device(), size);
+    const Shape flat{static_cast<int64_t>(size)};
+    copy_tensor(Tensor(static_cast<uint8_t*>(const_cast<void*>(bytes)), flat),
+                Tensor(static_cast<uint8_t*>(buffer.data()), flat, ctx_.device()));
+  };
+  upload(policy_ops_, table.ops.data(), table.ops.size() * sizeof(PolicyOpParams));
+  policy_ = table.source;
+  policy_.ops = static_cast<const PolicyOpParams*>(policy_ops_.data());
+  if (!table.steps.empty()) {
+    upload(policy_steps_, table.steps.data(), table.steps.size() * sizeof(PolicyStep));
+    policy_.steps = static_cast<const PolicyStep*>(policy_steps_.data());
+  }
+  if (batch_size > staging_images_) {
+    staging_ = Buffer(ctx_.device(), static_cast<size_t>(batch_size * image_bytes));
+    staging_images_ = batch_size;
+  }
+}
+
 BatchArgs DeviceDataset::batch_args(int64_t b, int64_t batch_size) const {
   BatchArgs args{b * batch_size, augment_key(seed_, epoch_)};
   draw_mix(augment_, args.key, b, batch_count(b, batch_size), static_cast<int>(data_.height),
@@ -99,10 +130,26 @@ void DeviceDataset::assemble(const BatchArgs* args, const Tensor& x, const Tenso
   const Tensor order =
       host ? Tensor(const_cast<int32_t*>(order_.data()), Shape{count_})
            : Tensor(static_cast<int32_t*>(order_device_.data()), Shape{count_}, ctx_.device());
-  ops::assemble_batch(
-      ctx_, pixels, all_labels, order, args, source().aug,
-      Tensor(static_cast<float*>(lut_.data()), Shape{data_.channels, 256}, ctx_.device()), x,
-      labels);
+  const Tensor lut(static_cast<float*>(lut_.data()), Shape{data_.channels, 256}, ctx_.device());
+  const BatchAugment aug = source().aug;
+  if (!augment_.policy.enabled()) {
+    ops::assemble_batch(ctx_, pixels, all_labels, order, args, aug, lut, x, labels);
+    return;
+  }
+  // Note [augmentation policies]: crop, flip and the policy into the staging
+  // buffer, then normalization, cutout and mixing from there
+  const int64_t n = x.shape[0];
+  if (n > staging_images_)
+    throw Error("DeviceDataset::assemble: a batch of " + std::to_string(n) +
+                " images, the policy's staging buffer holds " + std::to_string(staging_images_) +
+                " (set_augment's batch_size)");
+  const Tensor staged(static_cast<uint8_t*>(staging_.data()),
+                      Shape{n, data_.channels, data_.height, data_.width}, ctx_.device());
+  ops::augment_policy(ctx_, pixels, order, args, aug, policy_, staged);
+  BatchAugment rest;
+  rest.cutout = aug.cutout;
+  rest.staged = 1;
+  ops::assemble_batch(ctx_, staged, all_labels, order, args, rest, lut, x, labels);
 }
 
 }  // namespace cnne

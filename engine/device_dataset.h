@@ -44,11 +44,11 @@ class DeviceDataset {
   // identity; uploaded once per epoch.
   void start_epoch(Rng& rng, int64_t epoch, bool shuffle);
   // Augmentation for the batches that follow: crop/flip from `augment`,
-  // drawn with `seed` and the current epoch; `mirror` flips every image.
-  void set_augment(const AugmentConfig& augment, uint64_t seed) {
-    augment_ = augment;
-    seed_ = seed;
-  }
+  // drawn with `seed` and the current epoch; `mirror` flips every image. With
+  // a policy (Note [augmentation policies]) its tables go to the device and a
+  // staging buffer for batches of up to `batch_size` images is set aside
+  // (here, not during training); throws DataError for images it cannot take.
+  void set_augment(const AugmentConfig& augment, uint64_t seed, int64_t batch_size = 0);
   void set_mirror(bool mirror) { mirror_ = mirror; }
   // The arguments of batch b (its first position, this epoch's augmentation
   // key, its mixing: Note [batch mixing] in engine/mixing.h).
@@ -72,10 +72,16 @@ class DeviceDataset {
   Context& ctx_;
   const ImageDataset& data_;
   int64_t count_;
-  Buffer pixels_;               // (count, C, H, W) U8, GPU only
-  Buffer labels_;               // (count) I32, GPU only
-  Buffer order_device_;         // (count) I32, GPU only
-  Buffer lut_;                  // (C, 256) F32 on the device
+  Buffer pixels_;        // (count, C, H, W) U8, GPU only
+  Buffer labels_;        // (count) I32, GPU only
+  Buffer order_device_;  // (count) I32, GPU only
+  Buffer lut_;           // (C, 256) F32 on the device
+  // Note [augmentation policies], with data.augment.policy:
+  Buffer policy_ops_;    // (kPolicyOpCount, bins, 2) PolicyOpParams on the device
+  Buffer policy_steps_;  // (kAutoAugmentSubPolicies, 2) PolicyStep on the device (AutoAugment)
+  Buffer staging_;       // (batch_size, C, H, W) U8 on the device: the batch after the policy
+  int64_t staging_images_ = 0;
+  PolicySource policy_;         // its pointers into policy_ops_, policy_steps_
   std::vector<int32_t> order_;  // (count) this epoch's order, on the host
   AugmentConfig augment_;
   uint64_t seed_ = 0;

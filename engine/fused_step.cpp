@@ -56,6 +56,8 @@ std::string FusedStep::unsupported_reason(const Network& net, const Config& conf
   if (tc.swa.enabled()) return "it does not average the weights; training.swa is set";
   if (config.data.augment.mixes())
     return "it does not mix batches; data.augment.mixup / cutmix are set";
+  if (config.data.augment.policy.enabled())
+    return "it does not run augmentation policies; data.augment.policy is set";
   if (tc.dynamic_loss_scale || tc.loss_scale != 1.0)
     return "it does not scale the loss; training.loss_scale / dynamic_loss_scale are set";
   int64_t stages = 0;

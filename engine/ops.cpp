@@ -164,6 +164,10 @@ void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, co
                     const Tensor& x, const Tensor& labels_out) {
   CNNE_ROUTE(assemble_batch, pixels, labels, order, args, aug, lut, x, labels_out);
 }
+void augment_policy(Context& ctx, const Tensor& pixels, const Tensor& order, const BatchArgs* args,
+                    const BatchAugment& aug, const PolicySource& policy, const Tensor& staged) {
+  CNNE_ROUTE(augment_policy, pixels, order, args, aug, policy, staged);
+}
 void convert(Context& ctx, const Tensor& src, const Tensor& dst) {
   CNNE_ROUTE(convert, src, dst);
 }

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "engine/augment_policy.h"
 #include "engine/context.h"
 #include "engine/host_device.h"
 #include "engine/tensor.h"
@@ -136,6 +137,10 @@ struct BatchAugment {
   int crop_padding = 0;  // RandomCrop(size, padding); 0 = none
   int flip = 0;          // 0 never, 1 with probability 1/2 (RandomHorizontalFlip), 2 always
   int cutout = 0;        // Cutout's square side (engine/augment.h); 0 = none
+  // The pixels are the batch itself, image i at row i, already flipped,
+  // cropped and through the policy (ops::augment_policy; Note [augmentation
+  // policies]); crop_padding and flip are 0 then, cutout still applies.
+  int staged = 0;
 };
 
 // How a batch's images are mixed (engine/mixing.h): image i with image

@@ -282,6 +282,10 @@ void assemble_batch(Context& ctx, const Tensor& pixels, const Tensor& labels, co
   cpu::assemble_batch(ctx, pixels, labels, order, args, aug, lut, *xv, labels_out);
   xv.store();
 }
+void augment_policy(Context& ctx, const Tensor& pixels, const Tensor& order, const BatchArgs* args,
+                    const BatchAugment& aug, const PolicySource& policy, const Tensor& staged) {
+  cpu::augment_policy(ctx, pixels, order, args, aug, policy, staged);
+}
 void convert(Context& ctx, const Tensor& src, const Tensor& dst) {
   cpu::convert(ctx, src, dst);
 }

@@ -256,7 +256,7 @@ void Trainer::step_plateau(const EvalScore& score, int64_t epoch, LrSchedule& sc
 TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   const TrainingConfig& tc = config_.training;
   DeviceDataset dataset(ctx_, data, Normalization(config_.data.mean, config_.data.std));
-  dataset.set_augment(config_.data.augment, tc.seed);
+  dataset.set_augment(config_.data.augment, tc.seed, tc.batch_size);
   const int64_t batches = dataset.batches(tc.batch_size);
   // Note [gradient accumulation]: a step per `group` batches (the last of an epoch may be short).
   const int64_t group = tc.accumulate_steps;
@@ -386,7 +386,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
     with_average(swa, net_, [&] {
       recompute_batchnorm_statistics(ctx_, net_, dataset, tc.batch_size, args, tc.seed);
     });
-    dataset.set_augment(config_.data.augment, tc.seed);
+    dataset.set_augment(config_.data.augment, tc.seed, tc.batch_size);
     swa_stale = false;
   };
   if (swa) {

@@ -190,23 +190,6 @@ TEST(Augment, CutoutIsASquareAroundAUniformCentreClippedToTheImage) {
   }
 }
 
-// Batch b (of `n` images) of epoch `epoch`, in order, augmented as `augment` with `seed`.
-std::vector<float> augmented_batch(const ImageDataset& data, const Normalization& norm,
-                                   const AugmentConfig& augment, uint64_t seed, int64_t epoch,
-                                   int64_t b, int64_t n) {
-  Context ctx(Device::CPU);
-  DeviceDataset dataset(ctx, data, norm);
-  dataset.set_augment(augment, seed);
-  Rng unused(0);
-  dataset.start_epoch(unused, epoch, false);
-  std::vector<float> x(static_cast<size_t>(n * data.image_bytes()));
-  std::vector<int32_t> l(static_cast<size_t>(n));
-  StepArgs args(ctx);
-  dataset.load(b, n, Tensor(x.data(), Shape{n, data.channels, data.height, data.width}),
-               Tensor(l.data(), Shape{n}), args);
-  return x;
-}
-
 TEST(Augment, CutoutZeroesTheNormalizedSquareAndNothingElse) {
   ImageDataset data;
   data.count = 6;
@@ -215,8 +198,10 @@ TEST(Augment, CutoutZeroesTheNormalizedSquareAndNothingElse) {
   for (int i = 0; i < 6 * 192; ++i) data.pixels.push_back(static_cast<uint8_t>(i % 200 + 30));
   for (int i = 0; i < 6; ++i) data.labels.push_back(i);
   const Normalization norm({0.11, 0.21, 0.31}, {0.5, 0.5, 0.5});  // no pixel normalizes to 0
-  const std::vector<float> plain = augmented_batch(data, norm, AugmentConfig{2, true}, 5, 2, 0, 6),
-                           cut = augmented_batch(data, norm, AugmentConfig{2, true, 4}, 5, 2, 0, 6);
+  const std::vector<float> plain = test::augmented_batch(data, norm, AugmentConfig{2, true}, 5, 2,
+                                                         0, 6),
+                           cut = test::augmented_batch(data, norm, AugmentConfig{2, true, 4}, 5, 2,
+                                                       0, 6);
   for (int64_t i = 0; i < 6; ++i) {
     int64_t zeros = 0;
     int y0 = 8, y1 = -1, x0 = 8, x1 = -1;
@@ -290,7 +275,7 @@ TEST(DeviceDataset, AugmentationDependsOnlyOnSeedEpochAndPosition) {
   for (int i = 0; i < 8; ++i) data.labels.push_back(i % 10);
   const Normalization norm({0.0}, {1.0 / 255.0});
   auto batch = [&](uint64_t seed, int64_t epoch, int64_t b) {
-    return augmented_batch(data, norm, AugmentConfig{2, true}, seed, epoch, b, 4);
+    return test::augmented_batch(data, norm, AugmentConfig{2, true}, seed, epoch, b, 4);
   };
   EXPECT_EQ(batch(1, 3, 1), batch(1, 3, 1));
   EXPECT_NE(batch(1, 3, 1), batch(1, 4, 1));

@@ -15,6 +15,8 @@
 
 #include "cuda/launch.h"
 #include "engine/adam_kernel.cuh"
+#include "engine/augment_policy_kernel.cuh"
+#include "engine/augment_policy_table.h"
 #include "engine/batch_assembly_kernel.cuh"
 #include "engine/context.h"
 #include "engine/fill_kernels.cuh"
@@ -95,6 +97,63 @@ TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
           EXPECT_EQ(values(got), values(want)) << at;
           EXPECT_EQ(got_labels, want_labels) << at;
         }
+}
+
+// ---- augmentation policies (Note [augmentation policies])
+
+// The kernel against the CPU reference over the batch at args for `policy`.
+void expect_policy_kernel_matches(const std::vector<uint8_t>& pixels, const Shape& images,
+                                  const std::vector<int32_t>& order, const BatchArgs& args,
+                                  const BatchAugment& aug, const PolicySource& policy, int64_t n,
+                                  const std::string& at) {
+  const int64_t c = images[1], h = images[2], w = images[3];
+  Context ctx(Device::CPU);
+  std::vector<uint8_t> want(static_cast<size_t>(n * c * h * w)), got(want.size(), 0xcd);
+  ops::augment_policy(ctx, Tensor(const_cast<uint8_t*>(pixels.data()), images),
+                      Tensor(const_cast<int32_t*>(order.data()), Shape{images[0]}), &args, aug,
+                      policy, Tensor(want.data(), Shape{n, c, h, w}));
+  launch(dim3(static_cast<unsigned>(n)), dim3(kPolicyThreads), augment_policy_kernel, pixels.data(),
+         order.data(), &args, aug, policy, got.data(), static_cast<int>(c), static_cast<int>(h),
+         static_cast<int>(w));
+  EXPECT_EQ(got, want) << at;
+}
+
+TEST(EmulatedKernels, AugmentPolicyMatchesTheCpuForEveryOpAndPolicy) {
+  for (const Shape images : {Shape{5, 3, 9, 7}, Shape{3, 1, 6, 6}}) {
+    const int64_t count = images[0], h = images[2], w = images[3];
+    Rng rng(12);
+    std::vector<uint8_t> pixels(static_cast<size_t>(images.numel()));
+    for (uint8_t& p : pixels) p = static_cast<uint8_t>(rng.uniform(0.0f, 255.99f));
+    std::vector<int32_t> order(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) order[i] = static_cast<int32_t>((i * 2 + 1) % count);
+    const BatchArgs args{1, 0x77ULL};
+    const int64_t n = count - 1;
+    // Each op alone (every draw of a one-op table), on the cropped and flipped images
+    for (int op = 0; op < kPolicyOpCount; ++op) {
+      const double magnitude = op == kPolicyPosterize ? 3.0 : op == kPolicySolarize ? 100.0 : 0.4;
+      std::vector<PolicyOpParams> table(
+          kPolicyOpCount * 2,
+          make_policy_op(op, magnitude, static_cast<int>(h), static_cast<int>(w)));
+      PolicySource s;
+      s.kind = kRandAugment;
+      s.num_ops = 1;
+      s.bins = 1;
+      s.ops = table.data();
+      expect_policy_kernel_matches(pixels, images, order, args, BatchAugment{2, 1}, s, n,
+                                   policy_op_name(op) + " on " + images.str());
+    }
+    // The three policies with their own tables; RandAugment chains two ops
+    for (const int32_t kind : {kTrivialAugmentWide, kRandAugment, kAutoAugment}) {
+      PolicyConfig config;
+      config.kind = kind;
+      const PolicyTable table = make_policy_table(config, static_cast<int>(h), static_cast<int>(w));
+      PolicySource s = table.source;
+      s.ops = table.ops.data();
+      s.steps = table.steps.empty() ? nullptr : table.steps.data();
+      expect_policy_kernel_matches(pixels, images, order, args, BatchAugment{1, 1}, s, n,
+                                   config.describe() + " on " + images.str());
+    }
+  }
 }
 
 // ---- optimizers

@@ -367,6 +367,30 @@ TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
   expect_same_batch(on_cpu, on_gpu, 2, 8, 8, cpu_args, gpu_args, "assembled batch");
 }
 
+// Note [augmentation policies]: the policy kernel (one block per image) and the
+// staged assembly make the CPU reference's batch, for each policy, with
+// crop, flip, cutout and CutMix around it.
+TEST(GpuVsCpu, AugmentationPoliciesMakeTheCpuBatch) {
+  REQUIRE_GPU();
+  const ImageDataset data = fused_test::random_images(41, 5);
+  Context cpu(Device::CPU), gpu(Device::CUDA);
+  for (const int32_t kind : {kTrivialAugmentWide, kRandAugment, kAutoAugment}) {
+    AugmentConfig aug{4, true, 8};
+    aug.policy.kind = kind;
+    if (kind == kRandAugment) aug.cutmix = 1.0;
+    const int64_t n = 16;
+    DeviceDataset on_cpu(cpu, data, kCifarNorm), on_gpu(gpu, data, kCifarNorm);
+    for (DeviceDataset* d : {&on_cpu, &on_gpu}) {
+      Rng order(13);
+      d->start_epoch(order, 2, true);
+      d->set_augment(aug, 17, n);
+    }
+    StepArgs cpu_args(cpu), gpu_args(gpu);
+    expect_same_batch(on_cpu, on_gpu, 1, n, aug.mixes() ? 2 * n : n, cpu_args, gpu_args,
+                      "policy batch " + aug.describe());
+  }
+}
+
 // Note [batch mixing]: MixUp and CutMix batches (the neighbours' labels after
 // the batch's own), with crop, flip and cutout under them, and the loss of
 // their mixed targets.

@@ -12,9 +12,11 @@
 #include <regex>
 #include <sstream>
 
+#include "engine/device_dataset.h"
 #include "engine/error.h"
 #include "engine/json_fields.h"
 #include "engine/network.h"
+#include "engine/step_args.h"
 #include "layers/registry.h"
 
 #ifdef CNNE_WITH_CUDA
@@ -414,6 +416,22 @@ bool gpu_usable(std::string* why) {
   *why = "built without CUDA";
   return false;
 #endif
+}
+
+std::vector<float> augmented_batch(const ImageDataset& data, const Normalization& norm,
+                                   const AugmentConfig& augment, uint64_t seed, int64_t epoch,
+                                   int64_t b, int64_t n) {
+  Context ctx(Device::CPU);
+  DeviceDataset dataset(ctx, data, norm);
+  dataset.set_augment(augment, seed, n);
+  Rng unused(0);
+  dataset.start_epoch(unused, epoch, false);
+  std::vector<float> x(static_cast<size_t>(n * data.image_bytes()));
+  std::vector<int32_t> l(static_cast<size_t>(n));
+  StepArgs args(ctx);
+  dataset.load(b, n, Tensor(x.data(), Shape{n, data.channels, data.height, data.width}),
+               Tensor(l.data(), Shape{n}), args);
+  return x;
 }
 
 }  // namespace cnne::test

@@ -8,8 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/augment.h"
 #include "engine/context.h"
 #include "engine/dataset.h"
+#include "engine/normalization.h"
 #include "engine/rng.h"
 #include "engine/safetensors.h"
 #include "engine/tensor.h"
@@ -150,6 +152,11 @@ HostTensor host_tensor(const SafetensorsTensor& t);
 // `want`, as a line "what[i]: cnnengine x, PyTorch y"; "" if none.
 std::string first_mismatch_with_pytorch(const std::string& what, const float* got,
                                         const float* want, int64_t n, double tol);
+// Batch b (of `n` images) of epoch `epoch`, in order, augmented as `augment`
+// with `seed`, through a CPU DeviceDataset (n is also the policy's staging size).
+std::vector<float> augmented_batch(const ImageDataset& data, const Normalization& norm,
+                                   const AugmentConfig& augment, uint64_t seed, int64_t epoch,
+                                   int64_t b, int64_t n);
 // The training images of a trainer fixture: its "pixels" U8 (N, 3, H, W) and
 // "labels" I32 (N) as a data set.
 ImageDataset fixture_images(const Safetensors& fx);
