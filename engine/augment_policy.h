@@ -230,8 +230,13 @@ CNNE_HOST_DEVICE inline int policy_source_pixel(const PolicyOpParams& o, int hei
 CNNE_HOST_DEVICE inline bool policy_op_geometric(int op) {
   return op >= kPolicyShearX && op <= kPolicyRotate;
 }
+// Whether op needs its channels' histograms (AutoContrast, Equalize) or the
+// image's grayscale sum (Contrast) before its pixels.
 CNNE_HOST_DEVICE inline bool policy_op_uses_table(int op) {
   return op == kPolicyAutoContrast || op == kPolicyEqualize;
+}
+CNNE_HOST_DEVICE inline bool policy_op_needs_mean(int op) {
+  return op == kPolicyContrast;
 }
 
 // The per-channel table of AutoContrast or Equalize from the channel's

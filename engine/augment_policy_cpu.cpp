@@ -2,6 +2,7 @@
 // drawn op over the whole image (its statistics first), through the same
 // functions as the GPU kernel, so both make the same bytes.
 #include <algorithm>
+#include <array>
 #include <utility>
 #include <vector>
 
@@ -14,11 +15,11 @@ namespace cnne {
 void apply_policy_op(const PolicyOpParams& o, const uint8_t* image, int channels, int height,
                      int width, uint8_t* out) {
   const int hw = height * width, image_bytes = channels * hw;
-  std::vector<uint8_t> tables(static_cast<size_t>(channels) * 256);  // (C, 256)
+  std::array<uint8_t, 3 * 256> tables;  // (C, 256), C <= 3
   if (policy_op_uses_table(o.op)) {
-    std::vector<int32_t> hist(256);  // (256) of one channel
+    std::array<int32_t, 256> hist;  // (256) of one channel
     for (int ch = 0; ch < channels; ++ch) {
-      std::fill(hist.begin(), hist.end(), 0);
+      hist.fill(0);
       for (int q = 0; q < hw; ++q) ++hist[image[ch * hw + q]];
       policy_channel_table(o.op, hist.data(), tables.data() + ch * 256);
     }

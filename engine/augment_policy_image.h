@@ -18,12 +18,6 @@ CNNE_HOST_DEVICE inline uint8_t cropped_byte(const uint8_t* image, const ImageDr
   return src < 0 ? 0 : image[static_cast<int64_t>(ch) * hw + src];
 }
 
-// Whether op needs the image's grayscale sum (Contrast) or its channels'
-// histograms (AutoContrast, Equalize) before its pixels.
-CNNE_HOST_DEVICE inline bool policy_op_needs_mean(int op) {
-  return op == kPolicyContrast;
-}
-
 // The mean grayscale from its sum over hw pixels: torch.mean's sum / count.
 CNNE_HOST_DEVICE inline float policy_mean(int64_t gray_sum, int hw) {
   return static_cast<float>(gray_sum) / static_cast<float>(hw);

@@ -63,8 +63,18 @@ void DeviceDataset::set_augment(const AugmentConfig& augment, uint64_t seed, int
                     std::to_string(kPolicyMaxImageBytes) + " bytes (3x64x64); these are " +
                     std::to_string(data_.channels) + "x" + std::to_string(data_.height) + "x" +
                     std::to_string(data_.width));
-  const PolicyTable table = make_policy_table(augment.policy, static_cast<int>(data_.height),
-                                              static_cast<int>(data_.width));
+  // Once per policy: the tables stay where a captured CUDA graph's kernels read
+  // them when the trainer sets the augmentation again (after SWA's statistics pass)
+  if (policy_uploaded_ != augment.policy.describe()) upload_policy(augment.policy);
+  if (batch_size > staging_images_) {
+    staging_ = Buffer(ctx_.device(), static_cast<size_t>(batch_size * image_bytes));
+    staging_images_ = batch_size;
+  }
+}
+
+void DeviceDataset::upload_policy(const PolicyConfig& policy) {
+  const PolicyTable table =
+      make_policy_table(policy, static_cast<int>(data_.height), static_cast<int>(data_.width));
   const auto upload = [&](Buffer& buffer, const void* bytes, size_t size) {
     buffer = Buffer(ctx_.device(), size);
     const Shape flat{static_cast<int64_t>(size)};
@@ -78,10 +88,7 @@ void DeviceDataset::set_augment(const AugmentConfig& augment, uint64_t seed, int
     upload(policy_steps_, table.steps.data(), table.steps.size() * sizeof(PolicyStep));
     policy_.steps = static_cast<const PolicyStep*>(policy_steps_.data());
   }
-  if (batch_size > staging_images_) {
-    staging_ = Buffer(ctx_.device(), static_cast<size_t>(batch_size * image_bytes));
-    staging_images_ = batch_size;
-  }
+  policy_uploaded_ = policy.describe();
 }
 
 BatchArgs DeviceDataset::batch_args(int64_t b, int64_t batch_size) const {

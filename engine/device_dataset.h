@@ -11,6 +11,7 @@
 // not from a running generator, so both backends draw the same and a resumed
 // run augments exactly as an uninterrupted one, with no generator state to save.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/augment.h"
@@ -67,7 +68,8 @@ class DeviceDataset {
   const std::vector<int32_t>& order() const { return order_; }
 
  private:
-  void upload_order();  // order_ -> order_device_ (GPU only)
+  void upload_order();                             // order_ -> order_device_ (GPU only)
+  void upload_policy(const PolicyConfig& policy);  // its tables -> policy_ops_, policy_steps_
 
   Context& ctx_;
   const ImageDataset& data_;
@@ -81,8 +83,9 @@ class DeviceDataset {
   Buffer policy_steps_;  // (kAutoAugmentSubPolicies, 2) PolicyStep on the device (AutoAugment)
   Buffer staging_;       // (batch_size, C, H, W) U8 on the device: the batch after the policy
   int64_t staging_images_ = 0;
-  PolicySource policy_;         // its pointers into policy_ops_, policy_steps_
-  std::vector<int32_t> order_;  // (count) this epoch's order, on the host
+  PolicySource policy_;          // its pointers into policy_ops_, policy_steps_
+  std::string policy_uploaded_;  // describe() of the policy in policy_ops_; "" before any
+  std::vector<int32_t> order_;   // (count) this epoch's order, on the host
   AugmentConfig augment_;
   uint64_t seed_ = 0;
   int64_t epoch_ = 0;
