@@ -47,10 +47,10 @@ ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& j, const std::str
   c.type = f.get_string("type", "constant");
   const bool cyclic = c.type == "onecycle" || c.type == "cyclic";
   if (c.type != "constant" && c.type != "step" && c.type != "multistep" && c.type != "cosine" &&
-      c.type != "plateau" && !cyclic)
+      c.type != "exponential" && c.type != "polynomial" && c.type != "plateau" && !cyclic)
     throw ConfigError(f.error("type", "is '" + c.type +
                                           "', expected constant, step, multistep, cosine, "
-                                          "onecycle, cyclic or plateau"));
+                                          "exponential, polynomial, onecycle, cyclic or plateau"));
   c.unit = f.get_string("unit", cyclic ? "step" : "epoch");
   if (c.unit != "epoch" && c.unit != "step")
     throw ConfigError(f.error("unit", "must be \"epoch\" or \"step\""));
@@ -74,6 +74,14 @@ ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& j, const std::str
     c.t_max = f.get_int("t_max", 0);
     c.eta_min = f.get_number("eta_min", 0.0);
     if (c.t_max < 0) throw ConfigError(f.error("t_max", "must be >= 0 (0 = the whole run)"));
+  } else if (c.type == "exponential") {
+    c.gamma = f.get_number("gamma");  // no default: ExponentialLR has none
+  } else if (c.type == "polynomial") {
+    c.total_iters = f.get_int("total_iters", 0);
+    c.power = f.get_number("power", 1.0);
+    if (c.total_iters < 0)
+      throw ConfigError(f.error("total_iters", "must be >= 0 (0 = the whole run)"));
+    if (!(c.power > 0)) throw ConfigError(f.error("power", "must be > 0"));
   } else if (cyclic) {
     c.max_lr = f.get_number("max_lr");
     if (!(c.max_lr > 0)) throw ConfigError(f.error("max_lr", "must be > 0"));
@@ -114,6 +122,11 @@ nlohmann::json ScheduleConfig::to_json() const {
   } else if (type == "cosine") {
     j["t_max"] = t_max;
     j["eta_min"] = eta_min;
+  } else if (type == "exponential") {
+    j["gamma"] = gamma;
+  } else if (type == "polynomial") {
+    j["total_iters"] = total_iters;
+    j["power"] = power;
   } else if (type == "onecycle" || type == "cyclic") {
     j["max_lr"] = max_lr;
     j["cycle_momentum"] = cycle_momentum;
@@ -184,6 +197,12 @@ StepRates LrSchedule::main(int64_t t) const {
     const double t_max = static_cast<double>(c_.t_max > 0 ? c_.t_max : length_);
     r.lr =
         c_.eta_min + (o_.lr - c_.eta_min) * (1 + std::cos(pi * static_cast<double>(t) / t_max)) / 2;
+  } else if (c_.type == "exponential") {
+    r.lr = o_.lr * std::pow(c_.gamma, static_cast<double>(t));
+  } else if (c_.type == "polynomial") {
+    const int64_t total = c_.total_iters > 0 ? c_.total_iters : length_;
+    const double done = static_cast<double>(std::min(t, total)) / static_cast<double>(total);
+    r.lr = o_.lr * std::pow(1.0 - done, c_.power);
   } else if (c_.type == "onecycle") {
     // OneCycleLR, anneal_strategy="cos", three_phase=False.
     const double total = static_cast<double>(length_);

@@ -11,6 +11,8 @@
 //   cosine     eta_min + (lr - eta_min) (1 + cos(pi t / t_max)) / 2  (CosineAnnealingLR)
 //   onecycle   OneCycleLR (cos annealing, two phases), momentum cycled
 //   cyclic     CyclicLR mode "triangular", momentum cycled
+//   exponential lr * gamma^t                                          (ExponentialLR)
+//   polynomial lr * (1 - min(t, total_iters) / total_iters)^power     (PolynomialLR)
 // Any of them may start with `warmup` units of linear warmup from
 // warmup_start_factor * lr (LinearLR then the schedule, as SequentialLR).
 //
@@ -37,6 +39,8 @@ struct ScheduleConfig {
   double gamma = 0.1;
   std::vector<int64_t> milestones;
   int64_t t_max = 0;  // cosine; 0 = the run's length in units (after warmup)
+  int64_t total_iters = 0;  // polynomial; 0 = the run's length in units (after warmup)
+  double power = 1.0;       // polynomial
   double eta_min = 0.0;
   double max_lr = 0.0;  // onecycle, cyclic
   double pct_start = 0.3;

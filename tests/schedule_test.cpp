@@ -1,16 +1,60 @@
-// Learning-rate schedules by hand (the PyTorch fixtures cover step, onecycle
-// and warmup + cosine on the step clock; these cover the rest).
+// Learning-rate schedules: every type against PyTorch's schedulers step by
+// step (tests/fixtures/schedules.json, made by tools/make_schedule_fixtures.py;
+// the training parity fixtures cover step, onecycle and warmup + cosine inside
+// a run), a few by hand, and the config's errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <numbers>
 
 #include "engine/config.h"
 #include "engine/error.h"
 #include "engine/schedule.h"
+#include "tests/test_util.h"
 
 namespace cnne {
 namespace {
+
+// PyTorch's chainable schedulers multiply step by step where cnnengine
+// evaluates the closed form: equal to rounding, relative to the rate.
+TEST(Schedule, EveryTypeMatchesPyTorchsSchedulerAtEveryUnit) {
+  std::ifstream in(test::fixtures_dir() + "/schedules.json");
+  ASSERT_TRUE(in) << "tests/fixtures/schedules.json";
+  const nlohmann::json fx = nlohmann::json::parse(in);
+  ASSERT_EQ(fx["cases"].size(), 13u);
+  for (const auto& [name, c] : fx["cases"].items()) {
+    const ScheduleConfig config = ScheduleConfig::from_json(c["schedule"], "schedules.json");
+    OptimizerConfig sgd;
+    sgd.lr = c["lr"].get<double>();
+    sgd.momentum = c["momentum"].get<double>();
+    const int64_t epochs = c["epochs"].get<int64_t>();
+    const int64_t per_epoch = c["steps_per_epoch"].get<int64_t>();
+    const LrSchedule schedule(config, sgd, epochs, per_epoch);
+    const auto& lrs = c["lrs"];
+    const bool step_clock = config.unit == "step";
+    ASSERT_EQ(static_cast<int64_t>(lrs.size()), step_clock ? epochs * per_epoch : epochs) << name;
+    for (size_t i = 0; i < lrs.size(); ++i) {
+      const auto u = static_cast<int64_t>(i);
+      // unit "step": step u of the run; unit "epoch": the first step of epoch u + 1
+      const StepRates r =
+          step_clock ? schedule.at(u / per_epoch, u) : schedule.at(u, u * per_epoch);
+      const double want = lrs[i].get<double>(), momentum = c["momenta"][i].get<double>();
+      EXPECT_NEAR(r.lr, want, 1e-12 * std::max(1.0, std::fabs(want))) << name << " unit " << u;
+      EXPECT_NEAR(r.momentum, momentum, 1e-12) << name << " unit " << u;
+    }
+  }
+}
+
+TEST(Schedule, PolynomialReachesZeroAndStaysThere) {
+  const LrSchedule s(ScheduleConfig::from_json(nlohmann::json::parse(
+                                                   R"({"type": "polynomial", "total_iters": 4})"),
+                                               "t.json"),
+                     OptimizerConfig{}, 10, 100);
+  EXPECT_DOUBLE_EQ(s.at(2, 200).lr, 0.5 * OptimizerConfig{}.lr);
+  EXPECT_EQ(s.at(4, 400).lr, 0.0);
+  EXPECT_EQ(s.at(9, 900).lr, 0.0);
+}
 
 ScheduleConfig schedule(const char* json) {
   return ScheduleConfig::from_json(nlohmann::json::parse(json), "t.json");
@@ -111,6 +155,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadTraining{"step without size",
                     R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "step"}})",
                     "missing required key 'step_size'"},
+        BadTraining{"exponential without gamma",
+                    R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "exponential"}})",
+                    "training.schedule: missing required key 'gamma'"},
+        BadTraining{
+            "exponential gamma 0",
+            R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "exponential", "gamma": 0}})",
+            "key 'gamma' must be > 0"},
+        BadTraining{
+            "polynomial power 0",
+            R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "polynomial", "power": 0}})",
+            "key 'power' must be > 0"},
+        BadTraining{
+            "polynomial negative total",
+            R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "polynomial", "total_iters": -1}})",
+            "key 'total_iters' must be >= 0"},
+        BadTraining{
+            "power on cosine",
+            R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "cosine", "power": 2}})",
+            "unknown key 'power'"},
         BadTraining{"smoothing 1", R"({"optimizer": {"lr": 0.1}, "label_smoothing": 1.0})",
                     "key 'label_smoothing' must be in [0, 1)"}));
 
