@@ -38,7 +38,7 @@ struct ScheduleConfig {
   int64_t step_size = 0;
   double gamma = 0.1;
   std::vector<int64_t> milestones;
-  int64_t t_max = 0;  // cosine; 0 = the run's length in units (after warmup)
+  int64_t t_max = 0;        // cosine; 0 = the run's length in units (after warmup)
   int64_t total_iters = 0;  // polynomial; 0 = the run's length in units (after warmup)
   double power = 1.0;       // polynomial
   double eta_min = 0.0;

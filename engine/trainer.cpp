@@ -313,6 +313,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
   const bool device_checks = use_graph || fused;  // NaN/Inf counted on the device, read at logs
   InterruptGuard interrupts;
   TrainingState& s = state_;
+  bool stop_asked = false;  // on_log_ asked to stop at the step's end
   char line[160];
   if (s.batches_done >= batches)
     throw CheckpointError("cannot resume at batch " + std::to_string(s.batches_done) +
@@ -553,6 +554,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
         log("loss", record);
         s.last_loss = mean;
         running.reset();
+        if (on_log_ && on_log_({epoch, b + 1, s.steps, mean, record["lr"].get<double>()}))
+          stop_asked = true;
       }
       if (s.batches_done == batches) {  // the epoch is done: the state says so
         s.epochs_completed = epoch;
@@ -561,7 +564,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       }
       // Checkpoints and stops wait for the step's end: a group is never split.
       if (!step_ends) continue;
-      if (tc.checkpoint_every_steps > 0 && s.steps % tc.checkpoint_every_steps == 0) {
+      if (write_checkpoints_ && tc.checkpoint_every_steps > 0 &&
+          s.steps % tc.checkpoint_every_steps == 0) {
         const TrainingState snap = snapshot("periodic");
         saver_.save(tc.checkpoint, snap);
         const std::string path = saver_.save_periodic(snap);
@@ -573,20 +577,26 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       if (fused && b + 1 != fused_until) continue;
       if (const int signo = InterruptGuard::pending()) {
         const TrainingState snap = snapshot("interrupted");
-        saver_.save(tc.checkpoint, snap);
         stop_signal_ = signo;
-        out << "Interrupted by signal " << signo << " at step " << s.steps
-            << "; checkpoint written to " << tc.checkpoint << "\n";
-        saved(tc.checkpoint, snap);
+        out << "Interrupted by signal " << signo << " at step " << s.steps;
+        if (write_checkpoints_) {
+          saver_.save(tc.checkpoint, snap);
+          out << "; checkpoint written to " << tc.checkpoint;
+          saved(tc.checkpoint, snap);
+        }
+        out << "\n";
         log("stop", {{"status", snap.status}, {"signal", signo}, {"step", s.steps}});
         return snap;
       }
-      if (stop_after_ > 0 && s.steps >= stop_after_) {
+      if ((stop_after_ > 0 && s.steps >= stop_after_) || stop_asked) {
         const TrainingState snap = snapshot("stopped");
-        saver_.save(tc.checkpoint, snap);
-        out << "Stopped after " << s.steps << " steps as asked; checkpoint written to "
-            << tc.checkpoint << "\n";
-        saved(tc.checkpoint, snap);
+        out << "Stopped after " << s.steps << " steps as asked";
+        if (write_checkpoints_) {
+          saver_.save(tc.checkpoint, snap);
+          out << "; checkpoint written to " << tc.checkpoint;
+          saved(tc.checkpoint, snap);
+        }
+        out << "\n";
         log("stop", {{"status", snap.status}, {"step", s.steps}});
         return snap;
       }
@@ -665,7 +675,7 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
                    {"best_accuracy", s.best_accuracy},
                    {"best_epoch", s.best_epoch},
                    {"weights", average_ && average_->updates() > 0 ? "average" : "trained"}});
-      if (better && keep_best_) {
+      if (better && keep_best_ && write_checkpoints_) {
         TrainingState best = snapshot("best");
         (eval_set_ == "validation" ? best.validation_accuracy : best.test_accuracy) = accuracy;
         const std::string path = best_checkpoint_path(tc.checkpoint);
@@ -692,7 +702,8 @@ TrainingState Trainer::train(const ImageDataset& data, std::ostream& out) {
       }
       out << std::flush;
     }
-    if (tc.checkpoint_every_epochs > 0 && epoch % tc.checkpoint_every_epochs == 0) {
+    if (write_checkpoints_ && tc.checkpoint_every_epochs > 0 &&
+        epoch % tc.checkpoint_every_epochs == 0) {
       refresh_swa_statistics();
       const TrainingState snap = snapshot("periodic");
       saver_.save(tc.checkpoint, snap);

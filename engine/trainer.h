@@ -70,6 +70,20 @@ class Trainer {
     profile_last_ = last;
   }
 
+  // What a log line printed: the mean loss of its batches and the rate of
+  // the last step taken.
+  struct LogPoint {
+    int64_t epoch = 0, batch = 0, step = 0;  // 1-based epoch and batch; steps taken in all
+    double loss = 0, lr = 0;
+  };
+  // Called after each log line; returning true stops the run at the end of
+  // that step (status "stopped"), as stop_after_steps does. The learning-rate
+  // range test (engine/lr_finder.h) records its losses through it.
+  void on_log(std::function<bool(const LogPoint&)> hook) { on_log_ = std::move(hook); }
+  // false: the trainer writes no checkpoint (periodic, best, at a stop or an
+  // interrupt), for a run that only measures, as the range test.
+  void write_checkpoints(bool on) { write_checkpoints_ = on; }
+
   // Records each log line, epoch, evaluation, checkpoint and stop in `log`
   // (JSON Lines; engine/training_log.h), besides printing them; null = none.
   void log_to(TrainingLog* log) { log_ = log; }
@@ -127,9 +141,11 @@ class Trainer {
   int64_t eval_every_ = 0;
   int64_t patience_ = 0;
   std::function<EvalScore()> evaluate_;
+  std::function<bool(const LogPoint&)> on_log_;
   std::string eval_set_ = "test";  // what evaluate_ measures: "validation" or "test"
   TrainingLog* log_ = nullptr;
   bool keep_best_ = true;
+  bool write_checkpoints_ = true;
   bool resumed_ = false;
   bool fused_on_cpu_ = false;
   int stop_signal_ = 0;

@@ -130,14 +130,7 @@ nlohmann::json chain_config(int64_t batch, int64_t k, const char* precision) {
 }
 
 ImageDataset random_images(int64_t count) {
-  ImageDataset data;
-  data.count = count;
-  data.height = data.width = 8;
-  Rng rng(11);
-  for (int64_t i = 0; i < count * data.image_bytes(); ++i)
-    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
-  for (int64_t i = 0; i < count; ++i) data.labels.push_back(static_cast<int32_t>(rng.below(10)));
-  return data;
+  return random_image_set(count, 3, 8, 8, 11);
 }
 
 double distance(const std::vector<float>& a, const std::vector<float>& b) {

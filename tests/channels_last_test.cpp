@@ -61,14 +61,7 @@ nlohmann::json resnet_config(const char* precision) {
 }
 
 ImageDataset small_images(int64_t count, uint64_t seed) {
-  ImageDataset data;
-  data.count = count;
-  data.height = data.width = 12;
-  Rng rng(seed);
-  for (int64_t i = 0; i < count * data.image_bytes(); ++i)
-    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
-  for (int64_t i = 0; i < count; ++i) data.labels.push_back(static_cast<int32_t>(rng.below(10)));
-  return data;
+  return test::random_image_set(count, 3, 12, 12, seed);
 }
 
 struct Outcome {

@@ -140,6 +140,17 @@ INSTANTIATE_TEST_SUITE_P(
                  "w.bin' must end in .safetensors, .pth or .pt"},
         BadInput{"convert garbage", "convert {tmp}/garbage.safetensors {tmp}/w.pth", 1,
                  "garbage.safetensors: header size"},
+        BadInput{"lr-find end below start", "lr-find --start-lr 0.1 --end-lr 0.01", 2,
+                 "--end-lr must be greater than --start-lr"},
+        BadInput{"lr-find one step", "lr-find --steps 1", 2,
+                 "--steps must be in 2..1000000, got 1"},
+        BadInput{"lr-find takes no epochs", "lr-find --epochs 3", 2,
+                 "unknown option '--epochs' for 'lr-find'"},
+        BadInput{"lr-find smoothing 1", "lr-find --smoothing 1", 2,
+                 "--smoothing must be in [0, 1)"},
+        BadInput{"lr-find unwritable csv", "lr-find --data {data} --csv /nonexistent/l.csv", 2,
+                 "--csv '/nonexistent/l.csv': folder '/nonexistent' does not exist"},
+        BadInput{"lr-find bad config", "lr-find {tmp}/bad.json", 1, "bad.json: invalid JSON"},
         BadInput{"help for unknown", "help frobnicate", 2, "no help for unknown command"}));
 
 TEST(Cli, NoGpuMeansCudaIsRefusedClearly) {
@@ -152,8 +163,9 @@ TEST(Cli, NoGpuMeansCudaIsRefusedClearly) {
 }
 
 TEST(Cli, HelpAndInfoExitZero) {
-  for (const char* args : {"help", "--help", "train --help", "eval --help", "summary --help",
-                           "info --help", "inspect --help", "bench --help", "version", "info"}) {
+  for (const char* args :
+       {"help", "--help", "train --help", "eval --help", "summary --help", "info --help",
+        "inspect --help", "bench --help", "lr-find --help", "help lr-find", "version", "info"}) {
     const RunResult r = run_cli(args);
     EXPECT_EQ(r.exit_code, 0) << args << ": " << r.err;
     EXPECT_FALSE(r.out.empty()) << args;
@@ -188,6 +200,59 @@ TEST(Cli, BenchTimesEveryLayerAndTheStep) {
        {"batch 8", "conv1", "fc3", "loss", "update",
         "step (forward + loss + backward + update): ", "images/s", "memory on cpu: "})
     EXPECT_NE(r.out.find(expected), std::string::npos) << expected << "\n" << r.out;
+}
+
+// lr-find: the table, the suggestions and the plot; every step in the CSV;
+// no checkpoint (the folder it runs in holds only the CSV afterwards); a ramp
+// far too high stops early, saying why.
+TEST(Cli, LrFindPrintsTheRangeTestAndWritesOnlyTheCsv) {
+  TempDir data, work;
+  make_small_cifar(data, 40, 8);
+  const std::string csv = work.file("lr.csv");
+  const RunResult r = run_command(
+      "cd " + work.path().string() + " && " + binary_path() + " lr-find --device cpu --data " +
+      data.path().string() + " --batch-size 4 --steps 60 --start-lr 1e-5 --end-lr 1 --csv lr.csv");
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  for (const char* expected :
+       {"Learning-rate range test: up to 60 steps, lr 1e-05 rising exponentially towards 1, sgd, "
+        "batch 4 on 200 images; no checkpoint is written",
+        "     step          lr        loss    smoothed", "        1   1.000e-05",
+        "Lowest smoothed loss",
+        "smoothed loss against lr (log scale):", "Losses written to lr.csv"})
+    EXPECT_NE(r.out.find(expected), std::string::npos) << expected << "\n" << r.out;
+  const std::regex done("Done: 60 steps|Stopped after ([0-9]+) of 60 steps: ");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, done)) << r.out;
+  const int steps = m[1].matched ? std::stoi(m[1].str()) : 60;
+  const std::string rows = read_text(csv);
+  EXPECT_EQ(rows.rfind("step,lr,loss,smoothed_loss\n1,1e-05,", 0), 0u) << rows;
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), steps + 1) << rows;
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(work.path()))
+    left.push_back(entry.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"lr.csv"});
+
+  const RunResult high = run_cli("lr-find --device cpu --data " + data.path().string() +
+                                 " --batch-size 4 --steps 40 --start-lr 10 --end-lr 1e9");
+  ASSERT_EQ(high.exit_code, 0) << high.err;
+  EXPECT_TRUE(std::regex_search(high.out, m, std::regex("Stopped after ([0-9]+) of 40 steps: ")))
+      << high.out;
+  EXPECT_LT(std::stoi(m[1].str()), 40) << high.out;
+  EXPECT_NE(high.out.find("No steepest-descent suggestion"), std::string::npos) << high.out;
+
+  // No divergence bound: the rate grows until the trainer meets a NaN/Inf.
+  const RunResult nan = run_cli("lr-find --device cpu --data " + data.path().string() +
+                                " --batch-size 4 --steps 40 --start-lr 1e3 --end-lr 1e30 "
+                                "--divergence 0 --csv " +
+                                csv);
+  ASSERT_EQ(nan.exit_code, 0) << nan.err;
+  EXPECT_TRUE(std::regex_search(
+      nan.out, m,
+      std::regex("Stopped after ([0-9]+) of 40 steps: a NaN or Inf in the loss or the gradients "
+                 "at step ([0-9]+)\n")))
+      << nan.out;
+  EXPECT_EQ(m[1].str(), m[2].str());
+  EXPECT_NE(read_text(csv).find(",nan,nan\n"), std::string::npos) << read_text(csv);
 }
 
 // Train then eval on a tiny synthetic set: the checkpoint is written, and eval

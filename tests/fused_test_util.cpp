@@ -23,16 +23,9 @@ ImageDataset random_images(int64_t count, uint64_t seed) {
 }
 
 ImageDataset images_for(const nlohmann::json& json, int64_t count, uint64_t seed) {
-  ImageDataset data;
-  data.count = count;
-  data.channels = json["network"]["input"][0].get<int64_t>();
-  data.height = json["network"]["input"][1].get<int64_t>();
-  data.width = json["network"]["input"][2].get<int64_t>();
-  Rng rng(seed);
-  for (int64_t i = 0; i < count * data.image_bytes(); ++i)
-    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
-  for (int64_t i = 0; i < count; ++i) data.labels.push_back(static_cast<int32_t>(rng.below(10)));
-  return data;
+  const auto& input = json["network"]["input"];
+  return test::random_image_set(count, input[0].get<int64_t>(), input[1].get<int64_t>(),
+                                input[2].get<int64_t>(), seed);
 }
 
 // A network with every option the fused step takes: a strided, padded conv

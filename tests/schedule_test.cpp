@@ -47,10 +47,10 @@ TEST(Schedule, EveryTypeMatchesPyTorchsSchedulerAtEveryUnit) {
 }
 
 TEST(Schedule, PolynomialReachesZeroAndStaysThere) {
-  const LrSchedule s(ScheduleConfig::from_json(nlohmann::json::parse(
-                                                   R"({"type": "polynomial", "total_iters": 4})"),
-                                               "t.json"),
-                     OptimizerConfig{}, 10, 100);
+  const LrSchedule s(
+      ScheduleConfig::from_json(
+          nlohmann::json::parse(R"({"type": "polynomial", "total_iters": 4})"), "t.json"),
+      OptimizerConfig{}, 10, 100);
   EXPECT_DOUBLE_EQ(s.at(2, 200).lr, 0.5 * OptimizerConfig{}.lr);
   EXPECT_EQ(s.at(4, 400).lr, 0.0);
   EXPECT_EQ(s.at(9, 900).lr, 0.0);
@@ -162,18 +162,16 @@ INSTANTIATE_TEST_SUITE_P(
             "exponential gamma 0",
             R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "exponential", "gamma": 0}})",
             "key 'gamma' must be > 0"},
-        BadTraining{
-            "polynomial power 0",
-            R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "polynomial", "power": 0}})",
-            "key 'power' must be > 0"},
+        BadTraining{"polynomial power 0",
+                    R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "polynomial", "power": 0}})",
+                    "key 'power' must be > 0"},
         BadTraining{
             "polynomial negative total",
             R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "polynomial", "total_iters": -1}})",
             "key 'total_iters' must be >= 0"},
-        BadTraining{
-            "power on cosine",
-            R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "cosine", "power": 2}})",
-            "unknown key 'power'"},
+        BadTraining{"power on cosine",
+                    R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "cosine", "power": 2}})",
+                    "unknown key 'power'"},
         BadTraining{"smoothing 1", R"({"optimizer": {"lr": 0.1}, "label_smoothing": 1.0})",
                     "key 'label_smoothing' must be in [0, 1)"}));
 

@@ -336,6 +336,20 @@ std::string first_mismatch_with_pytorch(const std::string& what, const float* go
   return "";
 }
 
+ImageDataset random_image_set(int64_t count, int64_t channels, int64_t height, int64_t width,
+                              uint64_t seed) {
+  ImageDataset data;
+  data.count = count;
+  data.channels = channels;
+  data.height = height;
+  data.width = width;
+  Rng rng(seed);
+  for (int64_t i = 0; i < count * data.image_bytes(); ++i)
+    data.pixels.push_back(static_cast<uint8_t>(rng.below(256)));
+  for (int64_t i = 0; i < count; ++i) data.labels.push_back(static_cast<int32_t>(rng.below(10)));
+  return data;
+}
+
 ImageDataset fixture_images(const Safetensors& fx) {
   ImageDataset data;
   const SafetensorsTensor* pixels = fx.find("pixels");

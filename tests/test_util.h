@@ -157,6 +157,10 @@ std::string first_mismatch_with_pytorch(const std::string& what, const float* go
 std::vector<float> augmented_batch(const ImageDataset& data, const Normalization& norm,
                                    const AugmentConfig& augment, uint64_t seed, int64_t epoch,
                                    int64_t b, int64_t n);
+// `count` images of (channels, height, width) random pixels with random labels
+// 0..9, drawn from Rng(seed): the pixels first, then the labels.
+ImageDataset random_image_set(int64_t count, int64_t channels, int64_t height, int64_t width,
+                              uint64_t seed);
 // The training images of a trainer fixture: its "pixels" U8 (N, 3, H, W) and
 // "labels" I32 (N) as a data set.
 ImageDataset fixture_images(const Safetensors& fx);

@@ -119,9 +119,9 @@ TEST(GradientClipping, TrainsLogsTheNormAndIsStored) {
 }
 
 TEST(ExampleConfigs, AreValidAndRoundTrip) {
-  for (const char* name : {"simplecnn.json", "simplecnn_adam.json", "simplecnn_augment.json",
-                           "simplecnn_swa.json",
-                           "resnet18.json", "resnet18_bf16.json", "resnet18_transfer.json"}) {
+  for (const char* name :
+       {"simplecnn.json", "simplecnn_adam.json", "simplecnn_augment.json", "simplecnn_swa.json",
+        "resnet18.json", "resnet18_bf16.json", "resnet18_transfer.json"}) {
     const std::string path = source_dir() + "/configs/" + name;
     const Config c = Config::load(path);
     const Network net = Network::from_json(c.network, path);

@@ -18,11 +18,14 @@
 #include "engine/validation_split.h"
 #include "tools/commands.h"
 #include "tools/session.h"
+#include "tools/training_run.h"
 
 namespace cnne::cli {
 namespace {
 
 constexpr const char* kBuiltinName = "<built-in configs/simplecnn.json>";
+
+}  // namespace
 
 std::vector<FlagSpec> train_flags() {
   std::vector<FlagSpec> flags = {
@@ -75,6 +78,8 @@ std::vector<FlagSpec> train_flags() {
   for (auto& f : device_flags()) flags.push_back(f);
   return flags;
 }
+
+namespace {
 
 // "A:B" with 1 <= A <= B.
 std::pair<int64_t, int64_t> parse_step_range(const std::string& text) {
@@ -193,6 +198,10 @@ int run_train(int argc, char** argv, int first) {
         "--resume FILE continues such a run exactly.");
     return 0;
   }
+  return run_training(args, nullptr);
+}
+
+int run_training(const CliArgs& args, LrFinder* finder) {
   std::optional<ResumePoint> resume;
   std::string source = args.positionals().empty() ? kBuiltinName : args.positionals()[0];
   Config config;
@@ -211,13 +220,15 @@ int run_train(int argc, char** argv, int first) {
   }
   const Config as_stored = config;
   apply_overrides(config, overrides_from(args));
+  if (finder) prepare_range_test(config, *finder);
   if (resume) report_resume(*resume, as_stored, config, std::cout);
   const int threads = choose_threads(args);
   const int64_t stop_after = args.integer("stop-after-steps", 1, INT64_MAX).value_or(0);
   const std::pair<int64_t, int64_t> profile = args.has("profile-steps")
                                                   ? parse_step_range(*args.text("profile-steps"))
                                                   : std::pair<int64_t, int64_t>{0, 0};
-  check_output_path("checkpoint path", config.training.checkpoint);  // before hours of training
+  if (!finder)                                                         // the range test writes none
+    check_output_path("checkpoint path", config.training.checkpoint);  // before hours of training
   if (config.eval.early_stopping > 0 && config.data.validation == 0 && args.has("no-eval"))
     throw UsageError(
         "eval.early_stopping needs evaluations during training, and --no-eval without "
@@ -247,7 +258,7 @@ int run_train(int argc, char** argv, int first) {
   const ImageDataset validation = config.data.validation > 0
                                       ? hold_out_validation(train, config.data.validation, source)
                                       : ImageDataset{};
-  const bool run_eval = !args.has("no-eval");
+  const bool run_eval = !args.has("no-eval") && !finder;
   const ImageDataset test =
       run_eval ? datasets::load_test(config.data.dataset, folder, config.data.test_limit)
                : ImageDataset{};
@@ -266,7 +277,7 @@ int run_train(int argc, char** argv, int first) {
             << " images from " << folder << "\n";
   if (config.data.augment.enabled())
     std::cout << "Augmentation (training images): " << config.data.augment.describe() << "\n";
-  std::cout << net.repr() << "\n" << std::flush;
+  if (!finder) std::cout << net.repr() << "\n" << std::flush;
 
   Context ctx(device, threads, config.training.deterministic);
   ctx.set_allow_tf32(config.training.tf32);
@@ -309,6 +320,7 @@ int run_train(int argc, char** argv, int first) {
     load_weights(resume->checkpoint.file, *args.text("resume"), net);
     trainer.resume(resume->checkpoint.state, resume->optimizer, resume->optimizer_path);
   }
+  if (finder) return run_range_test(trainer, train, config, *finder, args, std::cout);
   trainer.stop_after_steps(stop_after);
   const Normalization norm(config.data.mean, config.data.std);
   // Evaluations during training read the validation set when there is one,

@@ -14,5 +14,6 @@ int run_bench(int argc, char** argv, int first);
 int run_convert(int argc, char** argv, int first);
 int run_predict(int argc, char** argv, int first);
 int run_export(int argc, char** argv, int first);
+int run_lr_find(int argc, char** argv, int first);
 
 }  // namespace cnne::cli

@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "  info                     CUDA, cuDNN, cuBLAS and GPU details\n"
     "  inspect FILE             validate a checkpoint; its tensors, state and weights digest\n"
     "  bench [CONFIG]           time each layer and the training step, images/s, memory\n"
+    "  lr-find [CONFIG]         learning-rate range test: the loss as the rate rises\n"
     "  convert IN OUT           tensors between safetensors and PyTorch's .pth (torch.save)\n"
     "  export --checkpoint FILE the network and its weights as an ONNX model\n"
     "  help [COMMAND]           this text, or a command's options\n"
@@ -50,6 +51,7 @@ int dispatch(int argc, char** argv) {
   if (verb == "convert") return run_convert(argc, argv, 2);
   if (verb == "predict") return run_predict(argc, argv, 2);
   if (verb == "export") return run_export(argc, argv, 2);
+  if (verb == "lr-find") return run_lr_find(argc, argv, 2);
   if (verb == "version" || verb == "--version") {
     std::cout << "cnnengine " << CNNE_VERSION << "\n";
     return 0;
@@ -61,7 +63,7 @@ int dispatch(int argc, char** argv) {
       const std::string topic = argv[2];
       if (topic == "train" || topic == "eval" || topic == "summary" || topic == "info" ||
           topic == "inspect" || topic == "bench" || topic == "convert" || topic == "predict" ||
-          topic == "export")
+          topic == "export" || topic == "lr-find")
         return dispatch(3, sub);
       throw cnne::UsageError("no help for unknown command '" + topic + "'");
     }
@@ -70,8 +72,8 @@ int dispatch(int argc, char** argv) {
   }
   throw cnne::UsageError(
       "unknown command '" + verb +
-      "' (commands: train, eval, predict, summary, info, inspect, bench, convert, export, help, "
-      "version)");
+      "' (commands: train, eval, predict, summary, info, inspect, bench, lr-find, convert, export, "
+      "help, version)");
 }
 
 }  // namespace
