@@ -47,10 +47,12 @@ ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& j, const std::str
   c.type = f.get_string("type", "constant");
   const bool cyclic = c.type == "onecycle" || c.type == "cyclic";
   if (c.type != "constant" && c.type != "step" && c.type != "multistep" && c.type != "cosine" &&
-      c.type != "exponential" && c.type != "polynomial" && c.type != "plateau" && !cyclic)
+      c.type != "cosine_restarts" && c.type != "exponential" && c.type != "polynomial" &&
+      c.type != "plateau" && !cyclic)
     throw ConfigError(f.error("type", "is '" + c.type +
                                           "', expected constant, step, multistep, cosine, "
-                                          "exponential, polynomial, onecycle, cyclic or plateau"));
+                                          "cosine_restarts, exponential, polynomial, onecycle, "
+                                          "cyclic or plateau"));
   c.unit = f.get_string("unit", cyclic ? "step" : "epoch");
   if (c.unit != "epoch" && c.unit != "step")
     throw ConfigError(f.error("unit", "must be \"epoch\" or \"step\""));
@@ -74,6 +76,13 @@ ScheduleConfig ScheduleConfig::from_json(const nlohmann::json& j, const std::str
     c.t_max = f.get_int("t_max", 0);
     c.eta_min = f.get_number("eta_min", 0.0);
     if (c.t_max < 0) throw ConfigError(f.error("t_max", "must be >= 0 (0 = the whole run)"));
+  } else if (c.type == "cosine_restarts") {
+    c.t_0 = f.get_int("t_0");
+    c.t_mult = f.get_int("t_mult", 1);
+    c.eta_min = f.get_number("eta_min", 0.0);
+    if (c.t_0 < 1) throw ConfigError(f.error("t_0", "must be >= 1 (units in the first cycle)"));
+    if (c.t_mult < 1 || c.t_mult > 1000)
+      throw ConfigError(f.error("t_mult", "must be an integer in 1..1000"));
   } else if (c.type == "exponential") {
     c.gamma = f.get_number("gamma");  // no default: ExponentialLR has none
   } else if (c.type == "polynomial") {
@@ -121,6 +130,10 @@ nlohmann::json ScheduleConfig::to_json() const {
     j["gamma"] = gamma;
   } else if (type == "cosine") {
     j["t_max"] = t_max;
+    j["eta_min"] = eta_min;
+  } else if (type == "cosine_restarts") {
+    j["t_0"] = t_0;
+    j["t_mult"] = t_mult;
     j["eta_min"] = eta_min;
   } else if (type == "exponential") {
     j["gamma"] = gamma;
@@ -197,6 +210,18 @@ StepRates LrSchedule::main(int64_t t) const {
     const double t_max = static_cast<double>(c_.t_max > 0 ? c_.t_max : length_);
     r.lr =
         c_.eta_min + (o_.lr - c_.eta_min) * (1 + std::cos(pi * static_cast<double>(t) / t_max)) / 2;
+  } else if (c_.type == "cosine_restarts") {
+    // CosineAnnealingWarmRestarts steps t_cur and moves to the next, t_mult
+    // times longer cycle when it reaches the cycle's length: the same in integers.
+    int64_t t_cur = t, t_i = c_.t_0;
+    while (t_cur >= t_i) {
+      t_cur -= t_i;
+      if (t_i > (INT64_MAX / 2) / c_.t_mult) break;  // no run is this long: the last cycle
+      t_i *= c_.t_mult;
+    }
+    r.lr = c_.eta_min +
+           (o_.lr - c_.eta_min) *
+               (1 + std::cos(pi * static_cast<double>(t_cur) / static_cast<double>(t_i))) / 2;
   } else if (c_.type == "exponential") {
     r.lr = o_.lr * std::pow(c_.gamma, static_cast<double>(t));
   } else if (c_.type == "polynomial") {

@@ -11,6 +11,8 @@
 //   cosine     eta_min + (lr - eta_min) (1 + cos(pi t / t_max)) / 2  (CosineAnnealingLR)
 //   onecycle   OneCycleLR (cos annealing, two phases), momentum cycled
 //   cyclic     CyclicLR mode "triangular", momentum cycled
+//   cosine_restarts  the cosine over cycles of t_0, t_0 * t_mult, ... units,
+//              restarting at lr                     (CosineAnnealingWarmRestarts, SGDR)
 //   exponential lr * gamma^t                                          (ExponentialLR)
 //   polynomial lr * (1 - min(t, total_iters) / total_iters)^power     (PolynomialLR)
 // Any of them may start with `warmup` units of linear warmup from
@@ -39,6 +41,8 @@ struct ScheduleConfig {
   double gamma = 0.1;
   std::vector<int64_t> milestones;
   int64_t t_max = 0;        // cosine; 0 = the run's length in units (after warmup)
+  int64_t t_0 = 0;          // cosine_restarts: the first cycle's length in units
+  int64_t t_mult = 1;       // cosine_restarts: each cycle this many times longer than the last
   int64_t total_iters = 0;  // polynomial; 0 = the run's length in units (after warmup)
   double power = 1.0;       // polynomial
   double eta_min = 0.0;

@@ -22,7 +22,7 @@ TEST(Schedule, EveryTypeMatchesPyTorchsSchedulerAtEveryUnit) {
   std::ifstream in(test::fixtures_dir() + "/schedules.json");
   ASSERT_TRUE(in) << "tests/fixtures/schedules.json";
   const nlohmann::json fx = nlohmann::json::parse(in);
-  ASSERT_EQ(fx["cases"].size(), 13u);
+  ASSERT_EQ(fx["cases"].size(), 16u);
   for (const auto& [name, c] : fx["cases"].items()) {
     const ScheduleConfig config = ScheduleConfig::from_json(c["schedule"], "schedules.json");
     OptimizerConfig sgd;
@@ -155,6 +155,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadTraining{"step without size",
                     R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "step"}})",
                     "missing required key 'step_size'"},
+        BadTraining{"restarts without t_0",
+                    R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "cosine_restarts"}})",
+                    "training.schedule: missing required key 't_0'"},
+        BadTraining{
+            "restarts t_mult 0",
+            R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "cosine_restarts", "t_0": 5, "t_mult": 0}})",
+            "key 't_mult' must be an integer in 1..1000"},
         BadTraining{"exponential without gamma",
                     R"({"optimizer": {"lr": 0.1}, "schedule": {"type": "exponential"}})",
                     "training.schedule: missing required key 'gamma'"},

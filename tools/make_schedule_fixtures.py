@@ -27,6 +27,10 @@ CASES = {
     "multistep_steps": {"type": "multistep", "unit": "step", "milestones": [7, 20, 41],
                         "gamma": 0.3},
     "cosine_steps": {"type": "cosine", "unit": "step", "t_max": 60, "eta_min": 0.001},
+    "restarts_steps": {"type": "cosine_restarts", "unit": "step", "t_0": 7, "t_mult": 2,
+                       "eta_min": 0.001},
+    "restarts_epochs": {"type": "cosine_restarts", "t_0": 2},
+    "warmup_restarts": {"type": "cosine_restarts", "unit": "step", "t_0": 10, "warmup": 4},
     "exponential_epochs": {"type": "exponential", "gamma": 0.7},
     "exponential_steps": {"type": "exponential", "unit": "step", "gamma": 1.12},
     "polynomial_linear": {"type": "polynomial", "unit": "step", "total_iters": 60},
@@ -55,6 +59,10 @@ def main_scheduler(optimizer, spec, length):
         return lr_scheduler.MultiStepLR(optimizer, spec["milestones"], spec["gamma"])
     if kind == "cosine":
         return lr_scheduler.CosineAnnealingLR(optimizer, spec["t_max"], spec["eta_min"])
+    if kind == "cosine_restarts":
+        return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, spec["t_0"],
+                                                        spec.get("t_mult", 1),
+                                                        spec.get("eta_min", 0))
     if kind == "exponential":
         return lr_scheduler.ExponentialLR(optimizer, spec["gamma"])
     if kind == "polynomial":  # total_iters absent: cnnengine's whole run after warmup
