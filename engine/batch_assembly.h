@@ -7,6 +7,7 @@
 
 #include "engine/host_device.h"
 #include "engine/ops.h"
+#include "engine/portable_math.h"
 #include "layers/dropout_mask.h"
 
 namespace cnne {
@@ -26,15 +27,60 @@ struct BatchSource {
 struct ImageDraw {
   bool flip;
   int dy, dx;  // crop offsets in [-pad, pad]
-  // Cutout's square: rows [cut_y0, cut_y1), columns [cut_x0, cut_x1); empty without cutout
+  // Cutout's square or RandomErasing's rectangle: rows [cut_y0, cut_y1),
+  // columns [cut_x0, cut_x1); empty without either (or when erasing did not draw)
   int cut_y0 = 0, cut_y1 = 0, cut_x0 = 0, cut_x1 = 0;
 };
 
-// Cutout's draws use their own key, so crops and flips stay as without it.
+// Cutout's and RandomErasing's draws use keys of their own, so crops and
+// flips stay as without them.
 constexpr uint64_t kCutoutSalt = 0x3c6ef372fe94f82bULL;
+constexpr uint64_t kErasingSalt = 0xa54ff53a5f1d36f1ULL;
+// RandomErasing's draws per image: whether, then 10 tries of 4.
+constexpr uint64_t kErasingDraws = 41;
 
 CNNE_HOST_DEVICE inline int clamp_to(int v, int hi) {
   return v < 0 ? 0 : (v > hi ? hi : v);
+}
+
+// Note [random erasing]
+// torchvision's RandomErasing(p, scale, ratio, value) on the normalized
+// image, as its get_params draws: with probability p, up to 10 tries of an
+// area uniform in scale * (H W) and a ratio log-uniform in `ratio`, giving
+// h = round(sqrt(area * ratio)), w = round(sqrt(area / ratio)) (Python's
+// round, half to even); the first with h < H and w < W is placed at a
+// uniform top-left (randint(0, H - h + 1), randint(0, W - w + 1)) and set
+// to value; when all 10 fail, nothing is erased. The draws are stateless
+// (hash(key ^ kErasingSalt, 41 p + m) for image position p) and the
+// arithmetic is double with portable_exp, so the CPU and the GPU erase the
+// same rectangle; the randomness is not torch's, the distribution is
+// (tests/fixtures/random_erasing.json).
+CNNE_HOST_DEVICE inline void draw_erasing(const BatchAugment& aug, uint64_t key, uint64_t p,
+                                          int height, int width, ImageDraw& d) {
+  const uint64_t k = key ^ kErasingSalt, base = kErasingDraws * p;
+  if (!(dropout_uniform(k, base) < aug.erase_p)) return;
+  const double area = static_cast<double>(height) * static_cast<double>(width);
+  for (uint64_t attempt = 0; attempt < 10; ++attempt) {
+    const uint64_t at = base + 1 + 4 * attempt;
+    const double u_area = dropout_uniform(k, at), u_ratio = dropout_uniform(k, at + 1);
+    const double erase_area =
+        area * (aug.erase_scale_lo + (aug.erase_scale_hi - aug.erase_scale_lo) * u_area);
+    const double ratio = portable_exp(aug.erase_log_ratio_lo +
+                                      (aug.erase_log_ratio_hi - aug.erase_log_ratio_lo) * u_ratio);
+    const int h = static_cast<int>(rint(sqrt(erase_area * ratio)));
+    const int w = static_cast<int>(rint(sqrt(erase_area / ratio)));
+    if (!(h < height && w < width)) continue;
+    // randint(0, n): floor(u n) with u < 1, so at most n - 1
+    const int y0 =
+        static_cast<int>(static_cast<double>(dropout_uniform(k, at + 2)) * (height - h + 1));
+    const int x0 =
+        static_cast<int>(static_cast<double>(dropout_uniform(k, at + 3)) * (width - w + 1));
+    d.cut_y0 = y0;
+    d.cut_y1 = y0 + h;
+    d.cut_x0 = x0;
+    d.cut_x1 = x0 + w;
+    return;
+  }
 }
 
 CNNE_HOST_DEVICE inline ImageDraw draw_for(const BatchAugment& aug, uint64_t key, int64_t position,
@@ -52,6 +98,8 @@ CNNE_HOST_DEVICE inline ImageDraw draw_for(const BatchAugment& aug, uint64_t key
     d.cut_y1 = clamp_to(cy + half, height);
     d.cut_x0 = clamp_to(cx - half, width);
     d.cut_x1 = clamp_to(cx + half, width);
+  } else if (aug.erase_p > 0) {
+    draw_erasing(aug, key, p, height, width, d);
   }
   if (aug.flip == 1) d.flip = dropout_uniform(key, 3 * p) < 0.5f;
   if (aug.crop_padding > 0) {
@@ -74,18 +122,24 @@ CNNE_HOST_DEVICE inline int64_t source_pixel(const ImageDraw& d, int64_t y, int6
   return sy * width + sx;
 }
 
-// Whether output pixel (y, x) lies in the draw's cutout square (its value is 0).
+// Whether output pixel (y, x) lies in the draw's cutout square or erased
+// rectangle (its value is the fill: 0, or RandomErasing's value).
 CNNE_HOST_DEVICE inline bool cut_out(const ImageDraw& d, int64_t y, int64_t x) {
   return y >= d.cut_y0 && y < d.cut_y1 && x >= d.cut_x0 && x < d.cut_x1;
 }
 
+// What a channel's pixels in the cutout square or erased rectangle become.
+CNNE_HOST_DEVICE inline float cut_fill(const BatchAugment& aug, int64_t channel) {
+  return aug.erase_p > 0 && channel < 4 ? aug.erase_value[channel] : 0.0f;
+}
+
 // The normalized value at output pixel (y, x) of an image drawn as d: the
 // plane's source byte through its channel's table (padding reads byte 0),
-// or 0 inside the cutout square.
+// or `fill` inside the cutout square or erased rectangle.
 CNNE_HOST_DEVICE inline float drawn_value(const uint8_t* plane, const float* table,
                                           const ImageDraw& d, int64_t y, int64_t x, int64_t height,
-                                          int64_t width) {
-  if (cut_out(d, y, x)) return 0.0f;
+                                          int64_t width, float fill) {
+  if (cut_out(d, y, x)) return fill;
   const int64_t src = source_pixel(d, y, x, height, width);
   return table[src < 0 ? 0 : plane[src]];
 }
@@ -143,7 +197,8 @@ CNNE_HOST_DEVICE inline BatchElement batch_element(const BatchSource& s, const B
   const float* table = s.lut + ch * 256;
   const ImageDraw d = draw_for(s.aug, a.key, a.first + i, s.height, s.width);
   const int64_t row = pixel_row(s.aug, index, i);
-  float value = drawn_value(s.pixels + (row * c + ch) * h * w, table, d, y, xx, h, w);
+  const float fill = cut_fill(s.aug, ch);
+  float value = drawn_value(s.pixels + (row * c + ch) * h * w, table, d, y, xx, h, w, fill);
   int64_t neighbour_index = index;
   if (a.mix_mode != kNoMix) {
     const int64_t j = mix_neighbour(a, i);
@@ -152,7 +207,7 @@ CNNE_HOST_DEVICE inline BatchElement batch_element(const BatchSource& s, const B
       const ImageDraw dj = draw_for(s.aug, a.key, a.first + j, s.height, s.width);
       const int64_t neighbour_row = pixel_row(s.aug, neighbour_index, j);
       const float other =
-          drawn_value(s.pixels + (neighbour_row * c + ch) * h * w, table, dj, y, xx, h, w);
+          drawn_value(s.pixels + (neighbour_row * c + ch) * h * w, table, dj, y, xx, h, w, fill);
       value = mixed_value(a, value, other);
     }
   }

@@ -25,11 +25,13 @@ void assemble_batch(Context&, const Tensor& pixels, const Tensor& labels, const 
         mixed ? draw_for(aug, a.key, first + j, static_cast<int>(h), static_cast<int>(w)) : d;
     for (int64_t ch = 0; ch < c; ++ch) {
       const float* table = lut.f32() + ch * 256;
+      const float fill = cut_fill(aug, ch);
       for (int64_t y = 0; y < h; ++y)
         for (int64_t xx = 0; xx < w; ++xx) {
-          float v = drawn_value(src + ch * h * w, table, d, y, xx, h, w);
+          float v = drawn_value(src + ch * h * w, table, d, y, xx, h, w, fill);
           if (mixed && reads_neighbour(a, y, xx))
-            v = mixed_value(a, v, drawn_value(neighbour_src + ch * h * w, table, dj, y, xx, h, w));
+            v = mixed_value(a, v,
+                            drawn_value(neighbour_src + ch * h * w, table, dj, y, xx, h, w, fill));
           // NCHW, or NHWC for a channels-last batch (Note [channels last])
           const int64_t at = x.channels_last ? (y * w + xx) * c + ch : (ch * h + y) * w + xx;
           dst[at] = v;

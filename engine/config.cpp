@@ -7,6 +7,7 @@
 
 #include "engine/augment_policy_config.h"
 #include "engine/datasets.h"
+#include "engine/erasing_config.h"
 #include "engine/error.h"
 #include "engine/json_fields.h"
 
@@ -46,6 +47,9 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
     d.augment.mixup = a.get_number("mixup", 0.0);
     d.augment.cutmix = a.get_number("cutmix", 0.0);
     if (a.has("policy")) d.augment.policy = parse_policy(a.get_raw("policy"), a.where());
+    if (a.has("random_erasing"))
+      d.augment.erasing =
+          parse_erasing(a.get_raw("random_erasing"), a.where(), static_cast<int64_t>(channels));
     a.finish();
     for (const char* key : {"mixup", "cutmix"}) {
       const double alpha = std::string(key) == "mixup" ? d.augment.mixup : d.augment.cutmix;
@@ -56,6 +60,9 @@ DataConfig parse_data(const nlohmann::json& j, const std::string& where) {
       throw ConfigError(a.error("crop_padding", "must be in 0..64"));
     if (d.augment.cutout < 0 || d.augment.cutout > 64)
       throw ConfigError(a.error("cutout", "must be in 0..64 (the square's side; 0 = none)"));
+    if (d.augment.cutout > 0 && d.augment.erasing.enabled())
+      throw ConfigError(
+          a.error("random_erasing", "and cutout both erase a rectangle; set one of them"));
   }
   d.classes = f.get_strings("classes", {});
   if (!d.classes.empty() && d.classes.size() != static_cast<size_t>(set->classes))
@@ -251,6 +258,8 @@ nlohmann::json Config::to_json() const {
     if (data.augment.cutmix > 0) data_json["augment"]["cutmix"] = data.augment.cutmix;
     if (data.augment.policy.enabled())
       data_json["augment"]["policy"] = policy_json(data.augment.policy);
+    if (data.augment.erasing.enabled())
+      data_json["augment"]["random_erasing"] = erasing_json(data.augment.erasing);
   }
   if (!data.classes.empty()) data_json["classes"] = data.classes;
   if (data.train_limit) data_json["train_limit"] = data.train_limit;

@@ -1,6 +1,7 @@
 #include "engine/device_dataset.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "engine/batch_assembly.h"
@@ -120,6 +121,15 @@ BatchSource DeviceDataset::source() const {
   s.aug.crop_padding = static_cast<int>(augment_.crop_padding);
   s.aug.flip = mirror_ ? 2 : (augment_.horizontal_flip ? 1 : 0);
   s.aug.cutout = static_cast<int>(augment_.cutout);
+  if (const ErasingConfig& e = augment_.erasing; e.enabled()) {
+    s.aug.erase_p = static_cast<float>(e.p);
+    s.aug.erase_scale_lo = e.scale_lo;
+    s.aug.erase_scale_hi = e.scale_hi;
+    s.aug.erase_log_ratio_lo = std::log(e.ratio_lo);
+    s.aug.erase_log_ratio_hi = std::log(e.ratio_hi);
+    for (int64_t ch = 0; ch < data_.channels && ch < 4; ++ch)
+      s.aug.erase_value[ch] = static_cast<float>(e.value_of(ch));
+  }
   s.channels = static_cast<int32_t>(data_.channels);
   s.height = static_cast<int32_t>(data_.height);
   s.width = static_cast<int32_t>(data_.width);
@@ -153,8 +163,8 @@ void DeviceDataset::assemble(const BatchArgs* args, const Tensor& x, const Tenso
   const Tensor staged(static_cast<uint8_t*>(staging_.data()),
                       Shape{n, data_.channels, data_.height, data_.width}, ctx_.device());
   ops::augment_policy(ctx_, pixels, order, args, aug, policy_, staged);
-  BatchAugment rest;
-  rest.cutout = aug.cutout;
+  BatchAugment rest = aug;  // cutout and erasing still to come
+  rest.crop_padding = rest.flip = 0;
   rest.staged = 1;
   ops::assemble_batch(ctx_, staged, all_labels, order, args, rest, lut, x, labels);
 }

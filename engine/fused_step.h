@@ -18,7 +18,7 @@
 // It takes conv2d (with bias or not, any window, stride and padding), linear,
 // maxpool2d, relu and flatten layers in a chain, fp32, SGD (momentum,
 // dampening, Nesterov, weight decay) or Adam/AdamW, any schedule, label
-// smoothing and the crop/flip/cutout augmentation; anything else is refused with the reason
+// smoothing and the crop/flip/cutout/random-erasing augmentation; anything else is refused with the reason
 // (unsupported_reason), and the layer path runs it. The weights, gradients and
 // momentum it writes are the network's and the optimizer's own, so
 // checkpoints, evaluation and resuming are those of the layer path.

@@ -141,6 +141,13 @@ struct BatchAugment {
   // cropped and through the policy (ops::augment_policy; Note [augmentation
   // policies]); crop_padding and flip are 0 then, cutout still applies.
   int staged = 0;
+  // RandomErasing (engine/augment.h, Note [random erasing] in
+  // engine/batch_assembly.h): with probability erase_p a rectangle of the
+  // image is set to erase_value[channel]; erase_p 0 = none.
+  float erase_p = 0;
+  double erase_scale_lo = 0, erase_scale_hi = 0;          // the area's fraction of the image
+  double erase_log_ratio_lo = 0, erase_log_ratio_hi = 0;  // log of the height / width ratio
+  float erase_value[4] = {0, 0, 0, 0};                    // per channel, normalized units
 };
 
 // How a batch's images are mixed (engine/mixing.h): image i with image
@@ -152,6 +159,7 @@ struct BatchArgs {
   int64_t first = 0;  // position in the epoch's order of the batch's first image
   uint64_t key = 0;   // the draws of image p are hash(key, 3p), hash(key, 3p+1), hash(key, 3p+2)
                       // and, for cutout, hash(key ^ kCutoutSalt, 2p), hash(key ^ kCutoutSalt, 2p+1)
+                      // (RandomErasing: hash(key ^ kErasingSalt, 41p + m), m < 41)
   // Mixing (engine/mixing.h), drawn on the host per batch:
   int32_t count = 0;          // the batch's images
   int32_t mix_mode = kNoMix;  // MixMode

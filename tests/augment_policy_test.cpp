@@ -257,7 +257,8 @@ TEST(AugmentPolicy, IdentityPolicyThroughTheStagingBufferIsTheBatchWithoutIt) {
   const Tensor pix(pixels.data(), Shape{count, c, h, w}), lab(labels.data(), Shape{count}),
       ord(order.data(), Shape{count}), table(lut.data(), Shape{c, 256});
   for (const BatchArgs& args : {plain, cutmix})
-    for (const BatchAugment aug : {BatchAugment{2, 1}, BatchAugment{1, 2, 3}, BatchAugment{0, 0}}) {
+    for (const BatchAugment& aug :
+         {BatchAugment{2, 1}, BatchAugment{1, 2, 3}, BatchAugment{0, 0}}) {
       const int64_t label_count = args.mix_mode == kNoMix ? n : 2 * n;
       std::vector<float> want(static_cast<size_t>(n * c * h * w)), got(want.size(), NAN);
       std::vector<int32_t> want_labels(label_count), got_labels(label_count, -1);

@@ -58,9 +58,17 @@ TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
   cutmix.box_y0 = 1, cutmix.box_y1 = 4, cutmix.box_x0 = 2, cutmix.box_x1 = 5;
   cutmix.mix_lambda = 1.0f - 9.0f / 30.0f;
   const Shape xs{n, c, h, w};
+  // Note [random erasing]: most images of the batch erased, a value per channel
+  BatchAugment erasing{1, 1};
+  erasing.erase_p = 0.9f;
+  erasing.erase_scale_lo = 0.05;
+  erasing.erase_scale_hi = 0.5;
+  erasing.erase_log_ratio_lo = std::log(0.3);
+  erasing.erase_log_ratio_hi = std::log(3.3);
+  erasing.erase_value[0] = 0.5f, erasing.erase_value[1] = -1.5f, erasing.erase_value[2] = 3.0f;
   for (const BatchArgs& args : {plain, mixup, cutmix})
-    for (const BatchAugment aug : {BatchAugment{0, 0}, BatchAugment{2, 1}, BatchAugment{1, 2},
-                                   BatchAugment{2, 1, 3}, BatchAugment{0, 0, 16}})
+    for (const BatchAugment& aug : {BatchAugment{0, 0}, BatchAugment{2, 1}, BatchAugment{1, 2},
+                                    BatchAugment{2, 1, 3}, BatchAugment{0, 0, 16}, erasing})
       for (const DType dtype : {DType::F32, DType::BF16})
         for (const bool channels_last : {false, true}) {
           Context ctx(Device::CPU);
@@ -92,8 +100,9 @@ TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
           });
           const std::string at =
               "crop " + std::to_string(aug.crop_padding) + " flip " + std::to_string(aug.flip) +
-              " cutout " + std::to_string(aug.cutout) + " mix " + std::to_string(args.mix_mode) +
-              " " + std::string(dtype_name(dtype)) + (channels_last ? " channels-last" : " NCHW");
+              " cutout " + std::to_string(aug.cutout) + " erase " + std::to_string(aug.erase_p) +
+              " mix " + std::to_string(args.mix_mode) + " " + std::string(dtype_name(dtype)) +
+              (channels_last ? " channels-last" : " NCHW");
           EXPECT_EQ(values(got), values(want)) << at;
           EXPECT_EQ(got_labels, want_labels) << at;
         }

@@ -56,6 +56,23 @@ TEST(FusedStep, TrainsEveryOptionItTakesLikeTheLayerPath) {
   expect_same_training(fused, layers, 1e-5);
 }
 
+// Note [random erasing]: the fused step assembles its batches with the same
+// per-element function, so it erases as the layer path does.
+TEST(FusedStep, TrainsWithRandomErasingLikeTheLayerPath) {
+  nlohmann::json config = everything_config();
+  config["data"]["augment"] = {{"crop_padding", 4},
+                               {"horizontal_flip", true},
+                               {"random_erasing", {{"p", 0.8}, {"value", {1.0, -1.0, 0.5}}}}};
+  const ImageDataset data = random_images(23, 9);
+  const auto fused = train(Device::CPU, config, data, true);
+  const auto layers = train(Device::CPU, config, data, false);
+  expect_same_training(fused, layers, 1e-5);
+  nlohmann::json without = config;
+  without["data"]["augment"].erase("random_erasing");
+  const auto plain = train(Device::CPU, without, data, false);
+  EXPECT_NE(layers.weights, plain.weights) << "erasing changed nothing";
+}
+
 TEST(FusedStep, TrainsFusedPoolingLikeTheLayerPath) {
   const ImageDataset data = random_images(23, 8);
   const auto fused = train(Device::CPU, pooled_config(), data, true);

@@ -367,6 +367,29 @@ TEST(GpuVsCpu, BatchAssemblyWithAugmentation) {
   expect_same_batch(on_cpu, on_gpu, 2, 8, 8, cpu_args, gpu_args, "assembled batch");
 }
 
+// Note [random erasing]: the same rectangles and values on both, with crop
+// and flip under them, and through the policy's staging path too.
+TEST(GpuVsCpu, RandomErasingMakesTheCpuBatch) {
+  REQUIRE_GPU();
+  const ImageDataset data = fused_test::random_images(37, 6);
+  Context cpu(Device::CPU), gpu(Device::CUDA);
+  for (const bool policy : {false, true}) {
+    AugmentConfig aug{4, true, 0};
+    aug.erasing.p = 0.8;
+    aug.erasing.value = {0.5, -1.25, 2.0};
+    if (policy) aug.policy.kind = kTrivialAugmentWide;
+    DeviceDataset on_cpu(cpu, data, kCifarNorm), on_gpu(gpu, data, kCifarNorm);
+    for (DeviceDataset* d : {&on_cpu, &on_gpu}) {
+      Rng order(12);
+      d->start_epoch(order, 1, true);
+      d->set_augment(aug, 5, 16);
+    }
+    StepArgs cpu_args(cpu), gpu_args(gpu);
+    expect_same_batch(on_cpu, on_gpu, 1, 16, 16, cpu_args, gpu_args,
+                      "erased batch " + aug.describe());
+  }
+}
+
 // Note [augmentation policies]: the policy kernel (one block per image) and the
 // staged assembly make the CPU reference's batch, for each policy, with
 // crop, flip, cutout and CutMix around it.

@@ -202,7 +202,7 @@ elif [ -x "$tests" ]; then
   first='FusedStepGpu.*:ChannelsLastGpu.*:GpuVsCpu.Grayscale*:GpuVsCpu.Clipped*:GpuVsCpu.Averaged*'
   first+=':GpuVsCpu.Mixed*:GpuVsCpu.Activations:GpuVsCpu.Conv2d:ConcatGpu.*'
   first+=':GpuVsCpu.BatchNormAvgPoolsAndDropout:GradientAccumulation.*OnTheGpu:Swa.*OnTheGpu'
-  first+=':GpuVsCpu.AugmentationPolicies*'
+  first+=':GpuVsCpu.AugmentationPolicies*:GpuVsCpu.RandomErasing*'
   limited 90 "$tests" --gtest_filter="$first" > "$logs/tests_first.log" 2>&1
   rc_first=$?
   cat "$logs/tests_first.log" >> "$logs/tests.log"
