@@ -51,6 +51,11 @@ class DeviceDataset {
   // (here, not during training); throws DataError for images it cannot take.
   void set_augment(const AugmentConfig& augment, uint64_t seed, int64_t batch_size = 0);
   void set_mirror(bool mirror) { mirror_ = mirror; }
+  // The policy's tables on the device (their pointers) and the staging
+  // buffer: a captured graph holds both, so they must stay put when
+  // set_augment is called again with the same policy.
+  const PolicySource& policy_source() const { return policy_; }
+  const void* staging() const { return staging_.data(); }
   // The arguments of batch b (its first position, this epoch's augmentation
   // key, its mixing: Note [batch mixing] in engine/mixing.h).
   BatchArgs batch_args(int64_t b, int64_t batch_size) const;

@@ -357,6 +357,30 @@ TEST(AugmentPolicy, DeviceDatasetAppliesTheDrawnOpAfterTheCropAndFlip) {
   EXPECT_GT(changed, (n - identities) / 2) << "most ops change most images";
 }
 
+// The trainer sets the augmentation again after SWA's statistics pass, with a
+// CUDA graph captured that reads the tables and the staging buffer: the same
+// policy keeps both where they are.
+TEST(AugmentPolicy, SettingTheSamePolicyAgainKeepsItsTablesAndStaging) {
+  const ImageDataset data = small_images(16, 3, 12, 10);
+  AugmentConfig rand{2, true};
+  rand.policy.kind = kRandAugment;
+  Context ctx(Device::CPU);
+  DeviceDataset d(ctx, data, kNorm);
+  Rng order(1);
+  d.start_epoch(order, 0, true);
+  d.set_augment(rand, 7, 8);
+  const PolicyOpParams* ops = d.policy_source().ops;
+  const void* staging = d.staging();
+  ASSERT_NE(ops, nullptr);
+  ASSERT_NE(staging, nullptr);
+  d.set_augment(AugmentConfig{}, 7, 8);  // as the statistics pass does: none
+  d.set_augment(rand, 7, 8);
+  EXPECT_EQ(d.policy_source().ops, ops);
+  EXPECT_EQ(d.staging(), staging);
+  d.set_augment(rand, 7, 4);  // a smaller batch fits the same buffer
+  EXPECT_EQ(d.staging(), staging);
+}
+
 TEST(AugmentPolicy, DeviceDatasetRefusesImagesItCannotTake) {
   AugmentConfig trivial;
   trivial.policy.kind = kTrivialAugmentWide;

@@ -173,6 +173,9 @@ int run_range_test(Trainer& trainer, const ImageDataset& train, const Config& co
   else if (trainer.stop_signal())
     out << "Interrupted by signal " << trainer.stop_signal() << " after " << points.size()
         << " steps\n";
+  else if (points.empty())
+    out << "No step was recorded: no log line fell at a step's end (training.accumulate_steps "
+        << t.accumulate_steps << " against an epoch's batches?)\n";
   else
     out << "Done: " << points.size() << " steps\n";
   if (const auto s = finder.steepest()) {

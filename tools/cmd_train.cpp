@@ -227,8 +227,8 @@ int run_training(const CliArgs& args, LrFinder* finder) {
   const std::pair<int64_t, int64_t> profile = args.has("profile-steps")
                                                   ? parse_step_range(*args.text("profile-steps"))
                                                   : std::pair<int64_t, int64_t>{0, 0};
-  if (!finder)                                                         // the range test writes none
-    check_output_path("checkpoint path", config.training.checkpoint);  // before hours of training
+  // Before hours of training (the range test writes no checkpoint).
+  if (!finder) check_output_path("checkpoint path", config.training.checkpoint);
   if (config.eval.early_stopping > 0 && config.data.validation == 0 && args.has("no-eval"))
     throw UsageError(
         "eval.early_stopping needs evaluations during training, and --no-eval without "
