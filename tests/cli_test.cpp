@@ -239,6 +239,9 @@ TEST(Cli, LrFindPrintsTheRangeTestAndWritesOnlyTheCsv) {
       << high.out;
   EXPECT_LT(std::stoi(m[1].str()), 40) << high.out;
   EXPECT_NE(high.out.find("No steepest-descent suggestion"), std::string::npos) << high.out;
+  EXPECT_NE(high.out.find("within the first 10: the loss did not fall as the rate rose"),
+            std::string::npos)
+      << high.out;
 
   // No divergence bound: the rate grows until the trainer meets a NaN/Inf.
   const RunResult nan = run_cli("lr-find --device cpu --data " + data.path().string() +

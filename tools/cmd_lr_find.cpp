@@ -189,7 +189,13 @@ int run_range_test(Trainer& trainer, const ImageDataset& train, const Config& co
         << " to the lowest smoothed loss and found fewer than 2 steps there; the loss did not "
            "fall, or the test stopped early (try more --steps or a lower --start-lr)\n";
   }
-  if (const auto m = finder.minimum()) {
+  if (const auto m = finder.minimum(); m && *m < kSteepestSkipBegin) {
+    std::snprintf(line, sizeof line,
+                  "Lowest smoothed loss %.4f at step %lld, within the first %zu: the loss did not "
+                  "fall as the rate rose, so no rate is suggested from it\n",
+                  points[*m].smoothed, static_cast<long long>(points[*m].step), kSteepestSkipBegin);
+    out << line;
+  } else if (m) {
     std::snprintf(line, sizeof line,
                   "Lowest smoothed loss %.4f at lr %.2e (step %lld); a tenth of that rate: %.2e "
                   "(fastai's lr_min)\n",
