@@ -1,10 +1,10 @@
 #include "engine/device_dataset.h"
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 
 #include "engine/batch_assembly.h"
+#include "engine/erasing_config.h"
 #include "engine/error.h"
 #include "engine/mixing.h"
 #include "engine/ops.h"
@@ -121,15 +121,7 @@ BatchSource DeviceDataset::source() const {
   s.aug.crop_padding = static_cast<int>(augment_.crop_padding);
   s.aug.flip = mirror_ ? 2 : (augment_.horizontal_flip ? 1 : 0);
   s.aug.cutout = static_cast<int>(augment_.cutout);
-  if (const ErasingConfig& e = augment_.erasing; e.enabled()) {
-    s.aug.erase_p = static_cast<float>(e.p);
-    s.aug.erase_scale_lo = e.scale_lo;
-    s.aug.erase_scale_hi = e.scale_hi;
-    s.aug.erase_log_ratio_lo = std::log(e.ratio_lo);
-    s.aug.erase_log_ratio_hi = std::log(e.ratio_hi);
-    for (int64_t ch = 0; ch < data_.channels && ch < 4; ++ch)
-      s.aug.erase_value[ch] = static_cast<float>(e.value_of(ch));
-  }
+  if (augment_.erasing.enabled()) set_erasing(s.aug, augment_.erasing, data_.channels);
   s.channels = static_cast<int32_t>(data_.channels);
   s.height = static_cast<int32_t>(data_.height);
   s.width = static_cast<int32_t>(data_.width);

@@ -76,6 +76,16 @@ ErasingConfig parse_erasing(const nlohmann::json& j, const std::string& where, i
   return e;
 }
 
+void set_erasing(BatchAugment& aug, const ErasingConfig& e, int64_t channels) {
+  aug.erase_p = static_cast<float>(e.p);
+  aug.erase_scale_lo = e.scale_lo;
+  aug.erase_scale_hi = e.scale_hi;
+  aug.erase_log_ratio_lo = std::log(e.ratio_lo);
+  aug.erase_log_ratio_hi = std::log(e.ratio_hi);
+  for (int64_t ch = 0; ch < channels && ch < 4; ++ch)
+    aug.erase_value[ch] = static_cast<float>(e.value_of(ch));
+}
+
 nlohmann::json erasing_json(const ErasingConfig& e) {
   return {{"p", e.p},
           {"scale", {e.scale_lo, e.scale_hi}},

@@ -19,6 +19,7 @@
 #include "engine/augment_policy_table.h"
 #include "engine/batch_assembly_kernel.cuh"
 #include "engine/context.h"
+#include "engine/erasing_config.h"
 #include "engine/fill_kernels.cuh"
 #include "engine/ops.h"
 #include "engine/rng.h"
@@ -60,12 +61,11 @@ TEST(EmulatedKernels, BatchAssemblyMatchesTheCpuWithAugmentationInBothLayouts) {
   const Shape xs{n, c, h, w};
   // Note [random erasing]: most images of the batch erased, a value per channel
   BatchAugment erasing{1, 1};
-  erasing.erase_p = 0.9f;
-  erasing.erase_scale_lo = 0.05;
-  erasing.erase_scale_hi = 0.5;
-  erasing.erase_log_ratio_lo = std::log(0.3);
-  erasing.erase_log_ratio_hi = std::log(3.3);
-  erasing.erase_value[0] = 0.5f, erasing.erase_value[1] = -1.5f, erasing.erase_value[2] = 3.0f;
+  ErasingConfig erase;
+  erase.p = 0.9;
+  erase.scale_lo = 0.05, erase.scale_hi = 0.5;
+  erase.value = {0.5, -1.5, 3.0};
+  set_erasing(erasing, erase, c);
   for (const BatchArgs& args : {plain, mixup, cutmix})
     for (const BatchAugment& aug : {BatchAugment{0, 0}, BatchAugment{2, 1}, BatchAugment{1, 2},
                                     BatchAugment{2, 1, 3}, BatchAugment{0, 0, 16}, erasing})

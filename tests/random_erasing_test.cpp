@@ -41,12 +41,12 @@ TEST(PortableExp, WithinOneUlpOfTheLibrarysExp) {
 }
 
 BatchAugment erasing(double p, double scale_lo, double scale_hi, double ratio_lo, double ratio_hi) {
+  ErasingConfig e;
+  e.p = p;
+  e.scale_lo = scale_lo, e.scale_hi = scale_hi;
+  e.ratio_lo = ratio_lo, e.ratio_hi = ratio_hi;
   BatchAugment aug;
-  aug.erase_p = static_cast<float>(p);
-  aug.erase_scale_lo = scale_lo;
-  aug.erase_scale_hi = scale_hi;
-  aug.erase_log_ratio_lo = std::log(ratio_lo);
-  aug.erase_log_ratio_hi = std::log(ratio_hi);
+  set_erasing(aug, e, 3);
   return aug;
 }
 
@@ -160,7 +160,8 @@ TEST(RandomErasing, TheBatchHoldsTheValuesInsideTheRectangleOnly) {
   for (int64_t b = 0; b < 2; ++b) {
     const std::vector<float> want = augmented_batch(data, norm, plain, 9, 1, b, n);
     const std::vector<float> got = augmented_batch(data, norm, erase, 9, 1, b, n);
-    const BatchAugment aug = erasing(0.75, 0.02, 0.33, 0.3, 3.3);  // as DeviceDataset sets it
+    BatchAugment aug;
+    set_erasing(aug, erase.erasing, 3);  // as DeviceDataset sets it
     int images_erased = 0;
     for (int64_t i = 0; i < n; ++i) {
       const ImageDraw d = draw_for(aug, augment_key(9, 1), b * n + i, 32, 32);
