@@ -146,6 +146,10 @@ inline float __fdiv_rn(float a, float b) {
 inline float __fsqrt_rn(float a) {
   return __builtin_sqrtf(a);
 }
+// a * b + c rounded once, as the GPU's fused multiply-add.
+inline float __fmaf_rn(float a, float b, float c) {
+  return __builtin_fmaf(a, b, c);
+}
 
 struct __nv_bfloat16 {
   uint16_t bits;

@@ -11,7 +11,8 @@
 namespace cnne::cuda {
 namespace {
 
-__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n,
+// vmax null: Adam; else AMSGrad (the running maximum of v in the denominator).
+__global__ void adam_kernel(float* p, const float* g, float* m, float* v, float* vmax, int64_t n,
                             const AdamHyper* hyper, const LossScaleState* scaling) {
   if (scaling && scaling->found_inf) return;  // a step dynamic loss scaling skips
   AdamHyper h = *hyper;  // this step's values (Note [graph-safe step arguments])
@@ -35,7 +36,9 @@ __global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_
         __fadd_rn(__fmul_rn(v[i], h.beta2), __fmul_rn(__fmul_rn(h.one_minus_beta2, grad), grad));
     m[i] = mi;
     v[i] = vi;
-    const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), h.bias_correction2_sqrt), h.eps);
+    float second = vi;
+    if (vmax) second = vmax[i] = nan_max(vmax[i], vi);
+    const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(second), h.bias_correction2_sqrt), h.eps);
     p[i] = __fadd_rn(param, __fdiv_rn(__fmul_rn(neg_step, mi), denom));
   }
 }

@@ -158,10 +158,13 @@ TrainingConfig parse_training(const nlohmann::json& j, const std::string& where)
   if (!(t.label_smoothing >= 0 && t.label_smoothing < 1))
     throw ConfigError(f.error("label_smoothing", "must be in [0, 1)"));
   const bool cycles = t.schedule.type == "onecycle" || t.schedule.type == "cyclic";
-  if (cycles && t.schedule.cycle_momentum && t.optimizer.type == "sgd" && t.optimizer.momentum == 0)
-    throw ConfigError(f.error("schedule",
-                              "cycles momentum but the SGD optimizer has momentum 0 "
-                              "(set momentum, or cycle_momentum false)"));
+  if (cycles && t.schedule.cycle_momentum && !t.optimizer.has_momentum())
+    throw ConfigError(f.error("schedule", "cycles momentum but " + t.optimizer.display_name() +
+                                              " has no momentum (set cycle_momentum false)"));
+  if (cycles && t.schedule.cycle_momentum && !t.optimizer.is_adam() && t.optimizer.momentum == 0)
+    throw ConfigError(f.error("schedule", "cycles momentum but the " + t.optimizer.display_name() +
+                                              " optimizer has momentum 0 "
+                                              "(set momentum, or cycle_momentum false)"));
   if (t.batch_size < 1 || t.batch_size > 65536)
     throw ConfigError(f.error("batch_size", "must be in 1..65536"));
   if (t.accumulate_steps < 1 || t.accumulate_steps > 65536)

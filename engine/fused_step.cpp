@@ -46,6 +46,8 @@ std::string FusedStep::unsupported_reason(const Network& net, const Config& conf
            precision_name(tc.precision);
   if (tc.optimizer.type != "sgd" && !tc.optimizer.is_adam())
     return "it updates with SGD, Adam or AdamW; training.optimizer.type is " + tc.optimizer.type;
+  if (tc.optimizer.amsgrad)
+    return "it updates with Adam's own rule; training.optimizer.amsgrad is set";
   if (!tc.freeze.empty()) return "it updates every layer; training.freeze is set";
   if (tc.accumulate_steps > 1)
     return "it steps after every batch; training.accumulate_steps is set";

@@ -119,6 +119,61 @@ CNNE_HOST_DEVICE inline void adam_bias_corrections(double lr, double beta1, doub
   *bias_correction2_sqrt = static_cast<float>(sqrt(1.0 - pow(beta2, step)));
 }
 
+// AMSGrad's running maximum of the second moment, torch.maximum's: NaN when
+// either is NaN (a plain comparison would drop one).
+CNNE_HOST_DEVICE inline float nan_max(float a, float b) {
+  return (a != a || a > b) ? a : b;
+}
+
+// Note [optimizer fused multiply-adds]: PyTorch's CPU kernels (and its CUDA
+// ones) round `a.add_(b, alpha=c)` as fma(b, c, a) and
+// `a.addcmul_(b, t, value=c)` as fma(c * b, t, a): measured on the Debian
+// build the fixtures come from, bit for bit over 10^5 random elements, while
+// `addcdiv_` divides and adds apart. RMSprop's centered variance
+// (square_avg - grad_avg^2) cancels, so its five-step trajectory follows
+// these roundings visibly; RMSprop and Adagrad therefore use them (std::fma
+// on the CPU, __fmaf_rn on the GPU: the same bits). SGD and Adam keep their
+// unfused products, within the PyTorch fixtures' tolerance.
+//
+// The scalars of one RMSprop step (torch.optim.RMSprop, single-tensor path),
+// rounded to float from the config's doubles as PyTorch rounds its Python
+// floats; fma(a, b, c) = a * b + c rounded once:
+//   g = fma(p, weight_decay, g)                               (L2)
+//   square_avg = fma(one_minus_alpha * g, g, square_avg * alpha)
+//   centered:  grad_avg = fma(g, one_minus_alpha, grad_avg * alpha)
+//              avg = sqrt(fma(-grad_avg, grad_avg, square_avg)) + eps
+//   else:      avg = sqrt(square_avg) + eps
+//   momentum > 0:  buf = buf * momentum + g / avg;  p = fma(buf, neg_lr, p)
+//   else:          p = p + (neg_lr * g) / avg
+struct RmspropHyper {
+  float neg_lr = -0.01f;
+  float alpha = 0.99f, one_minus_alpha = 0.01f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  float momentum = 0.0f;  // a schedule may cycle it (needs the momentum buffer)
+};
+
+// The scalars of one Adagrad step (torch.optim.Adagrad, single-tensor path;
+// Note [optimizer fused multiply-adds]):
+//   g = fma(p, weight_decay, g)                               (L2)
+//   sum = fma(g, g, sum)
+//   p = p + (neg_clr * g) / (sqrt(sum) + eps)
+// with clr = lr / (1 + (t - 1) * lr_decay) at step t, in double and rounded
+// once (adagrad_neg_clr), as PyTorch computes it from Python floats.
+struct AdagradHyper {
+  float neg_clr = -0.01f;
+  float eps = 1e-10f;
+  float weight_decay = 0.0f;
+  // What neg_clr comes from, for a step count that loss scaling's skipped
+  // steps lower on the device (Note [skipped steps]).
+  double lr = 0.01, lr_decay = 0.0;
+  int64_t step = 1;  // this step's number, from 1 (skipped ones included)
+};
+
+CNNE_HOST_DEVICE inline float adagrad_neg_clr(double lr, double lr_decay, int64_t t) {
+  return static_cast<float>(-(lr / (1.0 + static_cast<double>(t - 1) * lr_decay)));
+}
+
 // Dynamic loss scaling for fp16 (PyTorch's GradScaler; Note [mixed
 // precision]), kept on the context's device and changed only by kernels, so a
 // captured CUDA graph backs off and grows the scale by itself.

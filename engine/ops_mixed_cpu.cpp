@@ -256,8 +256,17 @@ void sgd_update(Context& ctx, const SgdHyper* h, const LossScaleState* scaling,
 }
 void adam_update(Context& ctx, const AdamHyper* h, const LossScaleState* scaling,
                  const Tensor& params, const Tensor& grads, const Tensor& exp_avg,
-                 const Tensor& exp_avg_sq) {
-  cpu::adam_update(ctx, h, scaling, params, grads, exp_avg, exp_avg_sq);
+                 const Tensor& exp_avg_sq, const Tensor* max_exp_avg_sq) {
+  cpu::adam_update(ctx, h, scaling, params, grads, exp_avg, exp_avg_sq, max_exp_avg_sq);
+}
+void rmsprop_update(Context& ctx, const RmspropHyper* h, const LossScaleState* scaling,
+                    const Tensor& params, const Tensor& grads, const Tensor& square_avg,
+                    const Tensor* momentum_buffer, const Tensor* grad_avg) {
+  cpu::rmsprop_update(ctx, h, scaling, params, grads, square_avg, momentum_buffer, grad_avg);
+}
+void adagrad_update(Context& ctx, const AdagradHyper* h, const LossScaleState* scaling,
+                    const Tensor& params, const Tensor& grads, const Tensor& sum) {
+  cpu::adagrad_update(ctx, h, scaling, params, grads, sum);
 }
 void unscale_gradients(Context& ctx, const float* scale, const Tensor& grads, const Tensor* count) {
   cpu::unscale_gradients(ctx, scale, grads, count);

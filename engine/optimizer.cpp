@@ -13,6 +13,8 @@ namespace cnne {
 std::unique_ptr<Optimizer> Optimizer::create(Context& ctx, const Network& net,
                                              const OptimizerConfig& config) {
   if (config.is_adam()) return std::make_unique<AdamOptimizer>(ctx, net, config);
+  if (config.type == "rmsprop") return std::make_unique<RmspropOptimizer>(ctx, net, config);
+  if (config.type == "adagrad") return std::make_unique<AdagradOptimizer>(ctx, net, config);
   return std::make_unique<SgdOptimizer>(ctx, net, config);
 }
 
@@ -146,7 +148,7 @@ void Optimizer::step(Network& net, const StepRates& rates, StepArgs& args) {
 
 void Optimizer::apply(Network& net, const StepArgs& args) {
   const Tensor params = net.flat_parameters(), grads = net.flat_gradients();
-  Tensor state_slices[2];
+  Tensor state_slices[3];   // at most three state buffers (RMSprop's, AMSGrad's)
   if (segments_.empty()) {  // the whole layout in one kernel
     for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = state(i);
     update(params, grads, std::span<const Tensor>(state_slices, state_.size()), args, true);
@@ -178,7 +180,9 @@ void SgdOptimizer::update(const Tensor& params, const Tensor& grads, std::span<c
 }
 
 AdamOptimizer::AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
-    : Optimizer(ctx, net, config, {"exp_avg", "exp_avg_sq"}) {}
+    : Optimizer(ctx, net, config,
+                config.amsgrad ? std::vector<std::string>{"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+                               : std::vector<std::string>{"exp_avg", "exp_avg_sq"}) {}
 
 void AdamOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates,
                                   int64_t steps_before) const {
@@ -189,7 +193,48 @@ void AdamOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates,
 
 void AdamOptimizer::update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
                            const StepArgs& args, bool decayed) {
-  ops::adam_update(ctx_, args.adam(decayed), scaling_, params, grads, state[0], state[1]);
+  ops::adam_update(ctx_, args.adam(decayed), scaling_, params, grads, state[0], state[1],
+                   state.size() > 2 ? &state[2] : nullptr);
+}
+
+std::vector<std::string> RmspropOptimizer::state_names(const OptimizerConfig& config) {
+  std::vector<std::string> names{"square_avg"};
+  if (config.momentum > 0) names.push_back("momentum_buffer");
+  if (config.centered) names.push_back("grad_avg");
+  return names;
+}
+
+RmspropOptimizer::RmspropOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
+    : Optimizer(ctx, net, config, state_names(config)) {}
+
+void RmspropOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates, int64_t) const {
+  scalars.rmsprop = config_.rmsprop(rates.lr, rates.momentum);
+  scalars.rmsprop_no_decay = config_.without_weight_decay().rmsprop(rates.lr, rates.momentum);
+}
+
+void RmspropOptimizer::update(const Tensor& params, const Tensor& grads,
+                              std::span<const Tensor> state, const StepArgs& args, bool decayed) {
+  const bool momentum = config_.momentum > 0;
+  const Tensor* buf = momentum ? &state[1] : nullptr;
+  const Tensor* grad_avg = config_.centered ? &state[momentum ? 2 : 1] : nullptr;
+  ops::rmsprop_update(ctx_, args.rmsprop(decayed), scaling_, params, grads, state[0], buf,
+                      grad_avg);
+}
+
+AdagradOptimizer::AdagradOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
+    : Optimizer(ctx, net, config, {"sum"}) {
+  ops::fill(ctx_, state(0), static_cast<float>(config.initial_accumulator_value));
+}
+
+void AdagradOptimizer::write_scalars(StepScalars& scalars, const StepRates& rates,
+                                     int64_t steps_before) const {
+  scalars.adagrad = config_.adagrad(rates.lr, steps_before + 1);
+  scalars.adagrad_no_decay = config_.without_weight_decay().adagrad(rates.lr, steps_before + 1);
+}
+
+void AdagradOptimizer::update(const Tensor& params, const Tensor& grads,
+                              std::span<const Tensor> state, const StepArgs& args, bool decayed) {
+  ops::adagrad_update(ctx_, args.adagrad(decayed), scaling_, params, grads, state[0]);
 }
 
 }  // namespace cnne

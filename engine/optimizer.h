@@ -1,7 +1,8 @@
 #pragma once
 // Optimizers over the flat parameter arena, PyTorch's semantics: SGD
-// (torch.optim.SGD, plus decoupled weight decay), Adam and AdamW. Each state
-// buffer (momentum, Adam's moments) has the parameters' layout, so one kernel
+// (torch.optim.SGD, plus decoupled weight decay), Adam and AdamW (AMSGrad
+// too), RMSprop and Adagrad. Each state buffer (momentum, Adam's moments,
+// RMSprop's averages, Adagrad's sum) has the parameters' layout, so one kernel
 // updates everything. The schedule (engine/schedule.h) gives the rates of
 // each step.
 #include <memory>
@@ -43,11 +44,10 @@ class Optimizer {
   // Note [skipped steps]: dynamic loss scaling's state (on the context's
   // device), where apply() finds whether to leave this step out and how many
   // steps were left out before; null = none. PyTorch's GradScaler leaves
-  // optimizer.step() out on overflow, so Adam's bias corrections and SGD's
-  // first momentum count only the steps taken; here the host counts every
-  // step (the learning-rate schedule, like PyTorch's scheduler, follows
-  // them all) and the kernels subtract the skipped ones, which only the
-  // device knows while a captured graph runs.
+  // optimizer.step() out on overflow, so Adam's bias corrections, SGD's
+  // first momentum and Adagrad's decayed rate count only the steps taken; here the host counts
+  // every step (the learning-rate schedule, like PyTorch's scheduler, follows them all) and the
+  // kernels subtract the skipped ones, which only the device knows while a captured graph runs.
   void set_loss_scaling(const LossScaleState* scaling) { scaling_ = scaling; }
   void count_step() { ++steps_; }
   // All three, eagerly.
@@ -119,6 +119,32 @@ class SgdOptimizer : public Optimizer {
 class AdamOptimizer : public Optimizer {
  public:
   AdamOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
+
+ private:
+  void write_scalars(StepScalars& scalars, const StepRates& rates,
+                     int64_t steps_before) const override;
+  void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
+              const StepArgs& args, bool decayed) override;
+};
+
+// State square_avg, then momentum_buffer (momentum > 0), then grad_avg
+// (centered): PyTorch's, which makes the optional ones only when used.
+class RmspropOptimizer : public Optimizer {
+ public:
+  RmspropOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
+
+ private:
+  static std::vector<std::string> state_names(const OptimizerConfig& config);
+  void write_scalars(StepScalars& scalars, const StepRates& rates,
+                     int64_t steps_before) const override;
+  void update(const Tensor& params, const Tensor& grads, std::span<const Tensor> state,
+              const StepArgs& args, bool decayed) override;
+};
+
+// State sum, starting at initial_accumulator_value.
+class AdagradOptimizer : public Optimizer {
+ public:
+  AdagradOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config);
 
  private:
   void write_scalars(StepScalars& scalars, const StepRates& rates,

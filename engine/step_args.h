@@ -20,9 +20,13 @@ struct StepScalars {
   uint64_t step_key = 0;  // dropout
   SgdHyper sgd;
   AdamHyper adam;
+  RmspropHyper rmsprop;
+  AdagradHyper adagrad;
   // The same step for the parameters weight decay skips (no_weight_decay)
   SgdHyper sgd_no_decay;
   AdamHyper adam_no_decay;
+  RmspropHyper rmsprop_no_decay;
+  AdagradHyper adagrad_no_decay;
 };
 
 class StepArgs {
@@ -46,6 +50,12 @@ class StepArgs {
   }
   const AdamHyper* adam(bool decayed = true) const {
     return decayed ? &device()->adam : &device()->adam_no_decay;
+  }
+  const RmspropHyper* rmsprop(bool decayed = true) const {
+    return decayed ? &device()->rmsprop : &device()->rmsprop_no_decay;
+  }
+  const AdagradHyper* adagrad(bool decayed = true) const {
+    return decayed ? &device()->adagrad : &device()->adagrad_no_decay;
   }
 
  private:

@@ -116,7 +116,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"zero lr", [](auto& j) { j["training"]["optimizer"]["lr"] = 0; },
                   "key 'lr' must be > 0"},
         BadConfig{"unknown optimizer", [](auto& j) { j["training"]["optimizer"]["type"] = "lamb"; },
-                  "is 'lamb', expected sgd, adam or adamw"},
+                  "is 'lamb', expected sgd, adam, adamw, rmsprop or adagrad"},
         BadConfig{"momentum 1", [](auto& j) { j["training"]["optimizer"]["momentum"] = 1.0; },
                   "key 'momentum' must be in [0, 1)"},
         BadConfig{"unknown loss", [](auto& j) { j["training"]["loss"] = "mse"; },

@@ -163,7 +163,7 @@ std::vector<float> norm_and_update(int threads) {
   HostTensor m(arena), v(arena);
   AdamHyper adam;
   adam.decay_factor = 0.999f;
-  ops::adam_update(ctx, &adam, nullptr, p.view(), g.view(), m.view(), v.view());
+  ops::adam_update(ctx, &adam, nullptr, p.view(), g.view(), m.view(), v.view(), nullptr);
 
   std::vector<float> all;
   for (const HostTensor* t :

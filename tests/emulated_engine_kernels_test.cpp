@@ -1,9 +1,8 @@
 // The engine's own GPU kernels, run on CPU threads by the kernel emulation
 // (Note [kernel emulation] in cuda/emulator.h), against the CPU reference:
-// batch assembly with augmentation into either layout, SGD and Adam with
-// dynamic loss scaling's skipped steps, gradient unscaling and the scale's
-// update, conversion between dtypes and layouts, and the elementwise
-// utilities. Launched on the grids of their .cu files.
+// batch assembly with augmentation into either layout, gradient unscaling and
+// the scale's update (the optimizers': emulated_optimizer_kernels_test.cpp), conversion between
+// dtypes and layouts, and the elementwise utilities. Launched on the grids of their .cu files.
 #define CNNE_EMULATED_KERNELS 1
 #include "cuda/emulator.h"
 
@@ -14,7 +13,6 @@
 #include <vector>
 
 #include "cuda/launch.h"
-#include "engine/adam_kernel.cuh"
 #include "engine/augment_policy_kernel.cuh"
 #include "engine/augment_policy_table.h"
 #include "engine/batch_assembly_kernel.cuh"
@@ -23,7 +21,6 @@
 #include "engine/fill_kernels.cuh"
 #include "engine/ops.h"
 #include "engine/rng.h"
-#include "engine/sgd_kernel.cuh"
 #include "tests/emulated_test_util.h"
 
 namespace cnne {
@@ -163,89 +160,6 @@ TEST(EmulatedKernels, AugmentPolicyMatchesTheCpuForEveryOpAndPolicy) {
                                    config.describe() + " on " + images.str());
     }
   }
-}
-
-// ---- optimizers
-
-// Parameters, gradients (one not finite where asked) and state for `count` elements.
-struct UpdateInputs {
-  std::vector<float> params, grads, first, second;
-};
-
-UpdateInputs update_inputs(int64_t count, uint64_t seed) {
-  Rng rng(seed);
-  return {uniform(rng, count, -1.0f, 1.0f), uniform(rng, count, -0.1f, 0.1f),
-          uniform(rng, count, -0.05f, 0.05f), uniform(rng, count, 0.0f, 0.01f)};
-}
-
-// The scaling states the update kernels meet: none, a clean step after 2
-// skipped ones, a step that found a non-finite gradient (skipped).
-std::vector<const LossScaleState*> scaling_cases() {
-  static const LossScaleState after_skips{1024.0f, 3, 0, 2}, skipping{1024.0f, 0, 1, 2};
-  return {nullptr, &after_skips, &skipping};
-}
-
-TEST(EmulatedKernels, SgdUpdateMatchesTheCpuWithSkippedSteps) {
-  const int64_t count = 1000;
-  SgdHyper plain;
-  plain.lr = 0.05f;
-  plain.momentum = 0.9f;
-  SgdHyper every = plain;  // Nesterov, dampening, L2 and decoupled decay, on step 3
-  every.nesterov = true;
-  every.dampening = 0.1f;
-  every.weight_decay = 5e-4f;
-  every.decay_factor = 0.999f;
-  every.step = 3;
-  SgdHyper first = plain;
-  first.first_step = 1;
-  for (const SgdHyper& h : {plain, every, first})
-    for (const LossScaleState* scaling : scaling_cases()) {
-      const UpdateInputs in = update_inputs(count, 5);
-      const Shape s{count};
-      Context ctx(Device::CPU);
-      Staged p = stage(in.params, s), g = stage(in.grads, s), m = stage(in.first, s);
-      ops::sgd_update(ctx, &h, scaling, p.t, g.t, m.t);
-      Staged pe = stage(in.params, s), ge = stage(in.grads, s), me = stage(in.first, s);
-      launch(dim3(blocks_for(count)), kBlock, sgd_kernel, pe.as<float>(), ge.as<float>(),
-             me.as<float>(), count, &h, scaling);
-      const std::string at = "step " + std::to_string(h.step) +
-                             (scaling ? " skipped " + std::to_string(scaling->skipped) +
-                                            " found_inf " + std::to_string(scaling->found_inf)
-                                      : " unscaled");
-      EXPECT_EQ(values(pe), values(p)) << at;
-      EXPECT_EQ(values(me), values(m)) << at;
-    }
-}
-
-TEST(EmulatedKernels, AdamUpdateMatchesTheCpuWithSkippedSteps) {
-  const int64_t count = 1000;
-  AdamHyper adam;
-  adam.lr = 0.002;
-  adam.step = 5;
-  adam_bias_corrections(adam.lr, adam.beta1_d, adam.beta2_d, adam.step, &adam.step_size,
-                        &adam.bias_correction2_sqrt);
-  AdamHyper adamw = adam;
-  adamw.decay_factor = 1.0f - 0.002f * 0.01f;
-  AdamHyper l2 = adam;
-  l2.weight_decay = 1e-3f;
-  for (const AdamHyper& h : {adam, adamw, l2})
-    for (const LossScaleState* scaling : scaling_cases()) {
-      const UpdateInputs in = update_inputs(count, 6);
-      const Shape s{count};
-      Context ctx(Device::CPU);
-      Staged p = stage(in.params, s), g = stage(in.grads, s), m = stage(in.first, s),
-             v = stage(in.second, s);
-      ops::adam_update(ctx, &h, scaling, p.t, g.t, m.t, v.t);
-      Staged pe = stage(in.params, s), ge = stage(in.grads, s), me = stage(in.first, s),
-             ve = stage(in.second, s);
-      launch(dim3(blocks_for(count)), kBlock, adam_kernel, pe.as<float>(), ge.as<float>(),
-             me.as<float>(), ve.as<float>(), count, &h, scaling);
-      const std::string at = std::string(scaling ? "scaled" : "unscaled") + ", skipped " +
-                             std::to_string(scaling ? scaling->skipped : 0);
-      EXPECT_EQ(values(pe), values(p)) << at;
-      EXPECT_EQ(values(me), values(m)) << at;
-      EXPECT_EQ(values(ve), values(v)) << at;
-    }
 }
 
 // ---- loss scaling

@@ -234,8 +234,14 @@ TEST(FusedStep, RefusesWhatItDoesNotTakeWithTheReason) {
   EXPECT_EQ(FusedStep::unsupported_reason(net, tutorial), "");
 
   Config rmsprop = tutorial;
-  rmsprop.training.optimizer.type = "rmsprop";  // (the config would refuse it first)
-  EXPECT_NE(FusedStep::unsupported_reason(net, rmsprop).find("rmsprop"), std::string::npos);
+  rmsprop.training.optimizer.type = "rmsprop";
+  EXPECT_EQ(FusedStep::unsupported_reason(net, rmsprop),
+            "it updates with SGD, Adam or AdamW; training.optimizer.type is rmsprop");
+  Config amsgrad = tutorial;
+  amsgrad.training.optimizer.type = "adam";
+  amsgrad.training.optimizer.amsgrad = true;
+  EXPECT_EQ(FusedStep::unsupported_reason(net, amsgrad),
+            "it updates with Adam's own rule; training.optimizer.amsgrad is set");
   Config bf16 = tutorial;
   bf16.training.precision = Precision::BF16;
   EXPECT_NE(FusedStep::unsupported_reason(net, bf16).find("bf16"), std::string::npos);

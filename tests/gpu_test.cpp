@@ -495,9 +495,9 @@ TEST(GpuVsCpu, SoftmaxCrossEntropyAndSgd) {
     const AdamHyper ah = adam.adam(0.01, 0.9, t);
     gpu_args.next().adam = ah;
     gpu_args.upload();
-    ops::adam_update(cpu, &ah, &state, ap.view(), gr.view(), am.view(), av.view());
+    ops::adam_update(cpu, &ah, &state, ap.view(), gr.view(), am.view(), av.view(), nullptr);
     ops::adam_update(gpu, gpu_args.adam(), scaler.skipping(), ap_d.view(), g_d.view(), am_d.view(),
-                     av_d.view());
+                     av_d.view(), nullptr);
   }
   EXPECT_EQ(worst("adam params after skipped steps", ap_d.download(), ap, 0, 1e-6), "");
 }

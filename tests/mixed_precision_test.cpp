@@ -409,21 +409,23 @@ TEST(MixedPrecision, SkippedStepsAreNotCountedByTheOptimizers) {
     for (int k = 1; k <= skipped; ++k) {  // overflows: nothing changes
       state.found_inf = 1;
       const AdamHyper h = adam.adam(0.01, 0.9, k);
-      ops::adam_update(ctx, &h, &state, tensor(p), tensor(grads), tensor(m), tensor(v));
+      ops::adam_update(ctx, &h, &state, tensor(p), tensor(grads), tensor(m), tensor(v), nullptr);
       state.found_inf = 0;
       state.skipped = k;
     }
     EXPECT_EQ(p, p0);
     const AdamHyper taken = adam.adam(0.01, 0.9, skipped + 1);  // the host counts every step
-    ops::adam_update(ctx, &taken, &state, tensor(p), tensor(grads), tensor(m), tensor(v));
+    ops::adam_update(ctx, &taken, &state, tensor(p), tensor(grads), tensor(m), tensor(v), nullptr);
     std::vector<float> q = p0, qm(3, 0.0f), qv(3, 0.0f);
     const AdamHyper first = adam.adam(0.01, 0.9, 1);
-    ops::adam_update(ctx, &first, nullptr, tensor(q), tensor(grads), tensor(qm), tensor(qv));
+    ops::adam_update(ctx, &first, nullptr, tensor(q), tensor(grads), tensor(qm), tensor(qv),
+                     nullptr);
     EXPECT_EQ(p, q) << "Adam after " << skipped << " skipped steps";
     EXPECT_EQ(v, qv);
     // and counting the skipped steps would have given another update
     std::vector<float> r = p0, rm(3, 0.0f), rv(3, 0.0f);
-    ops::adam_update(ctx, &taken, nullptr, tensor(r), tensor(grads), tensor(rm), tensor(rv));
+    ops::adam_update(ctx, &taken, nullptr, tensor(r), tensor(grads), tensor(rm), tensor(rv),
+                     nullptr);
     EXPECT_NE(r, q);
 
     // SGD with dampening: the first step taken sets momentum = grad.

@@ -3,6 +3,7 @@
 // must reproduce its losses, first-step gradients and final weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/checkpoint.h"
@@ -41,10 +42,23 @@ std::string compare(const std::string& what, const float* a, const float* b, int
 }  // namespace
 
 std::vector<std::string> parity_recipes() {
-  return {"tutorial",      "decay",          "nesterov_smoothing",
-          "adam_step",     "adamw_onecycle", "sgd_warmup_cosine",
-          "sgd_clip",      "sgd_ema",        "sgd_no_bias_decay",
-          "adamw_no_decay"};
+  return {"tutorial",
+          "decay",
+          "nesterov_smoothing",
+          "adam_step",
+          "adamw_onecycle",
+          "sgd_warmup_cosine",
+          "sgd_clip",
+          "sgd_ema",
+          "sgd_no_bias_decay",
+          "adamw_no_decay",
+          "adam_amsgrad",
+          "adamw_amsgrad_cosine",
+          "rmsprop",
+          "rmsprop_centered_momentum",
+          "rmsprop_onecycle",
+          "adagrad",
+          "adagrad_decay"};
 }
 
 std::vector<std::string> run_parity(Device device, const std::string& recipe) {
@@ -156,6 +170,17 @@ TEST_P(PyTorchParity, OnCpu) {
 
 INSTANTIATE_TEST_SUITE_P(Recipes, PyTorchParity, ::testing::ValuesIn(parity_recipes()),
                          [](const auto& test) { return test.param; });
+
+// A recipe added to tools/make_parity_fixtures.py is run here (and on the GPU) only once
+// parity_recipes() names it.
+TEST(PyTorchParityFixture, EveryRecipeOfTheFixtureIsRun) {
+  const Safetensors fixture = load_safetensors(fixtures_dir() + "/simplecnn_parity.safetensors");
+  const std::vector<std::string> run = parity_recipes();
+  const nlohmann::json recipes = nlohmann::json::parse(fixture.metadata.at("recipes"));
+  for (const auto& [name, spec] : recipes.items())
+    EXPECT_NE(std::find(run.begin(), run.end(), name), run.end()) << name << " is not run";
+  EXPECT_EQ(run.size(), recipes.size());
+}
 
 }  // namespace
 }  // namespace cnne::test

@@ -41,6 +41,7 @@ from torch.optim.swa_utils import AveragedModel
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_tutorial import SimpleCNN  # noqa: E402  the tutorial's network, verbatim
 from safetensors_file import save_safetensors  # noqa: E402
+from torch_optimizers import make_optimizer  # noqa: E402
 
 STEPS = 5
 BATCH = 4
@@ -73,8 +74,39 @@ RECIPES = {
                                         "no_weight_decay": ["*.bias"]}},
     "adamw_no_decay": {"optimizer": {"type": "adamw", "lr": 0.01, "weight_decay": 0.5,
                                      "no_weight_decay": ["fc3.*", "conv1.bias"]}},
+    # AMSGrad: with betas (0.5, 0.6) the second moment shrinks within five steps where a
+    # gradient fell, so the running maximum, not the moment, is the denominator there.
+    # eps 1e-3 for the conditioning (below the RMSprop recipes).
+    "adam_amsgrad": {"optimizer": {"type": "adam", "lr": 0.003, "betas": [0.5, 0.6],
+                                   "eps": 1e-3, "amsgrad": True, "weight_decay": 1e-3}},
+    "adamw_amsgrad_cosine": {"optimizer": {"type": "adamw", "lr": 0.004, "amsgrad": True,
+                                           "betas": [0.8, 0.6], "eps": 1e-3, "weight_decay": 0.1,
+                                           "no_weight_decay": ["*.bias"]},
+                             "schedule": {"type": "cosine", "unit": "step", "t_max": 5}},
+    # RMSprop and Adagrad divide by the root of the squared gradients: where a gradient is
+    # near 0 a tiny eps makes the step about lr * sign(g), and float32's rounding of that
+    # gradient (its summation order) decides it. eps 1e-3 (TensorFlow's RMSprop, as
+    # EfficientNet's recipe uses it) and a non-zero initial accumulator keep these
+    # recipes well-conditioned (conditioning() below).
+    "rmsprop": {"optimizer": {"type": "rmsprop", "lr": 0.001, "eps": 1e-3}},
+    "rmsprop_centered_momentum": {"optimizer": {"type": "rmsprop", "lr": 0.0005, "alpha": 0.9,
+                                                "eps": 1e-3, "momentum": 0.8, "centered": True,
+                                                "weight_decay": 1e-3}},
+    # OneCycleLR cycles RMSprop's momentum (it has one) along with the rate.
+    "rmsprop_onecycle": {"optimizer": {"type": "rmsprop", "lr": 0.001, "momentum": 0.9,
+                                       "eps": 1e-3},
+                         "schedule": {"type": "onecycle", "max_lr": 0.002}},
+    "adagrad": {"optimizer": {"type": "adagrad", "lr": 0.01, "initial_accumulator_value": 0.01}},
+    "adagrad_decay": {"optimizer": {"type": "adagrad", "lr": 0.02, "lr_decay": 0.3,
+                                    "initial_accumulator_value": 0.1, "weight_decay": 1e-3,
+                                    "no_weight_decay": ["conv*"]},
+                      "schedule": {"type": "step", "unit": "step", "step_size": 2,
+                                   "gamma": 0.5}},
 }
 FULL_FINALS = ("tutorial", "decay")
+# Recipes that must be well-conditioned (conditioning()): those added since the check.
+WELL_CONDITIONED = ("adam_amsgrad", "adamw_amsgrad_cosine", "rmsprop",
+                    "rmsprop_centered_momentum", "rmsprop_onecycle", "adagrad", "adagrad_decay")
 SMALL_FINALS = ("conv1.weight", "conv1.bias", "fc3.weight", "fc3.bias")
 
 
@@ -87,17 +119,6 @@ def param_groups(net, o):
     keep = [p for n, p in net.named_parameters()
             if not any(fnmatch.fnmatch(n, q) for q in patterns)]
     return [{"params": keep}, {"params": skip, "weight_decay": 0.0}]
-
-
-def make_optimizer(params, o):
-    if o["type"] == "sgd":
-        return optim.SGD(params, lr=o["lr"], momentum=o.get("momentum", 0),
-                         dampening=o.get("dampening", 0), weight_decay=o.get("weight_decay", 0),
-                         nesterov=o.get("nesterov", False))
-    cls = optim.Adam if o["type"] == "adam" else optim.AdamW
-    wd = o.get("weight_decay", 0.0 if o["type"] == "adam" else 0.01)
-    return cls(params, lr=o["lr"], betas=tuple(o.get("betas", (0.9, 0.999))),
-               eps=o.get("eps", 1e-8), weight_decay=wd)
 
 
 def make_scheduler(optimizer, sched):
@@ -120,6 +141,47 @@ def make_scheduler(optimizer, sched):
     linear = sch.LinearLR(optimizer, start_factor=sched["warmup_start_factor"], end_factor=1.0,
                           total_iters=warmup)
     return sch.SequentialLR(optimizer, [linear, main], milestones=[warmup])
+
+
+def train(spec, init, pixels, labels, dtype=torch.float32, noise=0.0, seed=0):
+    """The recipe's five steps from init in dtype; with noise, every gradient gets
+    noise * max|g| * N(0, 1) added (float32's rounding of a gradient, roughly)."""
+    gen = torch.Generator().manual_seed(seed)
+    net = SimpleCNN()
+    net.load_state_dict(init)
+    net = net.to(dtype)
+    optimizer = make_optimizer(param_groups(net, spec["optimizer"]), spec["optimizer"])
+    scheduler = make_scheduler(optimizer, spec.get("schedule"))
+    criterion = nn.CrossEntropyLoss(label_smoothing=spec.get("label_smoothing", 0.0))
+    for k in range(STEPS):
+        optimizer.zero_grad()
+        loss = criterion(net(to_input(pixels[k]).to(dtype)), torch.from_numpy(labels[k]).long())
+        loss.backward()
+        for p in net.parameters():
+            if noise:
+                p.grad.add_(torch.randn(p.grad.shape, generator=gen, dtype=torch.float64).to(dtype)
+                            * (noise * p.grad.abs().max()))
+        if "clip_grad_norm" in spec:
+            nn.utils.clip_grad_norm_(net.parameters(), spec["clip_grad_norm"])
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return {k: v.detach().double() for k, v in net.state_dict().items()}
+
+
+def conditioning(spec, init, pixels, labels):
+    """How far PyTorch's own float32 run, and float64 runs with 1e-7 relative gradient
+    noise, land from its float64 run, as the worst excess over parity_test.cpp's final-
+    weight tolerance (1e-6 + 1e-4 * |w|); <= 0: within it."""
+    exact = train(spec, init, pixels, labels, torch.float64)
+
+    def excess(w):
+        return max(((w[k] - exact[k]).abs() - 1e-6 - 1e-4 * exact[k].abs()).max().item()
+                   for k in exact if exact[k].is_floating_point())
+    f32 = excess(train(spec, init, pixels, labels, torch.float32))
+    noisy = max(excess(train(spec, init, pixels, labels, torch.float64, 1e-7, s))
+                for s in range(3))
+    return f32, noisy
 
 
 def to_input(pixels):
@@ -234,6 +296,11 @@ def main():
         out[f"batch.{k}.labels"] = labels[k]
 
     for recipe, spec in RECIPES.items():
+        f32, noisy = conditioning(spec, init, pixels, labels)
+        print(f"{recipe}: conditioning: float32 vs float64 {f32:+.2e}, "
+              f"float64 with 1e-7 gradient noise {noisy:+.2e} (<= 0: within tolerance)")
+        if recipe in WELL_CONDITIONED and max(f32, noisy) > 0:
+            sys.exit(f"{recipe}: ill-conditioned (float32 rounding moves it past the tolerance)")
         net = SimpleCNN()
         net.load_state_dict(init)
         criterion = nn.CrossEntropyLoss(label_smoothing=spec.get("label_smoothing", 0.0))

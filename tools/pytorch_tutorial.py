@@ -20,8 +20,9 @@ It is adapted only in the following:
   per item: HWC uint8 -> CHW float32 / 255, then (x - 0.5) / 0.5. Labels are int64
   once collated.
 * Flags for the data folder, the recipe (epochs, batch size), threads, DataLoader
-  workers, seed, data subsets, device (cpu or cuda, the tutorial's GPU variant) and
-  an optional checkpoint path (the tutorial always saves ./cifar_net.pth).
+  workers, seed, data subsets, device (cpu or cuda, the tutorial's GPU variant), an
+  optional checkpoint path (the tutorial always saves ./cifar_net.pth) and an optional
+  other optimizer (--optimizer, in cnnengine's config terms; tools/torch_optimizers.py).
 * Timing: the wall time of each epoch (time.perf_counter, after torch.cuda.synchronize
   on cuda) is printed in the same form as cnnengine prints it, and one machine-readable
   RESULT line is printed at the end.
@@ -36,11 +37,12 @@ It is adapted only in the following:
 Usage:
   /usr/bin/python3 tools/pytorch_tutorial.py --data data/cifar-10-batches-bin \\
       [--dataset cifar10|fashion-mnist] [--epochs 2] [--batch-size 4] [--threads N] [--workers 2] [--seed N] \\
-      [--train-limit N] [--test-limit N] [--device cpu|cuda] [--out FILE]
+      [--train-limit N] [--test-limit N] [--device cpu|cuda] [--out FILE] [--optimizer JSON]
 """
 
 import argparse
 import gzip
+import json
 import os
 import sys
 import time
@@ -196,6 +198,9 @@ def parse_args():
                    help='test on the first N images only (0 = all)')
     p.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
     p.add_argument('--out', default=None, help='save net.state_dict() to FILE')
+    p.add_argument('--optimizer', default=None, metavar='JSON',
+                   help='another optimizer than the tutorial\'s, as a cnnengine '
+                        'training.optimizer object: \'{"type": "rmsprop", "lr": 1e-4}\'')
     return p.parse_args()
 
 
@@ -238,6 +243,10 @@ def main():
 
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    if args.optimizer:  # the same recipe on another optimizer, as cnnengine reads it
+        from torch_optimizers import make_optimizer
+        optimizer = make_optimizer(net.parameters(), json.loads(args.optimizer))
+        print(f'Optimizer: {optimizer}')
 
     epoch_seconds = []
     epoch_rates = []
