@@ -214,11 +214,14 @@ void RmspropOptimizer::write_scalars(StepScalars& scalars, const StepRates& rate
 
 void RmspropOptimizer::update(const Tensor& params, const Tensor& grads,
                               std::span<const Tensor> state, const StepArgs& args, bool decayed) {
-  const bool momentum = config_.momentum > 0;
-  const Tensor* buf = momentum ? &state[1] : nullptr;
-  const Tensor* grad_avg = config_.centered ? &state[momentum ? 2 : 1] : nullptr;
-  ops::rmsprop_update(ctx_, args.rmsprop(decayed), scaling_, params, grads, state[0], buf,
-                      grad_avg);
+  // The optional buffers where state_names() put them; null when not kept.
+  const auto buffer = [&](const char* name) -> const Tensor* {
+    for (size_t i = 0; i < state_names_.size(); ++i)
+      if (state_names_[i] == name) return &state[i];
+    return nullptr;
+  };
+  ops::rmsprop_update(ctx_, args.rmsprop(decayed), scaling_, params, grads, state[0],
+                      buffer("momentum_buffer"), buffer("grad_avg"));
 }
 
 AdagradOptimizer::AdagradOptimizer(Context& ctx, const Network& net, const OptimizerConfig& config)
