@@ -104,4 +104,13 @@ void require_dtype(DType t, std::initializer_list<const Tensor*> tensors, const 
                   " was expected (shape " + x->shape.str() + ")");
 }
 
+bool require_same_layout(const Tensor& x, std::initializer_list<const Tensor*> others,
+                         const std::string& what) {
+  for (const Tensor* t : others)
+    if (t->channels_last != x.channels_last)
+      throw Error(what + ": x is " + (x.channels_last ? "channels-last" : "NCHW") +
+                  " but another tensor is " + (t->channels_last ? "channels-last" : "NCHW"));
+  return x.channels_last;
+}
+
 }  // namespace cnne::cuda

@@ -108,6 +108,11 @@ cudnnDataType_t cudnn_data_type(DType t);
 // from one tensor's dtype must not reinterpret another's bytes).
 void require_dtype(DType t, std::initializer_list<const Tensor*> tensors, const std::string& what);
 
+// Whether x is channels-last (Note [channels last]); throws naming `what`
+// unless every other tensor has x's layout.
+bool require_same_layout(const Tensor& x, std::initializer_list<const Tensor*> others,
+                         const std::string& what);
+
 // One line per convolution plan: its sizes, and for each direction the chosen
 // algorithm, its math type, workspace and measured time (`cnnengine bench`).
 struct PlanCache;

@@ -10,6 +10,7 @@
 #include "layers/activation.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
+#include "layers/groupnorm.h"
 #include "layers/linear.h"
 #include "layers/pool2d.h"
 
@@ -19,7 +20,7 @@ namespace {
 // onnx.proto's numbers: versions, TensorProto.DataType and AttributeProto.AttributeType.
 constexpr int64_t kIrVersion = 7;  // the IR of opset 13
 constexpr int64_t kOpset = 13;
-constexpr int64_t kFloatType = 1;
+constexpr int64_t kFloatType = 1, kInt64Type = 7;
 constexpr int64_t kAttributeFloat = 1, kAttributeInt = 2, kAttributeInts = 7;
 
 // An attribute (AttributeProto: name 1, f 2, i 3, ints 8, type 20).
@@ -100,6 +101,28 @@ class GraphBuilder {
     }
     t.bytes_field(9, raw);
     initializers_.push_back(std::move(t));
+  }
+  // A rank-1 INT64 constant (a Reshape's shape), named `wanted` or a variant.
+  std::string int64s(const std::string& wanted, const std::vector<int64_t>& values) {
+    const std::string name = unique(wanted);
+    ProtobufWriter t;
+    t.varint_field(1, static_cast<int64_t>(values.size()));
+    t.varint_field(2, kInt64Type);
+    t.string_field(8, name);
+    std::vector<uint8_t> raw;
+    for (int64_t v : values)
+      for (int b = 0; b < 8; ++b)
+        raw.push_back(static_cast<uint8_t>(static_cast<uint64_t>(v) >> (8 * b)));
+    t.bytes_field(9, raw);
+    initializers_.push_back(std::move(t));
+    return name;
+  }
+  // A rank-1 float constant of `count` copies of `value`.
+  std::string filled(const std::string& wanted, int64_t count, float value) {
+    const std::string name = unique(wanted);
+    const std::vector<float> values(static_cast<size_t>(count), value);
+    initializer(name, {count}, values.data(), count);
+    return name;
   }
   // A rank-0 constant named `name`.
   std::string scalar(const std::string& wanted, double value) {
@@ -232,6 +255,42 @@ std::vector<uint8_t> export_onnx(const Network& net, const std::vector<float>& p
              {in[0], tensor(name + ".weight"), tensor(name + ".bias"),
               tensor(name + ".running_mean"), tensor(name + ".running_var")},
              out, {float_attribute("epsilon", bn.eps())});
+    } else if (type == "instancenorm2d") {  // its own node; ones and zeros without affine
+      const auto& norm = dynamic_cast<const GroupNorm&>(layer);
+      const int64_t c = rows[i].output[1];
+      g.node("InstanceNormalization", name,
+             {in[0], norm.affine() ? tensor(name + ".weight") : g.filled(name + "/ones", c, 1.0f),
+              norm.affine() ? tensor(name + ".bias") : g.filled(name + "/zeros", c, 0.0f)},
+             out, {float_attribute("epsilon", norm.eps())});
+    } else if (type == "groupnorm") {
+      // (N, C, ...) as (N, G, C / G * ...): InstanceNormalization of each (n, g),
+      // then back to (N, C, ...) and the per-channel weight and bias, as
+      // torch.onnx exports GroupNorm below opset 18.
+      const auto& norm = dynamic_cast<const GroupNorm&>(layer);
+      const std::vector<int64_t> dims = dims_of(rows[i].output);  // (1, C, H, W) or (1, C)
+      const int64_t groups = norm.groups(), c = dims[1];
+      const std::string grouped =
+          step("Reshape", "group", {in[0], g.int64s(name + "/group_shape", {0, groups, -1})});
+      const std::string normalized = g.unique(name + "/normalize");
+      g.node("InstanceNormalization", name + "/normalize",
+             {grouped, g.filled(name + "/ones", groups, 1.0f),
+              g.filled(name + "/zeros", groups, 0.0f)},
+             normalized, {float_attribute("epsilon", norm.eps())});
+      std::vector<int64_t> back{0};
+      back.insert(back.end(), dims.begin() + 1, dims.end());
+      const std::string back_shape = g.int64s(name + "/shape", back);
+      if (!norm.affine()) {
+        g.node("Reshape", name, {normalized, back_shape}, out);
+      } else {
+        const std::string shaped = step("Reshape", "ungroup", {normalized, back_shape});
+        std::vector<int64_t> per_channel{c};  // (C, 1, 1) broadcasts over (N, C, H, W)
+        per_channel.insert(per_channel.end(), dims.size() - 2, 1);
+        const std::string channel_shape = g.int64s(name + "/channel_shape", per_channel);
+        const std::string weight =
+            step("Reshape", "weight", {tensor(name + ".weight"), channel_shape});
+        const std::string bias = step("Reshape", "bias", {tensor(name + ".bias"), channel_shape});
+        g.node("Add", name, {step("Mul", "scale", {shaped, weight}), bias}, out);
+      }
     } else if (type == "relu") {
       g.node("Relu", name, in, out);
     } else if (type == "dropout" || type == "dropout2d") {

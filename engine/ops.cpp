@@ -81,6 +81,16 @@ void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const T
                         const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
   CNNE_ROUTE(batchnorm_backward, x, dy, gamma, save_mean, save_invstd, eps, dx, dgamma, dbeta);
 }
+void groupnorm_forward(Context& ctx, int64_t groups, float eps, const Tensor& x,
+                       const Tensor* gamma, const Tensor* beta, const Tensor& save_mean,
+                       const Tensor& save_rstd, FusedActivation act, const Tensor& y) {
+  CNNE_ROUTE(groupnorm_forward, groups, eps, x, gamma, beta, save_mean, save_rstd, act, y);
+}
+void groupnorm_backward(Context& ctx, int64_t groups, const Tensor& x, const Tensor& dy,
+                        const Tensor* gamma, const Tensor& save_mean, const Tensor& save_rstd,
+                        const Tensor& dx, const Tensor* dgamma, const Tensor* dbeta) {
+  CNNE_ROUTE(groupnorm_backward, groups, x, dy, gamma, save_mean, save_rstd, dx, dgamma, dbeta);
+}
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
                      bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
   CNNE_ROUTE(dropout_forward, p, scale, step_key, salt, per_channel, x, mask, y);

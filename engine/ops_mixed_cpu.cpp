@@ -162,6 +162,20 @@ void batchnorm_backward(Context& ctx, const Tensor& x, const Tensor& dy, const T
   cpu::batchnorm_backward(ctx, *xv, *dyv, gamma, save_mean, save_invstd, eps, *dxv, dgamma, dbeta);
   dxv.store();
 }
+void groupnorm_forward(Context& ctx, int64_t groups, float eps, const Tensor& x,
+                       const Tensor* gamma, const Tensor* beta, const Tensor& save_mean,
+                       const Tensor& save_rstd, FusedActivation act, const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::groupnorm_forward(ctx, groups, eps, *xv, gamma, beta, save_mean, save_rstd, act, *yv);
+  yv.store();
+}
+void groupnorm_backward(Context& ctx, int64_t groups, const Tensor& x, const Tensor& dy,
+                        const Tensor* gamma, const Tensor& save_mean, const Tensor& save_rstd,
+                        const Tensor& dx, const Tensor* dgamma, const Tensor* dbeta) {
+  F32View xv(x, true), dyv(dy, true), dxv(dx, false);
+  cpu::groupnorm_backward(ctx, groups, *xv, *dyv, gamma, save_mean, save_rstd, *dxv, dgamma, dbeta);
+  dxv.store();
+}
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
                      bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
   F32View xv(x, true), maskv(mask, false), yv(y, false);

@@ -19,6 +19,7 @@
 #include "cuda/check.h"
 #include "cuda/cuda_context.h"
 #include "cuda/element.cuh"
+#include "cuda/plans.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "layers/batchnorm_kernels.cuh"
@@ -41,22 +42,12 @@ BnDims dims_of(const Context& ctx, const Tensor& x, const std::string& what, boo
   return d;
 }
 
-// Whether x is channels-last (Note [channels last]); the others must agree.
-bool channels_last_of(const Tensor& x, std::initializer_list<const Tensor*> others,
-                      const std::string& what) {
-  for (const Tensor* t : others)
-    if (t->channels_last != x.channels_last)
-      throw Error(what + ": x is " + (x.channels_last ? "channels-last" : "NCHW") +
-                  " but another tensor is " + (t->channels_last ? "channels-last" : "NCHW"));
-  return x.channels_last;
-}
-
 // Calls f(TypeTag<T>{}, Walk{}) with x's element type and the walk of its
 // layout (the others must share it).
 template <class F>
 void with_kernel_types(const Tensor& x, std::initializer_list<const Tensor*> others,
                        const std::string& what, F&& f) {
-  const bool nhwc = channels_last_of(x, others, what);
+  const bool nhwc = require_same_layout(x, others, what);
   with_float_type(x.dtype, what, [&](auto tag) {
     if (nhwc)
       f(tag, NhwcWalk{});

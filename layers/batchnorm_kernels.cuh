@@ -5,6 +5,7 @@
 // each file that includes this its own copy.
 #include <cstdint>
 
+#include "cuda/block_sum.cuh"
 #include "cuda/device_api.cuh"
 #include "cuda/element.cuh"
 #include "layers/batchnorm_partials.h"
@@ -19,24 +20,7 @@ using BnDims = BatchNormDims;
 
 // Sums a and b over the block, in a fixed order; thread 0 gets the totals.
 __device__ void block_sum(double& a, double& b) {
-  __shared__ double shared[2][kBnThreads / 32];
-  for (int offset = 16; offset > 0; offset /= 2) {
-    a += __shfl_down_sync(0xffffffff, a, offset);
-    b += __shfl_down_sync(0xffffffff, b, offset);
-  }
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  if (lane == 0) {
-    shared[0][warp] = a;
-    shared[1][warp] = b;
-  }
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    a = b = 0;
-    for (int w = 0; w < kBnThreads / 32; ++w) {
-      a += shared[0][w];
-      b += shared[1][w];
-    }
-  }
+  block_sum_pair<kBnThreads>(a, b);
 }
 
 // How the blocks of the grid (channel group, split s) walk their values; the

@@ -9,6 +9,7 @@
 #include "layers/dropout.h"
 #include "layers/flatten.h"
 #include "layers/global_avgpool2d.h"
+#include "layers/groupnorm.h"
 #include "layers/linear.h"
 #include "layers/pool2d.h"
 #include "layers/relu.h"
@@ -58,6 +59,8 @@ void register_builtin_layers(LayerRegistry& registry) {
                  [kind](const std::string& name, JsonFields& fields) {
                    return BatchNorm::from_json(kind, name, fields);
                  });
+  registry.add("groupnorm", GroupNorm::from_json);
+  registry.add("instancenorm2d", GroupNorm::from_json_instance);
   registry.add("dropout", Dropout::from_json);
   registry.add("dropout2d", Dropout::from_json_2d);
   registry.add("avgpool2d", AvgPool2d::from_json);

@@ -31,6 +31,7 @@
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
 #include "layers/global_avgpool2d.h"
+#include "layers/groupnorm.h"
 #include "layers/linear.h"
 #include "layers/pool2d.h"
 #include "layers/relu.h"
@@ -281,6 +282,32 @@ TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
                 0.0);  // the same mask bit for bit on both backends
   compare_layer([] { return std::make_unique<Dropout>("drop2d", 0.4, true); }, Shape{5, 9, 3, 4}, 9,
                 0.0);  // Dropout2d: the planes' draws alike
+}
+
+// GroupNorm and InstanceNorm2d (a block per (n, group), groupnorm_cuda.cu):
+// groups of 2 channels, one group of more values than a block's threads, one
+// channel per group, no affine parameters, (N, C) input, a batch of 1.
+TEST(GpuVsCpu, GroupNormAndInstanceNorm) {
+  REQUIRE_GPU();
+  using Kind = GroupNorm::Kind;
+  struct Case {
+    Kind kind;
+    int64_t groups;
+    bool affine;
+    Shape in;
+  };
+  for (const Case& c :
+       {Case{Kind::kGroup, 4, true, Shape{4, 8, 8, 8}},
+        Case{Kind::kGroup, 1, true, Shape{3, 6, 9, 7}},
+        Case{Kind::kGroup, 3, false, Shape{2, 12, 5, 5}}, Case{Kind::kGroup, 2, true, Shape{6, 10}},
+        Case{Kind::kGroup, 8, true, Shape{1, 32, 16, 16}},
+        Case{Kind::kInstance, 5, false, Shape{3, 5, 6, 4}},
+        Case{Kind::kInstance, 7, true, Shape{2, 7, 33, 31}}})
+    compare_layer(
+        [&] {
+          return std::make_unique<GroupNorm>("gn", c.kind, c.groups, c.in[1], 1e-5, c.affine);
+        },
+        c.in, 13, 5e-5);
 }
 
 // The activations besides ReLU: the GPU's tanhf/expf/erff are within a few

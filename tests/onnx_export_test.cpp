@@ -104,6 +104,21 @@ float as_float(uint64_t bits) {
   return f;
 }
 
+// The values of a rank-1 INT64 initializer (TensorProto: dims 1, data_type 2 =
+// 7, raw_data 9 little-endian).
+std::vector<int64_t> int64s(const Message& tensor) {
+  EXPECT_EQ(tensor.number(2), 7) << tensor.text(8);
+  const std::string raw = tensor.text(9);
+  std::vector<int64_t> out(raw.size() / 8);
+  for (size_t i = 0; i < out.size(); ++i) {
+    uint64_t v = 0;
+    for (int b = 7; b >= 0; --b) v = (v << 8) | static_cast<uint8_t>(raw[i * 8 + b]);
+    out[i] = static_cast<int64_t>(v);
+  }
+  EXPECT_EQ(tensor.ints(1), (std::vector<int64_t>{static_cast<int64_t>(out.size())}));
+  return out;
+}
+
 // An attribute of a NodeProto (attribute 5 -> name 1, f 2, i 3, ints 8, type 20).
 Message attribute(const Message& node, const std::string& name) {
   for (const Message& a : node.messages(5))
@@ -247,12 +262,15 @@ nlohmann::json every_layer_network() {
     {"type": "avgpool2d", "name": "avg2", "kernel_size": 2},
     {"type": "concat", "name": "cat", "inputs": ["avg", "avg2"]},
     {"type": "tanh", "name": "tanh"},
+    {"type": "groupnorm", "name": "gn", "num_groups": 4, "num_channels": 16},
+    {"type": "instancenorm2d", "name": "inorm", "num_features": 16},
     {"type": "dropout", "name": "drop", "p": 0.3},
     {"type": "dropout2d", "name": "drop2d", "p": 0.2},
     {"type": "global_avgpool2d", "name": "gap", "inputs": ["elu"]},
     {"type": "flatten", "name": "flat"},
     {"type": "linear", "name": "fc1", "in_features": 8, "out_features": 16},
     {"type": "batchnorm1d", "name": "bn1d", "num_features": 16},
+    {"type": "groupnorm", "name": "gn1d", "num_groups": 2, "num_channels": 16, "affine": false},
     {"type": "sigmoid", "name": "sig"},
     {"type": "flatten", "name": "flat2", "inputs": ["drop2d"]},
     {"type": "linear", "name": "side", "in_features": 256, "out_features": 16, "bias": false},
@@ -304,6 +322,25 @@ TEST(OnnxExport, EveryLayerTypeBecomesItsOnnxNodes) {
   EXPECT_EQ(op("cat"), "Concat");
   EXPECT_EQ(attribute(by_name.at("cat"), "axis").number(3), 1);
   EXPECT_EQ(op("tanh"), "Tanh");
+  // GroupNorm as torch.onnx writes it below opset 18: (N, G, -1), InstanceNormalization
+  // with unit scale, back to (N, C, H, W), then the per-channel weight and bias.
+  EXPECT_EQ(op("gn/group"), "Reshape");
+  EXPECT_EQ(by_name.at("gn/group").texts(1)[0], "tanh");
+  EXPECT_EQ(int64s(e.initializers.at("gn/group_shape")), (std::vector<int64_t>{0, 4, -1}));
+  EXPECT_EQ(op("gn/normalize"), "InstanceNormalization");
+  EXPECT_EQ(by_name.at("gn/normalize").texts(1),
+            (std::vector<std::string>{"gn/group", "gn/ones", "gn/zeros"}));
+  EXPECT_EQ(int64s(e.initializers.at("gn/shape")), (std::vector<int64_t>{0, 16, 4, 4}));
+  EXPECT_EQ(int64s(e.initializers.at("gn/channel_shape")), (std::vector<int64_t>{16, 1, 1}));
+  EXPECT_EQ(op("gn/scale"), "Mul");
+  EXPECT_EQ(op("gn"), "Add");
+  EXPECT_EQ(by_name.at("gn").texts(1), (std::vector<std::string>{"gn/scale", "gn/bias"}));
+  EXPECT_EQ(op("inorm"), "InstanceNormalization");
+  EXPECT_EQ(by_name.at("inorm").texts(1),
+            (std::vector<std::string>{"gn", "inorm/ones", "inorm/zeros"}));
+  EXPECT_FLOAT_EQ(as_float(attribute(by_name.at("inorm"), "epsilon").number(2)), 1e-5f);
+  EXPECT_EQ(op("gn1d"), "Reshape");  // no affine: the reshape back is the layer's output
+  EXPECT_EQ(int64s(e.initializers.at("gn1d/shape")), (std::vector<int64_t>{0, 16}));
   EXPECT_EQ(op("drop"), "Identity");
   EXPECT_EQ(op("drop2d"), "Identity");
   EXPECT_EQ(op("gap"), "GlobalAveragePool");

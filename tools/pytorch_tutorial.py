@@ -22,7 +22,9 @@ It is adapted only in the following:
 * Flags for the data folder, the recipe (epochs, batch size), threads, DataLoader
   workers, seed, data subsets, device (cpu or cuda, the tutorial's GPU variant), an
   optional checkpoint path (the tutorial always saves ./cifar_net.pth) and an optional
-  other optimizer (--optimizer, in cnnengine's config terms; tools/torch_optimizers.py).
+  other optimizer (--optimizer, in cnnengine's config terms; tools/torch_optimizers.py);
+  --norm group adds nn.GroupNorm after each convolution (configs/simplecnn_groupnorm.json),
+  --norm batch nn.BatchNorm2d.
 * Timing: the wall time of each epoch (time.perf_counter, after torch.cuda.synchronize
   on cuda) is printed in the same form as cnnengine prints it, and one machine-readable
   RESULT line is printed at the end.
@@ -37,7 +39,8 @@ It is adapted only in the following:
 Usage:
   /usr/bin/python3 tools/pytorch_tutorial.py --data data/cifar-10-batches-bin \\
       [--dataset cifar10|fashion-mnist] [--epochs 2] [--batch-size 4] [--threads N] [--workers 2] [--seed N] \\
-      [--train-limit N] [--test-limit N] [--device cpu|cuda] [--out FILE] [--optimizer JSON]
+      [--train-limit N] [--test-limit N] [--device cpu|cuda] [--out FILE] [--optimizer JSON] \\
+      [--norm none|group|batch]
 """
 
 import argparse
@@ -158,20 +161,33 @@ class CIFAR10Binary(torch.utils.data.Dataset):
 
 
 class SimpleCNN(nn.Module):
-    """The tutorial's network, verbatim (grayscale: LeNet-5's padded first layer)."""
+    """The tutorial's network, verbatim (grayscale: LeNet-5's padded first layer;
+    norm 'group': nn.GroupNorm(2, 6) and nn.GroupNorm(4, 16) after the convolutions, as
+    configs/simplecnn_groupnorm.json; 'batch': nn.BatchNorm2d(6) and nn.BatchNorm2d(16))."""
 
-    def __init__(self, grayscale=False):
+    def __init__(self, grayscale=False, norm='none'):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, 5, padding=2) if grayscale else nn.Conv2d(3, 6, 5)
+        if norm == 'group':
+            self.norm1 = nn.GroupNorm(2, 6)
+        elif norm == 'batch':
+            self.norm1 = nn.BatchNorm2d(6)
         self.pool = nn.MaxPool2d(2, 2)
         self.conv2 = nn.Conv2d(6, 16, 5)
+        if norm == 'group':
+            self.norm2 = nn.GroupNorm(4, 16)
+        elif norm == 'batch':
+            self.norm2 = nn.BatchNorm2d(16)
+        self.normalized = norm != 'none'
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, 10)
 
     def forward(self, x):
-        x = self.pool(torch.relu(self.conv1(x)))
-        x = self.pool(torch.relu(self.conv2(x)))
+        x = self.conv1(x)
+        x = self.pool(torch.relu(self.norm1(x) if self.normalized else x))
+        x = self.conv2(x)
+        x = self.pool(torch.relu(self.norm2(x) if self.normalized else x))
         x = x.view(-1, 16 * 5 * 5)
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
@@ -201,6 +217,9 @@ def parse_args():
     p.add_argument('--optimizer', default=None, metavar='JSON',
                    help='another optimizer than the tutorial\'s, as a cnnengine '
                         'training.optimizer object: \'{"type": "rmsprop", "lr": 1e-4}\'')
+    p.add_argument('--norm', choices=('none', 'group', 'batch'), default='none',
+                   help='group: GroupNorm after each convolution '
+                        '(configs/simplecnn_groupnorm.json); batch: BatchNorm2d')
     return p.parse_args()
 
 
@@ -237,7 +256,7 @@ def main():
           f'DataLoader workers: {args.workers}')
     print(f'Data: {len(trainset)} training and {len(testset)} test images from {root}')
 
-    net = SimpleCNN(grayscale=fashion)
+    net = SimpleCNN(grayscale=fashion, norm=args.norm)
     net.to(device)
     print(net)
 
@@ -294,6 +313,8 @@ def main():
         torch.save(net.state_dict(), args.out)
         print(f'Model saved to {args.out}')
 
+    if net.normalized:
+        net.eval()  # BatchNorm's running statistics (the tutorial's own net has no such layer)
     correct = 0
     total = 0
     # since we're not training, we don't need to calculate the gradients for our outputs
