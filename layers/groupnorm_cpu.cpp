@@ -4,6 +4,7 @@
 // Every (n, group) is independent, and so is every channel's dgamma and
 // dbeta: the same bits on any number of threads.
 #include <cmath>
+#include <vector>
 
 #include "engine/ops.h"
 #include "layers/relu_math.h"
@@ -70,8 +71,13 @@ void groupnorm_backward(Context& ctx, int64_t groups, const Tensor& x, const Ten
                         const Tensor& dx, const Tensor* dgamma, const Tensor* dbeta) {
   const GroupDims d(x, groups);
   const double count = static_cast<double>(d.values());
-  // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * gamma[c],
-  // the means over the (n, group)'s values.
+  // One pass over x and dy for each plane's sum(dy) and sum(dy * x), from
+  // which the group sums of dx and the channel sums of dgamma and dbeta
+  // follow (sum(dy * xhat) = rstd * (sum(dy * x) - mean * sum(dy))); then one
+  // pass writing dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with
+  // g = dy * gamma[c], the means over the (n, group)'s values.
+  std::vector<double> sum_dy(static_cast<size_t>(d.n * d.c)),  // (N, C)
+      sum_dy_x(sum_dy.size());                                 // (N, C)
   ctx.parallel(d.n * d.groups, grain_for(d.values()), [&](int, int64_t begin, int64_t end) {
     for (int64_t ng = begin; ng < end; ++ng) {
       const int64_t i = ng / d.groups, g = ng % d.groups;
@@ -79,14 +85,19 @@ void groupnorm_backward(Context& ctx, int64_t groups, const Tensor& x, const Ten
       const double mean = save_mean.f32()[ng], rstd = save_rstd.f32()[ng];
       double sum_g = 0, sum_g_xhat = 0;
       for (int64_t j = 0; j < d.per_group; ++j) {
-        const double gain = channel_gamma(gamma, g * d.per_group + j);
         const float* xp = x.f32() + offset + j * d.hw;
         const float* gp = dy.f32() + offset + j * d.hw;
+        double plane_dy = 0, plane_dy_x = 0;
         for (int64_t k = 0; k < d.hw; ++k) {
-          const double grad = gp[k] * gain;
-          sum_g += grad;
-          sum_g_xhat += grad * (xp[k] - mean) * rstd;
+          plane_dy += gp[k];
+          plane_dy_x += static_cast<double>(gp[k]) * xp[k];
         }
+        const int64_t ch = g * d.per_group + j;
+        sum_dy[static_cast<size_t>(i * d.c + ch)] = plane_dy;
+        sum_dy_x[static_cast<size_t>(i * d.c + ch)] = plane_dy_x;
+        const double gain = channel_gamma(gamma, ch);
+        sum_g += gain * plane_dy;
+        sum_g_xhat += gain * rstd * (plane_dy_x - mean * plane_dy);
       }
       const double mean_g = sum_g / count, mean_g_xhat = sum_g_xhat / count;
       for (int64_t j = 0; j < d.per_group; ++j) {
@@ -102,24 +113,19 @@ void groupnorm_backward(Context& ctx, int64_t groups, const Tensor& x, const Ten
     }
   });
   if (!dgamma) return;
-  ctx.parallel(d.c, grain_for(d.n * d.hw), [&](int, int64_t c_begin, int64_t c_end) {
-    for (int64_t ch = c_begin; ch < c_end; ++ch) {
-      const int64_t g = ch / d.per_group;
-      double sum_dy = 0, sum_dy_xhat = 0;
-      for (int64_t i = 0; i < d.n; ++i) {
-        const double mean = save_mean.f32()[i * d.groups + g];
-        const double rstd = save_rstd.f32()[i * d.groups + g];
-        const float* xp = x.f32() + (i * d.c + ch) * d.hw;
-        const float* gp = dy.f32() + (i * d.c + ch) * d.hw;
-        for (int64_t k = 0; k < d.hw; ++k) {
-          sum_dy += gp[k];
-          sum_dy_xhat += gp[k] * (xp[k] - mean) * rstd;
-        }
-      }
-      dgamma->f32()[ch] = static_cast<float>(sum_dy_xhat);
-      dbeta->f32()[ch] = static_cast<float>(sum_dy);
+  for (int64_t ch = 0; ch < d.c; ++ch) {  // N * C values: no threads needed
+    const int64_t g = ch / d.per_group;
+    double channel_dy = 0, channel_dy_xhat = 0;
+    for (int64_t i = 0; i < d.n; ++i) {
+      const double mean = save_mean.f32()[i * d.groups + g];
+      const double rstd = save_rstd.f32()[i * d.groups + g];
+      const auto at = static_cast<size_t>(i * d.c + ch);
+      channel_dy += sum_dy[at];
+      channel_dy_xhat += rstd * (sum_dy_x[at] - mean * sum_dy[at]);
     }
-  });
+    dgamma->f32()[ch] = static_cast<float>(channel_dy_xhat);
+    dbeta->f32()[ch] = static_cast<float>(channel_dy);
+  }
 }
 
 }  // namespace cnne::cpu

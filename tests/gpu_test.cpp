@@ -533,7 +533,9 @@ TEST(GpuVsCpu, PyTorchFixturesOnTheGpu) {
   REQUIRE_GPU();
   for (const std::string& recipe : parity_recipes())
     for (const auto& p : run_parity(Device::CUDA, recipe)) ADD_FAILURE() << p;
-  for (const auto& p : run_residual_parity(Device::CUDA)) ADD_FAILURE() << p;
+  for (const char* fixture : kNetworkParityFixtures)
+    for (const auto& p : run_network_parity(Device::CUDA, fixture))
+      ADD_FAILURE() << fixture << ": " << p;
 }
 
 // The whole tutorial network, same weights and batches, K steps: the same

@@ -10,8 +10,12 @@ namespace cnne::test {
 // Replays the fixture's steps of `recipe` on `device`; returns one line per
 // quantity outside tolerance (empty when everything matches PyTorch).
 std::vector<std::string> run_parity(Device device, const std::string& recipe);
-// The residual BatchNorm network's fixture (tests/residual_parity_test.cpp).
-std::vector<std::string> run_residual_parity(Device device);
+// A small residual network's fixture (tests/residual_parity_test.cpp):
+// "residual_parity" (BatchNorm) or "groupnorm_network_parity" (GroupNorm and
+// InstanceNorm2d), from tests/fixtures/<name>.safetensors.
+std::vector<std::string> run_network_parity(Device device, const std::string& fixture);
+// The fixtures run_network_parity takes.
+inline const char* const kNetworkParityFixtures[] = {"residual_parity", "groupnorm_network_parity"};
 // The recipes the fixture holds.
 std::vector<std::string> parity_recipes();
 

@@ -1,6 +1,7 @@
 // Parity with PyTorch for the ResNet layers: a residual block with three
 // BatchNorms, average pooling and global pooling (tools/make_parity_fixtures.py,
-// ResidualTiny). cnnengine must reproduce the training losses, the final
+// ResidualTiny), and the same block with GroupNorm and InstanceNorm2d
+// (GroupNormTiny). cnnengine must reproduce the training losses, the final
 // weights, running statistics and num_batches_tracked, and the eval-mode logits.
 #include <gtest/gtest.h>
 
@@ -30,9 +31,9 @@ void expect_close(std::vector<std::string>& problems, const std::string& what, c
 
 }  // namespace
 
-std::vector<std::string> run_residual_parity(Device device) {
+std::vector<std::string> run_network_parity(Device device, const std::string& fixture) {
   std::vector<std::string> problems;
-  const Safetensors fx = load_safetensors(fixtures_dir() + "/residual_parity.safetensors");
+  const Safetensors fx = load_safetensors(fixtures_dir() + "/" + fixture + ".safetensors");
   const int steps = std::stoi(fx.metadata.at("steps"));
   Network net = Network::from_json(nlohmann::json::parse(fx.metadata.at("network")), "fixture");
   Context ctx(device);
@@ -92,7 +93,12 @@ std::vector<std::string> run_residual_parity(Device device) {
 namespace {
 
 TEST(PyTorchParity, ResidualBatchNormNetworkOnCpu) {
-  for (const auto& p : run_residual_parity(Device::CPU)) ADD_FAILURE() << p;
+  for (const auto& p : run_network_parity(Device::CPU, "residual_parity")) ADD_FAILURE() << p;
+}
+
+TEST(PyTorchParity, ResidualGroupNormNetworkOnCpu) {
+  for (const auto& p : run_network_parity(Device::CPU, "groupnorm_network_parity"))
+    ADD_FAILURE() << p;
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Makes tests/fixtures/simplecnn_parity.safetensors from the tutorial's PyTorch model
-(and tests/fixtures/residual_parity.safetensors from a small residual BatchNorm network).
+(and tests/fixtures/residual_parity.safetensors from a small residual BatchNorm network,
+tests/fixtures/groupnorm_network_parity.safetensors from the same with GroupNorm and
+InstanceNorm2d).
 
 Run with Debian's CPU PyTorch (apt-get install python3-torch python3-numpy):
     /usr/bin/python3 tools/make_parity_fixtures.py [--out tests/fixtures/simplecnn_parity.safetensors]
@@ -235,11 +237,44 @@ RESIDUAL_CONFIG = {"name": "ResidualTiny", "input": [3, 8, 8], "layers": [
 RESIDUAL_OPTIMIZER = {"type": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4}
 
 
-def make_residual_fixture(path):
+class GroupNormTiny(nn.Module):
+    """ResidualTiny with GroupNorm (and InstanceNorm2d on the shortcut) for BatchNorm:
+    no running statistics, the same in training and evaluation."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.gn1 = nn.GroupNorm(4, 8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.gn2 = nn.GroupNorm(2, 8)
+        self.down = nn.Conv2d(3, 8, 1, bias=False)
+        self.downnorm = nn.InstanceNorm2d(8, affine=True)
+        self.pool = nn.AvgPool2d(2)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.gn1(self.conv1(x)))
+        h = self.gn2(self.conv2(h))
+        h = torch.relu(h + self.downnorm(self.down(x)))
+        h = nn.functional.adaptive_avg_pool2d(self.pool(h), 1).flatten(1)
+        return self.fc(h)
+
+
+GROUPNORM_CONFIG = json.loads(json.dumps(RESIDUAL_CONFIG).replace("ResidualTiny", "GroupNormTiny"))
+GROUPNORM_CONFIG["layers"][1] = {"type": "groupnorm", "name": "gn1", "num_groups": 4,
+                                 "num_channels": 8}
+GROUPNORM_CONFIG["layers"][4] = {"type": "groupnorm", "name": "gn2", "num_groups": 2,
+                                 "num_channels": 8}
+GROUPNORM_CONFIG["layers"][6] = {"type": "instancenorm2d", "name": "downnorm",
+                                 "num_features": 8, "affine": True}
+GROUPNORM_CONFIG["layers"][7]["inputs"] = ["gn2", "downnorm"]
+
+
+def make_residual_fixture(path, make_net=ResidualTiny, config=RESIDUAL_CONFIG):
     """init.* state_dict, step.<k>.x / .labels, losses, final.* state_dict (running
     statistics and num_batches_tracked included) and eval-mode logits."""
     torch.manual_seed(99)
-    net = ResidualTiny()
+    net = make_net()
     out = {f"init.{k}": v.detach().numpy().copy() for k, v in net.state_dict().items()}
     for k, v in out.items():
         if v.dtype == np.int64:
@@ -269,7 +304,7 @@ def make_residual_fixture(path):
     with torch.no_grad():
         out["eval.logits"] = net(x).numpy().copy()
     metadata = {"generator": "tools/make_parity_fixtures.py", "torch_version": torch.__version__,
-                "steps": str(STEPS), "network": json.dumps(RESIDUAL_CONFIG),
+                "steps": str(STEPS), "network": json.dumps(config),
                 "optimizer": json.dumps(RESIDUAL_OPTIMIZER)}
     save_safetensors(path, out, metadata)
     print(f"wrote {path}: {len(out)} tensors")
@@ -279,8 +314,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="tests/fixtures/simplecnn_parity.safetensors")
     parser.add_argument("--residual-out", default="tests/fixtures/residual_parity.safetensors")
+    parser.add_argument("--groupnorm-out",
+                        default="tests/fixtures/groupnorm_network_parity.safetensors")
     args = parser.parse_args()
     make_residual_fixture(args.residual_out)
+    make_residual_fixture(args.groupnorm_out, GroupNormTiny, GROUPNORM_CONFIG)
 
     torch.manual_seed(1234)
     torch.set_num_threads(1)
