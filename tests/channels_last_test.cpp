@@ -281,5 +281,60 @@ TEST(ChannelsLastGpu, BatchNormAndGlobalPoolingOpsMatchTheCpu) {
   }
 }
 
+// GroupNorm's kernels in channels-last (a group's channels side by side at
+// each pixel; dgamma/dbeta on tiles of 32 channels) against the CPU's NCHW.
+TEST(ChannelsLastGpu, GroupNormOpsMatchTheCpu) {
+  REQUIRE_GPU();
+  Context cpu(Device::CPU), gpu(Device::CUDA);
+  struct Case {
+    Shape s;
+    int64_t groups;
+  };
+  for (const Case& c : {Case{Shape{4, 6, 5, 7}, 2}, Case{Shape{2, 40, 6, 6}, 8},
+                        Case{Shape{3, 64, 4, 4}, 64}, Case{Shape{1, 36, 9, 3}, 1}}) {
+    const Shape& s = c.s;
+    const Shape cs{s[1]}, stats{s[0], c.groups};
+    Rng rng(static_cast<uint64_t>(s.numel()));
+    std::vector<float> x(static_cast<size_t>(s.numel())), dy(x.size());
+    for (float& v : x) v = rng.uniform(-2.0f, 3.0f);
+    for (float& v : dy) v = rng.uniform(-1.0f, 1.0f);
+    std::vector<float> gamma(static_cast<size_t>(s[1])), beta(gamma.size()), zeros(gamma.size()),
+        stat_zeros(static_cast<size_t>(stats.numel()));
+    for (float& v : gamma) v = rng.uniform(0.5f, 1.5f);
+    for (float& v : beta) v = rng.uniform(-0.5f, 0.5f);
+    struct Results {
+      std::vector<float> y, dx, dgamma, dbeta, mean, rstd;
+    };
+    auto run = [&](Context& ctx, bool channels_last) {
+      const Device d = ctx.device();
+      Placed xt = place(x, s, d, channels_last), dyt = place(dy, s, d, channels_last),
+             yt = place(x, s, d, channels_last), dxt = place(x, s, d, channels_last),
+             gt = place(gamma, cs, d, false), bt = place(beta, cs, d, false),
+             dg = place(zeros, cs, d, false), db = place(zeros, cs, d, false),
+             mean = place(stat_zeros, stats, d, false), rstd = place(stat_zeros, stats, d, false);
+      Results r;
+      ops::groupnorm_forward(ctx, c.groups, 1e-5f, xt.t, &gt.t, &bt.t, mean.t, rstd.t,
+                             FusedActivation::kRelu, yt.t);
+      r.y = fetch(yt.t);
+      ops::groupnorm_backward(ctx, c.groups, xt.t, dyt.t, &gt.t, mean.t, rstd.t, dxt.t, &dg.t,
+                              &db.t);
+      r.dx = fetch(dxt.t);
+      r.dgamma = fetch(dg.t);
+      r.dbeta = fetch(db.t);
+      r.mean = fetch(mean.t);
+      r.rstd = fetch(rstd.t);
+      return r;
+    };
+    const Results want = run(cpu, false), got = run(gpu, true);
+    const std::string at = s.str() + " groups " + std::to_string(c.groups);
+    EXPECT_LT(max_relative(got.y, want.y), 1e-5) << at;
+    EXPECT_LT(max_relative(got.dx, want.dx), 1e-4) << at;
+    EXPECT_LT(max_relative(got.dgamma, want.dgamma), 1e-5) << at;
+    EXPECT_LT(max_relative(got.dbeta, want.dbeta), 1e-5) << at;
+    EXPECT_LT(max_relative(got.mean, want.mean), 1e-6) << at;
+    EXPECT_LT(max_relative(got.rstd, want.rstd), 1e-6) << at;
+  }
+}
+
 }  // namespace
 }  // namespace cnne
