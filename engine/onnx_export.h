@@ -9,7 +9,10 @@
 // Output "logits" (N, classes). Every layer becomes the ONNX nodes that
 // compute it in evaluation mode: conv2d Conv, maxpool2d MaxPool, avgpool2d
 // AveragePool (count_include_pad), global_avgpool2d GlobalAveragePool,
-// batchnorm2d/1d BatchNormalization with the running statistics, relu Relu,
+// batchnorm2d/1d BatchNormalization with the running statistics,
+// instancenorm2d InstanceNormalization, groupnorm Reshape to (N, G, -1),
+// InstanceNormalization, Reshape back, Mul and Add (torch.onnx's form below
+// opset 18, which has GroupNormalization), relu Relu,
 // tanh, sigmoid, leaky_relu, elu their ops, silu x * Sigmoid(x), gelu its
 // erf or tanh formula from Mul/Add/Div/Erf/Tanh (opset 13 has no Gelu),
 // dropout and dropout2d Identity, add Add, concat Concat(axis 1), flatten Flatten(axis 1),

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "engine/error.h"
 #include "engine/ops.h"
@@ -24,6 +25,9 @@ Optimizer::Optimizer(Context& ctx, const Network& net, const OptimizerConfig& co
       config_(config),
       layout_floats_(net.flat_parameters().numel()),
       state_names_(std::move(state_names)) {
+  if (state_names_.size() > kMaxStateBuffers)  // apply() slices them into a fixed array
+    throw Error("optimizer " + config_.type + ": " + std::to_string(state_names_.size()) +
+                " state buffers, at most " + std::to_string(kMaxStateBuffers));
   for (size_t i = 0; i < state_names_.size(); ++i) {
     state_.emplace_back(ctx.device(), net.flat_parameters().bytes());
     ops::fill(ctx_, state(i), 0.0f);
@@ -116,6 +120,7 @@ void Optimizer::import_state(const Safetensors& file, const std::string& path, c
     throw CheckpointError(path + ": metadata steps '" + steps->second + "' is not a number");
   }
   if (count < 0) throw CheckpointError(path + ": negative step count");
+  if (count > 0) require_same_state(file, path, net);
   const size_t expected = count == 0 ? 0 : state_.size() * net.parameters().size();
   if (file.tensors.size() != expected)
     throw CheckpointError(path + ": holds " + std::to_string(file.tensors.size()) +
@@ -135,6 +140,35 @@ void Optimizer::import_state(const Safetensors& file, const std::string& path, c
   steps_ = count;
 }
 
+// The state kinds a file holds are the suffixes of its tensors' names after
+// a parameter's name ("conv1.weight.max_exp_avg_sq"); they must be this
+// run's: settings that add or drop a buffer (amsgrad, RMSprop's momentum or
+// centered) cannot change on resume.
+void Optimizer::require_same_state(const Safetensors& file, const std::string& path,
+                                   const Network& net) const {
+  std::set<std::string> held;
+  for (const SafetensorsTensor& t : file.tensors)
+    for (const NamedParam& p : net.parameters())
+      if (t.name.size() > p.name.size() + 1 &&
+          t.name.compare(0, p.name.size() + 1, p.name + ".") == 0)
+        held.insert(t.name.substr(p.name.size() + 1));
+  const std::set<std::string> kept(state_names_.begin(), state_names_.end());
+  std::string extra, missing;
+  for (const std::string& n : held)
+    if (!kept.count(n) && n.find('.') == std::string::npos)
+      extra += (extra.empty() ? "'" : ", '") + n + "'";
+  for (const std::string& n : kept)
+    if (!held.count(n)) missing += (missing.empty() ? "'" : ", '") + n + "'";
+  if (extra.empty() && missing.empty()) return;
+  std::string why = path + ": the saved " + config_.display_name() + " state ";
+  if (!extra.empty()) why += "holds " + extra + ", which this run's optimizer does not keep";
+  if (!extra.empty() && !missing.empty()) why += ", and ";
+  if (!missing.empty()) why += "lacks " + missing + ", which this run's optimizer keeps";
+  throw CheckpointError(why +
+                        "; resume with the optimizer settings it was saved with (amsgrad, "
+                        "momentum, centered)");
+}
+
 void Optimizer::write_step(StepScalars& scalars, const StepRates& rates, int64_t ahead) const {
   write_scalars(scalars, rates, steps_ + ahead);
 }
@@ -148,7 +182,7 @@ void Optimizer::step(Network& net, const StepRates& rates, StepArgs& args) {
 
 void Optimizer::apply(Network& net, const StepArgs& args) {
   const Tensor params = net.flat_parameters(), grads = net.flat_gradients();
-  Tensor state_slices[3];   // at most three state buffers (RMSprop's, AMSGrad's)
+  Tensor state_slices[kMaxStateBuffers];
   if (segments_.empty()) {  // the whole layout in one kernel
     for (size_t i = 0; i < state_.size(); ++i) state_slices[i] = state(i);
     update(params, grads, std::span<const Tensor>(state_slices, state_.size()), args, true);

@@ -75,8 +75,16 @@ class Optimizer {
     bool decayed;
   };
 
+  // The most state buffers an optimizer keeps (AMSGrad's and centered
+  // RMSprop's three); apply() slices them into a fixed array.
+  static constexpr size_t kMaxStateBuffers = 3;
+
   Optimizer(Context& ctx, const Network& net, const OptimizerConfig& config,
             std::vector<std::string> state_names);
+  // CheckpointError naming `path` unless `file` holds exactly this
+  // optimizer's kinds of state (import_state).
+  void require_same_state(const Safetensors& file, const std::string& path,
+                          const Network& net) const;
 
   // The arguments of the step after `steps_before` counted ones.
   virtual void write_scalars(StepScalars& scalars, const StepRates& rates,

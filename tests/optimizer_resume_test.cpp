@@ -7,6 +7,9 @@
 #include <filesystem>
 
 #include "engine/config.h"
+#include "engine/error.h"
+#include "engine/network.h"
+#include "engine/optimizer.h"
 #include "engine/safetensors.h"
 #include "tests/test_util.h"
 
@@ -74,6 +77,54 @@ INSTANTIATE_TEST_SUITE_P(
                       R"({"type": "adamw", "lr": 0.002, "amsgrad": true})",
                       {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}}),
     [](const auto& test) { return std::string(test.param.name); });
+
+// A state file saved with other buffer-adding settings (amsgrad, RMSprop's
+// momentum or centered) is refused by name, not by a count of tensors.
+TEST(OptimizerStateFile, OfOtherSettingsIsRefusedByName) {
+  const nlohmann::json config =
+      nlohmann::json::parse(Config::embedded_default(), nullptr, true, true);
+  Network net = Network::from_json(config["network"], "tutorial");
+  Context ctx(Device::CPU);
+  net.setup(ctx, {1});
+  // A file of `buffers` per parameter, as export_state writes it after 3 steps.
+  std::vector<std::vector<float>> memory;
+  auto state_file = [&](const std::string& type, const std::vector<std::string>& buffers) {
+    Safetensors file;
+    file.metadata["optimizer"] = type;
+    file.metadata["steps"] = "3";
+    for (const std::string& buffer : buffers)
+      for (const NamedParam& p : net.parameters()) {
+        memory.emplace_back(static_cast<size_t>(p.shape.numel()), 0.5f);
+        file.add(p.name + "." + buffer, Tensor(memory.back().data(), p.shape));
+      }
+    return file;
+  };
+  auto refusal = [&](const char* optimizer, const Safetensors& file) {
+    const auto o = Optimizer::create(
+        ctx, net, OptimizerConfig::from_json(nlohmann::json::parse(optimizer), "run.json"));
+    try {
+      o->import_state(file, "s.safetensors", net);
+    } catch (const CheckpointError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  const Safetensors adam = state_file("adam", {"exp_avg", "exp_avg_sq"});
+  EXPECT_EQ(refusal(R"({"type": "adam", "lr": 0.001})", adam), "(accepted)");
+  EXPECT_EQ(refusal(R"({"type": "adam", "lr": 0.001, "amsgrad": true})", adam),
+            "s.safetensors: the saved Adam state lacks 'max_exp_avg_sq', which this "
+            "run's optimizer keeps; resume with the optimizer settings it was saved with "
+            "(amsgrad, momentum, centered)");
+  const Safetensors amsgrad = state_file("adam", {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"});
+  EXPECT_NE(refusal(R"({"type": "adam", "lr": 0.001})", amsgrad)
+                .find("holds 'max_exp_avg_sq', which this run's optimizer does not keep"),
+            std::string::npos);
+  const Safetensors centered = state_file("rmsprop", {"square_avg", "grad_avg"});
+  EXPECT_NE(refusal(R"({"type": "rmsprop", "lr": 0.001, "momentum": 0.9})", centered)
+                .find("holds 'grad_avg', which this run's optimizer does not keep, and lacks "
+                      "'momentum_buffer'"),
+            std::string::npos);
+}
 
 // The config keeps what it read: the new keys survive a checkpoint's config.
 TEST(OptimizerConfigRoundTrip, NewTypesAndKeysRoundTrip) {
