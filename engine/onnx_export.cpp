@@ -262,7 +262,7 @@ std::vector<uint8_t> export_onnx(const Network& net, const std::vector<float>& p
              {in[0], norm.affine() ? tensor(name + ".weight") : g.filled(name + "/ones", c, 1.0f),
               norm.affine() ? tensor(name + ".bias") : g.filled(name + "/zeros", c, 0.0f)},
              out, {float_attribute("epsilon", norm.eps())});
-    } else if (type == "groupnorm") {
+    } else if (type == "groupnorm" || type == "layernorm") {
       // (N, C, ...) as (N, G, C / G * ...): InstanceNormalization of each (n, g),
       // then back to (N, C, ...) and the per-channel weight and bias, as
       // torch.onnx exports GroupNorm below opset 18.

@@ -10,7 +10,8 @@
 // compute it in evaluation mode: conv2d Conv, maxpool2d MaxPool, avgpool2d
 // AveragePool (count_include_pad), global_avgpool2d GlobalAveragePool,
 // batchnorm2d/1d BatchNormalization with the running statistics,
-// instancenorm2d InstanceNormalization, groupnorm Reshape to (N, G, -1),
+// instancenorm2d InstanceNormalization, groupnorm (and layernorm, one group)
+// Reshape to (N, G, -1),
 // InstanceNormalization, Reshape back, Mul and Add (torch.onnx's form below
 // opset 18, which has GroupNormalization), relu Relu,
 // tanh, sigmoid, leaky_relu, elu their ops, silu x * Sigmoid(x), gelu its

@@ -24,7 +24,9 @@ GroupNorm::GroupNorm(std::string name, Kind kind, int64_t groups, int64_t channe
       channels_(channels),
       eps_(eps),
       affine_(affine) {
-  const char* count_key = kind_ == Kind::kGroup ? "num_channels" : "num_features";
+  const char* count_key = kind_ == Kind::kGroup      ? "num_channels"
+                          : kind_ == Kind::kInstance ? "num_features"
+                                                     : "normalized_shape";
   if (channels_ < 1) throw ConfigError(where() + ": " + count_key + " must be >= 1");
   if (groups_ < 1) throw ConfigError(where() + ": num_groups must be >= 1");
   if (channels_ % groups_ != 0)
@@ -54,8 +56,48 @@ std::unique_ptr<Layer> GroupNorm::from_json_instance(const std::string& name, Js
   return std::make_unique<GroupNorm>(name, Kind::kInstance, features, features, eps, affine);
 }
 
+std::unique_ptr<Layer> GroupNorm::from_json_layer(const std::string& name, JsonFields& f) {
+  // PyTorch's int or one-element list; more dimensions (the (C, H, W) form,
+  // with a weight per element) are not taken.
+  int64_t features = 0;
+  const nlohmann::json& shape = f.get_raw("normalized_shape");
+  if (shape.is_number_integer())
+    features = shape.get<int64_t>();
+  else if (shape.is_array() && shape.size() == 1 && shape[0].is_number_integer())
+    features = shape[0].get<int64_t>();
+  else
+    throw ConfigError(f.error("normalized_shape",
+                              "must be the feature count F of an (N, F) input, as an integer or "
+                              "[F], got " +
+                                  describe_json(shape) +
+                                  " (for (N, C, H, W) use groupnorm: num_groups 1 normalizes "
+                                  "each image over C, H and W)"));
+  const double eps = f.get_number("eps", 1e-5);
+  const bool affine = f.get_bool("elementwise_affine", true);
+  return std::make_unique<GroupNorm>(name, Kind::kLayer, 1, features, eps, affine);
+}
+
+std::string GroupNorm::type() const {
+  switch (kind_) {
+    case Kind::kInstance:
+      return "instancenorm2d";
+    case Kind::kLayer:
+      return "layernorm";
+    default:
+      return "groupnorm";
+  }
+}
+
 Shape GroupNorm::output_shape(const Shape& in) const {
   const bool instance = kind_ == Kind::kInstance;
+  if (kind_ == Kind::kLayer && in.rank() != 2)
+    throw ConfigError(where() + ": expects an input of shape (N, F), got " + in.str() +
+                      " (for (N, C, H, W) use groupnorm: num_groups 1 normalizes each image over "
+                      "C, H and W, with a weight per channel)");
+  if (kind_ == Kind::kLayer && in[1] != channels_)
+    throw ConfigError(where() + ": normalized_shape is " + std::to_string(channels_) +
+                      " but its input has " + std::to_string(in[1]) + " features (shape " +
+                      in.str() + ")");
   if (in.rank() != 4 && (instance || in.rank() != 2))
     throw ConfigError(where() + ": expects an input of shape (N, C, H, W)" +
                       (instance ? std::string() : std::string(" or (N, C)")) + ", got " + in.str());
@@ -107,6 +149,12 @@ void GroupNorm::backward(Context& ctx, const Tensor& x, const Tensor&, const Ten
 }
 
 nlohmann::json GroupNorm::to_json() const {
+  if (kind_ == Kind::kLayer)
+    return {{"type", type()},
+            {"name", name()},
+            {"normalized_shape", channels_},
+            {"eps", eps_},
+            {"elementwise_affine", affine_}};
   if (kind_ == Kind::kInstance)
     return {{"type", type()},
             {"name", name()},
@@ -120,7 +168,10 @@ nlohmann::json GroupNorm::to_json() const {
 
 std::string GroupNorm::repr() const {
   char text[160];
-  if (kind_ == Kind::kInstance)
+  if (kind_ == Kind::kLayer)
+    std::snprintf(text, sizeof text, "LayerNorm((%lld,), eps=%g, elementwise_affine=%s)",
+                  static_cast<long long>(channels_), eps_, affine_ ? "True" : "False");
+  else if (kind_ == Kind::kInstance)
     std::snprintf(
         text, sizeof text,
         "InstanceNorm2d(%lld, eps=%g, momentum=0.1, affine=%s, track_running_stats=False)",

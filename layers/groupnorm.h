@@ -1,7 +1,9 @@
 #pragma once
-// GroupNorm: PyTorch's nn.GroupNorm(num_groups, num_channels, eps, affine)
-// and nn.InstanceNorm2d(num_features, eps, affine) (one channel per group,
-// no running statistics). x, y (N, C, H, W), or (N, C) for groupnorm (as
+// GroupNorm: PyTorch's nn.GroupNorm(num_groups, num_channels, eps, affine),
+// nn.InstanceNorm2d(num_features, eps, affine) (one channel per group, no
+// running statistics) and nn.LayerNorm(normalized_shape, eps,
+// elementwise_affine) over the features of (N, F) (one group of F: the same
+// arithmetic). x, y (N, C, H, W), or (N, C) for groupnorm and layernorm (as
 // (N, C, 1, 1)); weight, bias (C) when affine; scratch save_mean, save_rstd
 // (N, groups) at the largest batch. Each image's groups of C / groups channels
 // are normalized over their values with their own statistics, in training and
@@ -14,15 +16,14 @@ namespace cnne {
 
 class GroupNorm : public Layer {
  public:
-  enum class Kind { kGroup, kInstance };  // nn.GroupNorm, nn.InstanceNorm2d
+  enum class Kind { kGroup, kInstance, kLayer };  // nn.GroupNorm, InstanceNorm2d, LayerNorm
 
   GroupNorm(std::string name, Kind kind, int64_t groups, int64_t channels, double eps, bool affine);
   static std::unique_ptr<Layer> from_json(const std::string& name, JsonFields& fields);
   static std::unique_ptr<Layer> from_json_instance(const std::string& name, JsonFields& fields);
+  static std::unique_ptr<Layer> from_json_layer(const std::string& name, JsonFields& fields);
 
-  std::string type() const override {
-    return kind_ == Kind::kGroup ? "groupnorm" : "instancenorm2d";
-  }
+  std::string type() const override;
   bool supports_channels_last() const override { return true; }
   Shape output_shape(const Shape& in) const override;
   std::vector<ParamSpec> parameter_specs() const override;

@@ -61,6 +61,7 @@ void register_builtin_layers(LayerRegistry& registry) {
                  });
   registry.add("groupnorm", GroupNorm::from_json);
   registry.add("instancenorm2d", GroupNorm::from_json_instance);
+  registry.add("layernorm", GroupNorm::from_json_layer);
   registry.add("dropout", Dropout::from_json);
   registry.add("dropout2d", Dropout::from_json_2d);
   registry.add("avgpool2d", AvgPool2d::from_json);

@@ -1,4 +1,5 @@
-// groupnorm and instancenorm2d (nn.GroupNorm, nn.InstanceNorm2d): PyTorch's
+// groupnorm, instancenorm2d and layernorm (nn.GroupNorm, nn.InstanceNorm2d,
+// nn.LayerNorm over the features of (N, F)): PyTorch's
 // output and gradients (tests/fixtures/groupnorm_parity.safetensors, made by
 // tools/make_groupnorm_fixtures.py), finite differences, independence from
 // the batch, their place in a network (shapes, state_dict names, ReLU fusion,
@@ -30,7 +31,7 @@ HostTensor fixture_tensor(const Safetensors& fx, const std::string& key) {
 TEST(GroupNorm, MatchesPyTorchAndPrintsLikeIt) {
   const Safetensors fx = load_safetensors(test::fixtures_dir() + "/groupnorm_parity.safetensors");
   const nlohmann::json cases = nlohmann::json::parse(fx.metadata.at("cases"));
-  ASSERT_EQ(cases.size(), 8u);
+  ASSERT_EQ(cases.size(), 10u);
   for (const int threads : {1, 3})
     for (const auto& [case_name, c] : cases.items()) {
       const std::string name = case_name, at = name + ", " + std::to_string(threads) + " threads";
@@ -78,6 +79,11 @@ TEST(GroupNorm, MatchesFiniteDifferences) {
   EXPECT_EQ(test::gradient_check(features, flat, test::random_tensor(rng, flat, -2.0f, 2.0f), 4,
                                  1e-2, 2e-4, 2e-3),
             "");
+  GroupNorm layer("ln", GroupNorm::Kind::kLayer, 1, 7, 1e-5, true);
+  const Shape ln_in{3, 7};
+  EXPECT_EQ(test::gradient_check(layer, ln_in, test::random_tensor(rng, ln_in, -2.0f, 2.0f), 6,
+                                 1e-2, 2e-4, 2e-3),
+            "");
   GroupNorm instance("in", GroupNorm::Kind::kInstance, 4, 4, 1e-5, false);
   const Shape planes{2, 4, 3, 5};
   EXPECT_EQ(test::gradient_check(instance, planes, test::random_tensor(rng, planes, -2.0f, 2.0f), 5,
@@ -109,7 +115,7 @@ TEST(GroupNorm, AnImageComesOutAsItDoesAlone) {
 }
 
 // A small CNN with GroupNorm after each convolution (the batch-size-free
-// alternative to BatchNorm) and InstanceNorm2d.
+// alternative to BatchNorm), InstanceNorm2d, and LayerNorm before the head.
 nlohmann::json gn_network() {
   return nlohmann::json::parse(R"({
     "name": "GnNet", "input": [3, 8, 8], "layers": [
@@ -122,7 +128,9 @@ nlohmann::json gn_network() {
       {"type": "relu", "name": "relu2"},
       {"type": "global_avgpool2d", "name": "pool"},
       {"type": "flatten", "name": "flatten"},
-      {"type": "linear", "name": "fc", "in_features": 6, "out_features": 10}]})");
+      {"type": "linear", "name": "fc0", "in_features": 6, "out_features": 8},
+      {"type": "layernorm", "name": "ln", "normalized_shape": 8},
+      {"type": "linear", "name": "fc", "in_features": 8, "out_features": 10}]})");
 }
 
 TEST(GroupNorm, InANetworkShapesNamesFusionAndRoundTrip) {
@@ -130,15 +138,19 @@ TEST(GroupNorm, InANetworkShapesNamesFusionAndRoundTrip) {
   EXPECT_EQ(net.summarize(7)[1].output, Shape({7, 8, 8, 8}));
   std::vector<std::string> names;
   for (const auto& p : net.parameters()) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"conv1.weight", "gn1.weight", "gn1.bias",
-                                             "conv2.weight", "conv2.bias", "in2.weight", "in2.bias",
-                                             "fc.weight", "fc.bias"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"conv1.weight", "gn1.weight", "gn1.bias", "conv2.weight",
+                                      "conv2.bias", "in2.weight", "in2.bias", "fc0.weight",
+                                      "fc0.bias", "ln.weight", "ln.bias", "fc.weight", "fc.bias"}));
   EXPECT_TRUE(net.buffers().empty());
   EXPECT_EQ(net.fused_relus(), (std::vector<std::string>{"gn1+relu1", "in2+relu2"}));
   const std::string repr = net.repr();
   EXPECT_NE(repr.find("(gn1): GroupNorm(4, 8, eps=1e-05, affine=True)"), std::string::npos) << repr;
   EXPECT_NE(repr.find("(in2): InstanceNorm2d(6, eps=1e-05, momentum=0.1, affine=True, "
                       "track_running_stats=False)"),
+            std::string::npos)
+      << repr;
+  EXPECT_NE(repr.find("(ln): LayerNorm((8,), eps=1e-05, elementwise_affine=True)"),
             std::string::npos)
       << repr;
   EXPECT_EQ(Network::from_json(net.to_json(), "again.json").repr(), repr);
@@ -182,10 +194,19 @@ TEST(GroupNorm, ConfigChecksNameTheLayerAndWhatWasExpected) {
                      "layer 'flatten' (instancenorm2d): needs more than 1 value per channel, got "
                      "input [1, 6, 1, 1]"},
            std::pair{Change{8, {{"type", "instancenorm2d"}, {"num_features", 6}}},
-                     "layer 'fc' (instancenorm2d): expects an input of shape (N, C, H, W), got "
+                     "layer 'fc0' (instancenorm2d): expects an input of shape (N, C, H, W), got "
                      "[1, 6]"},
            std::pair{Change{8, {{"type", "groupnorm"}, {"num_groups", 2}, {"num_channels", 4}}},
-                     "layer 'fc' (groupnorm): num_channels is 4 but its input has 6 channels"},
+                     "layer 'fc0' (groupnorm): num_channels is 4 but its input has 6 channels"},
+           std::pair{Change{8, {{"type", "layernorm"}, {"normalized_shape", 5}}},
+                     "layer 'fc0' (layernorm): normalized_shape is 5 but its input has 6 "
+                     "features"},
+           std::pair{Change{1, {{"type", "layernorm"}, {"normalized_shape", 8}}},
+                     "layer 'gn1' (layernorm): expects an input of shape (N, F), got [1, 8, 8, "
+                     "8] (for (N, C, H, W) use groupnorm"},
+           std::pair{Change{8, {{"type", "layernorm"}, {"normalized_shape", {6, 1}}}},
+                     "key 'normalized_shape' must be the feature count F of an (N, F) input, as "
+                     "an integer or [F], got array [6,1]"},
        }) {
     nlohmann::json bad = gn_network();
     auto& layer = bad["layers"][change.first];

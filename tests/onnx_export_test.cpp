@@ -271,6 +271,7 @@ nlohmann::json every_layer_network() {
     {"type": "linear", "name": "fc1", "in_features": 8, "out_features": 16},
     {"type": "batchnorm1d", "name": "bn1d", "num_features": 16},
     {"type": "groupnorm", "name": "gn1d", "num_groups": 2, "num_channels": 16, "affine": false},
+    {"type": "layernorm", "name": "ln", "normalized_shape": 16},
     {"type": "sigmoid", "name": "sig"},
     {"type": "flatten", "name": "flat2", "inputs": ["drop2d"]},
     {"type": "linear", "name": "side", "in_features": 256, "out_features": 16, "bias": false},
@@ -341,6 +342,9 @@ TEST(OnnxExport, EveryLayerTypeBecomesItsOnnxNodes) {
   EXPECT_FLOAT_EQ(as_float(attribute(by_name.at("inorm"), "epsilon").number(2)), 1e-5f);
   EXPECT_EQ(op("gn1d"), "Reshape");  // no affine: the reshape back is the layer's output
   EXPECT_EQ(int64s(e.initializers.at("gn1d/shape")), (std::vector<int64_t>{0, 16}));
+  EXPECT_EQ(op("ln"), "Add");  // layernorm on (N, F): groupnorm's nodes with one group
+  EXPECT_EQ(int64s(e.initializers.at("ln/group_shape")), (std::vector<int64_t>{0, 1, -1}));
+  EXPECT_EQ(int64s(e.initializers.at("ln/channel_shape")), (std::vector<int64_t>{16}));
   EXPECT_EQ(op("drop"), "Identity");
   EXPECT_EQ(op("drop2d"), "Identity");
   EXPECT_EQ(op("gap"), "GlobalAveragePool");

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Makes tests/fixtures/groupnorm_parity.safetensors: what PyTorch's nn.GroupNorm and
-nn.InstanceNorm2d compute, forward and backward, for tests/groupnorm_test.cpp.
+"""Makes tests/fixtures/groupnorm_parity.safetensors: what PyTorch's nn.GroupNorm,
+nn.InstanceNorm2d and nn.LayerNorm (over the features of (N, F)) compute, forward and
+backward, for tests/groupnorm_test.cpp.
 
 Run with Debian's CPU PyTorch (apt-get install python3-torch python3-numpy):
     /usr/bin/python3 tools/make_groupnorm_fixtures.py [--out tests/fixtures/groupnorm_parity.safetensors]
@@ -41,10 +42,16 @@ CASES = {
     "instance": ({"type": "instancenorm2d", "num_features": 3}, (2, 3, 6, 5)),
     "instance_affine": ({"type": "instancenorm2d", "num_features": 4, "affine": True,
                          "eps": 1e-4}, (3, 4, 4, 4)),
+    "layer": ({"type": "layernorm", "normalized_shape": 10}, (4, 10)),
+    "layer_no_affine": ({"type": "layernorm", "normalized_shape": [6], "eps": 1e-3,
+                         "elementwise_affine": False}, (3, 6)),
 }
 
 
 def module_of(entry):
+    if entry["type"] == "layernorm":
+        return nn.LayerNorm(entry["normalized_shape"], eps=entry.get("eps", 1e-5),
+                            elementwise_affine=entry.get("elementwise_affine", True))
     if entry["type"] == "groupnorm":
         return nn.GroupNorm(entry["num_groups"], entry["num_channels"],
                             eps=entry.get("eps", 1e-5), affine=entry.get("affine", True))
