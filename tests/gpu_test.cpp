@@ -284,9 +284,10 @@ TEST(GpuVsCpu, BatchNormAvgPoolsAndDropout) {
                 0.0);  // Dropout2d: the planes' draws alike
 }
 
-// GroupNorm and InstanceNorm2d (a block per (n, group), groupnorm_cuda.cu):
-// groups of 2 channels, one group of more values than a block's threads, one
-// channel per group, no affine parameters, (N, C) input, a batch of 1.
+// GroupNorm, InstanceNorm2d and LayerNorm (a block per (n, group),
+// groupnorm_cuda.cu): groups of 2 channels, one group of more values than a
+// block's threads, one channel per group, no affine parameters, (N, C) input,
+// a batch of 1, LayerNorm over 300 features.
 TEST(GpuVsCpu, GroupNormAndInstanceNorm) {
   REQUIRE_GPU();
   using Kind = GroupNorm::Kind;
@@ -302,7 +303,8 @@ TEST(GpuVsCpu, GroupNormAndInstanceNorm) {
         Case{Kind::kGroup, 3, false, Shape{2, 12, 5, 5}}, Case{Kind::kGroup, 2, true, Shape{6, 10}},
         Case{Kind::kGroup, 8, true, Shape{1, 32, 16, 16}},
         Case{Kind::kInstance, 5, false, Shape{3, 5, 6, 4}},
-        Case{Kind::kInstance, 7, true, Shape{2, 7, 33, 31}}})
+        Case{Kind::kInstance, 7, true, Shape{2, 7, 33, 31}},
+        Case{Kind::kLayer, 1, true, Shape{5, 300}}})
     compare_layer(
         [&] {
           return std::make_unique<GroupNorm>("gn", c.kind, c.groups, c.in[1], 1e-5, c.affine);
