@@ -41,10 +41,6 @@ Shape BatchNorm::output_shape(const Shape& in) const {
   return in;
 }
 
-Tensor BatchNorm::as_maps(const Tensor& t) const {
-  return t.shape.rank() == 2 ? t.reshaped(Shape{t.shape[0], t.shape[1], 1, 1}) : t;
-}
-
 std::vector<ParamSpec> BatchNorm::parameter_specs() const {
   return {{"weight", Shape{features_}}, {"bias", Shape{features_}}};
 }

@@ -42,9 +42,6 @@ class BatchNorm : public Layer {
   double eps() const { return eps_; }
 
  private:
-  // x as the (N, C, H, W) the batch-norm ops take: (N, C) as (N, C, 1, 1).
-  Tensor as_maps(const Tensor& t) const;
-
   Kind kind_;
   int64_t features_;
   double eps_, momentum_;

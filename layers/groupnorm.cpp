@@ -7,14 +7,6 @@
 #include "engine/ops.h"
 
 namespace cnne {
-namespace {
-
-// x as the (N, C, H, W) the group-norm ops take: (N, C) as (N, C, 1, 1).
-Tensor as_maps(const Tensor& t) {
-  return t.shape.rank() == 2 ? t.reshaped(Shape{t.shape[0], t.shape[1], 1, 1}) : t;
-}
-
-}  // namespace
 
 GroupNorm::GroupNorm(std::string name, Kind kind, int64_t groups, int64_t channels, double eps,
                      bool affine)

@@ -4,6 +4,10 @@
 
 namespace cnne {
 
+Tensor Layer::as_maps(const Tensor& t) {
+  return t.shape.rank() == 2 ? t.reshaped(Shape{t.shape[0], t.shape[1], 1, 1}) : t;
+}
+
 void Layer::bind(std::vector<Tensor> params, std::vector<Tensor> grads) {
   const size_t expected = parameter_specs().size();
   if (params.size() != expected || grads.size() != expected)

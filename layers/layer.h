@@ -139,6 +139,9 @@ class Layer {
  protected:
   // "layer 'conv1' (conv2d)": the start of every error about this layer.
   std::string where() const { return "layer '" + name_ + "' (" + type() + ")"; }
+  // t as the (N, C, H, W) the normalization ops take: (N, C) as (N, C, 1, 1),
+  // other shapes as they are (batchnorm1d, groupnorm and layernorm on features).
+  static Tensor as_maps(const Tensor& t);
 
   // For layers whose ops take the weight params_[0] in the compute dtype
   // (conv2d, linear), Note [mixed precision], or in the channels-last layout
