@@ -237,6 +237,7 @@ std::string Network::channels_last_refusal() const {
         return "training.channels_last: layer '" + layers_[i]->name() + "' (" + layers_[i]->type() +
                ") does not take channels-last input " + in.str() +
                "; conv2d, batchnorm2d, groupnorm, instancenorm2d, the activations, add, concat, "
+               "mul, "
                "dropout and global_avgpool2d "
                "do (a network of them up to its global average pooling, like ResNet)";
     }

@@ -297,6 +297,17 @@ std::vector<uint8_t> export_onnx(const Network& net, const std::vector<float>& p
       g.node("Identity", name, in, out);  // evaluation mode
     } else if (type == "add") {
       g.node("Add", name, in, out);
+    } else if (type == "mul") {
+      // ONNX broadcasts from the last dimension: an (N, C) gate of an
+      // (N, C, H, W) map becomes (N, C, 1, 1) first.
+      const std::vector<size_t>& nodes = net.layer_inputs(i);
+      std::vector<std::string> factors = in;
+      for (size_t j = 0; j < 2; ++j) {
+        const int rank = nodes[j] == 0 ? 4 : rows[nodes[j] - 1].output.rank();
+        if (rank == 2 && rows[i].output.rank() == 4)
+          factors[j] = step("Unsqueeze", "unsqueeze", {in[j], g.int64s(name + "/axes", {2, 3})});
+      }
+      g.node("Mul", name, factors, out);
     } else if (type == "concat") {
       g.node("Concat", name, in, out, {int_attribute("axis", 1)});
     } else if (type == "flatten") {
@@ -348,6 +359,24 @@ std::vector<uint8_t> export_onnx(const Network& net, const std::vector<float>& p
           g.node("Mul", name, {x, half}, out);
           break;
         }
+        case Activation::kRelu6:  // torch.onnx: Clip(0, 6)
+          g.node("Clip", name, {x, g.scalar(name + "/min", 0.0), g.scalar(name + "/max", 6.0)},
+                 out);
+          break;
+        case Activation::kHardsigmoid:
+          g.node("HardSigmoid", name, in, out,
+                 {float_attribute("alpha", 1.0 / 6.0), float_attribute("beta", 0.5)});
+          break;
+        case Activation::kHardswish: {  // opset 13 has no HardSwish (14 does): x * HardSigmoid(x)
+          const std::string gate = g.unique(name + "/hardsigmoid");
+          g.node("HardSigmoid", name + "/hardsigmoid", in, gate,
+                 {float_attribute("alpha", 1.0 / 6.0), float_attribute("beta", 0.5)});
+          g.node("Mul", name, {x, gate}, out);
+          break;
+        }
+        case Activation::kMish:  // opset 13 has no Mish (18 does): x * tanh(softplus(x))
+          g.node("Mul", name, {x, step("Tanh", "tanh", {step("Softplus", "softplus", {x})})}, out);
+          break;
       }
     } else {
       throw ConfigError("export: layer '" + name + "' (" + type + ") has no ONNX form here");

@@ -91,6 +91,13 @@ void groupnorm_backward(Context& ctx, int64_t groups, const Tensor& x, const Ten
                         const Tensor& dx, const Tensor* dgamma, const Tensor* dbeta) {
   CNNE_ROUTE(groupnorm_backward, groups, x, dy, gamma, save_mean, save_rstd, dx, dgamma, dbeta);
 }
+void mul_forward(Context& ctx, const Tensor& x, const Tensor& s, const Tensor& y) {
+  CNNE_ROUTE(mul_forward, x, s, y);
+}
+void mul_backward(Context& ctx, const Tensor& x, const Tensor& s, const Tensor& dy,
+                  const Tensor* dx, const Tensor* ds) {
+  CNNE_ROUTE(mul_backward, x, s, dy, dx, ds);
+}
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
                      bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
   CNNE_ROUTE(dropout_forward, p, scale, step_key, salt, per_channel, x, mask, y);

@@ -51,11 +51,22 @@ struct Pool2dParams {
 enum class FusedActivation { kNone, kRelu };
 
 // The pointwise activations besides ReLU (layers/activation.h), PyTorch's
-// nn.Tanh, Sigmoid, LeakyReLU, ELU, SiLU and GELU (approximate='none' and
-// 'tanh'); their
-// arithmetic, shared by the CPU reference and the GPU kernels, is in
-// layers/activation_math.h.
-enum class Activation : int32_t { kTanh, kSigmoid, kLeakyRelu, kElu, kSilu, kGelu, kGeluTanh };
+// nn.Tanh, Sigmoid, LeakyReLU, ELU, SiLU, GELU (approximate='none' and
+// 'tanh'), ReLU6, Hardsigmoid, Hardswish and Mish; their arithmetic, shared
+// by the CPU reference and the GPU kernels, is in layers/activation_math.h.
+enum class Activation : int32_t {
+  kTanh,
+  kSigmoid,
+  kLeakyRelu,
+  kElu,
+  kSilu,
+  kGelu,
+  kGeluTanh,
+  kRelu6,
+  kHardsigmoid,
+  kHardswish,
+  kMish
+};
 
 // Output size of a convolution or pooling window along one axis (floor mode),
 // PyTorch's formula; a window of `kernel` taps `dilation` pixels apart. 0 when

@@ -176,6 +176,21 @@ void groupnorm_backward(Context& ctx, int64_t groups, const Tensor& x, const Ten
   cpu::groupnorm_backward(ctx, groups, *xv, *dyv, gamma, save_mean, save_rstd, *dxv, dgamma, dbeta);
   dxv.store();
 }
+void mul_forward(Context& ctx, const Tensor& x, const Tensor& s, const Tensor& y) {
+  F32View xv(x, true), sv(s, true), yv(y, false);
+  cpu::mul_forward(ctx, *xv, *sv, *yv);
+  yv.store();
+}
+void mul_backward(Context& ctx, const Tensor& x, const Tensor& s, const Tensor& dy,
+                  const Tensor* dx, const Tensor* ds) {
+  F32View xv(x, true), sv(s, true), dyv(dy, true);
+  std::optional<F32View> dxv, dsv;
+  if (dx) dxv.emplace(*dx, false);
+  if (ds) dsv.emplace(*ds, false);
+  cpu::mul_backward(ctx, *xv, *sv, *dyv, dxv ? dxv->get() : nullptr, dsv ? dsv->get() : nullptr);
+  if (dxv) dxv->store();
+  if (dsv) dsv->store();
+}
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
                      bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
   F32View xv(x, true), maskv(mask, false), yv(y, false);

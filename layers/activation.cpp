@@ -29,9 +29,13 @@ constexpr Naming kNamings[] = {
     {"silu", "SiLU", nullptr, 0.0, ""},
     {"gelu", "GELU", nullptr, 0.0, "approximate='none'"},
     {"gelu", "GELU", nullptr, 0.0, "approximate='tanh'"},  // kGeluTanh
+    {"relu6", "ReLU6", nullptr, 0.0, ""},
+    {"hardsigmoid", "Hardsigmoid", nullptr, 0.0, ""},
+    {"hardswish", "Hardswish", nullptr, 0.0, ""},
+    {"mish", "Mish", nullptr, 0.0, ""},
 };
 
-static_assert(std::size(kNamings) == static_cast<size_t>(Activation::kGeluTanh) + 1,
+static_assert(std::size(kNamings) == static_cast<size_t>(Activation::kMish) + 1,
               "one naming per Activation, in its order");
 
 const Naming& naming(Activation kind) {

@@ -15,10 +15,23 @@
 //   gelu, approximate='tanh': t = tanh(sqrt(2 / pi) * (x + 0.044715 x^3)),
 //               y = 0.5 * x * (1 + t)
 //               dx = dy * (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2 / pi) (1 + 3 * 0.044715 x^2))
-// (`param` is the slope or alpha). A NaN input gives NaN out and a NaN
-// gradient, except leaky_relu's, whose comparison sends it down the negative
-// branch (dy * slope) as PyTorch's does. (PyTorch's ELU gradient of NaN is NaN
-// in its vectorized loop, dy in its scalar one; here always NaN.)
+//   relu6       y = min(max(x, 0), 6)              dx = 0 < x < 6 ? dy : 0
+//   hardsigmoid y = min(max(x + 3, 0), 6) / 6      dx = -3 < x < 3 ? dy * (1 / 6) : 0
+//   hardswish   y = x * min(max(x + 3, 0), 6) / 6  dx = x < -3 ? 0
+//                                                     : x >= 3 ? dy : dy * (x / 3 + 0.5)
+//   mish        y = x * tanh(log1p(exp(x)))        dx = dy * (t + x * s * (1 - t * t)),
+//                                                  t = tanh(log1p(exp(x))), s = sigmoid(x)
+// (`param` is the slope or alpha; relu6 is PyTorch's hardtanh(0, 6).) min and
+// max keep NaN as std::min/max do, so NaN passes through the clamps. The
+// gradients' boundaries are those of PyTorch 1.13's vectorized CPU kernels,
+// which every tensor of more than a few elements takes
+// (tests/fixtures/layer_parity.safetensors pins them): hardswish's gradient
+// is -dy / 2 at x = -3 and dy at x = 3, where its scalar and CUDA kernels
+// give 1.5 dy. A NaN input gives NaN out and a NaN gradient, except
+// leaky_relu's, whose comparison sends it down the negative branch (dy *
+// slope) as PyTorch's does, and relu6's and hardsigmoid's (0: NaN is outside
+// their open intervals). (PyTorch's ELU gradient of NaN is NaN in its
+// vectorized loop, dy in its scalar one; here always NaN.)
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -32,6 +45,13 @@ constexpr float kSqrtHalf = 0.70710678118654752440f;       // M_SQRT1_2
 constexpr float kInvSqrtTwoPi = 0.39894228040143267794f;   // 1 / sqrt(2 pi)
 constexpr float kSqrtTwoOverPi = 0.79788456080286535588f;  // sqrt(2 / pi)
 constexpr float kGeluKappa = 0.044715f;
+
+// min(max(v, lo), hi) with std::max/std::min's argument order: NaN stays NaN
+// (fminf/fmaxf would drop it).
+CNNE_HOST_DEVICE inline float clamp_keeping_nan(float v, float lo, float hi) {
+  const float above = v < lo ? lo : v;
+  return hi < above ? hi : above;
+}
 
 template <Activation K>
 CNNE_HOST_DEVICE inline float activation_value(float x, float param) {
@@ -47,6 +67,14 @@ CNNE_HOST_DEVICE inline float activation_value(float x, float param) {
     return x / (1.0f + expf(-x));
   } else if constexpr (K == Activation::kGelu) {
     return x * 0.5f * (1.0f + erff(x * kSqrtHalf));
+  } else if constexpr (K == Activation::kRelu6) {
+    return clamp_keeping_nan(x, 0.0f, 6.0f);
+  } else if constexpr (K == Activation::kHardsigmoid) {
+    return clamp_keeping_nan(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+  } else if constexpr (K == Activation::kHardswish) {
+    return x * clamp_keeping_nan(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+  } else if constexpr (K == Activation::kMish) {
+    return x * tanhf(log1pf(expf(x)));
   } else {
     const float inner = kSqrtTwoOverPi * (x + kGeluKappa * (x * x * x));
     return 0.5f * x * (1.0f + tanhf(inner));
@@ -71,6 +99,18 @@ CNNE_HOST_DEVICE inline float activation_gradient(float x, float y, float dy, fl
     const float cdf = 0.5f * (1.0f + erff(x * kSqrtHalf));
     const float pdf = expf(-0.5f * x * x) * kInvSqrtTwoPi;
     return dy * (cdf + x * pdf);
+  } else if constexpr (K == Activation::kRelu6) {
+    return (x > 0.0f && x < 6.0f) ? dy : 0.0f;
+  } else if constexpr (K == Activation::kHardsigmoid) {
+    return (x > -3.0f && x < 3.0f) ? dy * (1.0f / 6.0f) : 0.0f;
+  } else if constexpr (K == Activation::kHardswish) {
+    if (x < -3.0f) return 0.0f;
+    if (x >= 3.0f) return dy;
+    return dy * (x / 3.0f + 0.5f);
+  } else if constexpr (K == Activation::kMish) {
+    const float s = 1.0f / (1.0f + expf(-x));
+    const float t = tanhf(log1pf(expf(x)));
+    return dy * (t + x * s * (1.0f - t * t));
   } else {
     const float x_sq = x * x;
     const float t = tanhf(kSqrtTwoOverPi * (x + kGeluKappa * (x_sq * x)));
@@ -99,6 +139,14 @@ inline void with_activation(Activation kind, F&& f) {
       return f(std::integral_constant<Activation, Activation::kGelu>{});
     case Activation::kGeluTanh:
       return f(std::integral_constant<Activation, Activation::kGeluTanh>{});
+    case Activation::kRelu6:
+      return f(std::integral_constant<Activation, Activation::kRelu6>{});
+    case Activation::kHardsigmoid:
+      return f(std::integral_constant<Activation, Activation::kHardsigmoid>{});
+    case Activation::kHardswish:
+      return f(std::integral_constant<Activation, Activation::kHardswish>{});
+    case Activation::kMish:
+      return f(std::integral_constant<Activation, Activation::kMish>{});
   }
 }
 

@@ -11,6 +11,7 @@
 #include "layers/global_avgpool2d.h"
 #include "layers/groupnorm.h"
 #include "layers/linear.h"
+#include "layers/mul.h"
 #include "layers/pool2d.h"
 #include "layers/relu.h"
 
@@ -68,8 +69,11 @@ void register_builtin_layers(LayerRegistry& registry) {
   registry.add("global_avgpool2d", GlobalAvgPool2d::from_json);
   registry.add("add", Add::from_json);
   registry.add("concat", Concat::from_json);
-  for (const Activation kind : {Activation::kTanh, Activation::kSigmoid, Activation::kLeakyRelu,
-                                Activation::kElu, Activation::kSilu, Activation::kGelu})
+  registry.add("mul", Mul::from_json);
+  for (const Activation kind :
+       {Activation::kTanh, Activation::kSigmoid, Activation::kLeakyRelu, Activation::kElu,
+        Activation::kSilu, Activation::kGelu, Activation::kRelu6, Activation::kHardsigmoid,
+        Activation::kHardswish, Activation::kMish})
     registry.add(activation_type(kind), [kind](const std::string& name, JsonFields& fields) {
       return ActivationLayer::from_json(kind, name, fields);
     });

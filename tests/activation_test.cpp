@@ -38,7 +38,7 @@ TEST(Activations, MatchPyTorchForwardAndBackwardAndPrintLikeIt) {
   const Safetensors fx = load_safetensors(test::fixtures_dir() + "/layer_parity.safetensors");
   const HostTensor x = test::host_tensor(*fx.find("x")), dy = test::host_tensor(*fx.find("dy"));
   const nlohmann::json modules = nlohmann::json::parse(fx.metadata.at("modules"));
-  ASSERT_EQ(modules.size(), 9u);
+  ASSERT_EQ(modules.size(), 13u);
   for (const auto& [name, entry_and_repr] : modules.items()) {
     std::unique_ptr<Layer> layer = layer_from(entry_and_repr[0]);
     EXPECT_EQ(layer->repr(), entry_and_repr[1].get<std::string>()) << name;
@@ -63,15 +63,20 @@ std::vector<nlohmann::json> every_activation() {
           {{"type", "elu"}, {"alpha", 1.5}},
           {{"type", "silu"}},
           {{"type", "gelu"}},
-          {{"type", "gelu"}, {"approximate", "tanh"}}};
+          {{"type", "gelu"}, {"approximate", "tanh"}},
+          {{"type", "relu6"}},
+          {{"type", "hardsigmoid"}},
+          {{"type", "hardswish"}},
+          {{"type", "mish"}}};
 }
 
 TEST(Activations, GradientsMatchFiniteDifferencesAwayFromTheKinks) {
   Rng rng(6);
   const Shape in{2, 3, 4, 5};
   HostTensor x(in);
-  for (auto& v : x.values)  // |x| >= 0.05 > eps: leaky_relu and elu never cross their kink
-    v = (rng.uniform01() < 0.5f ? -1.0f : 1.0f) * rng.uniform(0.05f, 3.0f);
+  // 0.05 <= |x| <= 2.9, eps away from every kink (0 for leaky_relu, elu and
+  // relu6; -3 and 3 for hardsigmoid and hardswish)
+  for (auto& v : x.values) v = (rng.uniform01() < 0.5f ? -1.0f : 1.0f) * rng.uniform(0.05f, 2.9f);
   for (const nlohmann::json& entry : every_activation()) {
     std::unique_ptr<Layer> layer = layer_from(entry);
     EXPECT_EQ(test::gradient_check(*layer, in, x, 4), "") << entry.dump();
@@ -93,9 +98,11 @@ TEST(Activations, AssignEveryGradientAndKeepNaN) {
     HostTensor dx(in, nan);  // Note [backward contract]: every element written
     const Tensor dx_view = dx.view();
     layer->backward(ctx, x.view(), y.view(), dy.view(), &dx_view);
-    // leaky_relu's comparison sends NaN down its negative branch, as PyTorch's
-    // does (the fixture's NaN pins that): a finite gradient
-    const bool nan_gradient = entry["type"] != "leaky_relu";
+    // leaky_relu's comparison sends NaN down its negative branch, relu6's and
+    // hardsigmoid's to 0, as PyTorch's do (the fixture's NaN pins that): a
+    // finite gradient
+    const std::string type = entry["type"];
+    const bool nan_gradient = type != "leaky_relu" && type != "relu6" && type != "hardsigmoid";
     for (size_t i = 0; i < dx.values.size(); ++i) {
       EXPECT_EQ(std::isnan(y.values[i]), i == 4) << entry.dump() << " y " << i;
       EXPECT_EQ(std::isnan(dx.values[i]), i == 4 && nan_gradient) << entry.dump() << " dx " << i;

@@ -59,7 +59,8 @@ INSTANTIATE_TEST_SUITE_P(
             "unknown layer type", [](auto& j) { j[layer(1)]["type"] = "swish"; },
             "unknown layer type 'swish' (known types: add, avgpool2d, batchnorm1d, batchnorm2d, "
             "concat, conv2d, dropout, dropout2d, elu, flatten, gelu, global_avgpool2d, groupnorm, "
-            "instancenorm2d, layernorm, leaky_relu, linear, maxpool2d, relu, sigmoid, silu, tanh)"},
+            "hardsigmoid, hardswish, instancenorm2d, layernorm, leaky_relu, linear, maxpool2d, "
+            "mish, mul, relu, relu6, sigmoid, silu, tanh)"},
         BadConfig{
             "slope not a number",
             [](auto& j) {

@@ -240,12 +240,16 @@ TEST(EmulatedKernels, ActivationsMatchTheCpuForwardAndBackward) {
   std::vector<float> x = uniform(rng, n, -5.0f, 5.0f);
   x[0] = 0.0f;
   x[1] = NAN;
+  x[2] = -3.0f;  // the hard activations' kinks
+  x[3] = 3.0f;
   const std::vector<float> dy = uniform(rng, n, -1.0f, 1.0f);
   for (const auto& [kind, param] :
        {std::pair{Activation::kTanh, 0.0f}, std::pair{Activation::kSigmoid, 0.0f},
         std::pair{Activation::kLeakyRelu, 0.05f}, std::pair{Activation::kElu, 0.7f},
         std::pair{Activation::kSilu, 0.0f}, std::pair{Activation::kGelu, 0.0f},
-        std::pair{Activation::kGeluTanh, 0.0f}})
+        std::pair{Activation::kGeluTanh, 0.0f}, std::pair{Activation::kRelu6, 0.0f},
+        std::pair{Activation::kHardsigmoid, 0.0f}, std::pair{Activation::kHardswish, 0.0f},
+        std::pair{Activation::kMish, 0.0f}})
     for (const DType dtype : {DType::F32, DType::BF16}) {
       Context ctx(Device::CPU);
       Staged xt = stage(x, s, dtype), dyt = stage(dy, s, dtype);

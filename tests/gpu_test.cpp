@@ -320,7 +320,9 @@ TEST(GpuVsCpu, Activations) {
        {std::pair{Activation::kTanh, 0.0}, std::pair{Activation::kSigmoid, 0.0},
         std::pair{Activation::kLeakyRelu, 0.05}, std::pair{Activation::kElu, 0.7},
         std::pair{Activation::kSilu, 0.0}, std::pair{Activation::kGelu, 0.0},
-        std::pair{Activation::kGeluTanh, 0.0}})
+        std::pair{Activation::kGeluTanh, 0.0}, std::pair{Activation::kRelu6, 0.0},
+        std::pair{Activation::kHardsigmoid, 0.0}, std::pair{Activation::kHardswish, 0.0},
+        std::pair{Activation::kMish, 0.0}})
     compare_layer([&] { return std::make_unique<ActivationLayer>("act", kind, param); },
                   Shape{4, 6, 9, 7}, 9, 1e-5);
 }

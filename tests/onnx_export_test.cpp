@@ -266,6 +266,16 @@ nlohmann::json every_layer_network() {
     {"type": "instancenorm2d", "name": "inorm", "num_features": 16},
     {"type": "dropout", "name": "drop", "p": 0.3},
     {"type": "dropout2d", "name": "drop2d", "p": 0.2},
+    {"type": "global_avgpool2d", "name": "se_pool"},
+    {"type": "conv2d", "name": "se_reduce", "in_channels": 16, "out_channels": 4, "kernel_size": 1},
+    {"type": "relu6", "name": "se_relu6"},
+    {"type": "conv2d", "name": "se_expand", "in_channels": 4, "out_channels": 16, "kernel_size": 1},
+    {"type": "hardsigmoid", "name": "se_gate"},
+    {"type": "mul", "name": "se_scale", "inputs": ["drop2d", "se_gate"]},
+    {"type": "hardswish", "name": "hswish"},
+    {"type": "flatten", "name": "se_flat", "inputs": ["se_pool"]},
+    {"type": "mish", "name": "mish"},
+    {"type": "mul", "name": "gate2", "inputs": ["mish", "hswish"]},
     {"type": "global_avgpool2d", "name": "gap", "inputs": ["elu"]},
     {"type": "flatten", "name": "flat"},
     {"type": "linear", "name": "fc1", "in_features": 8, "out_features": 16},
@@ -273,7 +283,7 @@ nlohmann::json every_layer_network() {
     {"type": "groupnorm", "name": "gn1d", "num_groups": 2, "num_channels": 16, "affine": false},
     {"type": "layernorm", "name": "ln", "normalized_shape": 16},
     {"type": "sigmoid", "name": "sig"},
-    {"type": "flatten", "name": "flat2", "inputs": ["drop2d"]},
+    {"type": "flatten", "name": "flat2", "inputs": ["gate2"]},
     {"type": "linear", "name": "side", "in_features": 256, "out_features": 16, "bias": false},
     {"type": "add", "name": "mix", "inputs": ["sig", "side"]},
     {"type": "linear", "name": "fc", "in_features": 16, "out_features": 10}]})",
@@ -348,6 +358,26 @@ TEST(OnnxExport, EveryLayerTypeBecomesItsOnnxNodes) {
   EXPECT_EQ(op("drop"), "Identity");
   EXPECT_EQ(op("drop2d"), "Identity");
   EXPECT_EQ(op("gap"), "GlobalAveragePool");
+  EXPECT_EQ(op("se_relu6"), "Clip");  // torch.onnx's ReLU6
+  EXPECT_EQ(by_name.at("se_relu6").texts(1),
+            (std::vector<std::string>{"se_reduce", "se_relu6/min", "se_relu6/max"}));
+  EXPECT_EQ(op("se_gate"), "HardSigmoid");
+  EXPECT_FLOAT_EQ(as_float(attribute(by_name.at("se_gate"), "alpha").number(2)), 1.0f / 6.0f);
+  EXPECT_FLOAT_EQ(as_float(attribute(by_name.at("se_gate"), "beta").number(2)), 0.5f);
+  EXPECT_EQ(op("se_scale"), "Mul");  // an (N, C, 1, 1) gate broadcasts as it is
+  EXPECT_EQ(by_name.at("se_scale").texts(1), (std::vector<std::string>{"drop2d", "se_gate"}));
+  EXPECT_EQ(op("hswish/hardsigmoid"), "HardSigmoid");
+  EXPECT_EQ(by_name.at("hswish").texts(1),
+            (std::vector<std::string>{"se_scale", "hswish/hardsigmoid"}));
+  EXPECT_EQ(op("mish/softplus"), "Softplus");
+  EXPECT_EQ(op("mish/tanh"), "Tanh");
+  EXPECT_EQ(by_name.at("mish").texts(1), (std::vector<std::string>{"se_flat", "mish/tanh"}));
+  // An (N, C) gate of an (N, C, H, W) map is Unsqueezed to (N, C, 1, 1) first.
+  EXPECT_EQ(op("gate2/unsqueeze"), "Unsqueeze");
+  EXPECT_EQ(by_name.at("gate2/unsqueeze").texts(1),
+            (std::vector<std::string>{"mish", "gate2/axes"}));
+  EXPECT_EQ(int64s(e.initializers.at("gate2/axes")), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(by_name.at("gate2").texts(1), (std::vector<std::string>{"gate2/unsqueeze", "hswish"}));
   EXPECT_EQ(op("bn1d"), "BatchNormalization");
   EXPECT_EQ(op("sig"), "Sigmoid");
   EXPECT_EQ(op("side"), "Gemm");

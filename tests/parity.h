@@ -15,7 +15,8 @@ std::vector<std::string> run_parity(Device device, const std::string& recipe);
 // InstanceNorm2d), from tests/fixtures/<name>.safetensors.
 std::vector<std::string> run_network_parity(Device device, const std::string& fixture);
 // The fixtures run_network_parity takes.
-inline const char* const kNetworkParityFixtures[] = {"residual_parity", "groupnorm_network_parity"};
+inline const char* const kNetworkParityFixtures[] = {"residual_parity", "groupnorm_network_parity",
+                                                     "se_network_parity"};
 // The recipes the fixture holds.
 std::vector<std::string> parity_recipes();
 

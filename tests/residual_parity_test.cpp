@@ -101,5 +101,11 @@ TEST(PyTorchParity, ResidualGroupNormNetworkOnCpu) {
     ADD_FAILURE() << p;
 }
 
+// Squeeze-and-excitation gates ((N, C, 1, 1) and (N, C)), ReLU6, Hardsigmoid,
+// Hardswish and Mish in a residual BatchNorm network.
+TEST(PyTorchParity, SqueezeExciteNetworkOnCpu) {
+  for (const auto& p : run_network_parity(Device::CPU, "se_network_parity")) ADD_FAILURE() << p;
+}
+
 }  // namespace
 }  // namespace cnne::test

@@ -9,7 +9,8 @@ Run with Debian's CPU PyTorch (apt-get install python3-torch python3-numpy):
 
 It holds, as safetensors (tools/safetensors_file.py):
   x                 F32 (2, 3, 7, 9) inputs: uniform in [-6, 6], then exact values at the
-                    edges (0, +-1e-30, +-20, +-90, the largest float, NaN) in the first row
+                    edges (0, +-1e-30, +-20, +-90, the largest float, NaN, the hard activations'
+                    kinks +-3, +-6) in the first elements
   dy                F32 (2, 3, 7, 9) the incoming gradient, uniform in [-1, 1]
   <case>.y          F32 module(x)
   <case>.dx         F32 the gradient of sum(module(x) * dy) with respect to x
@@ -87,6 +88,10 @@ MODULES = {
     "silu": ({"type": "silu"}, nn.SiLU()),
     "gelu": ({"type": "gelu"}, nn.GELU()),
     "gelu_tanh": ({"type": "gelu", "approximate": "tanh"}, nn.GELU(approximate="tanh")),
+    "relu6": ({"type": "relu6"}, nn.ReLU6()),
+    "hardsigmoid": ({"type": "hardsigmoid"}, nn.Hardsigmoid()),
+    "hardswish": ({"type": "hardswish"}, nn.Hardswish()),
+    "mish": ({"type": "mish"}, nn.Mish()),
 }
 
 
@@ -100,7 +105,7 @@ def main():
     torch.set_num_threads(1)
     x = torch.empty(2, 3, 7, 9).uniform_(-6, 6)
     edges = [0.0, 1e-30, -1e-30, 20.0, -20.0, 90.0, -90.0, 3.4028234663852886e38,
-             -3.4028234663852886e38, float("nan")]
+             -3.4028234663852886e38, float("nan"), -3.0, 3.0, 6.0, -6.0]  # the hard kinks
     x.view(-1)[:len(edges)] = torch.tensor(edges)
     dy = torch.empty_like(x).uniform_(-1, 1)
     out = {"x": x.numpy(), "dy": dy.numpy()}

@@ -2,7 +2,8 @@
 """Makes tests/fixtures/simplecnn_parity.safetensors from the tutorial's PyTorch model
 (and tests/fixtures/residual_parity.safetensors from a small residual BatchNorm network,
 tests/fixtures/groupnorm_network_parity.safetensors from the same with GroupNorm and
-InstanceNorm2d).
+InstanceNorm2d, tests/fixtures/se_network_parity.safetensors from one with
+squeeze-and-excitation gates, ReLU6, Hardsigmoid, Hardswish and Mish).
 
 Run with Debian's CPU PyTorch (apt-get install python3-torch python3-numpy):
     /usr/bin/python3 tools/make_parity_fixtures.py [--out tests/fixtures/simplecnn_parity.safetensors]
@@ -270,6 +271,61 @@ GROUPNORM_CONFIG["layers"][6] = {"type": "instancenorm2d", "name": "downnorm",
 GROUPNORM_CONFIG["layers"][7]["inputs"] = ["gn2", "downnorm"]
 
 
+class SqueezeExciteTiny(nn.Module):
+    """A residual block with squeeze-and-excitation (Hu et al. 2018) and MobileNetV3's
+    activations: an SE gate of 1x1 convolutions, ReLU6 and Hardsigmoid, (N, C, 1, 1),
+    on the main branch; a gate of a linear layer and a sigmoid, (N, C), on the shortcut;
+    Hardswish and Mish."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.se_reduce = nn.Conv2d(8, 4, 1)
+        self.se_expand = nn.Conv2d(4, 8, 1)
+        self.down = nn.Conv2d(3, 8, 1, bias=False)
+        self.gate_fc = nn.Linear(8, 8)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        h = nn.functional.hardswish(self.bn1(self.conv1(x)))
+        h = self.bn2(self.conv2(h))
+        s = nn.functional.adaptive_avg_pool2d(h, 1)
+        s = nn.functional.hardsigmoid(self.se_expand(nn.functional.relu6(self.se_reduce(s))))
+        h = h * s
+        d = self.down(x)
+        g = torch.sigmoid(self.gate_fc(nn.functional.adaptive_avg_pool2d(d, 1).flatten(1)))
+        d = g.view(-1, 8, 1, 1) * d
+        h = nn.functional.mish(h + d)
+        return self.fc(nn.functional.adaptive_avg_pool2d(h, 1).flatten(1))
+
+
+SE_CONFIG = {"name": "SqueezeExciteTiny", "input": [3, 8, 8], "layers": [
+    *RESIDUAL_CONFIG["layers"][0:2],  # conv1, bn1
+    {"type": "hardswish", "name": "act1"},
+    *RESIDUAL_CONFIG["layers"][3:5],  # conv2, bn2
+    {"type": "global_avgpool2d", "name": "se_pool"},
+    {"type": "conv2d", "name": "se_reduce", "in_channels": 8, "out_channels": 4, "kernel_size": 1},
+    {"type": "relu6", "name": "se_act"},
+    {"type": "conv2d", "name": "se_expand", "in_channels": 4, "out_channels": 8, "kernel_size": 1},
+    {"type": "hardsigmoid", "name": "se_gate"},
+    {"type": "mul", "name": "se_scale", "inputs": ["bn2", "se_gate"]},
+    {"type": "conv2d", "name": "down", "in_channels": 3, "out_channels": 8, "kernel_size": 1,
+     "bias": False, "inputs": ["input"]},
+    {"type": "global_avgpool2d", "name": "down_pool"},
+    {"type": "flatten", "name": "down_flat"},
+    {"type": "linear", "name": "gate_fc", "in_features": 8, "out_features": 8},
+    {"type": "sigmoid", "name": "gate"},
+    {"type": "mul", "name": "gated", "inputs": ["gate", "down"]},
+    {"type": "add", "name": "join", "inputs": ["se_scale", "gated"]},
+    {"type": "mish", "name": "act2"},
+    {"type": "global_avgpool2d", "name": "gap"},
+    {"type": "flatten", "name": "flatten"},
+    {"type": "linear", "name": "fc", "in_features": 8, "out_features": 10}]}
+
+
 def make_residual_fixture(path, make_net=ResidualTiny, config=RESIDUAL_CONFIG):
     """init.* state_dict, step.<k>.x / .labels, losses, final.* state_dict (running
     statistics and num_batches_tracked included) and eval-mode logits."""
@@ -316,9 +372,11 @@ def main():
     parser.add_argument("--residual-out", default="tests/fixtures/residual_parity.safetensors")
     parser.add_argument("--groupnorm-out",
                         default="tests/fixtures/groupnorm_network_parity.safetensors")
+    parser.add_argument("--se-out", default="tests/fixtures/se_network_parity.safetensors")
     args = parser.parse_args()
     make_residual_fixture(args.residual_out)
     make_residual_fixture(args.groupnorm_out, GroupNormTiny, GROUPNORM_CONFIG)
+    make_residual_fixture(args.se_out, SqueezeExciteTiny, SE_CONFIG)
 
     torch.manual_seed(1234)
     torch.set_num_threads(1)

@@ -24,7 +24,8 @@ It is adapted only in the following:
   optional checkpoint path (the tutorial always saves ./cifar_net.pth) and an optional
   other optimizer (--optimizer, in cnnengine's config terms; tools/torch_optimizers.py);
   --norm group adds nn.GroupNorm after each convolution (configs/simplecnn_groupnorm.json),
-  --norm batch nn.BatchNorm2d.
+  --norm batch nn.BatchNorm2d; --se adds a squeeze-and-excitation block after the second
+  convolution's ReLU (configs/simplecnn_se.json).
 * Timing: the wall time of each epoch (time.perf_counter, after torch.cuda.synchronize
   on cuda) is printed in the same form as cnnengine prints it, and one machine-readable
   RESULT line is printed at the end.
@@ -40,7 +41,7 @@ Usage:
   /usr/bin/python3 tools/pytorch_tutorial.py --data data/cifar-10-batches-bin \\
       [--dataset cifar10|fashion-mnist] [--epochs 2] [--batch-size 4] [--threads N] [--workers 2] [--seed N] \\
       [--train-limit N] [--test-limit N] [--device cpu|cuda] [--out FILE] [--optimizer JSON] \\
-      [--norm none|group|batch]
+      [--norm none|group|batch] [--se]
 """
 
 import argparse
@@ -163,9 +164,12 @@ class CIFAR10Binary(torch.utils.data.Dataset):
 class SimpleCNN(nn.Module):
     """The tutorial's network, verbatim (grayscale: LeNet-5's padded first layer;
     norm 'group': nn.GroupNorm(2, 6) and nn.GroupNorm(4, 16) after the convolutions, as
-    configs/simplecnn_groupnorm.json; 'batch': nn.BatchNorm2d(6) and nn.BatchNorm2d(16))."""
+    configs/simplecnn_groupnorm.json; 'batch': nn.BatchNorm2d(6) and nn.BatchNorm2d(16);
+    se: a squeeze-and-excitation block (Hu et al. 2018; reduction 4: 16 -> 4 -> 16 by 1x1
+    convolutions, ReLU, sigmoid) rescaling conv2's channels before the pooling, as
+    configs/simplecnn_se.json)."""
 
-    def __init__(self, grayscale=False, norm='none'):
+    def __init__(self, grayscale=False, norm='none', se=False):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, 5, padding=2) if grayscale else nn.Conv2d(3, 6, 5)
         if norm == 'group':
@@ -179,6 +183,10 @@ class SimpleCNN(nn.Module):
         elif norm == 'batch':
             self.norm2 = nn.BatchNorm2d(16)
         self.normalized = norm != 'none'
+        self.se = se
+        if se:
+            self.se_reduce = nn.Conv2d(16, 4, 1)
+            self.se_expand = nn.Conv2d(4, 16, 1)
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, 10)
@@ -187,7 +195,12 @@ class SimpleCNN(nn.Module):
         x = self.conv1(x)
         x = self.pool(torch.relu(self.norm1(x) if self.normalized else x))
         x = self.conv2(x)
-        x = self.pool(torch.relu(self.norm2(x) if self.normalized else x))
+        x = torch.relu(self.norm2(x) if self.normalized else x)
+        if self.se:
+            gate = nn.functional.adaptive_avg_pool2d(x, 1)
+            gate = torch.sigmoid(self.se_expand(torch.relu(self.se_reduce(gate))))
+            x = x * gate
+        x = self.pool(x)
         x = x.view(-1, 16 * 5 * 5)
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
@@ -220,6 +233,8 @@ def parse_args():
     p.add_argument('--norm', choices=('none', 'group', 'batch'), default='none',
                    help='group: GroupNorm after each convolution '
                         '(configs/simplecnn_groupnorm.json); batch: BatchNorm2d')
+    p.add_argument('--se', action='store_true',
+                   help='a squeeze-and-excitation block after conv2 (configs/simplecnn_se.json)')
     return p.parse_args()
 
 
@@ -256,7 +271,7 @@ def main():
           f'DataLoader workers: {args.workers}')
     print(f'Data: {len(trainset)} training and {len(testset)} test images from {root}')
 
-    net = SimpleCNN(grayscale=fashion, norm=args.norm)
+    net = SimpleCNN(grayscale=fashion, norm=args.norm, se=args.se)
     net.to(device)
     print(net)
 
