@@ -51,6 +51,34 @@ Network::Network(Network&&) noexcept = default;
 Network& Network::operator=(Network&&) noexcept = default;
 Network::~Network() = default;
 
+// Note [parameter init]: the layer's weight_init and bias_init keys, checked
+// against the parameters it has.
+std::vector<Network::ParamInitOf> Network::read_param_inits(const Layer& layer, JsonFields& f) {
+  std::vector<ParamInitOf> out;
+  const std::vector<ParamSpec> specs = layer.parameter_specs();
+  for (const char* key : {"weight_init", "bias_init"}) {
+    if (!f.has(key)) continue;
+    const std::string param = std::string(key) == "weight_init" ? "weight" : "bias";
+    ParamInit init = parse_param_init(f.get_raw(key), f.where() + ": " + key);
+    size_t index = specs.size();
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].name == param) index = i;
+    if (index == specs.size())
+      throw ConfigError(f.error(
+          key, "is given, but the layer has no " + param +
+                   (specs.empty() ? " (it has no parameters)" : " (bias false, or affine false)")));
+    if (init.needs_fans() && specs[index].shape.rank() < 2)
+      throw ConfigError(f.error(key, "'" + init.name +
+                                         "' needs the fans of a tensor of two or "
+                                         "more dimensions, and " +
+                                         param + " is " + specs[index].shape.str() +
+                                         "; zeros, ones, constant, normal, trunc_normal or uniform "
+                                         "take any tensor"));
+    out.push_back({index, key, std::move(init)});
+  }
+  return out;
+}
+
 Network Network::from_json(const nlohmann::json& network, const std::string& where) {
   Network net;
   JsonFields f(network, where + ": network");
@@ -87,6 +115,7 @@ Network Network::from_json(const nlohmann::json& network, const std::string& whe
     named.allow("name");
     const std::vector<std::string> input_names = named.get_strings("inputs", {});
     net.layers_.push_back(with_file(where, [&] { return registry.create(type, name, named); }));
+    net.param_inits_.push_back(read_param_inits(*net.layers_.back(), named));
     named.finish();
     std::vector<size_t> inputs;
     if (input_names.empty()) {
@@ -143,6 +172,7 @@ nlohmann::json Network::to_json() const {
   nlohmann::json layers = nlohmann::json::array();
   for (size_t i = 0; i < layers_.size(); ++i) {
     nlohmann::json entry = layers_[i]->to_json();
+    for (const ParamInitOf& p : param_inits_[i]) entry[p.key] = param_init_json(p.init);
     if (!(inputs_[i].size() == 1 && inputs_[i][0] == i)) {  // not the default chain
       nlohmann::json names = nlohmann::json::array();
       for (size_t node : inputs_[i])
@@ -373,6 +403,7 @@ void Network::initialize(Rng& rng) {
     for (size_t i = first_param_of_layer_[l]; i < first_param_of_layer_[l + 1]; ++i)
       views.emplace_back(host.data() + params_[i].offset, params_[i].shape);
     layers_[l]->initialize(rng, views);
+    for (const ParamInitOf& p : param_inits_[l]) fill_param(rng, p.init, views[p.param]);
   }
   upload_parameters(host);
 }

@@ -19,11 +19,14 @@
 
 #include "engine/arena.h"
 #include "engine/context.h"
+#include "engine/param_init.h"
 #include "engine/precision.h"
 #include "engine/rng.h"
 #include "layers/layer.h"
 
 namespace cnne {
+
+class JsonFields;
 
 // One tensor of the network under its PyTorch state_dict name.
 struct NamedParam {
@@ -191,6 +194,15 @@ class Network {
   bool channels_last_ = false;
   std::vector<NamedParam> params_, buffers_;
   std::vector<size_t> first_param_of_layer_, first_buffer_of_layer_;
+  // Note [parameter init]: per layer, (parameter index in the layer, its
+  // weight_init / bias_init), applied after the layer's default init.
+  struct ParamInitOf {
+    size_t param;
+    std::string key;  // "weight_init" or "bias_init"
+    ParamInit init;
+  };
+  std::vector<std::vector<ParamInitOf>> param_inits_;
+  static std::vector<ParamInitOf> read_param_inits(const Layer& layer, JsonFields& fields);
   int64_t param_floats_ = 0;   // sum of parameter elements
   int64_t layout_floats_ = 0;  // parameters with alignment gaps
   int64_t buffer_floats_ = 0;  // buffers with alignment gaps

@@ -25,7 +25,8 @@ It is adapted only in the following:
   other optimizer (--optimizer, in cnnengine's config terms; tools/torch_optimizers.py);
   --norm group adds nn.GroupNorm after each convolution (configs/simplecnn_groupnorm.json),
   --norm batch nn.BatchNorm2d; --se adds a squeeze-and-excitation block after the second
-  convolution's ReLU (configs/simplecnn_se.json).
+  convolution's ReLU (configs/simplecnn_se.json); --conv-init torchvision initializes the
+  convolutions as torchvision's ResNet does (kaiming_normal_ fan_out, zero bias).
 * Timing: the wall time of each epoch (time.perf_counter, after torch.cuda.synchronize
   on cuda) is printed in the same form as cnnengine prints it, and one machine-readable
   RESULT line is printed at the end.
@@ -41,7 +42,7 @@ Usage:
   /usr/bin/python3 tools/pytorch_tutorial.py --data data/cifar-10-batches-bin \\
       [--dataset cifar10|fashion-mnist] [--epochs 2] [--batch-size 4] [--threads N] [--workers 2] [--seed N] \\
       [--train-limit N] [--test-limit N] [--device cpu|cuda] [--out FILE] [--optimizer JSON] \\
-      [--norm none|group|batch] [--se]
+      [--norm none|group|batch] [--se] [--conv-init default|torchvision]
 """
 
 import argparse
@@ -233,6 +234,10 @@ def parse_args():
     p.add_argument('--norm', choices=('none', 'group', 'batch'), default='none',
                    help='group: GroupNorm after each convolution '
                         '(configs/simplecnn_groupnorm.json); batch: BatchNorm2d')
+    p.add_argument('--conv-init', choices=('default', 'torchvision'), default='default',
+                   help='torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu") '
+                        'weights and zero biases on the convolutions, as torchvision\'s ResNet '
+                        '(cnnengine: "weight_init" / "bias_init", docs/CONFIG.md)')
     p.add_argument('--se', action='store_true',
                    help='a squeeze-and-excitation block after conv2 (configs/simplecnn_se.json)')
     return p.parse_args()
@@ -272,6 +277,11 @@ def main():
     print(f'Data: {len(trainset)} training and {len(testset)} test images from {root}')
 
     net = SimpleCNN(grayscale=fashion, norm=args.norm, se=args.se)
+    if args.conv_init == 'torchvision':
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+                nn.init.zeros_(m.bias)
     net.to(device)
     print(net)
 
