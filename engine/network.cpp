@@ -266,10 +266,9 @@ std::string Network::channels_last_refusal() const {
       if (in.rank() == 4 && in[2] * in[3] > 1 && !layers_[i]->supports_channels_last())
         return "training.channels_last: layer '" + layers_[i]->name() + "' (" + layers_[i]->type() +
                ") does not take channels-last input " + in.str() +
-               "; conv2d, batchnorm2d, groupnorm, instancenorm2d, the activations, add, concat, "
-               "mul, "
-               "dropout and global_avgpool2d "
-               "do (a network of them up to its global average pooling, like ResNet)";
+               "; conv2d, batchnorm2d, groupnorm, instancenorm2d, the activations, prelu, add, "
+               "concat, mul, dropout and global_avgpool2d do (a network of them up to its global "
+               "average pooling, like ResNet)";
     }
   return "";
 }

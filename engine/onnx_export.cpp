@@ -8,6 +8,7 @@
 #include "engine/error.h"
 #include "engine/protobuf_writer.h"
 #include "layers/activation.h"
+#include "layers/activation_math.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
 #include "layers/groupnorm.h"
@@ -297,6 +298,14 @@ std::vector<uint8_t> export_onnx(const Network& net, const std::vector<float>& p
       g.node("Identity", name, in, out);  // evaluation mode
     } else if (type == "add") {
       g.node("Add", name, in, out);
+    } else if (type == "prelu") {
+      // PRelu broadcasts the slope from the last dimension: (C) becomes (C, 1, 1) on maps.
+      std::string slope = tensor(name + ".weight");
+      const Shape& out_shape = rows[i].output;
+      const int64_t slopes = net.parameters()[net.first_parameter_of(i)].shape[0];
+      if (out_shape.rank() == 4 && slopes > 1)
+        slope = step("Reshape", "slope", {slope, g.int64s(name + "/slope_shape", {slopes, 1, 1})});
+      g.node("PRelu", name, {in[0], slope}, out);
     } else if (type == "mul") {
       // ONNX broadcasts from the last dimension: an (N, C) gate of an
       // (N, C, H, W) map becomes (N, C, 1, 1) first.
@@ -374,6 +383,10 @@ std::vector<uint8_t> export_onnx(const Network& net, const std::vector<float>& p
           g.node("Mul", name, {x, gate}, out);
           break;
         }
+        case Activation::kSelu:  // ONNX's defaults are SELU's constants; written out anyway
+          g.node("Selu", name, in, out,
+                 {float_attribute("alpha", kSeluAlpha), float_attribute("gamma", kSeluScale)});
+          break;
         case Activation::kMish:  // opset 13 has no Mish (18 does): x * tanh(softplus(x))
           g.node("Mul", name, {x, step("Tanh", "tanh", {step("Softplus", "softplus", {x})})}, out);
           break;

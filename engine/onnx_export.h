@@ -18,7 +18,7 @@
 // erf or tanh formula from Mul/Add/Div/Erf/Tanh (opset 13 has no Gelu),
 // relu6 Clip(0, 6), hardsigmoid HardSigmoid(1/6, 1/2), hardswish
 // x * HardSigmoid(x), mish x * Tanh(Softplus(x)) (HardSwish and Mish are
-// opsets 14 and 18), mul Mul (an (N, C) gate Unsqueezed to (N, C, 1, 1)),
+// opsets 14 and 18), selu Selu, prelu PRelu (its (C) slope as (C, 1, 1) on maps), mul Mul (an (N, C) gate Unsqueezed to (N, C, 1, 1)),
 // dropout and dropout2d Identity, add Add, concat Concat(axis 1), flatten Flatten(axis 1),
 // linear Gemm(transB).
 // Nodes and tensors keep the layers' and parameters' names.

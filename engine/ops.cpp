@@ -98,6 +98,13 @@ void mul_backward(Context& ctx, const Tensor& x, const Tensor& s, const Tensor& 
                   const Tensor* dx, const Tensor* ds) {
   CNNE_ROUTE(mul_backward, x, s, dy, dx, ds);
 }
+void prelu_forward(Context& ctx, const Tensor& x, const Tensor& weight, const Tensor& y) {
+  CNNE_ROUTE(prelu_forward, x, weight, y);
+}
+void prelu_backward(Context& ctx, const Tensor& x, const Tensor& weight, const Tensor& dy,
+                    const Tensor* dx, const Tensor& dweight) {
+  CNNE_ROUTE(prelu_backward, x, weight, dy, dx, dweight);
+}
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
                      bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
   CNNE_ROUTE(dropout_forward, p, scale, step_key, salt, per_channel, x, mask, y);

@@ -52,7 +52,7 @@ enum class FusedActivation { kNone, kRelu };
 
 // The pointwise activations besides ReLU (layers/activation.h), PyTorch's
 // nn.Tanh, Sigmoid, LeakyReLU, ELU, SiLU, GELU (approximate='none' and
-// 'tanh'), ReLU6, Hardsigmoid, Hardswish and Mish; their arithmetic, shared
+// 'tanh'), ReLU6, Hardsigmoid, Hardswish, Mish and SELU; their arithmetic, shared
 // by the CPU reference and the GPU kernels, is in layers/activation_math.h.
 enum class Activation : int32_t {
   kTanh,
@@ -65,7 +65,8 @@ enum class Activation : int32_t {
   kRelu6,
   kHardsigmoid,
   kHardswish,
-  kMish
+  kMish,
+  kSelu
 };
 
 // Output size of a convolution or pooling window along one axis (floor mode),

@@ -191,6 +191,19 @@ void mul_backward(Context& ctx, const Tensor& x, const Tensor& s, const Tensor& 
   if (dxv) dxv->store();
   if (dsv) dsv->store();
 }
+void prelu_forward(Context& ctx, const Tensor& x, const Tensor& weight, const Tensor& y) {
+  F32View xv(x, true), yv(y, false);
+  cpu::prelu_forward(ctx, *xv, weight, *yv);
+  yv.store();
+}
+void prelu_backward(Context& ctx, const Tensor& x, const Tensor& weight, const Tensor& dy,
+                    const Tensor* dx, const Tensor& dweight) {
+  F32View xv(x, true), dyv(dy, true);
+  std::optional<F32View> dxv;
+  if (dx) dxv.emplace(*dx, false);
+  cpu::prelu_backward(ctx, *xv, weight, *dyv, dxv ? dxv->get() : nullptr, dweight);
+  if (dxv) dxv->store();
+}
 void dropout_forward(Context& ctx, float p, float scale, const uint64_t* step_key, uint64_t salt,
                      bool per_channel, const Tensor& x, const Tensor& mask, const Tensor& y) {
   F32View xv(x, true), maskv(mask, false), yv(y, false);

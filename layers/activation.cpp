@@ -33,9 +33,10 @@ constexpr Naming kNamings[] = {
     {"hardsigmoid", "Hardsigmoid", nullptr, 0.0, ""},
     {"hardswish", "Hardswish", nullptr, 0.0, ""},
     {"mish", "Mish", nullptr, 0.0, ""},
+    {"selu", "SELU", nullptr, 0.0, ""},
 };
 
-static_assert(std::size(kNamings) == static_cast<size_t>(Activation::kMish) + 1,
+static_assert(std::size(kNamings) == static_cast<size_t>(Activation::kSelu) + 1,
               "one naming per Activation, in its order");
 
 const Naming& naming(Activation kind) {

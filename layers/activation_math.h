@@ -21,6 +21,10 @@
 //                                                     : x >= 3 ? dy : dy * (x / 3 + 0.5)
 //   mish        y = x * tanh(log1p(exp(x)))        dx = dy * (t + x * s * (1 - t * t)),
 //                                                  t = tanh(log1p(exp(x))), s = sigmoid(x)
+//   selu        y = x <= 0 ? expm1(x) * (alpha * scale) : x * scale
+//               dx = x > 0 ? dy * scale : dy * (alpha * scale) * exp(x)
+//               (Klambauer et al. 2017's alpha and scale, their product in float as
+//               PyTorch's ELU kernel forms it)
 // (`param` is the slope or alpha; relu6 is PyTorch's hardtanh(0, 6).) min and
 // max keep NaN as std::min/max do, so NaN passes through the clamps. The
 // gradients' boundaries are those of PyTorch 1.13's vectorized CPU kernels,
@@ -53,6 +57,10 @@ CNNE_HOST_DEVICE inline float clamp_keeping_nan(float v, float lo, float hi) {
   return hi < above ? hi : above;
 }
 
+constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
+constexpr float kSeluScale = 1.0507009873554804934193349852946f;
+constexpr float kSeluNegative = kSeluAlpha * kSeluScale;
+
 template <Activation K>
 CNNE_HOST_DEVICE inline float activation_value(float x, float param) {
   if constexpr (K == Activation::kTanh) {
@@ -75,6 +83,8 @@ CNNE_HOST_DEVICE inline float activation_value(float x, float param) {
     return x * clamp_keeping_nan(x + 3.0f, 0.0f, 6.0f) / 6.0f;
   } else if constexpr (K == Activation::kMish) {
     return x * tanhf(log1pf(expf(x)));
+  } else if constexpr (K == Activation::kSelu) {
+    return x <= 0.0f ? expm1f(x) * kSeluNegative : x * kSeluScale;
   } else {
     const float inner = kSqrtTwoOverPi * (x + kGeluKappa * (x * x * x));
     return 0.5f * x * (1.0f + tanhf(inner));
@@ -111,6 +121,8 @@ CNNE_HOST_DEVICE inline float activation_gradient(float x, float y, float dy, fl
     const float s = 1.0f / (1.0f + expf(-x));
     const float t = tanhf(log1pf(expf(x)));
     return dy * (t + x * s * (1.0f - t * t));
+  } else if constexpr (K == Activation::kSelu) {
+    return x > 0.0f ? dy * kSeluScale : dy * kSeluNegative * expf(x);
   } else {
     const float x_sq = x * x;
     const float t = tanhf(kSqrtTwoOverPi * (x + kGeluKappa * (x_sq * x)));
@@ -147,6 +159,8 @@ inline void with_activation(Activation kind, F&& f) {
       return f(std::integral_constant<Activation, Activation::kHardswish>{});
     case Activation::kMish:
       return f(std::integral_constant<Activation, Activation::kMish>{});
+    case Activation::kSelu:
+      return f(std::integral_constant<Activation, Activation::kSelu>{});
   }
 }
 

@@ -13,6 +13,7 @@
 #include "layers/linear.h"
 #include "layers/mul.h"
 #include "layers/pool2d.h"
+#include "layers/prelu.h"
 #include "layers/relu.h"
 
 namespace cnne {
@@ -70,10 +71,11 @@ void register_builtin_layers(LayerRegistry& registry) {
   registry.add("add", Add::from_json);
   registry.add("concat", Concat::from_json);
   registry.add("mul", Mul::from_json);
+  registry.add("prelu", PReLU::from_json);
   for (const Activation kind :
        {Activation::kTanh, Activation::kSigmoid, Activation::kLeakyRelu, Activation::kElu,
         Activation::kSilu, Activation::kGelu, Activation::kRelu6, Activation::kHardsigmoid,
-        Activation::kHardswish, Activation::kMish})
+        Activation::kHardswish, Activation::kMish, Activation::kSelu})
     registry.add(activation_type(kind), [kind](const std::string& name, JsonFields& fields) {
       return ActivationLayer::from_json(kind, name, fields);
     });

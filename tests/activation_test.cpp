@@ -38,7 +38,7 @@ TEST(Activations, MatchPyTorchForwardAndBackwardAndPrintLikeIt) {
   const Safetensors fx = load_safetensors(test::fixtures_dir() + "/layer_parity.safetensors");
   const HostTensor x = test::host_tensor(*fx.find("x")), dy = test::host_tensor(*fx.find("dy"));
   const nlohmann::json modules = nlohmann::json::parse(fx.metadata.at("modules"));
-  ASSERT_EQ(modules.size(), 13u);
+  ASSERT_EQ(modules.size(), 14u);
   for (const auto& [name, entry_and_repr] : modules.items()) {
     std::unique_ptr<Layer> layer = layer_from(entry_and_repr[0]);
     EXPECT_EQ(layer->repr(), entry_and_repr[1].get<std::string>()) << name;
@@ -67,7 +67,8 @@ std::vector<nlohmann::json> every_activation() {
           {{"type", "relu6"}},
           {{"type", "hardsigmoid"}},
           {{"type", "hardswish"}},
-          {{"type", "mish"}}};
+          {{"type", "mish"}},
+          {{"type", "selu"}}};
 }
 
 TEST(Activations, GradientsMatchFiniteDifferencesAwayFromTheKinks) {

@@ -13,6 +13,7 @@
 #include "engine/network.h"
 #include "engine/ops.h"
 #include "layers/concat.h"
+#include "tests/network_error.h"
 #include "tests/test_util.h"
 
 namespace cnne {
@@ -158,15 +159,8 @@ TEST(ConcatGpu, DenseNetworkLikeTheCpuInBothLayouts) {
 }
 
 TEST(Concat, ConfigErrorsNameTheLayerAndTheInputs) {
-  const auto error_of = [](const std::function<void(nlohmann::json&)>& edit) -> std::string {
-    nlohmann::json j = dense_network();
-    edit(j);
-    try {
-      Network::from_json(j, "dense.json");
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "no error";
+  const auto error_of = [&](const std::function<void(nlohmann::json&)>& edit) {
+    return test::network_error_of(dense_network(), edit, "dense.json");
   };
   const auto has = [](const std::string& message, const std::string& part) {
     return message.find(part) != std::string::npos;

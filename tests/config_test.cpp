@@ -60,7 +60,7 @@ INSTANTIATE_TEST_SUITE_P(
             "unknown layer type 'swish' (known types: add, avgpool2d, batchnorm1d, batchnorm2d, "
             "concat, conv2d, dropout, dropout2d, elu, flatten, gelu, global_avgpool2d, groupnorm, "
             "hardsigmoid, hardswish, instancenorm2d, layernorm, leaky_relu, linear, maxpool2d, "
-            "mish, mul, relu, relu6, sigmoid, silu, tanh)"},
+            "mish, mul, prelu, relu, relu6, selu, sigmoid, silu, tanh)"},
         BadConfig{
             "slope not a number",
             [](auto& j) {

@@ -249,7 +249,7 @@ TEST(EmulatedKernels, ActivationsMatchTheCpuForwardAndBackward) {
         std::pair{Activation::kSilu, 0.0f}, std::pair{Activation::kGelu, 0.0f},
         std::pair{Activation::kGeluTanh, 0.0f}, std::pair{Activation::kRelu6, 0.0f},
         std::pair{Activation::kHardsigmoid, 0.0f}, std::pair{Activation::kHardswish, 0.0f},
-        std::pair{Activation::kMish, 0.0f}})
+        std::pair{Activation::kMish, 0.0f}, std::pair{Activation::kSelu, 0.0f}})
     for (const DType dtype : {DType::F32, DType::BF16}) {
       Context ctx(Device::CPU);
       Staged xt = stage(x, s, dtype), dyt = stage(dy, s, dtype);

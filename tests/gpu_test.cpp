@@ -34,6 +34,7 @@
 #include "layers/groupnorm.h"
 #include "layers/linear.h"
 #include "layers/pool2d.h"
+#include "layers/prelu.h"
 #include "layers/relu.h"
 #include "tests/fused_test_util.h"
 #include "tests/parity.h"
@@ -322,9 +323,19 @@ TEST(GpuVsCpu, Activations) {
         std::pair{Activation::kSilu, 0.0}, std::pair{Activation::kGelu, 0.0},
         std::pair{Activation::kGeluTanh, 0.0}, std::pair{Activation::kRelu6, 0.0},
         std::pair{Activation::kHardsigmoid, 0.0}, std::pair{Activation::kHardswish, 0.0},
-        std::pair{Activation::kMish, 0.0}})
+        std::pair{Activation::kMish, 0.0}, std::pair{Activation::kSelu, 0.0}})
     compare_layer([&] { return std::make_unique<ActivationLayer>("act", kind, param); },
                   Shape{4, 6, 9, 7}, 9, 1e-5);
+}
+
+// PReLU: y and dx one product each; the slope's gradient a sum in double
+// (a block per slope), on maps (a slope per channel or one for all) and (N, C).
+TEST(GpuVsCpu, PReLU) {
+  REQUIRE_GPU();
+  for (const auto& [count, in] :
+       {std::pair{int64_t{6}, Shape{4, 6, 9, 7}}, std::pair{int64_t{1}, Shape{3, 5, 8, 8}},
+        std::pair{int64_t{10}, Shape{7, 10}}})
+    compare_layer([&] { return std::make_unique<PReLU>("act", count, -0.2); }, in, 10, 1e-5);
 }
 
 const Normalization kCifarNorm({0.4914, 0.4822, 0.4465}, {0.247, 0.2435, 0.2616});

@@ -17,6 +17,7 @@
 #include "engine/network.h"
 #include "engine/ops.h"
 #include "layers/mul.h"
+#include "tests/network_error.h"
 #include "tests/test_util.h"
 
 namespace cnne {
@@ -200,15 +201,8 @@ TEST(MulGpu, SqueezeExciteNetworkLikeTheCpuInBothLayoutsAndBf16) {
 }
 
 TEST(Mul, ConfigErrorsNameTheLayerAndBothShapes) {
-  const auto error_of = [](const std::function<void(nlohmann::json&)>& edit) -> std::string {
-    nlohmann::json j = se_network();
-    edit(j);
-    try {
-      Network::from_json(j, "se.json");
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "no error";
+  const auto error_of = [&](const std::function<void(nlohmann::json&)>& edit) {
+    return test::network_error_of(se_network(), edit, "se.json");
   };
   const auto has = [](const std::string& message, const std::string& part) {
     return message.find(part) != std::string::npos;

@@ -262,6 +262,7 @@ nlohmann::json every_layer_network() {
     {"type": "avgpool2d", "name": "avg2", "kernel_size": 2},
     {"type": "concat", "name": "cat", "inputs": ["avg", "avg2"]},
     {"type": "tanh", "name": "tanh"},
+    {"type": "prelu", "name": "prelu", "num_parameters": 16, "init": 0.1},
     {"type": "groupnorm", "name": "gn", "num_groups": 4, "num_channels": 16},
     {"type": "instancenorm2d", "name": "inorm", "num_features": 16},
     {"type": "dropout", "name": "drop", "p": 0.3},
@@ -275,7 +276,9 @@ nlohmann::json every_layer_network() {
     {"type": "hardswish", "name": "hswish"},
     {"type": "flatten", "name": "se_flat", "inputs": ["se_pool"]},
     {"type": "mish", "name": "mish"},
-    {"type": "mul", "name": "gate2", "inputs": ["mish", "hswish"]},
+    {"type": "selu", "name": "selu"},
+    {"type": "prelu", "name": "prelu1d"},
+    {"type": "mul", "name": "gate2", "inputs": ["prelu1d", "hswish"]},
     {"type": "global_avgpool2d", "name": "gap", "inputs": ["elu"]},
     {"type": "flatten", "name": "flat"},
     {"type": "linear", "name": "fc1", "in_features": 8, "out_features": 16},
@@ -336,7 +339,7 @@ TEST(OnnxExport, EveryLayerTypeBecomesItsOnnxNodes) {
   // GroupNorm as torch.onnx writes it below opset 18: (N, G, -1), InstanceNormalization
   // with unit scale, back to (N, C, H, W), then the per-channel weight and bias.
   EXPECT_EQ(op("gn/group"), "Reshape");
-  EXPECT_EQ(by_name.at("gn/group").texts(1)[0], "tanh");
+  EXPECT_EQ(by_name.at("gn/group").texts(1)[0], "prelu");
   EXPECT_EQ(int64s(e.initializers.at("gn/group_shape")), (std::vector<int64_t>{0, 4, -1}));
   EXPECT_EQ(op("gn/normalize"), "InstanceNormalization");
   EXPECT_EQ(by_name.at("gn/normalize").texts(1),
@@ -375,7 +378,14 @@ TEST(OnnxExport, EveryLayerTypeBecomesItsOnnxNodes) {
   // An (N, C) gate of an (N, C, H, W) map is Unsqueezed to (N, C, 1, 1) first.
   EXPECT_EQ(op("gate2/unsqueeze"), "Unsqueeze");
   EXPECT_EQ(by_name.at("gate2/unsqueeze").texts(1),
-            (std::vector<std::string>{"mish", "gate2/axes"}));
+            (std::vector<std::string>{"prelu1d", "gate2/axes"}));
+  EXPECT_EQ(op("selu"), "Selu");
+  EXPECT_FLOAT_EQ(as_float(attribute(by_name.at("selu"), "gamma").number(2)), 1.0507009873554805f);
+  EXPECT_EQ(op("prelu"), "PRelu");  // a slope per channel: (16) as (16, 1, 1)
+  EXPECT_EQ(by_name.at("prelu").texts(1), (std::vector<std::string>{"tanh", "prelu/slope"}));
+  EXPECT_EQ(int64s(e.initializers.at("prelu/slope_shape")), (std::vector<int64_t>{16, 1, 1}));
+  EXPECT_EQ(by_name.at("prelu1d").texts(1),  // one slope broadcasts as it is
+            (std::vector<std::string>{"selu", "prelu1d.weight"}));
   EXPECT_EQ(int64s(e.initializers.at("gate2/axes")), (std::vector<int64_t>{2, 3}));
   EXPECT_EQ(by_name.at("gate2").texts(1), (std::vector<std::string>{"gate2/unsqueeze", "hswish"}));
   EXPECT_EQ(op("bn1d"), "BatchNormalization");

@@ -14,6 +14,7 @@
 #include "engine/error.h"
 #include "engine/network.h"
 #include "engine/param_init.h"
+#include "tests/network_error.h"
 #include "tests/test_util.h"
 
 namespace cnne {
@@ -158,15 +159,8 @@ TEST(ParamInit, ConfigKeysReachTheNetworkAndRoundTrip) {
 }
 
 TEST(ParamInit, BadValuesAreOneLineErrorsNamingTheLayerAndKey) {
-  const auto error_of = [](const std::function<void(nlohmann::json&)>& edit) -> std::string {
-    nlohmann::json j = inits_network();
-    edit(j);
-    try {
-      Network::from_json(j, "inits.json");
-    } catch (const ConfigError& e) {
-      return e.what();
-    }
-    return "no error";
+  const auto error_of = [&](const std::function<void(nlohmann::json&)>& edit) {
+    return test::network_error_of(inits_network(), edit, "inits.json");
   };
   const auto has = [](const std::string& message, const std::string& part) {
     return message.find(part) != std::string::npos && message.find('\n') == std::string::npos;

@@ -196,13 +196,13 @@ elif [ -x "$tests" ]; then
   # The GPU tests of code that has never run on a GPU (the fused step's
   # cooperative kernel, channels-last, gradient clipping's reduction, the
   # weight average under a graph, mixed batches and their loss, the other
-  # activations, grouped convolutions, concat, group norm, mul) go first, in a process of
+  # activations, grouped convolutions, concat, group norm, mul, prelu) go first, in a process of
   # their own with a short limit: a kernel that hangs or breaks the context
   # costs 90 s and leaves the rest of the suite to run.
   first='FusedStepGpu.*:ChannelsLastGpu.*:GpuVsCpu.Grayscale*:GpuVsCpu.Clipped*:GpuVsCpu.Averaged*'
   first+=':GpuVsCpu.Mixed*:GpuVsCpu.Activations:GpuVsCpu.Conv2d:ConcatGpu.*'
   first+=':GpuVsCpu.BatchNormAvgPoolsAndDropout:GradientAccumulation.*OnTheGpu:Swa.*OnTheGpu'
-  first+=':GpuVsCpu.AugmentationPolicies*:GpuVsCpu.RandomErasing*:GpuVsCpu.GroupNorm*:MulGpu.*'
+  first+=':GpuVsCpu.AugmentationPolicies*:GpuVsCpu.RandomErasing*:GpuVsCpu.GroupNorm*:MulGpu.*:GpuVsCpu.PReLU'
   limited 90 "$tests" --gtest_filter="$first" > "$logs/tests_first.log" 2>&1
   rc_first=$?
   cat "$logs/tests_first.log" >> "$logs/tests.log"
@@ -358,7 +358,7 @@ elif command -v compute-sanitizer > /dev/null; then
   # the hand-written kernels (batch norm, pooling, bias, dropout...) through their GPU-vs-CPU tests
   if [ -x "$tests" ]; then
     # (racecheck checks shared memory, which the fused kernel does not use: memcheck only)
-    kernel_tests='GpuVsCpu.BatchNorm*:GpuVsCpu.GroupNorm*:MulGpu.*:GpuVsCpu.MaxPool2d:GpuVsCpu.Linear:GpuVsCpu.Conv2d'
+    kernel_tests='GpuVsCpu.BatchNorm*:GpuVsCpu.GroupNorm*:MulGpu.*:GpuVsCpu.PReLU:GpuVsCpu.MaxPool2d:GpuVsCpu.Linear:GpuVsCpu.Conv2d'
     for tool in memcheck racecheck; do
       filter=$kernel_tests; [ $tool = memcheck ] && filter="$filter:FusedStepGpu.TheKernel*"
       limited 150 compute-sanitizer --tool $tool --error-exitcode 99 "$tests" --gtest_filter="$filter" \

@@ -28,6 +28,10 @@ input shape]), nn.BatchNorm1d in training mode, one forward and backward, then i
 and for each case of the metadata's "pools" (case -> [its avgpool2d entry, the repr, the input
 shape]), nn.AvgPool2d with and without count_include_pad:
   <case>.x, <case>.dy, <case>.y, <case>.dx
+and for each case of the metadata's "prelus" (case -> [its prelu entry, the repr, the input
+shape]), nn.PReLU with slopes uniform in [-0.5, 0.8], x with 0 and -0 first (and a NaN in
+prelu_channels):
+  <case>.x, <case>.weight, <case>.dy, <case>.y, <case>.dx, <case>.dweight
 """
 import argparse
 import json
@@ -92,6 +96,14 @@ MODULES = {
     "hardsigmoid": ({"type": "hardsigmoid"}, nn.Hardsigmoid()),
     "hardswish": ({"type": "hardswish"}, nn.Hardswish()),
     "mish": ({"type": "mish"}, nn.Mish()),
+    "selu": ({"type": "selu"}, nn.SELU()),
+}
+
+# case -> (its prelu entry in a cnnengine config, the input shape)
+PRELUS = {
+    "prelu_channels": ({"num_parameters": 3}, (2, 3, 7, 9)),
+    "prelu_shared": ({"num_parameters": 1}, (2, 3, 7, 9)),
+    "prelu_features": ({"num_parameters": 5, "init": 0.1}, (4, 5)),
 }
 
 
@@ -171,8 +183,26 @@ def main():
         for key, value in {"x": xin, "dy": g, "y": y, "dx": xin.grad}.items():
             out[name + "." + key] = value.detach().numpy().copy()
         pools[name] = [dict(entry, type="avgpool2d"), repr(pool), list(shape)]
+    prelus = {}
+    for name, (entry, shape) in PRELUS.items():
+        prelu = nn.PReLU(entry["num_parameters"], init=entry.get("init", 0.25))
+        with torch.no_grad():
+            prelu.weight.uniform_(-0.5, 0.8)  # negative slopes too
+        xin = torch.empty(shape).uniform_(-2, 2)
+        # x = 0 takes the slope; a NaN (channel 0 of prelu_channels only) makes that
+        # channel's dweight NaN, as in PyTorch
+        edge = float("nan") if name == "prelu_channels" else -1.5
+        xin.view(-1)[:3] = torch.tensor([0.0, -0.0, edge])
+        xin.requires_grad_(True)
+        y = prelu(xin)
+        g = torch.empty_like(y).uniform_(-1, 1)
+        (y * g).sum().backward()
+        for key, value in {"x": xin, "weight": prelu.weight, "dy": g, "y": y, "dx": xin.grad,
+                           "dweight": prelu.weight.grad}.items():
+            out[name + "." + key] = value.detach().numpy().copy()
+        prelus[name] = [dict(entry, type="prelu"), repr(prelu), list(shape)]
     metadata = {"modules": json.dumps(modules), "convs": json.dumps(convs),
-                "norms": json.dumps(norms), "pools": json.dumps(pools),
+                "norms": json.dumps(norms), "pools": json.dumps(pools), "prelus": json.dumps(prelus),
                 "torch": torch.__version__}
     save_safetensors(args.out, out, metadata)
     print("wrote", args.out)
