@@ -63,10 +63,13 @@ std::vector<Network::ParamInitOf> Network::read_param_inits(const Layer& layer, 
     size_t index = specs.size();
     for (size_t i = 0; i < specs.size(); ++i)
       if (specs[i].name == param) index = i;
-    if (index == specs.size())
-      throw ConfigError(f.error(
-          key, "is given, but the layer has no " + param +
-                   (specs.empty() ? " (it has no parameters)" : " (bias false, or affine false)")));
+    if (index == specs.size()) {
+      std::string names;
+      for (const ParamSpec& spec : specs) names += (names.empty() ? "" : ", ") + spec.name;
+      throw ConfigError(f.error(key, "is given, but the layer has no " + param +
+                                         (specs.empty() ? " (it has no parameters)"
+                                                        : " (its parameters: " + names + ")")));
+    }
     if (init.needs_fans() && specs[index].shape.rank() < 2)
       throw ConfigError(f.error(key, "'" + init.name +
                                          "' needs the fans of a tensor of two or "

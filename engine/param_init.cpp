@@ -77,6 +77,9 @@ bool ParamInit::needs_fans() const {
 ParamInit parse_param_init(const nlohmann::json& value, const std::string& where) {
   ParamInit p;
   if (value.is_string()) {
+    if (value.get<std::string>() == "constant")
+      throw ConfigError(where +
+                        ": 'constant' needs its value: {\"type\": \"constant\", \"val\": v}");
     if (!parse_kind(value.get<std::string>(), p))
       throw ConfigError(where + ": '" + value.get<std::string>() + "' is not an init (" + kTypes +
                         ")");
@@ -202,7 +205,7 @@ void fill_param(Rng& rng, const ParamInit& p, const Tensor& t) {
     const auto [fan_in, fan_out] = init_fans(t.shape);
     if (p.kind == Kind::kKaimingUniform || p.kind == Kind::kKaimingNormal)
       sigma = init_gain(p.nonlinearity, p.a) /
-            std::sqrt(static_cast<double>(p.mode == "fan_in" ? fan_in : fan_out));
+              std::sqrt(static_cast<double>(p.mode == "fan_in" ? fan_in : fan_out));
     else
       sigma = p.gain * std::sqrt(2.0 / static_cast<double>(fan_in + fan_out));
   }

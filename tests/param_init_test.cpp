@@ -200,11 +200,18 @@ TEST(ParamInit, BadValuesAreOneLineErrorsNamingTheLayerAndKey) {
   e = error_of([&](auto& j) {
     l(j, 0)["bias"] = false;  // conv1 then has no bias to initialize
   });
-  EXPECT_TRUE(has(e, "'conv1': key 'bias_init' is given, but the layer has no bias")) << e;
+  EXPECT_TRUE(has(
+      e, "'conv1': key 'bias_init' is given, but the layer has no bias (its parameters: weight)"))
+      << e;
   e = error_of([&](auto& j) { l(j, 3)["weight_init"] = "zeros"; });
   EXPECT_TRUE(has(e,
                   "'gap': key 'weight_init' is given, but the layer has no weight (it has no "
                   "parameters)"))
+      << e;
+  e = error_of([&](auto& j) { l(j, 1)["bias_init"] = "constant"; });
+  EXPECT_TRUE(has(e,
+                  "'bn1': bias_init: 'constant' needs its value: {\"type\": \"constant\", "
+                  "\"val\": v}"))
       << e;
   e = error_of([&](auto& j) { l(j, 5)["weight_init"] = 0.5; });
   EXPECT_TRUE(has(e, "must be an init's name")) << e;
