@@ -14,6 +14,7 @@
 #include "engine/ops.h"
 #include "layers/concat.h"
 #include "tests/network_error.h"
+#include "tests/network_gradients.h"
 #include "tests/test_util.h"
 
 namespace cnne {
@@ -112,28 +113,7 @@ TEST(Concat, DenseNetworkGradientsMatchFiniteDifferences) {
 // The logits and every parameter gradient of the dense network on device d
 // for one batch of 4 (weights from seed 3, the same input on every device).
 std::vector<float> dense_gradients(Device d, bool channels_last) {
-  Context ctx(d);
-  Network net = Network::from_json(dense_network(), "dense.json");
-  net.set_channels_last(channels_last);
-  net.setup(ctx, {4});
-  Rng rng(3);
-  net.initialize(rng);
-  const HostTensor x = test::random_tensor(rng, Shape{4, 2, 5, 5});
-  const HostTensor r = test::random_tensor(rng, Shape{4, 4});
-  // the input in the network's layout: NCHW values transposed on the host, then copied
-  const Tensor input = net.input(4);
-  std::vector<float> staged(x.values.size());
-  convert_tensor_host(x.view(),
-                      Tensor(staged.data(), x.shape).with_channels_last(input.channels_last));
-  Tensor raw = input;
-  raw.channels_last = false;
-  copy_tensor(Tensor(staged.data(), x.shape), raw);
-  std::vector<float> out = download_f32(net.forward(4));
-  copy_tensor(r.view(), net.output_grad(4));
-  net.backward(4);
-  const std::vector<float> grads = download_f32(net.flat_gradients());
-  out.insert(out.end(), grads.begin(), grads.end());
-  return out;
+  return test::logits_and_gradients(dense_network(), d, channels_last, Precision::FP32, 4, 3);
 }
 
 // Note [channels last]: on the CPU every op reaches the NCHW reference through

@@ -18,6 +18,7 @@
 #include "engine/ops.h"
 #include "layers/mul.h"
 #include "tests/network_error.h"
+#include "tests/network_gradients.h"
 #include "tests/test_util.h"
 
 namespace cnne {
@@ -157,25 +158,7 @@ TEST(Mul, SqueezeExciteNetworkGradientsMatchFiniteDifferences) {
 // The logits and every parameter gradient of the SE network on device d for
 // one batch of 4 (weights from seed 3, the same input on every device).
 std::vector<float> se_gradients(Device d, bool channels_last, Precision precision) {
-  Context ctx(d);
-  Network net = Network::from_json(se_network(), "se.json");
-  net.set_precision(precision);
-  net.set_channels_last(channels_last);
-  net.setup(ctx, {4});
-  Rng rng(3);
-  net.initialize(rng);
-  const HostTensor x = test::random_tensor(rng, Shape{4, 2, 5, 5});
-  const HostTensor r = test::random_tensor(rng, Shape{4, 3});
-  const Tensor input = net.input(4);
-  std::vector<float> staged;  // x in the input's layout, then rounded to its dtype on upload
-  laid_out(x, staged, input.channels_last);
-  upload_f32(staged, input);
-  std::vector<float> out = download_f32(net.forward(4));
-  upload_f32(r.values, net.output_grad(4));
-  net.backward(4);
-  const std::vector<float> grads = download_f32(net.flat_gradients());
-  out.insert(out.end(), grads.begin(), grads.end());
-  return out;
+  return test::logits_and_gradients(se_network(), d, channels_last, precision, 4, 3);
 }
 
 // Note [channels last]: on the CPU every op reaches the NCHW reference through
